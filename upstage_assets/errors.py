@@ -1,0 +1,82 @@
+"""Errors that are recorded against one document instead of failing a whole run.
+
+Every class carries a stable ``code`` (what lands in the failures table and the UI) and
+whether retrying the same bytes later can succeed (``retryable``): a throttled API call can,
+a corrupt PDF cannot until someone replaces the file.
+"""
+
+from __future__ import annotations
+
+
+class DocumentError(Exception):
+    """A problem with one document; the run records it and moves on to the next one."""
+
+    code = "document_error"
+    retryable = False
+
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
+
+    def as_record(self) -> dict[str, object]:
+        return {"error_code": self.code, "error_class": type(self).__name__,
+                "message": self.message, "retryable": self.retryable}
+
+
+class EmptyDocument(DocumentError):
+    code = "empty_document"
+
+
+class CorruptDocument(DocumentError):
+    code = "corrupt_document"
+
+
+class EncryptedDocument(DocumentError):
+    code = "encrypted_document"
+
+
+class UnsupportedDocumentType(DocumentError):
+    code = "unsupported_type"
+
+
+class DocumentTooLarge(DocumentError):
+    code = "too_large"
+
+
+class TooManyPages(DocumentError):
+    code = "too_many_pages"
+
+
+class ImageTooLarge(DocumentError):
+    code = "too_many_pixels"
+
+
+class SourceUnavailable(DocumentError):
+    """The source object vanished or cannot be read; retry once it is back."""
+
+    code = "source_unavailable"
+    retryable = True
+
+
+class ContentChanged(DocumentError):
+    """The bytes at the source no longer hash to the registered document id."""
+
+    code = "content_changed"
+
+
+class UpstreamMissing(DocumentError):
+    """A stage ran for a document whose previous stage has no stored result yet."""
+
+    code = "upstream_missing"
+    retryable = True
+
+
+class BudgetExceeded(DocumentError):
+    """Sending the document would push spend past the configured budget; it stays pending."""
+
+    code = "budget_exceeded"
+    retryable = True
+
+
+class ExtractionFailed(DocumentError):
+    code = "extraction_failed"
