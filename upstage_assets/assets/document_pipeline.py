@@ -1,0 +1,210 @@
+"""The four per-document assets, executed as one step per batch of documents.
+
+    raw_documents -> parsed_layouts -> kie_fields -> validated_documents
+
+They are one ``multi_asset`` so a batch run takes each document through every selected
+stage as soon as the previous one is done, with bounded async fan-out, and logs one
+materialization per document per asset as it completes. A crash keeps everything that
+finished; a document that fails is recorded (failures table + its partition marked
+failed) without stopping the others; selecting a subset (say, only ``kie_fields`` after a
+schema change) reads the earlier stages from storage.
+"""
+
+
+import asyncio
+import time
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+from dagster import (
+    AssetCheckResult,
+    AssetCheckSeverity,
+    AssetCheckSpec,
+    AssetExecutionContext,
+    AssetKey,
+    AssetMaterialization,
+    AssetOut,
+    BackfillPolicy,
+    Failure,
+    MetadataValue,
+    multi_asset,
+)
+
+from upstage_assets.assets.config import DocumentPipelineConfig
+from upstage_assets.assets.keys import KIE_FIELDS, PARSED_LAYOUTS, RAW_DOCUMENTS, VALIDATED_DOCUMENTS
+from upstage_assets.assets.metadata import to_metadata
+from upstage_assets.assets.stages import (
+    DocumentState,
+    StageEnv,
+    run_kie,
+    run_parse,
+    run_raw,
+    run_validate,
+)
+from upstage_assets.errors import BudgetExceeded, DocumentError
+from upstage_assets.partitions import documents_partitions
+from upstage_assets.resources.parser import ParseOptions
+from upstage_assets.schemas.extraction import ExtractionSchema, load_schema
+from upstage_assets.storage.failures import clear_failure, record_failure
+
+DOCUMENTS_PER_RUN = 50  # backfills put this many documents in one run (see bench/throughput.py)
+STAGES = ((RAW_DOCUMENTS, run_raw), (PARSED_LAYOUTS, run_parse), (KIE_FIELDS, run_kie),
+          (VALIDATED_DOCUMENTS, run_validate))
+QUARANTINE_CHECK = "quarantine_rate_within_limit"
+
+
+@lru_cache(maxsize=64)
+def _cached_schema(name_or_path: str) -> ExtractionSchema:
+    return load_schema(name_or_path)
+
+
+def _builtin_schema_versions() -> str:
+    return "-".join(_cached_schema(n).version[:6] for n in ("invoice", "receipt"))
+
+
+@dataclass
+class DocumentOutcome:
+    document_id: str
+    completed: list[AssetKey]
+    error: DocumentError | None = None
+    failed_stage: AssetKey | None = None
+    pages_billed: int = 0
+    quarantined: bool = False
+
+
+async def _process_document(context: AssetExecutionContext, env: StageEnv, document_id: str,
+                            selected: set[AssetKey], semaphore: asyncio.Semaphore) -> DocumentOutcome:
+    state = DocumentState(document_id)
+    outcome = DocumentOutcome(document_id, completed=[])
+    async with semaphore:
+        for asset_key, stage in STAGES:
+            if asset_key not in selected:
+                continue
+            try:
+                metadata = await stage(env, state)
+            except DocumentError as exc:
+                outcome.error, outcome.failed_stage = exc, asset_key
+                source = state.record.source_uri if state.record else None
+                await asyncio.to_thread(record_failure, env.store, env.layout, document_id=document_id,
+                                        source_uri=source, stage=asset_key.to_user_string(), error=exc,
+                                        run_id=context.run_id)
+                context.log.warning(f"document {document_id} failed at {asset_key.to_user_string()}: "
+                                    f"[{exc.code}] {exc.message}")
+                return outcome
+            outcome.pages_billed += int(metadata.get("pages_billed") or 0) if asset_key == PARSED_LAYOUTS else 0
+            outcome.quarantined = outcome.quarantined or metadata.get("status") == "quarantined"
+            context.log_event(AssetMaterialization(asset_key=asset_key, partition=document_id,
+                                                   metadata=to_metadata(metadata)))
+            outcome.completed.append(asset_key)
+    await asyncio.to_thread(clear_failure, env.store, env.layout, document_id)
+    return outcome
+
+
+async def _process_batch(context: AssetExecutionContext, env: StageEnv, keys: list[str],
+                         selected: set[AssetKey], concurrency: int) -> list[DocumentOutcome]:
+    semaphore = asyncio.Semaphore(concurrency)
+    started = time.monotonic()
+    outcomes: list[DocumentOutcome] = []
+    try:
+        tasks = [asyncio.create_task(_process_document(context, env, key, selected, semaphore)) for key in keys]
+        for done, task in enumerate(asyncio.as_completed(tasks), start=1):
+            outcomes.append(await task)
+            if done % 10 == 0 or done == len(keys):
+                elapsed = time.monotonic() - started
+                rate = done / elapsed if elapsed else 0.0
+                eta = (len(keys) - done) / rate if rate else 0.0
+                context.log.info(f"progress: {done}/{len(keys)} documents, {rate:.2f} docs/s, ETA {eta:.0f}s")
+    finally:
+        await env.parser.aclose()
+    return outcomes
+
+
+def _build_env(context: AssetExecutionContext, config: DocumentPipelineConfig) -> StageEnv:
+    storage = context.resources.storage
+    parser_resource = context.resources.parser
+    store = storage.output_store()
+
+    def schema_for(name: str | None) -> ExtractionSchema:
+        return _cached_schema(name or config.default_schema)
+
+    return StageEnv(store=store, layout=storage.layout, registry=storage.registry(),
+                    parser=parser_resource.create_parser(), backend=parser_resource.backend,
+                    read_source=storage.read_source, limits=config.limits(),
+                    parse_options=ParseOptions(ocr=config.ocr), schema_for=schema_for,
+                    price_per_page=float(getattr(parser_resource, "price_per_page", 0.0) or 0.0))
+
+
+def _summary(outcomes: list[DocumentOutcome], seconds: float) -> dict[str, Any]:
+    failed = [o for o in outcomes if o.error and not isinstance(o.error, BudgetExceeded)]
+    pending = [o for o in outcomes if isinstance(o.error, BudgetExceeded)]
+    return {"documents": len(outcomes), "succeeded": sum(1 for o in outcomes if o.error is None),
+            "failed": len(failed), "pending_budget": len(pending),
+            "quarantined": sum(1 for o in outcomes if o.quarantined),
+            "pages_billed": sum(o.pages_billed for o in outcomes), "seconds": round(seconds, 2),
+            "docs_per_second": round(len(outcomes) / seconds, 2) if seconds else None}
+
+
+@multi_asset(
+    name="document_pipeline",
+    outs={
+        "raw_documents": AssetOut(
+            key=RAW_DOCUMENTS, is_required=False, io_manager_key="document_json_io_manager",
+            description="One registered source document: where it came from, its SHA-256, size, the type read "
+                        "from its bytes and its page count. Bad input (empty, corrupt, encrypted, unsupported, "
+                        "over the limits) is refused here, before anything is paid for."),
+        "parsed_layouts": AssetOut(
+            key=PARSED_LAYOUTS, is_required=False, io_manager_key="document_json_io_manager",
+            description="The Document Parse result in the Upstage response shape: html/markdown/text content "
+                        "and elements with categories, pages and relative coordinates."),
+        "kie_fields": AssetOut(
+            key=KIE_FIELDS, is_required=False, io_manager_key="document_json_io_manager",
+            code_version=f"schemas-{_builtin_schema_versions()}",
+            description="Schema-driven key information extraction: each field's value, confidence, page and "
+                        "coordinates, in the schema's Upstage Information Extraction form."),
+        "validated_documents": AssetOut(
+            key=VALIDATED_DOCUMENTS, is_required=False, io_manager_key="parquet_table_io_manager",
+            code_version=f"schemas-{_builtin_schema_versions()}",
+            description="Typed rows in Parquet (one table per schema, with lineage columns); rows that fail "
+                        "validation go to the quarantine table with the reason."),
+    },
+    internal_asset_deps={
+        "raw_documents": set(), "parsed_layouts": {RAW_DOCUMENTS},
+        "kie_fields": {PARSED_LAYOUTS}, "validated_documents": {KIE_FIELDS},
+    },
+    check_specs=[AssetCheckSpec(QUARANTINE_CHECK, asset=VALIDATED_DOCUMENTS, blocking=True,
+                                description="At most max_quarantine_fraction of a batch is quarantined.")],
+    partitions_def=documents_partitions,
+    can_subset=True,
+    backfill_policy=BackfillPolicy.multi_run(DOCUMENTS_PER_RUN),
+    group_name="documents",
+    required_resource_keys={"parser", "storage"},
+)
+def document_pipeline(context: AssetExecutionContext, config: DocumentPipelineConfig):
+    keys = list(context.partition_keys)
+    selected = set(context.selected_asset_keys)
+    env = _build_env(context, config)
+    context.log.info(f"processing {len(keys)} documents through "
+                     f"{', '.join(k.to_user_string() for k, _ in STAGES if k in selected)} ({env.backend} backend)")
+    started = time.monotonic()
+    outcomes = asyncio.run(_process_batch(context, env, keys, selected, config.max_concurrent_documents))
+    summary = _summary(outcomes, time.monotonic() - started)
+    context.log.info(f"batch summary: {summary}")
+
+    if VALIDATED_DOCUMENTS in selected:
+        validated = [o for o in outcomes if VALIDATED_DOCUMENTS in o.completed]
+        fraction = (sum(1 for o in validated if o.quarantined) / len(validated)) if validated else 0.0
+        yield AssetCheckResult(
+            check_name=QUARANTINE_CHECK, asset_key=VALIDATED_DOCUMENTS,
+            passed=fraction <= config.max_quarantine_fraction, severity=AssetCheckSeverity.ERROR,
+            metadata={"quarantined_fraction": round(fraction, 3), "validated": len(validated),
+                      **{k: v for k, v in summary.items() if v is not None}})
+
+    failed = [o for o in outcomes if o.error and not isinstance(o.error, BudgetExceeded)]
+    if failed and config.fail_step_on_document_errors:
+        listing = "\n".join(f"- {o.document_id} at {o.failed_stage.to_user_string() if o.failed_stage else '?'}: "
+                            f"[{o.error.code}] {o.error.message}" for o in failed[:50] if o.error)
+        raise Failure(
+            description=f"{len(failed)} of {len(keys)} documents failed; the other documents are materialized. "
+                        "Fix the cause and re-run the failed partitions (`upstage-assets retry-failed`).",
+            metadata={"failures": MetadataValue.md(listing), **summary})

@@ -1,0 +1,22 @@
+"""The code location: assets, checks, jobs, sensors and environment-selected resources.
+
+``UPSTAGE_ASSETS_ENV`` (local | aws | k8s) and ``UPSTAGE_ASSETS_BACKEND`` (local | emulator |
+upstage) pick the resources; the assets never change. The embedded default is the local
+engine with local-folder storage: no key, no cloud, nothing to start by hand.
+"""
+
+from __future__ import annotations
+
+from dagster import Definitions
+
+from upstage_assets.assets.document_pipeline import document_pipeline
+from upstage_assets.jobs import process_documents_job
+from upstage_assets.resources.catalog import build_resources
+from upstage_assets.sensors import new_inbox_documents
+
+defs = Definitions(
+    assets=[document_pipeline],
+    jobs=[process_documents_job],
+    sensors=[new_inbox_documents],
+    resources=build_resources(),
+)

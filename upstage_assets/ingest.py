@@ -1,0 +1,124 @@
+"""Registering documents: from a folder or S3 prefix to registry records and partition keys.
+
+Shared by the inbox sensors and the CLI so every path into the platform de-duplicates the
+same way: the partition key is the content hash, so the same bytes under two names, or
+uploaded twice, are one document and cost nothing the second time.
+"""
+
+from __future__ import annotations
+
+import json
+import posixpath
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+from upstage_assets.inspection import SUPPORTED_EXTENSIONS
+from upstage_assets.partitions import document_id_for_sha256, sha256_hex
+from upstage_assets.schemas.extraction import BUILTIN_SCHEMAS
+from upstage_assets.storage.object_store import ObjectInfo, ObjectStore
+from upstage_assets.storage.registry import DocumentRecord, DocumentRegistry
+
+INBOX_INDEX_KEY = "state/inbox_index.json"
+
+
+@dataclass
+class IngestResult:
+    new_records: list[DocumentRecord] = field(default_factory=list)
+    duplicates: list[str] = field(default_factory=list)  # source URIs whose bytes were already registered
+    skipped: list[tuple[str, str]] = field(default_factory=list)  # (source URI, reason)
+    remaining: int = 0  # candidates left for the next call (work is chunked)
+
+    @property
+    def new_ids(self) -> list[str]:
+        return [r.document_id for r in self.new_records]
+
+
+def schema_for_key(key: str, default_schema: str, schema_names: Iterable[str] = BUILTIN_SCHEMAS) -> str:
+    """``inbox/receipt/x.jpg`` is a receipt: a first folder named after a schema picks the schema."""
+    first = key.split("/", 1)[0] if "/" in key else ""
+    return first if first in set(schema_names) else default_schema
+
+
+def is_candidate(info: ObjectInfo) -> str | None:
+    """None when the object should be registered, else the reason it is skipped."""
+    name = posixpath.basename(info.key)
+    if info.key.endswith("/") or not name:
+        return "folder marker"
+    if name.startswith("."):
+        return "hidden file"
+    if not name.lower().endswith(SUPPORTED_EXTENSIONS):
+        return "suffix not in the configured document types"
+    return None
+
+
+def register_objects(
+    source: ObjectStore,
+    registry: DocumentRegistry,
+    candidates: list[ObjectInfo],
+    *,
+    default_schema: str,
+    known_ids: set[str] | None = None,
+    extra_for: Callable[[str], dict] | None = None,
+) -> IngestResult:
+    """Hash each candidate, register the ones whose bytes are new; return what happened."""
+    result = IngestResult()
+    known = set(known_ids or ())
+    for info in candidates:
+        uri = source.uri(info.key)
+        if info.size == 0:
+            result.skipped.append((uri, "zero-byte object"))
+            continue
+        data = source.read_bytes(info.key)
+        sha = sha256_hex(data)
+        document_id = document_id_for_sha256(sha)
+        if document_id in known or registry.contains(document_id):
+            result.duplicates.append(uri)
+            known.add(document_id)
+            continue
+        record = DocumentRecord(document_id=document_id, source_uri=uri, sha256=sha, size_bytes=len(data),
+                                filename=posixpath.basename(info.key),
+                                schema=schema_for_key(info.key, default_schema),
+                                extra=(extra_for(uri) if extra_for else {}))
+        registry.put(record)
+        known.add(document_id)
+        result.new_records.append(record)
+    return result
+
+
+def load_index(store: ObjectStore) -> dict[str, str]:
+    """Source key -> version already looked at (so unchanged files are not hashed again)."""
+    if not store.exists(INBOX_INDEX_KEY):
+        return {}
+    return json.loads(store.read_bytes(INBOX_INDEX_KEY))
+
+
+def save_index(store: ObjectStore, index: dict[str, str]) -> None:
+    store.write_bytes(INBOX_INDEX_KEY, json.dumps(index, separators=(",", ":")).encode())
+
+
+def scan_inbox(source: ObjectStore, output: ObjectStore, registry: DocumentRegistry, *, default_schema: str,
+               max_documents: int = 1000) -> IngestResult:
+    """One pass over an inbox: register new or changed objects, at most ``max_documents`` per pass."""
+    index = load_index(output)
+    candidates: list[ObjectInfo] = []
+    skipped: list[tuple[str, str]] = []
+    remaining = 0
+    for info in source.list():
+        if index.get(info.key) == info.version:
+            continue
+        reason = is_candidate(info)
+        if reason:
+            skipped.append((source.uri(info.key), reason))
+            index[info.key] = info.version
+            continue
+        if len(candidates) >= max_documents:
+            remaining += 1
+            continue
+        candidates.append(info)
+    result = register_objects(source, registry, candidates, default_schema=default_schema)
+    for info in candidates:
+        index[info.key] = info.version
+    result.skipped.extend(skipped)
+    result.remaining = remaining
+    save_index(output, index)
+    return result

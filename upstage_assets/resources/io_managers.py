@@ -1,0 +1,85 @@
+"""IO managers over the result store: JSON documents and Parquet tables, local or S3.
+
+The document pipeline writes each document's result itself, the moment it is done (see
+``assets/document_pipeline.py``); these IO managers are how downstream assets and users'
+own assets read those results back, partition-aware, and how they write their own outputs
+atomically to the same place.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+from dagster import ConfigurableIOManager, InputContext, OutputContext
+
+from upstage_assets.resources.storage import StorageResource
+
+
+def _partition_keys(context: InputContext | OutputContext) -> list[str] | None:
+    if not context.has_asset_partitions:
+        return None
+    return list(context.asset_partition_keys)
+
+
+class DocumentJsonIOManager(ConfigurableIOManager):
+    """``{document_id: json}`` for the partitions asked for (all registered ones when unpartitioned)."""
+
+    storage: StorageResource
+
+    def _prefix(self, context: InputContext | OutputContext) -> str:
+        return "/".join(context.asset_key.path)
+
+    def handle_output(self, context: OutputContext, obj: Any) -> None:
+        if obj is None:
+            return
+        store = self.storage.output_store()
+        items = obj.items() if isinstance(obj, dict) and _partition_keys(context) else [("all", obj)]
+        paths = [store.write_bytes(f"{self._prefix(context)}/{key}.json",
+                                   json.dumps(value, ensure_ascii=False, default=str).encode())
+                 for key, value in items]
+        context.add_output_metadata({"objects": len(paths), "first_path": paths[0] if paths else ""})
+
+    def load_input(self, context: InputContext) -> dict[str, Any]:
+        store = self.storage.output_store()
+        prefix = self._prefix(context)
+        keys = _partition_keys(context)
+        if keys is None:
+            keys = [i.key[len(prefix) + 1:-5] for i in store.list(prefix) if i.key.endswith(".json")]
+        return {k: json.loads(store.read_bytes(f"{prefix}/{k}.json")) for k in keys
+                if store.exists(f"{prefix}/{k}.json")}
+
+
+class ParquetTableIOManager(ConfigurableIOManager):
+    """Reads the validated tables as one Arrow table per schema: ``{schema_name: pa.Table}``."""
+
+    storage: StorageResource
+
+    def handle_output(self, context: OutputContext, obj: Any) -> None:
+        if obj is None:
+            return
+        if not isinstance(obj, pa.Table):
+            raise TypeError(f"ParquetTableIOManager stores pyarrow Tables, got {type(obj).__name__}")
+        store = self.storage.output_store()
+        buffer = io.BytesIO()
+        pq.write_table(obj, buffer)
+        path = store.write_bytes(f"{'/'.join(context.asset_key.path)}.parquet", buffer.getvalue())
+        context.add_output_metadata({"rows": obj.num_rows, "path": path, "bytes": len(buffer.getvalue())})
+
+    def load_input(self, context: InputContext) -> dict[str, pa.Table]:
+        storage = self.storage
+        store = storage.output_store()
+        wanted = set(_partition_keys(context) or [])
+        by_schema: dict[str, list[pa.Table]] = {}
+        prefix = storage.layout.tables
+        for info in store.list(prefix):
+            if not info.key.endswith(".parquet"):
+                continue
+            schema_name, _, filename = info.key[len(prefix) + 1:].rpartition("/")
+            if wanted and filename[:-len(".parquet")] not in wanted:
+                continue
+            by_schema.setdefault(schema_name, []).append(pq.read_table(io.BytesIO(store.read_bytes(info.key))))
+        return {name: pa.concat_tables(tables, promote_options="permissive") for name, tables in by_schema.items()}

@@ -1,0 +1,70 @@
+"""The ``local`` backend: the in-process engine behind the parser interface.
+
+The engine is CPU-bound (OCR), so calls run in a bounded thread pool; onnxruntime and
+pdfium release the GIL for the heavy parts, and the event loop stays free for bookkeeping.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from dagster import ConfigurableResource
+from pydantic import Field
+
+from upstage_assets.resources.parser import DocumentParser, ExtractionResult, ParseOptions, SourceDocument
+from upstage_assets.schemas.extraction import ExtractionSchema
+from upstage_assets.schemas.ie_response import fields_from_ie_response
+
+
+class LocalParser(DocumentParser):
+    backend = "local"
+
+    def __init__(self, ocr: str, device: str | None, max_workers: int):
+        self.ocr = ocr
+        self.device = device
+        self._pool = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="local-engine")
+
+    async def parse(self, document: SourceDocument, options: ParseOptions) -> dict[str, Any]:
+        from upstage_assets.local_engine.document_parse import parse_document
+
+        ocr = options.ocr if options.ocr != "auto" else self.ocr
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._pool, lambda: parse_document(
+            document.data, mime_type=document.mime_type, ocr=ocr, output_formats=options.output_formats,
+            coordinates=options.coordinates, base64_encoding=options.base64_encoding, device=self.device))
+
+    async def extract(self, document: SourceDocument, schema: ExtractionSchema,
+                      parsed: dict[str, Any] | None = None) -> ExtractionResult:
+        from upstage_assets.local_engine.kie import information_extraction_response
+
+        if parsed is None:
+            parsed = await self.parse(document, ParseOptions())
+        layout = parsed
+        loop = asyncio.get_running_loop()
+        response = await loop.run_in_executor(self._pool, lambda: information_extraction_response(
+            layout, schema.response_format, location=True, confidence=True, numeric_confidence=True))
+        fields = fields_from_ie_response(response, list(schema.properties))
+        return ExtractionResult(response=response, fields=fields, pages_billed=0)
+
+    async def aclose(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+
+class LocalEngineResource(ConfigurableResource):
+    """Parse and extract on this machine: no key, no network, GPU for preprocessing when present."""
+
+    ocr: str = Field(default="auto", description="auto: text layer where present, OCR elsewhere; force: OCR all")
+    device: str | None = Field(default=None, description="torch device for page preprocessing, e.g. cuda:0")
+    max_workers: int = Field(default_factory=lambda: max(1, os.cpu_count() or 1),
+                             description="parallel engine calls in one process")
+
+    @property
+    def backend(self) -> str:
+        return "local"
+
+    def create_parser(self) -> DocumentParser:
+        device = self.device or os.environ.get("UPSTAGE_ASSETS_DEVICE")
+        return LocalParser(self.ocr, device, self.max_workers)

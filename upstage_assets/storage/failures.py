@@ -1,0 +1,48 @@
+"""The ``document_failures`` table: the latest error of each document that failed.
+
+One Parquet file per document under ``failures/``; a later success deletes it, so the
+folder always reads as "what is broken now", and ``reprocess failed`` knows what to retry.
+"""
+
+from __future__ import annotations
+
+import io
+from datetime import UTC, datetime
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from upstage_assets.errors import DocumentError
+from upstage_assets.storage.layout import OutputLayout
+from upstage_assets.storage.object_store import ObjectStore
+
+FAILURES_SCHEMA = pa.schema([
+    pa.field("document_id", pa.string(), nullable=False),
+    pa.field("source_uri", pa.string()),
+    pa.field("stage", pa.string()),
+    pa.field("error_code", pa.string()),
+    pa.field("error_class", pa.string()),
+    pa.field("message", pa.string()),
+    pa.field("retryable", pa.bool_()),
+    pa.field("run_id", pa.string()),
+    pa.field("failed_at", pa.timestamp("us", tz="UTC")),
+])
+
+
+def record_failure(store: ObjectStore, layout: OutputLayout, *, document_id: str, source_uri: str | None,
+                   stage: str, error: DocumentError, run_id: str) -> str:
+    row = {"document_id": document_id, "source_uri": source_uri, "stage": stage, **error.as_record(),
+           "run_id": run_id, "failed_at": datetime.now(UTC)}
+    buffer = io.BytesIO()
+    pq.write_table(pa.Table.from_pylist([row], schema=FAILURES_SCHEMA), buffer)
+    return store.write_bytes(layout.failure_key(document_id), buffer.getvalue())
+
+
+def clear_failure(store: ObjectStore, layout: OutputLayout, document_id: str) -> None:
+    store.delete(layout.failure_key(document_id))
+
+
+def read_failures(store: ObjectStore, layout: OutputLayout) -> pa.Table:
+    tables = [pq.read_table(io.BytesIO(store.read_bytes(info.key)))
+              for info in store.list(layout.failures) if info.key.endswith(".parquet")]
+    return pa.concat_tables(tables) if tables else FAILURES_SCHEMA.empty_table()

@@ -1,0 +1,49 @@
+"""Where each kind of result lives under the output root (local folder or S3 prefix).
+
+    registry/<id>.json          what was registered: source URI, sha256, size, schema
+    raw/<id>.json               fingerprint + detected type + page count (raw_documents)
+    parsed/<id>.json            Document Parse response (parsed_layouts)
+    kie/<id>.json               extracted fields (kie_fields)
+    tables/<schema>/<id>.parquet      one typed row per document (validated_documents)
+    quarantine/<schema>/<id>.parquet  rows that failed validation, with the reason
+    failures/<id>.parquet       the latest error per document (the document_failures table)
+
+One file per document keeps every write atomic and independent, so a crash never leaves a
+shared file half-written; each folder reads as one Parquet dataset.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class OutputLayout:
+    registry: str = "registry"
+    raw: str = "raw"
+    parsed: str = "parsed"
+    kie: str = "kie"
+    tables: str = "tables"
+    quarantine: str = "quarantine"
+    failures: str = "failures"
+
+    def registry_key(self, document_id: str) -> str:
+        return f"{self.registry}/{document_id}.json"
+
+    def raw_key(self, document_id: str) -> str:
+        return f"{self.raw}/{document_id}.json"
+
+    def parsed_key(self, document_id: str) -> str:
+        return f"{self.parsed}/{document_id}.json"
+
+    def kie_key(self, document_id: str) -> str:
+        return f"{self.kie}/{document_id}.json"
+
+    def table_key(self, schema_name: str, document_id: str) -> str:
+        return f"{self.tables}/{schema_name}/{document_id}.parquet"
+
+    def quarantine_key(self, schema_name: str, document_id: str) -> str:
+        return f"{self.quarantine}/{schema_name}/{document_id}.parquet"
+
+    def failure_key(self, document_id: str) -> str:
+        return f"{self.failures}/{document_id}.parquet"

@@ -1,0 +1,169 @@
+"""A tiny object-store interface with a local-folder and an S3 implementation.
+
+Every write is atomic: local files are written to a temporary name and renamed into place,
+S3 objects appear whole on PUT. Readers never see half an object. Relative keys are checked
+so no document name can escape the configured root.
+"""
+
+from __future__ import annotations
+
+import os
+import posixpath
+import tempfile
+from abc import ABC, abstractmethod
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+
+class UnsafeKeyError(ValueError):
+    """A key would resolve outside the store's root (path traversal)."""
+
+
+def safe_key(key: str) -> str:
+    """Normalise a relative key; refuse absolute paths, ``..`` segments and backslashes."""
+    if not key or key.startswith(("/", "\\")) or "\\" in key or "\x00" in key:
+        raise UnsafeKeyError(f"unsafe object key {key!r}")
+    normalised = posixpath.normpath(key)
+    if normalised.startswith("..") or normalised == "." or "/../" in f"/{normalised}/":
+        raise UnsafeKeyError(f"unsafe object key {key!r}")
+    return normalised
+
+
+@dataclass(frozen=True)
+class ObjectInfo:
+    key: str  # relative to the store root
+    size: int
+    version: str  # mtime_ns locally, ETag on S3: changes when the bytes change
+
+
+class ObjectStore(ABC):
+    """Bytes under a root; keys are relative POSIX paths."""
+
+    root_uri: str
+
+    @abstractmethod
+    def write_bytes(self, key: str, data: bytes) -> str:
+        """Write atomically; return the object's full URI."""
+
+    @abstractmethod
+    def read_bytes(self, key: str) -> bytes: ...
+
+    @abstractmethod
+    def exists(self, key: str) -> bool: ...
+
+    @abstractmethod
+    def delete(self, key: str) -> None: ...
+
+    @abstractmethod
+    def list(self, prefix: str = "") -> Iterator[ObjectInfo]:
+        """Objects under a prefix, in key order."""
+
+    def uri(self, key: str) -> str:
+        return f"{self.root_uri.rstrip('/')}/{safe_key(key)}"
+
+
+class LocalObjectStore(ObjectStore):
+    def __init__(self, root: str | os.PathLike[str]):
+        self.root = Path(root).expanduser().resolve()
+        self.root_uri = str(self.root)
+
+    def _path(self, key: str) -> Path:
+        path = (self.root / safe_key(key)).resolve()
+        if self.root not in path.parents and path != self.root:
+            raise UnsafeKeyError(f"key {key!r} resolves outside {self.root}")
+        return path
+
+    def write_bytes(self, key: str, data: bytes) -> str:
+        path = self._path(key)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(data)
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        return str(path)
+
+    def read_bytes(self, key: str) -> bytes:
+        return self._path(key).read_bytes()
+
+    def exists(self, key: str) -> bool:
+        return self._path(key).is_file()
+
+    def delete(self, key: str) -> None:
+        self._path(key).unlink(missing_ok=True)
+
+    def list(self, prefix: str = "") -> Iterator[ObjectInfo]:
+        base = self._path(prefix) if prefix else self.root
+        if base.is_file():
+            candidates = [base]
+        elif base.is_dir():
+            candidates = sorted(p for p in base.rglob("*") if p.is_file())
+        else:
+            return
+        for path in candidates:
+            if path.name.startswith(".") and path.name.endswith(".tmp"):
+                continue  # an in-flight atomic write
+            stat = path.stat()
+            yield ObjectInfo(path.relative_to(self.root).as_posix(), stat.st_size, str(stat.st_mtime_ns))
+
+
+class S3ObjectStore(ObjectStore):
+    """Objects under ``s3://bucket/prefix``; the boto3 client comes from dagster-aws's S3Resource."""
+
+    def __init__(self, root_uri: str, client: Any):
+        bucket, _, prefix = root_uri.removeprefix("s3://").partition("/")
+        if not bucket:
+            raise ValueError(f"not an s3:// URI: {root_uri!r}")
+        self.bucket = bucket
+        self.prefix = prefix.strip("/")
+        self.client = client
+        self.root_uri = f"s3://{bucket}/{self.prefix}".rstrip("/")
+
+    def _key(self, key: str) -> str:
+        key = safe_key(key)
+        return f"{self.prefix}/{key}" if self.prefix else key
+
+    def write_bytes(self, key: str, data: bytes) -> str:
+        self.client.put_object(Bucket=self.bucket, Key=self._key(key), Body=data)
+        return self.uri(key)
+
+    def read_bytes(self, key: str) -> bytes:
+        return self.client.get_object(Bucket=self.bucket, Key=self._key(key))["Body"].read()
+
+    def exists(self, key: str) -> bool:
+        from botocore.exceptions import ClientError
+
+        try:
+            self.client.head_object(Bucket=self.bucket, Key=self._key(key))
+            return True
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
+                return False
+            raise
+
+    def delete(self, key: str) -> None:
+        self.client.delete_object(Bucket=self.bucket, Key=self._key(key))
+
+    def list(self, prefix: str = "") -> Iterator[ObjectInfo]:
+        full = self._key(prefix) if prefix else (f"{self.prefix}/" if self.prefix else "")
+        strip = f"{self.prefix}/" if self.prefix else ""
+        paginator = self.client.get_paginator("list_objects_v2")
+        for page in paginator.paginate(Bucket=self.bucket, Prefix=full):
+            for obj in page.get("Contents", []):
+                yield ObjectInfo(obj["Key"][len(strip):], int(obj["Size"]), obj.get("ETag", "").strip('"'))
+
+
+def open_store(root: str, s3_client_factory: Any = None) -> ObjectStore:
+    """A local store for a path, an S3 store for ``s3://`` (client built lazily by the factory)."""
+    if root.startswith("s3://"):
+        if s3_client_factory is None:
+            import boto3
+
+            return S3ObjectStore(root, boto3.client("s3"))
+        return S3ObjectStore(root, s3_client_factory())
+    return LocalObjectStore(root)
