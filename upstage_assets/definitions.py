@@ -14,9 +14,15 @@ from upstage_assets.jobs import process_documents_job
 from upstage_assets.resources.catalog import build_resources
 from upstage_assets.sensors import new_inbox_documents
 
-defs = Definitions(
-    assets=[document_pipeline],
-    jobs=[process_documents_job],
-    sensors=[new_inbox_documents],
-    resources=build_resources(),
-)
+
+def build_definitions(environment: str | None = None, backend: str | None = None) -> Definitions:
+    """Definitions for an environment; tests call this with their own settings."""
+    return Definitions(
+        assets=[document_pipeline],
+        jobs=[process_documents_job],
+        sensors=[new_inbox_documents],
+        resources=build_resources(environment, backend),
+    )
+
+
+defs = build_definitions()

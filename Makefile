@@ -1,0 +1,39 @@
+# Two commands do everything on a fresh clone: `make demo` and `make test`.
+PYTHON ?= python3.11
+VENV := .venv
+PY := $(VENV)/bin/python
+PYTEST_ARGS ?=
+
+.PHONY: setup system-deps demo test test-fast lint bench bench-quick accuracy reliability dev clean
+
+$(VENV)/.installed: pyproject.toml setup.py
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install -q --upgrade pip
+	$(VENV)/bin/pip install -e '.[dev]'
+	touch $@
+
+setup: $(VENV)/.installed
+
+# Debian packages the tests use (PostgreSQL, Chromium); installs only what is missing.
+system-deps:
+	bash scripts/system-deps.sh
+
+demo: setup
+	$(PY) -m upstage_assets.demo $(if $(BACKEND),--backend $(BACKEND),)
+
+test: setup system-deps
+	$(VENV)/bin/pytest -q $(PYTEST_ARGS)
+
+test-fast: setup
+	$(VENV)/bin/pytest -q -m "not slow" $(PYTEST_ARGS)
+
+lint: setup
+	$(VENV)/bin/ruff check upstage_assets upstage_assets_tests bench
+	$(VENV)/bin/mypy upstage_assets
+
+dev: setup
+	DAGSTER_HOME=$(CURDIR)/data/dagster_home $(PY) -m upstage_assets.demo --prepare-only
+	DAGSTER_HOME=$(CURDIR)/data/dagster_home $(VENV)/bin/dagster dev -h 127.0.0.1 -p 3000
+
+clean:
+	rm -rf data

@@ -1,0 +1,68 @@
+"""Run the inbox once, in this process: the sensor's tick, then its batched runs.
+
+Used by `make demo` and the CLI when no daemon is running. It evaluates the real
+``new_inbox_documents`` sensor against a persistent instance and executes the runs it
+requests, so the result is the same as letting the daemon do it, only sooner.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from dagster import DagsterInstance, Definitions, build_sensor_context
+
+from upstage_assets.storage.registry import DocumentRecord
+
+
+@dataclass
+class InboxReport:
+    records: list[DocumentRecord] = field(default_factory=list)
+    runs: list[tuple[str, bool]] = field(default_factory=list)  # (run_id, success)
+    documents: int = 0
+    pages: int = 0
+    fields_found: int = 0
+    rows: int = 0
+    quarantined: int = 0
+    failed: int = 0
+
+    def summary_lines(self) -> list[str]:
+        ok = sum(1 for _, success in self.runs if success)
+        return [f"documents: {self.documents}", f"pages: {self.pages}", f"fields found: {self.fields_found}",
+                f"rows: {self.rows} validated, {self.quarantined} quarantined", f"failures: {self.failed}",
+                f"runs: {len(self.runs)} ({ok} succeeded)"]
+
+
+def process_inbox_once(dagster_home: str | os.PathLike[str] | None, instance: DagsterInstance | None = None,
+                       defs: Definitions | None = None) -> InboxReport:
+    from upstage_assets.local_instance import local_instance
+
+    if instance is None:
+        if dagster_home is None:
+            raise ValueError("give a Dagster home or an instance")
+        instance = local_instance(dagster_home)
+    from upstage_assets.definitions import build_definitions
+
+    defs = defs or build_definitions()
+    from upstage_assets.partitions import DOCUMENTS_PARTITIONS_NAME
+    from upstage_assets.reporting import summarize_outputs
+
+    sensor_def = defs.get_sensor_def("new_inbox_documents")
+    job = defs.get_job_def("process_documents")
+    storage = defs.resources["storage"]
+    report = InboxReport()
+    while True:
+        with build_sensor_context(instance=instance, resources={"storage": storage}) as context:
+            tick = sensor_def.evaluate_tick(context)
+        if not tick.run_requests:
+            break
+        for request in tick.dynamic_partitions_requests or []:
+            instance.add_dynamic_partitions(DOCUMENTS_PARTITIONS_NAME, list(request.partition_keys))
+        for run_request in tick.run_requests:
+            result = job.execute_in_process(instance=instance, tags=run_request.tags, raise_on_error=False)
+            report.runs.append((result.run_id, result.success))
+    registry = storage.registry()
+    report.records = [r for r in (registry.get(i) for i in registry.document_ids()) if r is not None]
+    summarize_outputs(Path(storage.output_root), report)
+    return report
