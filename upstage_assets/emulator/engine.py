@@ -1,0 +1,144 @@
+"""The bridge to the local engine: inspection, real results, and page-range splitting.
+
+Engine work is CPU-heavy, so it runs in a thread pool: the event loop keeps answering polls,
+429s and injected latency on time while documents are parsed. Identical requests (same bytes,
+same options) are served from a small LRU cache so benchmarks of the client measure the client.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import hashlib
+import io
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from upstage_assets.emulator.api_errors import ApiError, api_error_for_document
+from upstage_assets.emulator.settings import EmulatorSettings
+from upstage_assets.emulator.wire import ParseOptions
+from upstage_assets.errors import DocumentError
+from upstage_assets.inspection import PDF, TIFF, DocumentInfo, DocumentLimits, inspect_document
+
+
+def inspect(data: bytes, *, max_bytes: int, max_pages: int, max_pixels: int) -> DocumentInfo:
+    """Type and page count, or the API error the real service answers with."""
+    try:
+        return inspect_document(data, DocumentLimits(max_bytes=max_bytes, max_pages=max_pages,
+                                                     max_pixels_per_page=max_pixels))
+    except DocumentError as exc:
+        raise api_error_for_document(exc) from None
+
+
+def split_pages(data: bytes, mime_type: str, start_page: int, end_page: int) -> bytes:
+    """The document restricted to pages start..end (1-based, inclusive), in the same format."""
+    if mime_type == PDF:
+        import pypdfium2 as pdfium
+
+        source = pdfium.PdfDocument(data)
+        target = pdfium.PdfDocument.new()
+        try:
+            target.import_pages(source, pages=list(range(start_page - 1, end_page)))
+            buffer = io.BytesIO()
+            target.save(buffer)
+            return buffer.getvalue()
+        finally:
+            target.close()
+            source.close()
+    if mime_type == TIFF:
+        from PIL import Image, ImageSequence
+
+        with Image.open(io.BytesIO(data)) as image:
+            frames = [frame.copy() for frame in ImageSequence.Iterator(image)][start_page - 1:end_page]
+        buffer = io.BytesIO()
+        frames[0].save(buffer, format="TIFF", save_all=True, append_images=frames[1:])
+        return buffer.getvalue()
+    return data  # single-page images
+
+
+class Engine:
+    """Runs the local engine off the event loop and shapes its answers as the API's snapshot."""
+
+    def __init__(self, settings: EmulatorSettings):
+        self.settings = settings
+        self._pool = ThreadPoolExecutor(max_workers=max(1, settings.engine_workers),
+                                        thread_name_prefix="emulator-engine")
+        self._cache: OrderedDict[tuple[Any, ...], dict[str, Any]] = OrderedDict()
+        self._cache_lock = threading.Lock()
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+    async def run(self, fn: Callable[[], Any]) -> Any:
+        return await asyncio.get_running_loop().run_in_executor(self._pool, fn)
+
+    async def parse(self, data: bytes, mime_type: str, options: ParseOptions) -> dict[str, Any]:
+        """A Document Parse (or OCR) response for the whole of ``data``."""
+        key = (hashlib.sha256(data).hexdigest(), mime_type, options)
+        cached = self._cache_get(key)
+        if cached is None:
+            cached = await self.run(lambda: _call_engine(data, mime_type, options))
+            self._cache_put(key, cached)
+        result = copy.deepcopy(cached)
+        if options.is_ocr:
+            result["modelVersion"] = self.settings.ocr_snapshot
+            result["apiVersion"] = "1.1"
+            result["mimeType"] = "multipart/form-data"
+        else:
+            result["api"] = "2.0"
+            result["model"] = self.settings.parse_snapshot
+        return result
+
+    async def extract(self, parse_response: dict[str, Any], response_format: dict[str, Any], *,
+                      location: bool, confidence: bool) -> dict[str, Any]:
+        from upstage_assets.local_engine.kie import information_extraction_response
+
+        def work() -> dict[str, Any]:
+            return _guard(lambda: information_extraction_response(
+                parse_response, response_format, location=location, confidence=confidence))
+
+        result: dict[str, Any] = await self.run(work)
+        result["model"] = self.settings.ie_snapshot
+        return result
+
+    def _cache_get(self, key: tuple[Any, ...]) -> dict[str, Any] | None:
+        with self._cache_lock:
+            if key in self._cache:
+                self._cache.move_to_end(key)
+                return self._cache[key]
+        return None
+
+    def _cache_put(self, key: tuple[Any, ...], value: dict[str, Any]) -> None:
+        if self.settings.result_cache_size <= 0:
+            return
+        with self._cache_lock:
+            self._cache[key] = value
+            while len(self._cache) > self.settings.result_cache_size:
+                self._cache.popitem(last=False)
+
+
+def _call_engine(data: bytes, mime_type: str, options: ParseOptions) -> dict[str, Any]:
+    from upstage_assets.local_engine.document_parse import ocr_document, parse_document
+
+    if options.is_ocr:
+        return _guard(lambda: ocr_document(data, mime_type=mime_type))
+    result: dict[str, Any] = _guard(lambda: parse_document(
+        data, mime_type=mime_type, ocr=options.ocr, output_formats=options.output_formats,
+        coordinates=options.coordinates, base64_encoding=options.base64_encoding))
+    content = result.setdefault("content", {})
+    for name in ("html", "markdown", "text"):
+        content.setdefault(name, "")
+    return result
+
+
+def _guard(fn: Callable[[], Any]) -> Any:
+    """Engine refusals become the API's codes; an engine that isn't there yet is a 501."""
+    try:
+        return fn()
+    except DocumentError as exc:
+        raise api_error_for_document(exc) from None
+    except NotImplementedError:
+        raise ApiError(501, "the local engine does not implement this yet", "engine_unavailable") from None

@@ -1,0 +1,82 @@
+"""What the emulator saw, served at GET /__emulator__/stats for tests and benchmarks.
+
+Peak RPS is measured over a 1-second sliding window of *arrivals* per endpoint group (rejected
+requests included), so a benchmark can show that a client's own limiter kept under the limit.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import Counter, deque
+from collections.abc import Callable
+from typing import Any
+
+
+class EmulatorStats:
+    def __init__(self, clock: Callable[[], float] = time.monotonic):
+        self._clock = clock
+        self._lock = threading.Lock()
+        self.reset()
+
+    def reset(self) -> None:
+        with self._lock:
+            self._started = self._clock()
+            self._requests_by_route: Counter[str] = Counter()
+            self._requests_by_group: Counter[str] = Counter()
+            self._responses_by_status: Counter[int] = Counter()
+            self._rate_limited: Counter[str] = Counter()  # 429s from the configured limits
+            self._faults: Counter[str] = Counter()
+            self._pages_by_group: Counter[str] = Counter()
+            self._arrivals: dict[str, deque[float]] = {}
+            self._peak_rps: dict[str, int] = {}
+
+    def record_route(self, route: str) -> None:
+        with self._lock:
+            self._requests_by_route[route] += 1
+
+    def record_request_group(self, group: str) -> None:
+        now = self._clock()
+        with self._lock:
+            self._requests_by_group[group] += 1
+            window = self._arrivals.setdefault(group, deque())
+            window.append(now)
+            while window and window[0] <= now - 1.0:
+                window.popleft()
+            self._peak_rps[group] = max(self._peak_rps.get(group, 0), len(window))
+
+    def record_status(self, status: int) -> None:
+        with self._lock:
+            self._responses_by_status[status] += 1
+
+    def record_rate_limited(self, group: str) -> None:
+        with self._lock:
+            self._rate_limited[group] += 1
+
+    def record_fault(self, kind: str) -> None:
+        with self._lock:
+            self._faults[kind] += 1
+
+    def record_pages(self, group: str, pages: int) -> None:
+        with self._lock:
+            self._pages_by_group[group] += pages
+
+    def snapshot(self) -> dict[str, Any]:
+        with self._lock:
+            injected_429 = self._faults.get("rate_limit_429", 0)
+            return {
+                "uptime_s": round(self._clock() - self._started, 3),
+                "requests_total": sum(self._requests_by_route.values()),
+                "requests_by_route": dict(self._requests_by_route),
+                "requests_by_endpoint": dict(self._requests_by_group),
+                "responses_by_status": {str(k): v for k, v in sorted(self._responses_by_status.items())},
+                "rate_limited_429": {
+                    "total": sum(self._rate_limited.values()) + injected_429,
+                    "rate_limit": sum(self._rate_limited.values()),
+                    "injected": injected_429,
+                    "rate_limit_by_endpoint": dict(self._rate_limited),
+                },
+                "faults_injected": dict(self._faults),
+                "pages_processed_by_endpoint": dict(self._pages_by_group),
+                "peak_rps_by_endpoint": dict(self._peak_rps),
+            }
