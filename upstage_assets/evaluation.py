@@ -35,3 +35,46 @@ def values_match(actual: Any, expected: Any) -> bool:
         except CoercionError:
             return False
     return _text(actual) == _text(expected)
+
+
+def field_kind(name: str, prop: dict[str, Any] | None = None) -> str:
+    """How to compare a field: ``date``, ``number`` or ``text``, from its schema type and name."""
+    prop = prop or {}
+    lowered = name.lower()
+    if prop.get("format") in ("date", "date-time") or "date" in lowered:
+        return "date"
+    if prop.get("type") in ("number", "integer") or lowered in ("total", "amount", "subtotal", "tax"):
+        return "number"
+    return "text"
+
+
+def field_matches(name: str, actual: Any, expected: Any, prop: dict[str, Any] | None = None) -> bool:
+    """Compare after normalising both sides the same way: dates to ISO, amounts to decimals."""
+    if expected in (None, ""):
+        return actual in (None, "")
+    if actual in (None, ""):
+        return False
+    kind = field_kind(name, prop)
+    try:
+        if kind == "date":
+            return coerce_date(actual) == coerce_date(expected)
+        if kind == "number":
+            return abs(coerce_number(actual) - coerce_number(expected)) < 0.005
+    except CoercionError:
+        return False
+    return _text(actual) == _text(expected)
+
+
+def character_error_rate(predicted: str, reference: str) -> float:
+    """Levenshtein distance over characters (whitespace removed) divided by the reference length."""
+    a = re.sub(r"\s+", "", predicted)
+    b = re.sub(r"\s+", "", reference)
+    if not b:
+        return 0.0 if not a else 1.0
+    previous = list(range(len(b) + 1))
+    for i, ca in enumerate(a, start=1):
+        current = [i] + [0] * len(b)
+        for j, cb in enumerate(b, start=1):
+            current[j] = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (ca != cb))
+        previous = current
+    return previous[-1] / len(b)

@@ -1,0 +1,199 @@
+"""Extraction accuracy of the pipeline on labelled corpora.
+
+    python bench/accuracy.py [CORPUS_DIR ...] [--backend local|emulator] [--compare-emulator N] [--limit N]
+
+A corpus folder holds documents/<id>.<ext>, labels/<id>.json (flat {field: value}, matched
+by file stem) and schema.json (an Upstage response_format). Each corpus goes through the
+real pipeline (inbox sensor + Dagster runs on a temporary instance) and is scored per field:
+precision (right among the values given), recall (right among the labelled values) and F1,
+with values normalised (dates to ISO, amounts to decimals, case and spaces folded), plus
+the character error rate of the parsed text where the corpus has line transcripts
+(boxes/<id>.csv). Writes a Markdown table and a PNG chart to bench/results/ and ends with
+one line per corpus: ``corpus=<name> docs=<n> macro_f1=<x>``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import shutil
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_CORPORA = [ROOT.parent / "shared" / "corpus" / "receipts", ROOT.parent / "shared" / "corpus" / "invoices"]
+RESULTS = ROOT / "bench" / "results"
+
+
+@dataclass
+class FieldScore:
+    predicted: int = 0
+    labelled: int = 0
+    correct: int = 0
+    errors: list[tuple[str, object, object]] = field(default_factory=list)
+
+    @property
+    def precision(self) -> float:
+        return self.correct / self.predicted if self.predicted else 0.0
+
+    @property
+    def recall(self) -> float:
+        return self.correct / self.labelled if self.labelled else 0.0
+
+    @property
+    def f1(self) -> float:
+        p, r = self.precision, self.recall
+        return 2 * p * r / (p + r) if p + r else 0.0
+
+
+def run_pipeline(corpus: Path, backend: str, work: Path, limit: int | None) -> tuple[dict, dict, float]:
+    """Process the corpus; return ({stem: fields}, {stem: parsed text}, seconds)."""
+    from upstage_assets.definitions import build_definitions
+    from upstage_assets.runner import process_inbox_once
+
+    inbox, outputs = work / "inbox", work / "outputs"
+    documents = sorted(p for p in (corpus / "documents").iterdir() if p.is_file())[: limit or None]
+    for path in documents:
+        target = inbox / path.name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(path, target)
+    os.environ.update({"UPSTAGE_ASSETS_INBOX": str(inbox), "UPSTAGE_ASSETS_OUTPUT": str(outputs),
+                       "UPSTAGE_ASSETS_DEFAULT_SCHEMA": str(corpus / "schema.json"),
+                       "UPSTAGE_ASSETS_BACKEND": backend})
+    from dagster import DagsterInstance
+
+    started = time.monotonic()
+    with DagsterInstance.ephemeral() as instance:
+        report = process_inbox_once(None, instance=instance, defs=build_definitions("local", backend))
+    seconds = time.monotonic() - started
+    fields_by_name: dict[str, dict] = {}
+    text_by_name: dict[str, str] = {}
+    for record in report.records:
+        kie_path = outputs / "kie" / f"{record.document_id}.json"
+        parsed_path = outputs / "parsed" / f"{record.document_id}.json"
+        if kie_path.exists():
+            fields_by_name[record.filename] = json.loads(kie_path.read_text())["fields"]
+        if parsed_path.exists():
+            text_by_name[record.filename] = json.loads(parsed_path.read_text())["content"].get("text", "")
+    return fields_by_name, text_by_name, seconds
+
+
+def score(corpus: Path, fields_by_name: dict, text_by_name: dict) -> tuple[dict[str, FieldScore], float | None, int]:
+    from upstage_assets.evaluation import character_error_rate, field_matches
+
+    schema = json.loads((corpus / "schema.json").read_text())["json_schema"]["schema"]["properties"]
+    scores = {name: FieldScore() for name in schema}
+    cers = []
+    docs = 0
+    for filename, fields in sorted(fields_by_name.items()):
+        stem = Path(filename).stem
+        label_path = corpus / "labels" / f"{stem}.json"
+        if not label_path.exists():
+            continue
+        docs += 1
+        labels = json.loads(label_path.read_text())
+        for name, prop in schema.items():
+            expected = labels.get(name)
+            actual = (fields.get(name) or {}).get("value")
+            s = scores[name]
+            s.labelled += expected not in (None, "")
+            s.predicted += actual not in (None, "", [])
+            if expected not in (None, "") and field_matches(name, actual, expected, prop):
+                s.correct += 1
+            elif expected not in (None, ""):
+                s.errors.append((filename, actual, expected))
+        boxes = corpus / "boxes" / f"{stem}.csv"
+        if boxes.exists() and filename in text_by_name:
+            with boxes.open(newline="", encoding="utf-8", errors="replace") as fh:
+                lines = [",".join(row[8:]) for row in csv.reader(fh) if len(row) >= 9]
+            cers.append(character_error_rate(text_by_name[filename], "\n".join(lines)))
+    return scores, (sum(cers) / len(cers) if cers else None), docs
+
+
+def markdown_table(name: str, scores: dict[str, FieldScore], cer: float | None, docs: int, seconds: float) -> str:
+    lines = [f"### {name} ({docs} documents, {seconds:.0f} s)", "",
+             "| field | precision | recall | F1 | labelled |", "|---|---|---|---|---|"]
+    for field_name, s in scores.items():
+        if s.labelled:
+            lines.append(f"| {field_name} | {s.precision:.2f} | {s.recall:.2f} | {s.f1:.2f} | {s.labelled} |")
+    if cer is not None:
+        lines.append(f"\nOCR character error rate (parsed text vs line transcripts): {cer:.3f}")
+    return "\n".join(lines)
+
+
+def chart(results: dict[str, dict[str, FieldScore]], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    labels, values = [], []
+    for corpus, scores in results.items():
+        for name, s in scores.items():
+            if s.labelled:
+                labels.append(f"{corpus}.{name}")
+                values.append(s.f1)
+    fig, ax = plt.subplots(figsize=(max(6, len(labels) * 0.7), 4))
+    ax.bar(labels, values, color="#4c72b0")
+    ax.set_ylim(0, 1)
+    ax.set_ylabel("F1")
+    ax.set_title("Extraction F1 per field")
+    ax.tick_params(axis="x", rotation=60)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("corpora", nargs="*", type=Path, default=DEFAULT_CORPORA)
+    parser.add_argument("--backend", default="local", choices=["local", "emulator"])
+    parser.add_argument("--limit", type=int, default=None, help="documents per corpus (default: all)")
+    parser.add_argument("--show-errors", action="store_true")
+    args = parser.parse_args(argv)
+
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    emulator = None
+    if args.backend == "emulator":
+        from upstage_assets.emulator.server import run_emulator_in_thread
+        from upstage_assets.emulator.settings import EmulatorSettings
+
+        emulator = run_emulator_in_thread(EmulatorSettings())
+        os.environ["UPSTAGE_API_BASE_URL"] = emulator.url
+        os.environ.setdefault("UPSTAGE_API_KEY", "accuracy-bench-key")
+    sections, closing, all_scores = [], [], {}
+    try:
+        for corpus in args.corpora:
+            corpus = corpus.resolve()
+            with tempfile.TemporaryDirectory(prefix="accuracy-") as tmp:
+                fields_by_name, text_by_name, seconds = run_pipeline(corpus, args.backend, Path(tmp), args.limit)
+            scores, cer, docs = score(corpus, fields_by_name, text_by_name)
+            all_scores[corpus.name] = scores
+            sections.append(markdown_table(corpus.name, scores, cer, docs, seconds))
+            if args.show_errors:
+                for name, s in scores.items():
+                    for filename, actual, expected in s.errors:
+                        print(f"  {corpus.name}.{name} {filename}: got {actual!r}, expected {expected!r}")
+            labelled = [s.f1 for s in scores.values() if s.labelled]
+            macro = sum(labelled) / len(labelled) if labelled else 0.0
+            closing.append(f"corpus={corpus.name} docs={docs} macro_f1={macro:.3f}")
+    finally:
+        if emulator is not None:
+            emulator.stop()
+    report = "\n\n".join(sections)
+    (RESULTS / f"accuracy-{args.backend}.md").write_text(f"# Extraction accuracy ({args.backend} backend)\n\n{report}\n")
+    chart(all_scores, RESULTS / f"accuracy-{args.backend}.png")
+    print(report)
+    print()
+    for line in closing:
+        print(line)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
