@@ -32,7 +32,7 @@ def parse_list_field(name: str, raw: str | list[str] | None, default: tuple[str,
     text = raw.strip()
     if text == "":
         return ()
-    if text.startswith("["):
+    if text.startswith(("[", "(", "{")):
         value: Any
         try:
             value = json.loads(text)
