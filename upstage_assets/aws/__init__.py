@@ -1,0 +1,1 @@
+"""AWS deployment helpers: one-shot account bootstrap and a Dagster Pipes client for AWS Batch."""
