@@ -1,0 +1,52 @@
+"""Jobs run by the gpu_executor tests: each op records the device it saw and when it ran."""
+
+
+import json
+import os
+import time
+from pathlib import Path
+
+from dagster import Config, In, Nothing, OpExecutionContext, job, op
+
+from upstage_assets.executors import gpu_executor
+
+
+class RecordConfig(Config):
+    out_dir: str
+    hold_seconds: float = 1.0
+
+
+def _record(context: OpExecutionContext, config: RecordConfig) -> None:
+    started = time.time()
+    time.sleep(config.hold_seconds)
+    Path(config.out_dir, f"{context.op.name}.json").write_text(json.dumps({
+        "op": context.op.name, "pid": os.getpid(), "start": started, "end": time.time(),
+        "cuda_visible_devices": os.environ.get("CUDA_VISIBLE_DEVICES"),
+        "device": os.environ.get("UPSTAGE_ASSETS_DEVICE"),
+    }))
+
+
+def _gpu_op(name: str):
+    @op(name=name, tags={"gpu": "true"})
+    def gpu_op(context: OpExecutionContext, config: RecordConfig) -> None:
+        _record(context, config)
+
+    return gpu_op
+
+
+@op(ins={"after": In(Nothing)})
+def cpu_op(context: OpExecutionContext, config: RecordConfig) -> None:
+    _record(context, config)
+
+
+gpu_ops = [_gpu_op(f"gpu_{i}") for i in range(4)]
+
+
+@job(executor_def=gpu_executor)
+def four_gpu_steps():
+    results = [g() for g in gpu_ops]
+    cpu_op(after=results[0])
+
+
+def four_gpu_steps_job():
+    return four_gpu_steps
