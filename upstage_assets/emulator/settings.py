@@ -76,6 +76,18 @@ class EmulatorSettings:
     ocr_snapshot: str = "ocr-260930"
     ie_snapshot: str = "information-extract-260904"
 
+    def __post_init__(self) -> None:
+        if self.timeout_mode not in ("hold", "close"):
+            raise ValueError(f"timeout_mode must be 'hold' or 'close', not {self.timeout_mode!r}")
+        for f in fields(self):
+            if f.name.startswith("fault_rate_") and not 0.0 <= getattr(self, f.name) <= 1.0:
+                raise ValueError(f"{f.name} must be a probability between 0 and 1")
+        for group, value in {**self.rps_limits, **self.ppm_limits}.items():
+            if group not in ENDPOINT_GROUPS or value <= 0:
+                raise ValueError(f"bad limit {group}={value}; groups: {', '.join(ENDPOINT_GROUPS)}")
+        if self.async_batch_pages < 1:
+            raise ValueError("async_batch_pages must be at least 1")
+
     def with_documented_limits(self) -> EmulatorSettings:
         """The same settings with Upstage's published RPS and PPM limits switched on."""
         return replace(self, rps_limits={**DOCUMENTED_RPS, **self.rps_limits},

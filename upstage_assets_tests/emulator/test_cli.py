@@ -59,3 +59,10 @@ def test_module_runs_a_server_and_prints_its_url():
     finally:
         process.terminate()
         process.wait(timeout=10)
+
+
+@pytest.mark.parametrize("bad", [{"timeout_mode": "sometimes"}, {"fault_rate_5xx": 1.5},
+                                 {"rps_limits": {"parse": 3.0}}, {"ppm_limits": {"ocr": 0.0}}])
+def test_bad_settings_are_refused_at_construction(bad):
+    with pytest.raises(ValueError):
+        EmulatorSettings(**bad)
