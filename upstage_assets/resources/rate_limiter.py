@@ -1,0 +1,120 @@
+"""Client-side rate limits that hold across every process and run sharing one Upstage account.
+
+Upstage meters requests per second and pages per minute per product (contract section 7) and
+answers 429 past them. Each endpoint gets two token buckets (requests/s, pages/min) kept in a
+``SharedStateStore`` (SQLite on one host, PostgreSQL across hosts), so N concurrent runs send
+together no faster than the account allows, plus a cap on requests in flight per process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+
+from upstage_assets.resources.shared_state import BucketCharge, SharedStateStore
+from upstage_assets.resources.upstage_errors import UpstageRateLimited
+
+
+@dataclass(frozen=True)
+class EndpointLimits:
+    """``burst`` is how many requests may go back to back; 1 spaces them evenly (no peak above the rate)."""
+
+    requests_per_second: float
+    pages_per_minute: float | None = None
+    burst: float = 1.0
+
+
+# Conservative defaults: Upstage's tier-0 numbers (contract section 7).
+DEFAULT_LIMITS: dict[str, EndpointLimits] = {
+    "document-parse": EndpointLimits(requests_per_second=1.0, pages_per_minute=300.0),
+    "document-parse-async": EndpointLimits(requests_per_second=2.0, pages_per_minute=1200.0),
+    "ocr": EndpointLimits(requests_per_second=1.0, pages_per_minute=300.0),
+    "information-extraction": EndpointLimits(requests_per_second=1.0),
+    "poll": EndpointLimits(requests_per_second=2.0),
+}
+
+
+def send_window(requests_per_second: float) -> tuple[int, float]:
+    """The strict form of a rate: N per second for N >= 1, else one per 1/rate seconds."""
+    if requests_per_second >= 1:
+        return int(requests_per_second), 1.0
+    return 1, 1.0 / requests_per_second
+
+
+@dataclass
+class RateLimiter:
+    """Waits for a request slot on ``endpoint``; ``account`` separates buckets of different keys.
+
+    Two layers: token buckets give each request a slot (smooth spacing, first come first
+    served, one transaction); then, at send time, a shared log of actual sends refuses to let
+    more than the limit go out in any window of one second plus ``window_margin_s``. The second
+    layer catches what the schedule cannot: a process descheduled past its slot sending next to
+    the following one, which a strict server counts as a burst and answers 429.
+    ``headroom`` is the fraction of the request rate left unused to keep the two layers apart.
+    """
+
+    store: SharedStateStore
+    limits: dict[str, EndpointLimits] = field(default_factory=lambda: dict(DEFAULT_LIMITS))
+    account: str = "default"
+    max_in_flight: int = 8
+    max_wait_s: float = 600.0
+    headroom: float = 0.02
+    window_margin_s: float = 0.1
+    _in_flight: dict[int, asyncio.Semaphore] = field(default_factory=dict, init=False, repr=False)
+    waited_s: float = field(default=0.0, init=False)
+
+    def charges(self, endpoint: str, pages: int) -> list[BucketCharge]:
+        limit = self.limits.get(endpoint)
+        if limit is None:
+            return []
+        prefix = f"{self.account}:{endpoint}"
+        # Headroom absorbs send jitter: at exactly 1/rate spacing one late request lets a 1 s
+        # window at the server hold rate + 1 requests.
+        rate = limit.requests_per_second * (1.0 - self.headroom)
+        charges = [BucketCharge(f"{prefix}:rps", rate, max(1.0, limit.burst), 1.0)]
+        if limit.pages_per_minute and pages > 0:
+            per_minute = limit.pages_per_minute
+            charges.append(BucketCharge(f"{prefix}:ppm", per_minute / 60.0, per_minute, float(pages)))
+        return charges
+
+    async def acquire(self, endpoint: str, pages: int = 0) -> float:
+        """Reserve one request (and ``pages`` pages) and sleep until it may go; return the wait."""
+        charges = self.charges(endpoint, pages)
+        if not charges:
+            return 0.0
+        wait, ready_at = await asyncio.to_thread(self.store.take_tokens, charges, self.max_wait_s)
+        if wait > self.max_wait_s:
+            raise UpstageRateLimited(
+                f"client rate limit for {endpoint}: the next slot is {wait:.0f} s away "
+                f"(more than max_wait_s={self.max_wait_s:.0f})", path=endpoint)
+        if wait > 0:
+            await asyncio.sleep(max(0.0, ready_at - time.time()))
+        limit = self.limits[endpoint]
+        capacity, window = send_window(limit.requests_per_second)
+        name = f"{self.account}:{endpoint}:sends"
+        while True:
+            guard = await asyncio.to_thread(self.store.admit_send, name, capacity, window + self.window_margin_s)
+            if guard == 0:
+                break
+            wait += guard
+            await asyncio.sleep(guard)
+        self.waited_s += wait
+        return wait
+
+    @asynccontextmanager
+    async def slot(self, endpoint: str, pages: int = 0) -> AsyncIterator[None]:
+        """Hold an in-flight slot, then a rate slot, for the duration of one HTTP request.
+
+        The in-flight slot comes first so that requests released together by a full pool
+        are still spaced by the buckets.
+        """
+        loop_id = id(asyncio.get_running_loop())  # a semaphore belongs to one event loop
+        semaphore = self._in_flight.get(loop_id)
+        if semaphore is None:
+            semaphore = self._in_flight[loop_id] = asyncio.Semaphore(self.max_in_flight)
+        async with semaphore:
+            await self.acquire(endpoint, pages)
+            yield

@@ -1,0 +1,201 @@
+"""``UpstageClient``: the Dagster resource that talks to the Upstage API (or the emulator).
+
+Configuration only; ``create_parser()`` builds the working object, an ``UpstageParser``
+(the ``DocumentParser`` the assets call) wired to one pooled HTTP transport, the host-wide
+rate limiter and spend budget (shared state store), and a usage ledger. The API key comes
+from ``EnvVar("UPSTAGE_API_KEY")`` and is kept out of every repr, log and error.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+from dagster import ConfigurableResource
+from pydantic import Field
+
+from upstage_assets.resources.budget import SpendBudget
+from upstage_assets.resources.document_parse_api import AsyncPollSettings, DocumentParseApi
+from upstage_assets.resources.extraction_api import ExtractionOptions, InformationExtractionApi
+from upstage_assets.resources.parser import DocumentParser, ExtractionResult, ParseOptions, SourceDocument
+from upstage_assets.resources.rate_limiter import EndpointLimits, RateLimiter
+from upstage_assets.resources.shared_state import SharedStateStore, open_state_store
+from upstage_assets.resources.upstage_errors import UpstageError
+from upstage_assets.resources.upstage_http import RetryPolicy, UpstageHttp
+from upstage_assets.resources.usage import UsageLedger, pages_billed, price_key
+from upstage_assets.schemas.extraction import ExtractionSchema
+
+logger = logging.getLogger("upstage_assets.upstage_client")
+
+
+class UpstageClient(ConfigurableResource):  # type: ignore[type-arg]
+    """Upstage Document Parse + Information Extraction over HTTP. Give the key as ``EnvVar``."""
+
+    base_url: str = "https://api.upstage.ai"
+    api_key: str = Field(repr=False, description='Use EnvVar("UPSTAGE_API_KEY"); never logged.')
+
+    connect_timeout_s: float = 10.0
+    read_timeout_s: float = 300.0
+    max_connections: int = 20
+    max_in_flight: int = 8
+
+    max_attempts: int = 6
+    backoff_base_s: float = 0.5
+    backoff_max_s: float = 30.0
+    retry_total_s: float = 300.0
+
+    parse_requests_per_second: float = 1.0
+    parse_pages_per_minute: float = 300.0
+    async_requests_per_second: float = 2.0
+    async_pages_per_minute: float = 1200.0
+    extract_requests_per_second: float = 1.0
+    poll_requests_per_second: float = 2.0
+    rate_limit_burst: float = 1.0
+    rate_limit_headroom: float = 0.02
+    rate_limit_window_margin_s: float = 0.1
+    rate_limit_store: str | None = Field(
+        default=None, description="Directory for the host's SQLite state, or a postgresql:// URL for "
+        "several hosts. Default: $DAGSTER_HOME/upstage_rate_limits or a temp dir.")
+    account: str = "default"
+
+    sync_page_limit: int = 100
+    poll_initial_s: float = 1.0
+    poll_max_s: float = 15.0
+    poll_timeout_s: float = 6 * 3600.0
+
+    price_parse_standard: float = 0.01
+    price_parse_enhanced: float = 0.03
+    price_ocr: float = 0.0015
+    price_extract: float = 0.01
+    price_extract_enhanced: float = 0.03
+
+    budget_per_run_usd: float | None = None
+    budget_per_day_usd: float | None = None
+    budget_warn_at: list[float] = [0.5, 0.9]
+
+    extract_location: bool = True
+    extract_confidence: bool = True
+
+    def __repr__(self) -> str:
+        return f"UpstageClient(base_url={self.base_url!r}, api_key='[REDACTED]')"
+
+    __str__ = __repr__
+
+    def endpoint_limits(self) -> dict[str, EndpointLimits]:
+        burst = self.rate_limit_burst
+        return {
+            "document-parse": EndpointLimits(self.parse_requests_per_second, self.parse_pages_per_minute, burst),
+            "ocr": EndpointLimits(self.parse_requests_per_second, self.parse_pages_per_minute, burst),
+            "document-parse-async": EndpointLimits(self.async_requests_per_second, self.async_pages_per_minute,
+                                                   burst),
+            "information-extraction": EndpointLimits(self.extract_requests_per_second, None, burst),
+            "poll": EndpointLimits(self.poll_requests_per_second, None, burst),
+        }
+
+    def prices(self) -> dict[str, float]:
+        return {
+            "document-parse": self.price_parse_standard, "document-parse-enhanced": self.price_parse_enhanced,
+            "ocr": self.price_ocr, "information-extract": self.price_extract,
+            "information-extract-enhanced": self.price_extract_enhanced,
+            "prebuilt-extraction": self.price_extract,
+        }
+
+    def create_parser(self, run_id: str | None = None, on_budget_warning: Callable[[str], None] | None = None,
+                      store: SharedStateStore | None = None) -> UpstageParser:
+        """The working parser for one run (``run_id`` scopes the per-run budget)."""
+        store = store or open_state_store(self.rate_limit_store)
+        limiter = RateLimiter(store, self.endpoint_limits(), account=self.account,
+                              max_in_flight=self.max_in_flight, max_wait_s=self.poll_timeout_s,
+                              headroom=self.rate_limit_headroom,
+                              window_margin_s=self.rate_limit_window_margin_s)
+        http = UpstageHttp(
+            self.base_url, self.api_key,
+            timeout=httpx.Timeout(connect=self.connect_timeout_s, read=self.read_timeout_s,
+                                  write=self.read_timeout_s, pool=self.read_timeout_s),
+            retry=RetryPolicy(self.max_attempts, self.backoff_base_s, self.backoff_max_s, self.retry_total_s),
+            limiter=limiter, max_connections=self.max_connections)
+        budget = SpendBudget(store, run_id or uuid.uuid4().hex, self.budget_per_run_usd, self.budget_per_day_usd,
+                             tuple(self.budget_warn_at), on_budget_warning, account=self.account)
+        poll = AsyncPollSettings(self.poll_initial_s, self.poll_max_s, timeout_s=self.poll_timeout_s)
+        return UpstageParser(
+            http=http, parse_api=DocumentParseApi(http, sync_page_limit=self.sync_page_limit, poll=poll),
+            extraction_api=InformationExtractionApi(http, ExtractionOptions(
+                location=self.extract_location, confidence=self.extract_confidence)),
+            budget=budget, ledger=UsageLedger(prices=self.prices()), store=store)
+
+
+class UpstageParser(DocumentParser):
+    """``DocumentParser`` over HTTP: budget check before sending, usage recorded after."""
+
+    backend = "upstage"
+
+    def __init__(self, *, http: UpstageHttp, parse_api: DocumentParseApi,
+                 extraction_api: InformationExtractionApi, budget: SpendBudget, ledger: UsageLedger,
+                 store: SharedStateStore):
+        self.http = http
+        self.parse_api = parse_api
+        self.extraction_api = extraction_api
+        self.budget = budget
+        self.ledger = ledger
+        self.store = store
+
+    def __repr__(self) -> str:
+        return f"UpstageParser({self.http!r})"
+
+    async def parse(self, document: SourceDocument, options: ParseOptions) -> dict[str, Any]:
+        price = self.ledger.price(price_key("document-parse", options.mode))
+        response = await self._billed(document, price, self.parse_api.parse(document, options))
+        self.ledger.record(document.document_id, "document-parse", response, mode=options.mode,
+                           fallback_pages=document.page_count)
+        return response
+
+    async def ocr(self, document: SourceDocument) -> dict[str, Any]:
+        response = await self._billed(document, self.ledger.price("ocr"), self.parse_api.ocr(document))
+        self.ledger.record(document.document_id, "ocr", response, fallback_pages=document.page_count)
+        return response
+
+    async def extract(self, document: SourceDocument, schema: ExtractionSchema,
+                      parsed: dict[str, Any] | None = None) -> ExtractionResult:
+        mode = self.extraction_api.options.mode
+        price = self.ledger.price(price_key("information-extract", mode))
+        result = await self._billed(document, price, self.extraction_api.extract(document, schema))
+        self.ledger.record(document.document_id, "information-extract", {"usage": {"pages": result.pages_billed},
+                           "model": result.response.get("model")}, mode=mode)
+        return result
+
+    async def extract_prebuilt(self, document: SourceDocument, model: str = "receipt-extraction") -> ExtractionResult:
+        price = self.ledger.price("prebuilt-extraction")
+        result = await self._billed(document, price, self.extraction_api.extract_prebuilt(document, model))
+        self.ledger.record(document.document_id, "prebuilt-extraction", result.response)
+        return result
+
+    async def _billed(self, document: SourceDocument, price: float, call: Any) -> Any:
+        """Reserve the document's cost, await the call, settle to the billed pages (release on failure)."""
+        try:
+            reservation = self.budget.reserve(document.document_id, document.page_count, price)
+        except BaseException:
+            call.close()  # the coroutine was never awaited
+            raise
+        try:
+            result = await call
+        except UpstageError:
+            self.budget.release(reservation)
+            raise
+        billed = result.pages_billed if isinstance(result, ExtractionResult) else pages_billed(
+            result, document.page_count)
+        self.budget.settle(reservation, billed, price)
+        return result
+
+    def usage(self) -> dict[str, Any]:
+        """Run totals plus what the transport saw (attempts, retries, statuses, rate-limit waits)."""
+        limiter = self.http.limiter
+        return {**self.ledger.totals(), "attempts": self.http.stats.attempts, "retries": self.http.stats.retries,
+                "statuses": dict(self.http.stats.statuses),
+                "rate_limit_wait_s": round(limiter.waited_s, 3) if limiter else 0.0,
+                "spend": self.budget.spent()}
+
+    async def aclose(self) -> None:
+        await self.http.aclose()

@@ -1,0 +1,40 @@
+"""Run in a separate process: send requests through a limiter shared by state directory (or URL)."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+from upstage_assets.resources.rate_limiter import EndpointLimits, RateLimiter
+from upstage_assets.resources.shared_state import open_state_store
+from upstage_assets.resources.upstage_http import UpstageHttp
+
+
+def send_through_shared_limiter(url: str, state: str, requests: int, rps: float, start_at: float,
+                                concurrency: int = 4) -> tuple[int, list[float]]:
+    """Wait until ``start_at`` (so processes compete), then send ``requests`` POSTs.
+
+    Returns the successes and the times the limiter let each request go.
+    """
+    store = open_state_store(state)
+    limiter = RateLimiter(store, {"information-extraction": EndpointLimits(rps)}, max_in_flight=concurrency)
+    http = UpstageHttp(url, "up_worker_key", limiter=limiter)
+    released: list[float] = []
+
+    async def main() -> int:
+        client = http._http()
+        async def one(i: int) -> int:
+            async with limiter.slot("information-extraction"):
+                released.append(time.time())
+                response = await client.post(f"{url}/v1/information-extraction", json={"i": i})
+            return int(response.status_code == 200)
+
+        results = await asyncio.gather(*(one(i) for i in range(requests)))
+        await http.aclose()
+        return sum(results)
+
+    time.sleep(max(0.0, start_at - time.time()))
+    try:
+        return asyncio.run(main()), released
+    finally:
+        store.close()

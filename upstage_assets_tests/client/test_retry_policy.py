@@ -1,0 +1,122 @@
+"""Retries against a real HTTP server: what is retried, how long it waits, what it raises."""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import random
+import time
+
+import httpx
+import pytest
+
+from upstage_assets.resources.upstage_errors import (
+    UpstageBadRequest,
+    UpstageCorruptDocument,
+    UpstageInsufficientCredit,
+    UpstagePayloadTooLarge,
+    UpstageRateLimited,
+    UpstageServerError,
+    UpstageUnauthorized,
+    UpstageUnsupportedType,
+)
+from upstage_assets.resources.upstage_http import RetryPolicy, parse_retry_after
+
+from .conftest import SENTINEL_KEY, make_http
+from .scripted_server import Answer
+
+PATH = "/v1/information-extraction"
+
+
+def post(http, path=PATH):
+    return asyncio.run(http.request("POST", path, endpoint="information-extraction", json={"a": 1}))
+
+
+def test_429_and_5xx_are_retried_until_success(server):
+    server.queue(PATH, Answer(429), Answer(503), Answer(500), Answer(200, {"done": 1}))
+    http = make_http(server.url, retry=RetryPolicy(max_attempts=5, base_delay_s=0.01, max_delay_s=0.02))
+    assert post(http).json() == {"done": 1}
+    assert len(server.arrivals_for(PATH)) == 4
+    assert http.stats.retries == 3
+    assert all(a.headers["authorization"] == f"Bearer {SENTINEL_KEY}" for a in server.arrivals)
+
+
+def test_retry_after_seconds_is_honoured(server):
+    server.queue(PATH, Answer(429, headers={"Retry-After": "0.4"}), Answer(200))
+    post(make_http(server.url))
+    first, second = server.arrivals_for(PATH)
+    assert second.at - first.at >= 0.38
+
+
+@pytest.mark.parametrize(("status", "error"), [
+    (400, UpstageBadRequest), (401, UpstageUnauthorized), (403, UpstageInsufficientCredit),
+    (413, UpstagePayloadTooLarge), (415, UpstageUnsupportedType), (422, UpstageCorruptDocument)])
+def test_client_errors_raise_at_once(server, status, error):
+    server.queue(PATH, Answer(status, {"error": {"message": f"refused {status}", "type": "x", "code": None}}))
+    with pytest.raises(error) as caught:
+        post(make_http(server.url))
+    assert len(server.arrivals_for(PATH)) == 1
+    assert caught.value.status == status
+    assert f"refused {status}" in caught.value.message
+    assert caught.value.as_record()["error_code"] == error.code
+
+
+def test_exhausted_429_is_retryable_rate_limited(server):
+    server.defaults[PATH] = Answer(429)
+    with pytest.raises(UpstageRateLimited) as caught:
+        post(make_http(server.url, retry=RetryPolicy(max_attempts=3, base_delay_s=0.01)))
+    assert caught.value.retryable and len(server.arrivals_for(PATH)) == 3
+
+
+def test_exhausted_5xx_is_retryable_server_error(server):
+    server.defaults[PATH] = Answer(502)
+    with pytest.raises(UpstageServerError) as caught:
+        post(make_http(server.url, retry=RetryPolicy(max_attempts=2, base_delay_s=0.01)))
+    assert caught.value.retryable and len(server.arrivals_for(PATH)) == 2
+
+
+def test_read_timeout_is_retried(server):
+    server.queue(PATH, Answer(200, {"slow": 1}, delay_s=1.0), Answer(200, {"fast": 1}))
+    http = make_http(server.url, timeout=httpx.Timeout(0.3))
+    assert post(http).json() == {"fast": 1}
+    assert len(server.arrivals_for(PATH)) == 2
+
+
+def test_connection_refused_ends_as_server_error():
+    import socket
+
+    with socket.socket() as sock:  # a port nobody listens on
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    http = make_http(f"http://127.0.0.1:{port}", retry=RetryPolicy(max_attempts=3, base_delay_s=0.01))
+    with pytest.raises(UpstageServerError, match="ConnectError"):
+        post(http)
+    assert http.stats.attempts == 3
+
+
+def test_total_time_is_bounded(server):
+    server.defaults[PATH] = Answer(503, headers={"Retry-After": "5"})
+    http = make_http(server.url, retry=RetryPolicy(max_attempts=10, max_total_s=1.0))
+    started = time.monotonic()
+    with pytest.raises(UpstageServerError):
+        post(http)
+    assert time.monotonic() - started < 1.0  # gave up instead of sleeping past the budget
+    assert len(server.arrivals_for(PATH)) == 1
+
+
+def test_full_jitter_stays_under_the_exponential_ceiling():
+    policy = RetryPolicy(base_delay_s=0.5, max_delay_s=4.0)
+    rng = random.Random(1)
+    for attempt, ceiling in [(1, 0.5), (2, 1.0), (3, 2.0), (4, 4.0), (9, 4.0)]:
+        delays = [policy.delay(attempt, None, rng) for _ in range(200)]
+        assert max(delays) <= ceiling and min(delays) >= 0
+        assert max(delays) > ceiling * 0.8  # full jitter spreads over the whole range
+    assert policy.delay(3, 7.5, rng) == 7.5
+    assert RetryPolicy(max_retry_after_s=60).delay(1, 3600, rng) == 60
+
+
+def test_retry_after_http_date():
+    now = time.time()
+    assert parse_retry_after(email.utils.formatdate(now + 30, usegmt=True), now) == pytest.approx(30, abs=1)
+    assert parse_retry_after("12") == 12
+    assert parse_retry_after("soon") is None and parse_retry_after(None) is None
