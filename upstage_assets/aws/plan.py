@@ -136,6 +136,8 @@ def run_container_definition(s: BootstrapSettings, secret_arns: dict[str, str]) 
         "name": "run",
         "image": s.image_uri,
         "essential": True,
+        # Soft floor; the launcher's per-run overrides set the hard cpu/memory of task and container.
+        "memoryReservation": 1024,
         "environment": [
             {"name": "UPSTAGE_ASSETS_ENV", "value": "aws"},
             {"name": "UPSTAGE_ASSETS_BACKEND", "value": "upstage"},
