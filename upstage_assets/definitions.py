@@ -9,18 +9,22 @@ from __future__ import annotations
 
 from dagster import Definitions
 
+from upstage_assets.alerts import ALERT_SENSORS
 from upstage_assets.assets.document_pipeline import document_pipeline
+from upstage_assets.assets.quality_report import quality_report
 from upstage_assets.jobs import process_documents_job
 from upstage_assets.resources.catalog import build_resources
+from upstage_assets.schedules import SCHEDULES, compact_tables_job
 from upstage_assets.sensors import new_inbox_documents
 
 
 def build_definitions(environment: str | None = None, backend: str | None = None) -> Definitions:
     """Definitions for an environment; tests call this with their own settings."""
     return Definitions(
-        assets=[document_pipeline],
-        jobs=[process_documents_job],
-        sensors=[new_inbox_documents],
+        assets=[document_pipeline, quality_report],
+        jobs=[process_documents_job, compact_tables_job],
+        schedules=SCHEDULES,
+        sensors=[new_inbox_documents, *ALERT_SENSORS],
         resources=build_resources(environment, backend),
     )
 

@@ -1,0 +1,167 @@
+"""`upstage-assets ingest PATH|s3://bucket/prefix`: register documents and process them."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from upstage_assets.cli.common import (
+    EXIT_DOCUMENTS_FAILED,
+    EXIT_OK,
+    CliError,
+    load_definitions,
+    open_instance,
+    print_json,
+    progress_bar,
+    storage_of,
+)
+from upstage_assets.cli.launch import (
+    daemon_seen,
+    ensure_partitions,
+    execute_chunks,
+    ordered_partitions,
+    submit_backfill,
+)
+from upstage_assets.storage.object_store import LocalObjectStore, ObjectInfo, ObjectStore, open_store
+
+HELP = "register documents from a folder, a file or an S3 prefix and process them"
+DESCRIPTION = """\
+Register every supported document under PATH (a folder, one file, or s3://bucket/prefix) in
+the registry, add one partition per new document (keyed by content hash: the same bytes twice
+are one document) and process the documents that have no validated result yet.
+
+A first folder named after a schema (invoice/, receipt/) picks the schema; --schema sets it
+for the rest. With --wait the runs execute here, 50 documents a run, and the command exits
+when they are done; without it one backfill is submitted for dagster-daemon (or `dagster dev`)
+to run. Exit codes: 0 all processed (or submitted), 1 some documents failed, 2 usage error."""
+
+
+def add_parser(subparsers: Any) -> None:
+    parser = subparsers.add_parser("ingest", help=HELP, description=DESCRIPTION,
+                                   formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("path", metavar="PATH", help="a folder, a file, or s3://bucket/prefix")
+    parser.add_argument("--schema", default=None,
+                        help="extraction schema for documents not under a schema-named folder: a built-in "
+                             "name (invoice, receipt) or a JSON schema file (default: $UPSTAGE_ASSETS_DEFAULT_SCHEMA "
+                             "or invoice)")
+    parser.add_argument("--wait", action="store_true", help="execute the runs in this process and wait for them")
+    parser.add_argument("--batch-size", type=int, default=50, help="documents per run with --wait (default 50)")
+    parser.add_argument("--force", action="store_true", help="process documents again even if already done")
+    parser.add_argument("--register-only", action="store_true", help="register and add partitions, launch nothing")
+    parser.add_argument("--verbose", action="store_true", help="show Dagster's run logs")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.add_argument("--json", action="store_true", help="print the outcome as JSON on stdout")
+    parser.set_defaults(handler=run)
+
+
+def _source(path: str, storage: Any) -> tuple[ObjectStore, list[ObjectInfo] | None]:
+    """The store to read from, and (for a single file) the one candidate."""
+    if path.startswith("s3://"):
+        if not path.removeprefix("s3://").split("/", 1)[0]:
+            raise CliError(f"not an s3://bucket/prefix URI: {path}")
+        return open_store(path.rstrip("/"), storage.s3.get_client), None
+    local = Path(path).expanduser()
+    if local.is_dir():
+        return LocalObjectStore(local), None
+    if local.is_file():
+        store = LocalObjectStore(local.parent)
+        stat = local.stat()
+        return store, [ObjectInfo(local.name, stat.st_size, str(stat.st_mtime_ns))]
+    raise CliError(f"no such file or folder: {path}")
+
+
+def _candidates(source: ObjectStore, given: list[ObjectInfo] | None, skipped: list[tuple[str, str]]) -> list[ObjectInfo]:
+    from upstage_assets.ingest import is_candidate
+
+    found = []
+    try:
+        listing = given if given is not None else list(source.list())
+    except Exception as exc:  # an unreachable bucket, missing credentials
+        raise CliError(f"cannot list {source.root_uri}: {type(exc).__name__}: {exc}") from exc
+    for candidate in listing:
+        reason = is_candidate(candidate)
+        if reason:
+            skipped.append((source.uri(candidate.key), reason))
+        else:
+            found.append(candidate)
+    return found
+
+
+def _resolve_schema(name: str | None) -> str:
+    from upstage_assets.schemas.extraction import load_schema
+    from upstage_assets.settings import default_schema_name
+
+    chosen = name or default_schema_name()
+    try:
+        load_schema(chosen)
+    except Exception as exc:
+        raise CliError(f"--schema {chosen}: {exc}") from exc
+    return chosen
+
+
+def run(args: argparse.Namespace) -> int:
+    from upstage_assets.assets.keys import VALIDATED_DOCUMENTS
+    from upstage_assets.ingest import IngestResult, register_objects
+    from upstage_assets.partitions import document_id_for_bytes
+    from upstage_assets.retry import chunk_partitions
+    from upstage_assets.storage.failures import read_failures
+
+    if args.batch_size < 1:
+        raise CliError("--batch-size must be at least 1")
+    schema = _resolve_schema(args.schema)
+    defs = load_definitions()
+    storage = storage_of(defs)
+    source, given = _source(args.path, storage)
+    skipped: list[tuple[str, str]] = []
+    candidates = _candidates(source, given, skipped)
+    registry = storage.registry()
+    with progress_bar(len(candidates), "file", not args.no_progress, "registering") as bar:
+        result = IngestResult()
+        for info in candidates:
+            one = register_objects(source, registry, [info], default_schema=schema)
+            result.new_records += one.new_records
+            result.duplicates += one.duplicates
+            result.skipped += one.skipped
+            bar.update(1)
+    result.skipped += skipped
+    duplicate_ids = [document_id_for_bytes(source.read_bytes(info.key)) for info in candidates
+                     if source.uri(info.key) in set(result.duplicates)]
+    ids = list(dict.fromkeys([*result.new_ids, *duplicate_ids]))
+    instance = open_instance()
+    ensure_partitions(instance, ids)
+    done = set() if args.force else set(instance.get_materialized_partitions(VALIDATED_DOCUMENTS))
+    todo = [i for i in ids if i not in done]
+    outcome: dict[str, Any] = {"registered": len(result.new_records), "already_registered": len(duplicate_ids),
+                               "skipped": [{"uri": u, "reason": r} for u, r in result.skipped],
+                               "to_process": len(todo), "runs": [], "backfill_id": None, "failed": []}
+    info(f"registered {len(result.new_records)} new documents, {len(duplicate_ids)} already known, "
+         f"{len(result.skipped)} skipped; {len(todo)} to process")
+    code = EXIT_OK
+    if todo and not args.register_only:
+        if args.wait:
+            chunks = chunk_partitions(ordered_partitions(instance), todo, max_per_run=args.batch_size)
+            report = execute_chunks(defs, instance, chunks, reason="cli ingest", verbose=args.verbose,
+                                    show_progress=not args.no_progress)
+            failures = read_failures(storage.output_store(), storage.layout).to_pylist()
+            failed = [f for f in failures if f["document_id"] in set(todo)]
+            outcome["runs"] = [{"run_id": r, "success": ok} for r, ok in report.runs]
+            outcome["failed"] = [{"document_id": f["document_id"], "stage": f["stage"], "error_code": f["error_code"],
+                                  "message": f["message"]} for f in failed]
+            outcome["seconds"] = round(report.seconds, 2)
+            info(f"{len(report.runs)} runs, {len(todo) - len(failed)} documents done, {len(failed)} failed "
+                 f"in {report.seconds:.1f}s")
+            for f in failed:
+                info(f"  failed {f['document_id']} at {f['stage']}: [{f['error_code']}] {f['message']}")
+            if failed or not all(ok for _, ok in report.runs):
+                code = EXIT_DOCUMENTS_FAILED
+        else:
+            report = submit_backfill(defs, instance, todo, title=f"ingest {args.path}", reason="cli ingest")
+            outcome["backfill_id"] = report.backfill_id
+            info(f"submitted backfill {report.backfill_id} over {len(todo)} documents")
+            if not daemon_seen(instance):
+                info("note: no dagster-daemon heartbeat seen on this instance; start `dagster dev` or "
+                     "`dagster-daemon run` to execute the backfill, or use --wait")
+    if args.json:
+        print_json(outcome)
+    return code

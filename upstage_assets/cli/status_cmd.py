@@ -1,0 +1,113 @@
+"""`upstage-assets status`: how far the documents have got, what failed and why, what it cost."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from typing import Any
+
+from upstage_assets.cli.common import (
+    EXIT_DOCUMENTS_FAILED,
+    EXIT_OK,
+    load_definitions,
+    open_instance,
+    print_json,
+    storage_of,
+)
+
+HELP = "documents, progress per asset, failures with reasons, pages and cost so far"
+DESCRIPTION = """\
+Read the instance in $DAGSTER_HOME and the result store and print where things stand:
+registered documents, how many are done at each stage, the failed ones with their reasons,
+pages, billed pages and estimated cost, and runs in flight. Exit code 1 when any document
+is currently failed (so a script can gate on it), 0 otherwise, 2 on configuration errors."""
+MAX_FAILURES_SHOWN = 20
+
+
+def add_parser(subparsers: Any) -> None:
+    parser = subparsers.add_parser("status", help=HELP, description=DESCRIPTION,
+                                   formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--json", action="store_true", help="machine-readable output on stdout")
+    parser.add_argument("--all-failures", action="store_true", help="list every failure, not the first 20")
+    parser.set_defaults(handler=run)
+
+
+def _runs_in_flight(instance: Any) -> dict[str, int]:
+    from dagster import DagsterRunStatus, RunsFilter
+
+    counts = {}
+    for status in (DagsterRunStatus.QUEUED, DagsterRunStatus.STARTING, DagsterRunStatus.STARTED):
+        counts[status.value.lower()] = instance.get_runs_count(RunsFilter(statuses=[status]))
+    return counts
+
+
+def _backfills_in_flight(instance: Any) -> int:
+    from dagster._core.execution.backfill import BulkActionStatus
+
+    return len(instance.get_backfills(status=BulkActionStatus.REQUESTED))
+
+
+def collect_status(defs: Any, instance: Any) -> dict[str, Any]:
+    from upstage_assets.assets.keys import DOCUMENT_ASSET_KEYS
+    from upstage_assets.exporters.base import ExportSource
+    from upstage_assets.partitions import DOCUMENTS_PARTITIONS_NAME
+    from upstage_assets.storage.failures import read_failures
+
+    storage = storage_of(defs)
+    store, layout = storage.output_store(), storage.layout
+    registered = storage.registry().document_ids()
+    partitions = set(instance.get_dynamic_partitions(DOCUMENTS_PARTITIONS_NAME))
+    done = {key.to_user_string(): len(instance.get_materialized_partitions(key) & partitions)
+            for key in DOCUMENT_ASSET_KEYS}
+    failures = sorted(read_failures(store, layout).to_pylist(), key=lambda f: str(f["failed_at"]), reverse=True)
+    pages = sum(int(json.loads(store.read_bytes(i.key)).get("page_count") or 0) for i in store.list(layout.raw)
+                if i.key.endswith(".json"))
+    source = ExportSource(store, layout, storage.read_source)
+    validated = source.tables(layout.tables)
+    quarantined = source.tables(layout.quarantine)
+    billed = sum(sum(v or 0 for v in t.column("pages_billed").to_pylist())
+                 for t in [*validated.values(), *quarantined.values()] if "pages_billed" in t.column_names)
+    price = float(getattr(defs.resources.get("parser"), "price_per_page", 0.0) or 0.0)
+    return {
+        "documents": len(registered), "partitions": len(partitions), "done": done,
+        "rows": {name: t.num_rows for name, t in validated.items()},
+        "quarantined": {name: t.num_rows for name, t in quarantined.items()},
+        "failed": len(failures),
+        "failures": [{k: f[k] for k in ("document_id", "stage", "error_code", "message", "retryable", "run_id",
+                                        "failed_at")} for f in failures],
+        "pages": pages, "pages_billed": billed, "price_per_page_usd": price,
+        "estimated_cost_usd": round(billed * price, 4),
+        "runs_in_flight": _runs_in_flight(instance), "backfills_in_flight": _backfills_in_flight(instance),
+    }
+
+
+def _print_text(status: dict[str, Any], show_all: bool) -> None:
+    print(f"documents: {status['documents']} registered, {status['partitions']} partitions")
+    for asset, count in status["done"].items():
+        print(f"  {asset:<20} {count} done")
+    rows = ", ".join(f"{k}: {v}" for k, v in status["rows"].items()) or "none"
+    quarantined = ", ".join(f"{k}: {v}" for k, v in status["quarantined"].items()) or "none"
+    print(f"rows: {rows}; quarantined: {quarantined}")
+    print(f"pages: {status['pages']} ({status['pages_billed']} billed), estimated cost so far: "
+          f"${status['estimated_cost_usd']:.2f}")
+    flight = status["runs_in_flight"]
+    print(f"runs: {flight['queued']} queued, {flight['starting'] + flight['started']} running; "
+          f"backfills in progress: {status['backfills_in_flight']}")
+    print(f"failed: {status['failed']}")
+    shown = status["failures"] if show_all else status["failures"][:MAX_FAILURES_SHOWN]
+    for f in shown:
+        retry = "retryable" if f["retryable"] else "permanent"
+        print(f"  {f['document_id']} at {f['stage']}: [{f['error_code']}, {retry}] {f['message']}")
+    if len(shown) < status["failed"]:
+        print(f"  ... {status['failed'] - len(shown)} more (--all-failures)")
+    if status["failed"]:
+        print("re-run them with: upstage-assets retry-failed")
+
+
+def run(args: argparse.Namespace) -> int:
+    status = collect_status(load_definitions(), open_instance())
+    if args.json:
+        print_json(status)
+    else:
+        _print_text(status, args.all_failures)
+    return EXIT_DOCUMENTS_FAILED if status["failed"] else EXIT_OK

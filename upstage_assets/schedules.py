@@ -1,0 +1,75 @@
+"""Schedules: nightly re-processing of failed documents, weekly compaction of the tables.
+
+Both start stopped in the local environment (nothing should run behind a laptop user's
+back) and running in aws/k8s; turn them on in the UI or with `dagster schedule start`.
+"""
+
+
+from dagster import (
+    Config,
+    DefaultScheduleStatus,
+    OpExecutionContext,
+    ScheduleEvaluationContext,
+    SkipReason,
+    job,
+    op,
+    schedule,
+)
+from pydantic import Field
+
+from upstage_assets.assets.document_pipeline import DOCUMENTS_PER_RUN
+from upstage_assets.compaction import DEFAULT_ROWS_PER_PART, DEFAULT_SMALL_FILE_BYTES, compact_tables
+from upstage_assets.jobs import process_documents_job
+from upstage_assets.partitions import DOCUMENTS_PARTITIONS_NAME
+from upstage_assets.resources.storage import StorageResource
+from upstage_assets.retry import chunk_partitions, failed_document_ids
+from upstage_assets.settings import environment
+
+
+def _default_status() -> DefaultScheduleStatus:
+    return DefaultScheduleStatus.STOPPED if environment() == "local" else DefaultScheduleStatus.RUNNING
+
+
+@schedule(name="reprocess_failed_nightly", cron_schedule="0 2 * * *", job=process_documents_job,
+          default_status=_default_status(), execution_timezone="UTC",
+          description="Every night, re-run the documents whose last error may pass on a retry (throttling, "
+                      f"budget, a source that was unreachable), in runs of up to {DOCUMENTS_PER_RUN}.")
+def reprocess_failed_nightly(context: ScheduleEvaluationContext, storage: StorageResource):
+    failed = failed_document_ids(storage.output_store(), storage.layout, retryable_only=True)
+    if not failed:
+        return SkipReason("no retryable failed documents")
+    ordered = context.instance.get_dynamic_partitions(DOCUMENTS_PARTITIONS_NAME)
+    chunks = chunk_partitions(ordered, failed, max_per_run=DOCUMENTS_PER_RUN)
+    tick = context.scheduled_execution_time.strftime("%Y-%m-%d") if context.scheduled_execution_time else "now"
+    return [chunk.run_request("nightly reprocess failed", run_key_prefix=f"reprocess:{tick}") for chunk in chunks]
+
+
+class CompactionConfig(Config):
+    small_file_bytes: int = Field(default=DEFAULT_SMALL_FILE_BYTES, description="files smaller than this are merged")
+    rows_per_part: int = Field(default=DEFAULT_ROWS_PER_PART, description="rows per written part file")
+
+
+@op(description="Merge each table's small Parquet files into large parts (atomic, readable throughout).")
+def compact_validated_tables(context: OpExecutionContext, config: CompactionConfig, storage: StorageResource) -> None:
+    reports = compact_tables(storage.output_store(), storage.layout, small_file_bytes=config.small_file_bytes,
+                             rows_per_part=config.rows_per_part)
+    for report in reports:
+        context.log.info(f"{report.schema}: {report.files_before} -> {report.files_after} files, {report.rows} rows "
+                         f"rewritten, {report.stale_rows_dropped} stale rows dropped")
+    context.add_output_metadata({r.schema: f"{r.files_before} -> {r.files_after} files" for r in reports} or
+                                {"tables": "none"})
+
+
+@job(description="Compact tables/<schema>/*.parquet into large part files.")
+def compact_tables_job():
+    compact_validated_tables()
+
+
+@schedule(name="compact_tables_weekly", cron_schedule="0 3 * * 0", job=compact_tables_job,
+          default_status=_default_status(), execution_timezone="UTC",
+          description="Every Sunday, merge the week's one-row Parquet files into large parts.")
+def compact_tables_weekly(context: ScheduleEvaluationContext):
+    return {}
+
+
+SCHEDULES = [reprocess_failed_nightly, compact_tables_weekly]
