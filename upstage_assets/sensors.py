@@ -34,6 +34,8 @@ MAX_DOCUMENTS_PER_TICK = 1000
                 f"batched runs of up to {DOCUMENTS_PER_RUN} documents each.",
 )
 def new_inbox_documents(context: SensorEvaluationContext, storage: StorageResource):
+    if storage.inbox.startswith("s3://"):
+        return SkipReason("the inbox is an s3:// prefix: new_s3_documents watches it incrementally")
     result = scan_inbox(storage.inbox_store(), storage.output_store(), storage.registry(),
                         default_schema=default_schema_name(), max_documents=MAX_DOCUMENTS_PER_TICK)
     for uri, reason in result.skipped:

@@ -17,6 +17,14 @@ import pyarrow.parquet as pq
 from dagster import ConfigurableIOManager, InputContext, OutputContext
 
 from upstage_assets.resources.storage import StorageResource
+from upstage_assets.storage.object_store import UnsafeKeyError
+
+
+def _segment(key: str) -> str:
+    """A document key is one path segment: it may not climb into another asset's folder."""
+    if not key or "/" in key or "\\" in key or key in (".", "..") or "\x00" in key:
+        raise UnsafeKeyError(f"unsafe document key {key!r}")
+    return key
 
 
 def _partition_keys(context: InputContext | OutputContext) -> list[str] | None:
@@ -38,10 +46,13 @@ class DocumentJsonIOManager(ConfigurableIOManager):
             return
         store = self.storage.output_store()
         items = obj.items() if isinstance(obj, dict) and _partition_keys(context) else [("all", obj)]
-        paths = [store.write_bytes(f"{self._prefix(context)}/{key}.json",
-                                   json.dumps(value, ensure_ascii=False, default=str).encode())
-                 for key, value in items]
-        context.add_output_metadata({"objects": len(paths), "first_path": paths[0] if paths else ""})
+        paths, sizes = [], []
+        for key, value in items:
+            data = json.dumps(value, ensure_ascii=False, default=str).encode()  # whole, before the write
+            paths.append(store.write_bytes(f"{self._prefix(context)}/{_segment(str(key))}.json", data))
+            sizes.append(len(data))
+        context.add_output_metadata({"objects": len(paths), "first_path": paths[0] if paths else "",
+                                     "bytes": sum(sizes)})
 
     def load_input(self, context: InputContext) -> dict[str, Any]:
         store = self.storage.output_store()
@@ -49,8 +60,8 @@ class DocumentJsonIOManager(ConfigurableIOManager):
         keys = _partition_keys(context)
         if keys is None:
             keys = [i.key[len(prefix) + 1:-5] for i in store.list(prefix) if i.key.endswith(".json")]
-        return {k: json.loads(store.read_bytes(f"{prefix}/{k}.json")) for k in keys
-                if store.exists(f"{prefix}/{k}.json")}
+        return {k: json.loads(store.read_bytes(f"{prefix}/{_segment(k)}.json")) for k in keys
+                if store.exists(f"{prefix}/{_segment(k)}.json")}
 
 
 class ParquetTableIOManager(ConfigurableIOManager):
