@@ -48,7 +48,7 @@ def ordered_partitions(instance: Any) -> list[str]:
 def execute_chunks(defs: Any, instance: Any, chunks: Sequence[PartitionChunk], *, reason: str,
                    verbose: bool = False, show_progress: bool = True) -> LaunchReport:
     """Run each chunk as one ``process_documents`` run in this process, one after another."""
-    job = defs.get_job_def("process_documents")
+    job = defs.resolve_job_def("process_documents")
     report = LaunchReport(documents=sum(len(c.keys) for c in chunks))
     started = time.monotonic()
     with progress_bar(report.documents, "doc", show_progress, "documents") as bar:
