@@ -16,6 +16,7 @@ from upstage_assets.jobs import process_documents_job
 from upstage_assets.resources.catalog import build_resources
 from upstage_assets.schedules import SCHEDULES, compact_tables_job
 from upstage_assets.sensors import new_inbox_documents
+from upstage_assets.manifest import new_manifests
 from upstage_assets.sensors_s3 import new_s3_documents
 
 
@@ -25,7 +26,7 @@ def build_definitions(environment: str | None = None, backend: str | None = None
         assets=[document_pipeline, quality_report],
         jobs=[process_documents_job, compact_tables_job],
         schedules=SCHEDULES,
-        sensors=[new_inbox_documents, new_s3_documents, *ALERT_SENSORS],
+        sensors=[new_inbox_documents, new_s3_documents, new_manifests, *ALERT_SENSORS],
         resources=build_resources(environment, backend),
     )
 
