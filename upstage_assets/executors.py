@@ -231,16 +231,16 @@ def default_lock_dir() -> str:
 )
 def gpu_executor(init_context: InitExecutorContext) -> StepDelegatingExecutor:
     """Each step in its own process; each GPU step alone on one device (CPU fallback)."""
-    config = init_context.executor_config
+    config: dict[str, Any] = dict(init_context.executor_config)
     configured = config.get("devices")
     devices = [str(d) for d in configured] if configured is not None else detect_devices()
     pool = DevicePool(devices, config.get("lock_dir") or default_lock_dir())
-    gpu_slots = len(devices) if devices else int(config["cpu_fallback_concurrency"])  # type: ignore[call-overload]
+    gpu_slots = len(devices) if devices else int(config["cpu_fallback_concurrency"])
     return StepDelegatingExecutor(
         LocalDeviceStepHandler(pool),
         retries=RetryMode.from_config(config["retries"]),  # type: ignore[arg-type]
-        sleep_seconds=float(config["sleep_seconds"]),  # type: ignore[arg-type]
+        sleep_seconds=float(config["sleep_seconds"]),
         check_step_health_interval_seconds=1,
-        max_concurrent=int(config["max_concurrent"]),  # type: ignore[call-overload]
+        max_concurrent=int(config["max_concurrent"]),
         tag_concurrency_limits=[{"key": GPU_TAG, "value": GPU_TAG_VALUE, "limit": max(1, gpu_slots)}],
     )

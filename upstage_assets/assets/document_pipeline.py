@@ -31,6 +31,7 @@ from dagster import (
     multi_asset,
 )
 
+from upstage_assets import settings
 from upstage_assets.assets.config import DocumentPipelineConfig
 from upstage_assets.assets.keys import KIE_FIELDS, PARSED_LAYOUTS, RAW_DOCUMENTS, VALIDATED_DOCUMENTS
 from upstage_assets.assets.metadata import to_metadata
@@ -44,6 +45,7 @@ from upstage_assets.assets.stages import (
 )
 from upstage_assets.errors import BudgetExceeded, DocumentError
 from upstage_assets.partitions import documents_partitions
+from upstage_assets.recovery import documents_wanted, stages_to_skip
 from upstage_assets.resources.parser import ParseOptions
 from upstage_assets.schemas.extraction import ExtractionSchema, load_schema
 from upstage_assets.storage.failures import clear_failure, record_failure
@@ -52,6 +54,18 @@ DOCUMENTS_PER_RUN = 50  # backfills put this many documents in one run (see benc
 STAGES = ((RAW_DOCUMENTS, run_raw), (PARSED_LAYOUTS, run_parse), (KIE_FIELDS, run_kie),
           (VALIDATED_DOCUMENTS, run_validate))
 QUARANTINE_CHECK = "quarantine_rate_within_limit"
+UPSTAGE_API_POOL = "upstage_api"  # HTTP-bound: one slot per step talking to the Upstage API
+GPU_POOL = "gpu"  # device-bound: the local engine's step, one slot per GPU on the host
+
+
+def pipeline_pool_and_tags(backend: str) -> tuple[str, dict[str, str]]:
+    """The step's concurrency pool and op tags: the local engine is GPU work, the rest HTTP work."""
+    if backend == "local":
+        return GPU_POOL, {"gpu": "true"}
+    return UPSTAGE_API_POOL, {}
+
+
+_POOL, _OP_TAGS = pipeline_pool_and_tags(settings.backend())
 
 
 @lru_cache(maxsize=64)
@@ -74,12 +88,13 @@ class DocumentOutcome:
 
 
 async def _process_document(context: AssetExecutionContext, env: StageEnv, document_id: str,
-                            selected: set[AssetKey], semaphore: asyncio.Semaphore) -> DocumentOutcome:
+                            selected: set[AssetKey], semaphore: asyncio.Semaphore,
+                            skip: set[AssetKey] | None = None) -> DocumentOutcome:
     state = DocumentState(document_id)
     outcome = DocumentOutcome(document_id, completed=[])
     async with semaphore:
         for asset_key, stage in STAGES:
-            if asset_key not in selected:
+            if asset_key not in selected or (skip and asset_key in skip):
                 continue
             try:
                 metadata = await stage(env, state)
@@ -106,8 +121,10 @@ async def _process_batch(context: AssetExecutionContext, env: StageEnv, keys: li
     semaphore = asyncio.Semaphore(concurrency)
     started = time.monotonic()
     outcomes: list[DocumentOutcome] = []
+    skips = stages_to_skip(context.instance, context.run.tags, keys, selected, env.store, env.layout)
     try:
-        tasks = [asyncio.create_task(_process_document(context, env, key, selected, semaphore)) for key in keys]
+        tasks = [asyncio.create_task(_process_document(context, env, key, selected, semaphore, skips.get(key)))
+                 for key in keys]
         for done, task in enumerate(asyncio.as_completed(tasks), start=1):
             outcomes.append(await task)
             if done % 10 == 0 or done == len(keys):
@@ -177,11 +194,13 @@ def _summary(outcomes: list[DocumentOutcome], seconds: float) -> dict[str, Any]:
     partitions_def=documents_partitions,
     can_subset=True,
     backfill_policy=BackfillPolicy.multi_run(DOCUMENTS_PER_RUN),
+    pool=_POOL,
+    op_tags=_OP_TAGS,
     group_name="documents",
     required_resource_keys={"parser", "storage"},
 )
 def document_pipeline(context: AssetExecutionContext, config: DocumentPipelineConfig):
-    keys = list(context.partition_keys)
+    keys = documents_wanted(context.run.tags, list(context.partition_keys))  # recovery runs skip done ones
     selected = set(context.selected_asset_keys)
     env = _build_env(context, config)
     context.log.info(f"processing {len(keys)} documents through "

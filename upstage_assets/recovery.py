@@ -1,0 +1,252 @@
+"""Finishing interrupted work: "process missing" and "reprocess failed", in batched runs.
+
+A Dagster 1.13 run targets one partition key or one contiguous key range, and a plain
+backfill of scattered dynamic keys becomes one run per key (about 4 s each before any work).
+Recovery therefore launches runs over contiguous stretches of the partition order that
+cover up to ``batch_size`` wanted documents each, and tells the step which documents of the
+stretch it wants (``ONLY_DOCUMENTS_TAG``): the finished documents in between are skipped
+inside the step, so nothing is redone or re-paid, and they get no new materialization.
+With ``RESUME_TAG`` a wanted document also skips the stages it already has (a run killed
+after ``parsed_layouts`` resumes at ``kie_fields``), except from the stage it last failed at.
+
+A range run that fails would mark every planned, unmaterialized partition of its range
+failed in the UI, including the skipped finished ones; so a run whose range has gaps does
+not fail its step on document errors (they are still recorded in the failures table, which
+``reprocess failed`` reads). A gap-free run keeps the normal behaviour.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import pyarrow.parquet as pq
+from dagster import AssetKey, DagsterInstance, DagsterRunStatus, Definitions, RunsFilter
+from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
+
+from upstage_assets.assets.keys import DOCUMENT_ASSET_KEYS, VALIDATED_DOCUMENTS
+from upstage_assets.partitions import DOCUMENTS_PARTITIONS_NAME
+from upstage_assets.storage.failures import read_failures
+from upstage_assets.storage.layout import OutputLayout
+from upstage_assets.storage.object_store import ObjectStore
+
+logger = logging.getLogger(__name__)
+
+ONLY_DOCUMENTS_TAG = "upstage_assets/only_documents"  # comma-separated keys the step processes
+RESUME_TAG = "upstage_assets/resume"  # "true": skip the stages a document already has
+RECOVERY_TAG = "upstage_assets/recovery"  # id shared by the runs of one recovery
+REASON_TAG = "upstage_assets/reason"
+DEFAULT_BATCH_SIZE = 50
+MAX_SPAN_FACTOR = 4  # a run's range spans at most this many times batch_size partitions
+UNFINISHED = [DagsterRunStatus.STARTED, DagsterRunStatus.STARTING, DagsterRunStatus.CANCELING]
+
+
+# --- inside the step -------------------------------------------------------------------------
+
+def documents_wanted(tags: Mapping[str, str], keys: Sequence[str]) -> list[str]:
+    """The run's keys, narrowed to the listed ones when the run is a recovery run."""
+    listed = tags.get(ONLY_DOCUMENTS_TAG)
+    if not listed:
+        return list(keys)
+    wanted = set(listed.split(","))
+    return [k for k in keys if k in wanted]
+
+
+def _failed_stage(store: ObjectStore, layout: OutputLayout, document_id: str) -> str | None:
+    key = layout.failure_key(document_id)
+    if not store.exists(key):
+        return None
+    table = pq.read_table(io.BytesIO(store.read_bytes(key)), columns=["stage"])
+    return table.column("stage")[0].as_py() if table.num_rows else None
+
+
+def stages_to_skip(instance: DagsterInstance, tags: Mapping[str, str], keys: Sequence[str],
+                   selected: Iterable[AssetKey], store: ObjectStore,
+                   layout: OutputLayout) -> dict[str, set[AssetKey]]:
+    """Per document, the leading stages already materialized (empty unless the run resumes)."""
+    if tags.get(RESUME_TAG) != "true":
+        return {}
+    ordered = [k for k in DOCUMENT_ASSET_KEYS if k in set(selected)]
+    done = {asset: instance.get_materialized_partitions(asset) for asset in ordered}
+    skips: dict[str, set[AssetKey]] = {}
+    for document_id in keys:
+        failed_at = _failed_stage(store, layout, document_id)
+        skip: set[AssetKey] = set()
+        for asset in ordered:
+            if asset.to_user_string() == failed_at or document_id not in done[asset]:
+                break
+            skip.add(asset)
+        skips[document_id] = skip
+    return skips
+
+
+# --- choosing documents ----------------------------------------------------------------------
+
+def partition_order(instance: DagsterInstance) -> list[str]:
+    return list(instance.get_dynamic_partitions(DOCUMENTS_PARTITIONS_NAME))
+
+
+def missing_documents(instance: DagsterInstance, storage: Any = None) -> list[str]:
+    """Documents without a ``validated_documents`` materialization, in partition order.
+
+    With ``storage`` (the StorageResource), registered documents that never became a partition
+    (a sensor that died between registering and adding) are included at the end.
+    """
+    order = partition_order(instance)
+    done = instance.get_materialized_partitions(VALIDATED_DOCUMENTS)
+    missing = [k for k in order if k not in done]
+    if storage is not None:
+        known = set(order)
+        missing += sorted(d for d in storage.registry().document_ids() if d not in known)
+    return missing
+
+
+def failed_documents(storage: Any) -> list[str]:
+    """Documents whose latest attempt failed (the ``document_failures`` table)."""
+    table = read_failures(storage.output_store(), storage.layout)
+    return sorted(set(table.column("document_id").to_pylist()))
+
+
+# --- batching --------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class RecoveryBatch:
+    """One run: a contiguous range of the partition order and the documents wanted in it."""
+
+    start: str
+    end: str
+    documents: tuple[str, ...]
+    span: int  # partitions in the range, wanted or not
+
+    @property
+    def has_gaps(self) -> bool:
+        return self.span > len(self.documents)
+
+    def tags(self, recovery_id: str, reason: str, resume: bool) -> dict[str, str]:
+        tags = {ASSET_PARTITION_RANGE_START_TAG: self.start, ASSET_PARTITION_RANGE_END_TAG: self.end,
+                RECOVERY_TAG: recovery_id, REASON_TAG: reason, "upstage_assets/documents": str(len(self.documents))}
+        if self.has_gaps:
+            tags[ONLY_DOCUMENTS_TAG] = ",".join(self.documents)
+        if resume:
+            tags[RESUME_TAG] = "true"
+        return tags
+
+
+def plan_batches(order: Sequence[str], wanted: Iterable[str], batch_size: int = DEFAULT_BATCH_SIZE,
+                 max_span: int | None = None) -> list[RecoveryBatch]:
+    """Cover the wanted keys with ranges of at most ``batch_size`` wanted and ``max_span`` keys."""
+    if batch_size < 1:
+        raise ValueError("batch_size must be at least 1")
+    max_span = max_span or batch_size * MAX_SPAN_FACTOR
+    wanted_set = set(wanted)
+    unknown = wanted_set - set(order)
+    if unknown:
+        raise ValueError(f"{len(unknown)} documents are not partitions (e.g. {sorted(unknown)[:3]}); add them first")
+    batches: list[RecoveryBatch] = []
+    first_index: int | None = None
+    chosen: list[str] = []
+    last_index = 0
+    for index, key in enumerate(order):
+        if key not in wanted_set:
+            continue
+        if chosen and first_index is not None and (len(chosen) == batch_size or index - first_index + 1 > max_span):
+            batches.append(RecoveryBatch(order[first_index], order[last_index], tuple(chosen),
+                                         last_index - first_index + 1))
+            chosen, first_index = [], None
+        if first_index is None:
+            first_index = index
+        chosen.append(key)
+        last_index = index
+    if chosen and first_index is not None:
+        batches.append(RecoveryBatch(order[first_index], order[last_index], tuple(chosen),
+                                     last_index - first_index + 1))
+    return batches
+
+
+def launch_batched_runs(instance: DagsterInstance, keys: Sequence[str], batch_size: int = DEFAULT_BATCH_SIZE, *,
+                        defs: Definitions | None = None, reason: str = "process missing", resume: bool = True,
+                        run_config: Mapping[str, Any] | None = None) -> list[str]:
+    """Process ``keys`` in batched ``process_documents`` runs on ``instance``; return the run ids.
+
+    Runs execute here, one after another, on the persistent instance (the UI shows them like
+    any other run). Keys that are not partitions yet are added first.
+    """
+    if not keys:
+        return []
+    if defs is None:
+        from upstage_assets.definitions import build_definitions
+
+        defs = build_definitions()
+    order = partition_order(instance)
+    new = [k for k in dict.fromkeys(keys) if k not in set(order)]
+    if new:
+        instance.add_dynamic_partitions(DOCUMENTS_PARTITIONS_NAME, new)
+        order += new
+    job = defs.resolve_job_def("process_documents")
+    recovery_id = f"{int(time.time())}-{len(keys)}"
+    run_ids = []
+    for batch in plan_batches(order, keys, batch_size):
+        config = dict(run_config or {})
+        if batch.has_gaps:
+            config = _without_step_failure(config)
+        result = job.execute_in_process(instance=instance, tags=batch.tags(recovery_id, reason, resume),
+                                        run_config=config or None, raise_on_error=False)
+        run_ids.append(result.run_id)
+    return run_ids
+
+
+def _without_step_failure(run_config: Mapping[str, Any]) -> dict[str, Any]:
+    config: dict[str, Any] = {**run_config}
+    ops = dict(config.get("ops") or {})
+    step = dict(ops.get("document_pipeline") or {})
+    step["config"] = {**(step.get("config") or {}), "fail_step_on_document_errors": False}
+    ops["document_pipeline"] = step
+    config["ops"] = ops
+    return config
+
+
+# --- dead runs -------------------------------------------------------------------------------
+
+def _worker_pid(instance: DagsterInstance, run_id: str) -> int | None:
+    """The pid the run's orchestration logged (in-process and multiprocess executors log it)."""
+    from dagster import DagsterEventType
+
+    for record in instance.get_records_for_run(run_id, of_type={DagsterEventType.ENGINE_EVENT}, limit=50).records:
+        event = record.event_log_entry.dagster_event
+        data = event.engine_event_data if event else None
+        pid = data.metadata.get("pid") if data and data.metadata else None
+        if pid is not None:
+            return int(str(pid.value))
+    return None
+
+
+def _alive(pid: int) -> bool:
+    import psutil
+
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
+
+
+def mark_dead_runs_failed(instance: DagsterInstance) -> list[str]:
+    """Fail unfinished runs whose worker process on this host is gone, and free their pool slots.
+
+    Run monitoring does this for runs a run launcher started; a run executed by a process that
+    was killed (``dagster job execute``, a CLI, a test) has no launcher to ask, so its logged
+    worker pid is checked here instead. Runs without a pid on record are left alone.
+    """
+    failed = []
+    for run in instance.get_runs(filters=RunsFilter(statuses=UNFINISHED)):
+        pid = _worker_pid(instance, run.run_id)
+        if pid is None or _alive(pid):
+            continue
+        instance.report_run_failed(run, f"the run's worker process {pid} is gone (killed or crashed)")
+        instance.event_log_storage.free_concurrency_slots_for_run(run.run_id)
+        failed.append(run.run_id)
+        logger.warning("marked run %s failed: worker %s is gone", run.run_id, pid)
+    return failed
