@@ -14,6 +14,7 @@ import os
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import boto3
@@ -123,12 +124,14 @@ class Bootstrapper:
         self._step("s3-bucket", bucket, exists, create)
         for prefix in plan.BUCKET_PREFIXES:
             self._step("s3-prefix", f"s3://{bucket}/{prefix}",
-                       lambda p=prefix: not self.dry_run_missing_bucket() and self._key_exists(bucket, p),
-                       lambda p=prefix: self.s3.put_object(Bucket=bucket, Key=p, Body=b""))
+                       partial(self._prefix_exists, bucket, prefix),
+                       partial(self.s3.put_object, Bucket=bucket, Key=prefix, Body=b""))
 
-    def dry_run_missing_bucket(self) -> bool:
-        """In a dry run the bucket may not exist yet; its prefixes then obviously do not either."""
-        return self.dry_run and any(a.kind == "s3-bucket" and a.status == "create" for a in self.actions)
+    def _prefix_exists(self, bucket: str, prefix: str) -> bool:
+        # In a dry run the bucket may not exist yet; its prefixes then obviously do not either.
+        if self.dry_run and any(a.kind == "s3-bucket" and a.status == "create" for a in self.actions):
+            return False
+        return self._key_exists(bucket, prefix)
 
     def _key_exists(self, bucket: str, key: str) -> bool:
         try:
@@ -172,8 +175,11 @@ class Bootstrapper:
                 arns[env_name] = self.secrets.create_secret(**kwargs)["ARN"]
 
             self._step("secretsmanager-secret", secret_name,
-                       lambda n=secret_name: self._secret_arn(n) is not None, create)
+                       partial(self._secret_exists, secret_name), create)
         return arns
+
+    def _secret_exists(self, name: str) -> bool:
+        return self._secret_arn(name) is not None
 
     def _secret_arn(self, name: str) -> str | None:
         try:
@@ -223,13 +229,16 @@ class Bootstrapper:
             RoleName=name, AssumeRolePolicyDocument=json.dumps(trust), Tags=self.s.tag_list()))
         for arn in managed:
             self._step("iam-attached-policy", f"{name} <- {arn.rsplit('/', 1)[-1]}",
-                       lambda a=arn: a in self._attached(name),
-                       lambda a=arn: self.iam.attach_role_policy(RoleName=name, PolicyArn=a))
+                       partial(self._is_attached, name, arn),
+                       partial(self.iam.attach_role_policy, RoleName=name, PolicyArn=arn))
         if inline is not None:
             self._step("iam-inline-policy", f"{name}/{self.s.prefix}",
                        lambda: self._inline_policy(name) == json.loads(inline),
                        lambda: self.iam.put_role_policy(RoleName=name, PolicyName=self.s.prefix,
                                                         PolicyDocument=inline))
+
+    def _is_attached(self, role: str, policy_arn: str) -> bool:
+        return policy_arn in self._attached(role)
 
     def _attached(self, role: str) -> set[str]:
         if self.dry_run and not self._role_exists(role):
