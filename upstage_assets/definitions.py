@@ -9,9 +9,11 @@ from __future__ import annotations
 
 from dagster import Definitions
 
+from upstage_assets import settings
 from upstage_assets.alerts import ALERT_SENSORS
 from upstage_assets.assets.document_pipeline import document_pipeline
 from upstage_assets.assets.quality_report import quality_report
+from upstage_assets.executors import executor_for_backend
 from upstage_assets.jobs import process_documents_job
 from upstage_assets.resources.catalog import build_resources
 from upstage_assets.schedules import SCHEDULES, compact_tables_job
@@ -28,6 +30,7 @@ def build_definitions(environment: str | None = None, backend: str | None = None
         schedules=SCHEDULES,
         sensors=[new_inbox_documents, new_s3_documents, new_manifests, *ALERT_SENSORS],
         resources=build_resources(environment, backend),
+        executor=executor_for_backend(backend or settings.backend()),
     )
 
 

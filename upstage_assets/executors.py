@@ -244,3 +244,10 @@ def gpu_executor(init_context: InitExecutorContext) -> StepDelegatingExecutor:
         max_concurrent=int(config["max_concurrent"]),
         tag_concurrency_limits=[{"key": GPU_TAG, "value": GPU_TAG_VALUE, "limit": max(1, gpu_slots)}],
     )
+
+
+def executor_for_backend(backend: str) -> Any:
+    """The local engine's runs get devices; HTTP-bound runs stay in one process (async fan-out)."""
+    from dagster import in_process_executor
+
+    return gpu_executor if backend == "local" else in_process_executor
