@@ -36,6 +36,32 @@ def _summary(result: S3ScanResult) -> str:
             + ("; pass complete" if result.pass_completed else ""))
 
 
+def s3_inbox_tick(context: SensorEvaluationContext, storage: StorageResource, limits: S3ScanLimits,
+                  documents_per_run: int = DOCUMENTS_PER_RUN,
+                  failure_run_id: str = "sensor") -> tuple[SensorResult, S3ScanResult | None]:
+    """The sensor's body; also returns the scan's counts (the benchmark reports them)."""
+    if not storage.inbox.startswith("s3://"):
+        return SensorResult(skip_reason=f"the inbox {storage.inbox} is not an s3:// prefix "
+                                        "(new_inbox_documents watches local folders)"), None
+    inbox = storage.inbox_store()
+    assert isinstance(inbox, S3ObjectStore)
+    result = scan_s3_inbox(
+        inbox, storage.output_store(), storage.registry(), cursor=context.cursor,
+        known_ids=lambda: set(context.instance.get_dynamic_partitions(DOCUMENTS_PARTITIONS_NAME)),
+        default_schema=default_schema_name(), limits=limits, failure_run_id=failure_run_id)
+    context.log.info(_summary(result))
+    for uri, failure_id in result.failures:
+        context.log.warning(f"{uri} is empty: recorded as failure {failure_id}")
+    new_ids = result.new_ids
+    if not new_ids:
+        return SensorResult(skip_reason=f"no new documents ({_summary(result)})", cursor=result.cursor), result
+    return SensorResult(
+        run_requests=batched_run_requests(new_ids, documents_per_run, reason="new S3 documents", run_key_prefix="s3"),
+        dynamic_partitions_requests=[documents_partitions.build_add_request(new_ids)],
+        cursor=result.cursor,
+    ), result
+
+
 def build_s3_documents_sensor(name: str = "new_s3_documents", limits: S3ScanLimits | None = None,
                               minimum_interval_seconds: int = 30,
                               documents_per_run: int = DOCUMENTS_PER_RUN) -> SensorDefinition:
@@ -48,27 +74,7 @@ def build_s3_documents_sensor(name: str = "new_s3_documents", limits: S3ScanLimi
             description="Registers new objects under an s3:// inbox as document partitions, incrementally "
                         f"(cursor + ETag versions), and requests runs of up to {documents_per_run} documents.")
     def _new_s3_documents(context: SensorEvaluationContext, storage: StorageResource) -> SensorResult:
-        if not storage.inbox.startswith("s3://"):
-            return SensorResult(skip_reason=f"the inbox {storage.inbox} is not an s3:// prefix "
-                                            "(new_inbox_documents watches local folders)")
-        inbox = storage.inbox_store()
-        assert isinstance(inbox, S3ObjectStore)
-        result = scan_s3_inbox(
-            inbox, storage.output_store(), storage.registry(), cursor=context.cursor,
-            known_ids=lambda: set(context.instance.get_dynamic_partitions(DOCUMENTS_PARTITIONS_NAME)),
-            default_schema=default_schema_name(), limits=scan_limits, failure_run_id=f"sensor:{name}")
-        context.log.info(_summary(result))
-        for uri, failure_id in result.failures:
-            context.log.warning(f"{uri} is empty: recorded as failure {failure_id}")
-        new_ids = result.new_ids
-        if not new_ids:
-            return SensorResult(skip_reason=f"no new documents ({_summary(result)})", cursor=result.cursor)
-        return SensorResult(
-            run_requests=batched_run_requests(new_ids, documents_per_run, reason="new S3 documents",
-                                              run_key_prefix="s3"),
-            dynamic_partitions_requests=[documents_partitions.build_add_request(new_ids)],
-            cursor=result.cursor,
-        )
+        return s3_inbox_tick(context, storage, scan_limits, documents_per_run, failure_run_id=f"sensor:{name}")[0]
 
     return _new_s3_documents
 
