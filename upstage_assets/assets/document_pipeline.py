@@ -46,6 +46,8 @@ from upstage_assets.assets.stages import (
 from upstage_assets.errors import BudgetExceeded, DocumentError
 from upstage_assets.partitions import documents_partitions
 from upstage_assets.recovery import documents_wanted, stages_to_skip
+from upstage_assets.resources.catalog import backend_name, price_per_page
+from upstage_assets.resources.local_engine import LocalEngineResource
 from upstage_assets.resources.parser import ParseOptions
 from upstage_assets.schemas.extraction import ExtractionSchema, load_schema
 from upstage_assets.storage.failures import clear_failure, record_failure
@@ -145,11 +147,15 @@ def _build_env(context: AssetExecutionContext, config: DocumentPipelineConfig) -
     def schema_for(name: str | None) -> ExtractionSchema:
         return _cached_schema(name or config.default_schema)
 
+    if isinstance(parser_resource, LocalEngineResource):
+        parser = parser_resource.create_parser()
+    else:  # the Upstage client scopes its per-run budget to this run and warns through the run's log
+        parser = parser_resource.create_parser(run_id=context.run_id, on_budget_warning=context.log.warning)
     return StageEnv(store=store, layout=storage.layout, registry=storage.registry(),
-                    parser=parser_resource.create_parser(), backend=parser_resource.backend,
+                    parser=parser, backend=backend_name(parser_resource),
                     read_source=storage.read_source, limits=config.limits(),
                     parse_options=ParseOptions(ocr=config.ocr), schema_for=schema_for,
-                    price_per_page=float(getattr(parser_resource, "price_per_page", 0.0) or 0.0))
+                    price_per_page=price_per_page(parser_resource))
 
 
 def _summary(outcomes: list[DocumentOutcome], seconds: float) -> dict[str, Any]:
