@@ -37,3 +37,19 @@ dev: setup
 
 clean:
 	rm -rf data
+
+bench: setup
+	$(PY) bench/throughput.py
+	$(PY) bench/memory.py
+	$(PY) bench/local_engine.py
+
+bench-quick: setup
+	$(PY) bench/throughput.py --quick
+	$(PY) bench/memory.py --quick
+	$(PY) bench/local_engine.py --quick
+
+accuracy: setup
+	$(PY) bench/accuracy.py
+
+reliability: setup
+	$(PY) bench/reliability.py

@@ -1,0 +1,97 @@
+"""Shared pieces of the benchmarks: an emulator process, documents, process-tree RSS sampling."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import psutil
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "bench" / "results"
+PY = sys.executable
+
+
+def start_emulator(*args: str, env: dict[str, str] | None = None) -> tuple[subprocess.Popen, str]:
+    """``python -m upstage_assets.emulator --port 0 ARGS``; returns the process and its URL."""
+    proc = subprocess.Popen([PY, "-m", "upstage_assets.emulator", "--port", "0", *args],
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+                            env={**os.environ, **(env or {})})
+    assert proc.stdout is not None
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        line = proc.stdout.readline()
+        match = re.search(r"listening on (http://\S+)", line)
+        if match:
+            threading.Thread(target=proc.stdout.read, daemon=True).start()  # keep the pipe drained
+            return proc, match.group(1)
+        if proc.poll() is not None:
+            break
+    proc.kill()
+    raise RuntimeError("the emulator did not start")
+
+
+def make_documents(n: int, folder: Path) -> list[Path]:
+    """N distinct one-page born-digital invoices (fpdf2), fast to parse, distinct hashes."""
+    from fpdf import FPDF
+
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for i in range(n):
+        pdf = FPDF()
+        pdf.add_page()
+        pdf.set_font("helvetica", "B", 18)
+        pdf.cell(text=f"INVOICE  Bench Supplies Ltd {i % 17}")
+        pdf.ln(12)
+        pdf.set_font("helvetica", size=11)
+        for line in (f"Invoice No: BN-{i:06d}", f"Date: 2024-{1 + i % 12:02d}-{1 + i % 28:02d}",
+                     "Bill To: Example Customer", f"Total: {100 + i * 1.25:,.2f} USD"):
+            pdf.cell(text=line)
+            pdf.ln(8)
+        path = folder / f"bench-{i:06d}.pdf"
+        pdf.output(str(path))
+        paths.append(path)
+    return paths
+
+
+class TreeRssSampler:
+    """Peak resident memory of a process and all its descendants, sampled every 0.2 s."""
+
+    def __init__(self, pid: int):
+        self.pid = pid
+        self.peak = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                root = psutil.Process(self.pid)
+                procs = [root, *root.children(recursive=True)]
+                total = 0
+                for p in procs:
+                    try:
+                        total += p.memory_info().rss
+                    except psutil.Error:
+                        pass
+                self.peak = max(self.peak, total)
+            except psutil.Error:
+                pass
+            self._stop.wait(0.2)
+
+    def __enter__(self) -> TreeRssSampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(timeout=2)
+
+
+def mib(n: int) -> str:
+    return f"{n / 2**20:,.0f} MiB"
