@@ -85,22 +85,24 @@ class RateLimiter:
         charges = self.charges(endpoint, pages)
         if not charges:
             return 0.0
-        wait, ready_at = await asyncio.to_thread(self.store.take_tokens, charges, self.max_wait_s)
+        limit = self.limits[endpoint]
+        capacity, window = send_window(limit.requests_per_second)
+        name = f"{self.account}:{endpoint}:sends"
+        window += self.window_margin_s
+        wait, ready_at, admitted = await asyncio.to_thread(
+            self.store.take_and_admit, charges, self.max_wait_s, name, capacity, window)
         if wait > self.max_wait_s:
             raise UpstageRateLimited(
                 f"client rate limit for {endpoint}: the next slot is {wait:.0f} s away "
                 f"(more than max_wait_s={self.max_wait_s:.0f})", path=endpoint)
         if wait > 0:
             await asyncio.sleep(max(0.0, ready_at - time.time()))
-        limit = self.limits[endpoint]
-        capacity, window = send_window(limit.requests_per_second)
-        name = f"{self.account}:{endpoint}:sends"
-        while True:
-            guard = await asyncio.to_thread(self.store.admit_send, name, capacity, window + self.window_margin_s)
-            if guard == 0:
-                break
-            wait += guard
-            await asyncio.sleep(guard)
+        while not admitted:
+            guard = await asyncio.to_thread(self.store.admit_send, name, capacity, window)
+            admitted = guard == 0
+            if not admitted:
+                wait += guard
+                await asyncio.sleep(guard)
         self.waited_s += wait
         return wait
 

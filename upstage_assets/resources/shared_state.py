@@ -98,6 +98,17 @@ class SharedStateStore(ABC):
         """Record a send now if fewer than ``capacity`` were recorded in the last ``window_s``
         seconds and return 0; otherwise record nothing and return the seconds until one expires."""
 
+    def take_and_admit(self, charges: Sequence[BucketCharge], max_wait: float, name: str, capacity: int,
+                       window_s: float) -> tuple[float, float, bool]:
+        """``take_tokens``, then, when no wait is due, ``admit_send``: (wait, ready_at, admitted).
+
+        The common uncontended case; stores override it to do both in one transaction.
+        """
+        wait, ready_at = self.take_tokens(charges, max_wait)
+        if wait > 0:
+            return wait, ready_at, False
+        return wait, ready_at, self.admit_send(name, capacity, window_s) == 0
+
     @abstractmethod
     def add_spend(self, amount: float, charges: Sequence[SpendCharge]) -> tuple[bool, dict[str, float]]:
         """Add ``amount`` to every scope, or to none if any limit would be passed."""
@@ -140,28 +151,44 @@ class SqliteStateStore(SharedStateStore):
         return _SqliteTransaction(self._conn, self._lock)
 
     def take_tokens(self, charges: Sequence[BucketCharge], max_wait: float = float("inf")) -> tuple[float, float]:
-        names = [c.name for c in charges]
         with self._transaction() as cur:
-            marks = ",".join("?" * len(names))
-            rows = cur.execute(f"SELECT name, tokens, updated FROM buckets WHERE name IN ({marks})", names)
-            state = {name: (tokens, updated) for name, tokens, updated in rows}
-            now = time.time()
-            wait, new_state = settle_buckets(charges, state, now, max_wait)
-            cur.executemany(
-                "INSERT INTO buckets (name, tokens, updated) VALUES (?, ?, ?) "
-                "ON CONFLICT(name) DO UPDATE SET tokens=excluded.tokens, updated=excluded.updated",
-                [(name, tokens, stamp) for name, (tokens, stamp) in new_state.items()],
-            )
-        return wait, now + wait
+            return self._take(cur, charges, max_wait)
 
     def admit_send(self, name: str, capacity: int, window_s: float) -> float:
         with self._transaction() as cur:
-            now = time.time()
-            cur.execute("DELETE FROM sends WHERE name = ? AND at <= ?", (name, now - window_s))
-            sends = [row[0] for row in cur.execute("SELECT at FROM sends WHERE name = ?", (name,))]
-            wait = window_wait(sends, capacity, window_s, now)
-            if wait == 0:
-                cur.execute("INSERT INTO sends (name, at) VALUES (?, ?)", (name, now))
+            return self._admit(cur, name, capacity, window_s)
+
+    def take_and_admit(self, charges: Sequence[BucketCharge], max_wait: float, name: str, capacity: int,
+                       window_s: float) -> tuple[float, float, bool]:
+        with self._transaction() as cur:
+            wait, ready_at = self._take(cur, charges, max_wait)
+            if wait > 0:
+                return wait, ready_at, False
+            return wait, ready_at, self._admit(cur, name, capacity, window_s) == 0
+
+    @staticmethod
+    def _take(cur: sqlite3.Cursor, charges: Sequence[BucketCharge], max_wait: float) -> tuple[float, float]:
+        names = [c.name for c in charges]
+        marks = ",".join("?" * len(names))
+        rows = cur.execute(f"SELECT name, tokens, updated FROM buckets WHERE name IN ({marks})", names)
+        state = {name: (tokens, updated) for name, tokens, updated in rows}
+        now = time.time()
+        wait, new_state = settle_buckets(charges, state, now, max_wait)
+        cur.executemany(
+            "INSERT INTO buckets (name, tokens, updated) VALUES (?, ?, ?) "
+            "ON CONFLICT(name) DO UPDATE SET tokens=excluded.tokens, updated=excluded.updated",
+            [(name, tokens, stamp) for name, (tokens, stamp) in new_state.items()],
+        )
+        return wait, now + wait
+
+    @staticmethod
+    def _admit(cur: sqlite3.Cursor, name: str, capacity: int, window_s: float) -> float:
+        now = time.time()
+        cur.execute("DELETE FROM sends WHERE name = ? AND at <= ?", (name, now - window_s))
+        sends = [row[0] for row in cur.execute("SELECT at FROM sends WHERE name = ?", (name,))]
+        wait = window_wait(sends, capacity, window_s, now)
+        if wait == 0:
+            cur.execute("INSERT INTO sends (name, at) VALUES (?, ?)", (name, now))
         return wait
 
     def add_spend(self, amount: float, charges: Sequence[SpendCharge]) -> tuple[bool, dict[str, float]]:

@@ -202,12 +202,13 @@ class UpstageHttp:
     ) -> httpx.Response:
         self.stats.attempts += 1
         client = self._http()
+        # Built before the rate slot is taken, so the slot is spent on sending, not on encoding.
+        request = client.build_request(method, url, headers=headers, json=json, data=data, files=files,
+                                       params=params)
         if self.limiter is None or endpoint == "download":
-            return await client.request(method, url, headers=headers, json=json, data=data,
-                                        files=files, params=params)
+            return await client.send(request)
         async with self.limiter.slot(endpoint, pages):
-            return await client.request(method, url, headers=headers, json=json, data=data,
-                                        files=files, params=params)
+            return await client.send(request)
 
     def _exhausted(self, path: str, status: int, failure: str, attempts: int, elapsed: float) -> UpstageError:
         message = redact(f"Upstage {path} still failing after {attempts} attempts in {elapsed:.1f} s "

@@ -29,6 +29,7 @@ def run_processes(url: str, state: str, processes: int, requests: int, rps: floa
         return [job.get(timeout=60) for job in jobs]
 
 
+@pytest.mark.slow
 def test_four_processes_share_one_rate(server, tmp_path):
     results = run_processes(server.url, str(tmp_path / "shared"), processes=4, requests=12, rps=10.0)
     assert [ok for ok, _ in results] == [12, 12, 12, 12]
