@@ -139,6 +139,7 @@ def run_container_definition(s: BootstrapSettings, secret_arns: dict[str, str]) 
         # Soft floor; the launcher's per-run overrides set the hard cpu/memory of task and container.
         "memoryReservation": 1024,
         "environment": [
+            {"name": "DAGSTER_HOME", "value": "/opt/dagster/homes/aws"},
             {"name": "UPSTAGE_ASSETS_ENV", "value": "aws"},
             {"name": "UPSTAGE_ASSETS_BACKEND", "value": "upstage"},
             {"name": "UPSTAGE_ASSETS_BUCKET", "value": s.bucket_name},

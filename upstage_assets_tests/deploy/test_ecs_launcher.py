@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 import boto3
+import pytest
 import yaml
 from dagster._core.test_utils import create_run_for_test, in_process_test_workspace, instance_for_test
 from dagster._core.types.loadable_target_origin import LoadableTargetOrigin
@@ -32,6 +33,7 @@ def _launcher_config(subnet: str, group: str) -> dict:
     return {"module": shipped["module"], "class": shipped["class"], "config": config}
 
 
+@pytest.mark.slow
 def test_ecs_run_launcher_runs_task_with_overrides(bootstrapped: BootstrapRuns, aws_env: MotoEndpoint,
                                                     monkeypatch) -> None:
     secrets = boto3.client("secretsmanager")
