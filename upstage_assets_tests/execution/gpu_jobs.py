@@ -50,3 +50,10 @@ def four_gpu_steps():
 
 def four_gpu_steps_job():
     return four_gpu_steps
+
+
+def process_documents_local():
+    """The real document job on the local backend (its executor is gpu_executor)."""
+    from upstage_assets.definitions import build_definitions
+
+    return build_definitions("local", "local").resolve_job_def("process_documents")

@@ -86,3 +86,26 @@ def test_a_device_lease_lives_exactly_as_long_as_the_child_holding_it(tmp_path):
     assert fourth.device == "0" and time.monotonic() - started < 1, "a killed child frees its device"
     third.release()
     fourth.release()
+
+
+@pytest.mark.slow
+def test_the_document_job_runs_its_step_through_the_gpu_executor(tmp_path, data_root, dagster_instance):
+    from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
+
+    from upstage_assets.assets.keys import VALIDATED_DOCUMENTS
+    from upstage_assets_tests.execution.documents import register_documents, write_invoices
+    from upstage_assets_tests.execution.gpu_jobs import process_documents_local
+
+    write_invoices(data_root / "inbox", 3)
+    keys = register_documents(data_root / "inbox", data_root / "outputs", dagster_instance)
+    tags = {ASSET_PARTITION_RANGE_START_TAG: keys[0], ASSET_PARTITION_RANGE_END_TAG: keys[-1]}
+    config = {"execution": {"config": {"devices": [], "lock_dir": str(tmp_path / "locks"), "sleep_seconds": 0.1}}}
+    with execute_job(reconstructable(process_documents_local), instance=dagster_instance, tags=tags,
+                     run_config=config) as result:
+        assert result.success
+        run_id = result.run_id
+    assert dagster_instance.get_materialized_partitions(VALIDATED_DOCUMENTS) == set(keys)
+    starting = dagster_instance.all_logs(run_id, of_type=DagsterEventType.STEP_WORKER_STARTING)
+    assert len(starting) == 1 and "cpu (fallback)" in (starting[0].message or "")
+    messages = [e.message for e in dagster_instance.all_logs(run_id, of_type=DagsterEventType.ENGINE_EVENT)]
+    assert any(CPU_FALLBACK_WARNING in (m or "") for m in messages)
