@@ -1,0 +1,68 @@
+"""The multi-host store on a real PostgreSQL: same guarantees as the SQLite file."""
+
+from __future__ import annotations
+
+import multiprocessing
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from upstage_assets.errors import BudgetExceeded
+from upstage_assets.resources.budget import SpendBudget
+from upstage_assets.resources.shared_state import BucketCharge, PostgresStateStore, open_state_store
+
+from .limiter_worker import send_through_shared_limiter
+from .postgres_server import running_postgres
+from .scripted_server import peak_rate
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def postgres_url() -> Iterator[str]:
+    with running_postgres() as url:
+        yield url
+
+
+def _reserve_many(url: str, count: int) -> int:
+    budget = SpendBudget(open_state_store(url), "pg-run", per_run_usd=10.0)
+    accepted = 0
+    for i in range(count):
+        try:
+            budget.reserve(f"doc-{i}", 1, 0.5)
+            accepted += 1
+        except BudgetExceeded:
+            pass
+    return accepted
+
+
+def test_url_picks_postgres_with_psycopg2(postgres_url):
+    store = open_state_store(postgres_url)
+    assert isinstance(store, PostgresStateStore)
+    assert store.engine.dialect.driver == "psycopg2"
+    wait, _ = store.take_tokens([BucketCharge("t:a", 1.0, 1.0, 1.0)])
+    assert wait == 0
+    wait, _ = store.take_tokens([BucketCharge("t:a", 1.0, 1.0, 1.0)])
+    assert wait == pytest.approx(1.0, abs=0.1)
+    assert store.admit_send("t:s", 1, 0.5) == 0 and store.admit_send("t:s", 1, 0.5) > 0.3
+
+
+def test_budget_is_atomic_across_processes(postgres_url):
+    with multiprocessing.get_context("spawn").Pool(4) as pool:
+        accepted = pool.starmap(_reserve_many, [(postgres_url, 10)] * 4)
+    assert sum(accepted) == 20
+    assert open_state_store(postgres_url).spend("default:run:pg-run") == pytest.approx(10.0)
+
+
+def test_rate_is_shared_across_processes(postgres_url, server):
+    start_at = time.time() + 2.0
+    with multiprocessing.get_context("spawn").Pool(3) as pool:
+        jobs = [pool.apply_async(send_through_shared_limiter, (server.url, postgres_url, 10, 10.0, start_at))
+                for _ in range(3)]
+        results = [job.get(timeout=60) for job in jobs]
+    assert [ok for ok, _ in results] == [10, 10, 10]
+    released = sorted(t for _, times in results for t in times)
+    aggregate = (len(released) - 1) / (released[-1] - released[0])
+    assert 8.0 <= aggregate <= 10.0
+    assert peak_rate(released) <= 10
