@@ -143,6 +143,7 @@ def run_container_definition(s: BootstrapSettings, secret_arns: dict[str, str]) 
             {"name": "UPSTAGE_ASSETS_ENV", "value": "aws"},
             {"name": "UPSTAGE_ASSETS_BACKEND", "value": "upstage"},
             {"name": "UPSTAGE_ASSETS_BUCKET", "value": s.bucket_name},
+            {"name": "UPSTAGE_ASSETS_DATA", "value": f"s3://{s.bucket_name}"},
             {"name": "UPSTAGE_ASSETS_ECS_CLUSTER", "value": s.cluster},
             {"name": "UPSTAGE_ASSETS_RUN_TASK_DEFINITION", "value": s.run_task_family},
             {"name": "UPSTAGE_ASSETS_BATCH_JOB_QUEUE", "value": s.job_queue},
@@ -174,7 +175,8 @@ def gpu_job_container_properties(s: BootstrapSettings) -> dict[str, Any]:
         "resourceRequirements": [
             {"type": "GPU", "value": "1"}, {"type": "VCPU", "value": "4"}, {"type": "MEMORY", "value": "15000"}],
         "environment": [{"name": "UPSTAGE_ASSETS_ENV", "value": "aws"},
-                        {"name": "UPSTAGE_ASSETS_BUCKET", "value": s.bucket_name}],
+                        {"name": "UPSTAGE_ASSETS_BUCKET", "value": s.bucket_name},
+                        {"name": "UPSTAGE_ASSETS_DATA", "value": f"s3://{s.bucket_name}"}],
         "logConfiguration": {"logDriver": "awslogs", "options": {
             "awslogs-group": s.log_group, "awslogs-region": s.region, "awslogs-stream-prefix": "batch"}},
     }

@@ -10,6 +10,8 @@ import pytest
 from upstage_assets.aws.plan import BUCKET_PREFIXES
 from upstage_assets_tests.deploy.conftest import FAKE_API_KEY, BootstrapRuns, MotoEndpoint, run_bootstrap
 
+pytestmark = pytest.mark.slow  # one moto account bootstrapped three times (~10 s on a busy box)
+
 BUCKET = "upstage-assets-123456789012-us-east-1"
 
 
