@@ -102,3 +102,13 @@ def test_without_region_fails_cleanly(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("AWS_REGION", raising=False)
     monkeypatch.delenv("AWS_DEFAULT_REGION", raising=False)
     assert run_bootstrap([])[0] == 2
+
+
+def test_cli_dry_run_on_a_bootstrapped_account_plans_nothing(bootstrapped: BootstrapRuns, aws_env: MotoEndpoint,
+                                                              capsys: pytest.CaptureFixture[str]) -> None:
+    from upstage_assets.cli import main as cli_main
+
+    assert cli_main(["aws", "bootstrap", "--dry-run", "--image-tag", "abc123"]) == 0
+    out = capsys.readouterr().out
+    assert "plan (dry run, nothing changed):" in out
+    assert _lines(out) and all(line.startswith("exists") for line in _lines(out))
