@@ -10,6 +10,7 @@ from upstage_assets.cli.common import (
     EXIT_DOCUMENTS_FAILED,
     EXIT_OK,
     CliError,
+    info,
     load_definitions,
     open_instance,
     print_json,
@@ -118,15 +119,16 @@ def run(args: argparse.Namespace) -> int:
     registry = storage.registry()
     with progress_bar(len(candidates), "file", not args.no_progress, "registering") as bar:
         result = IngestResult()
-        for info in candidates:
-            one = register_objects(source, registry, [info], default_schema=schema)
+        for candidate in candidates:
+            one = register_objects(source, registry, [candidate], default_schema=schema)
             result.new_records += one.new_records
             result.duplicates += one.duplicates
             result.skipped += one.skipped
             bar.update(1)
     result.skipped += skipped
-    duplicate_ids = [document_id_for_bytes(source.read_bytes(info.key)) for info in candidates
-                     if source.uri(info.key) in set(result.duplicates)]
+    duplicates = set(result.duplicates)
+    duplicate_ids = [document_id_for_bytes(source.read_bytes(c.key)) for c in candidates
+                     if source.uri(c.key) in duplicates]
     ids = list(dict.fromkeys([*result.new_ids, *duplicate_ids]))
     instance = open_instance()
     ensure_partitions(instance, ids)
