@@ -28,7 +28,7 @@ import pyarrow.parquet as pq
 from dagster import AssetKey, DagsterInstance, DagsterRunStatus, Definitions, RunsFilter
 from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
 
-from upstage_assets.assets.keys import DOCUMENT_ASSET_KEYS, VALIDATED_DOCUMENTS
+from upstage_assets.assets.keys import DOCUMENT_ASSET_KEYS, KIE_FIELDS, VALIDATED_DOCUMENTS
 from upstage_assets.partitions import DOCUMENTS_PARTITIONS_NAME
 from upstage_assets.storage.failures import read_failures
 from upstage_assets.storage.layout import OutputLayout
@@ -41,6 +41,7 @@ RESUME_TAG = "upstage_assets/resume"  # "true": skip the stages a document alrea
 RECOVERY_TAG = "upstage_assets/recovery"  # id shared by the runs of one recovery
 REASON_TAG = "upstage_assets/reason"
 DEFAULT_BATCH_SIZE = 50
+SCHEMA_STAGES = (KIE_FIELDS, VALIDATED_DOCUMENTS)  # what a schema change re-runs
 MAX_SPAN_FACTOR = 4  # a run's range spans at most this many times batch_size partitions
 UNFINISHED = [DagsterRunStatus.STARTED, DagsterRunStatus.STARTING, DagsterRunStatus.CANCELING]
 
@@ -103,6 +104,54 @@ def missing_documents(instance: DagsterInstance, storage: Any = None) -> list[st
         known = set(order)
         missing += sorted(d for d in storage.registry().document_ids() if d not in known)
     return missing
+
+
+def _latest_kie_schema_versions(instance: DagsterInstance) -> dict[str, str]:
+    """Document -> schema version its latest ``kie_fields`` materialization was extracted with."""
+    from dagster import AssetRecordsFilter
+
+    latest: dict[str, str] = {}
+    cursor = None
+    while True:
+        page = instance.fetch_materializations(AssetRecordsFilter(asset_key=KIE_FIELDS), limit=1000,
+                                               cursor=cursor, ascending=False)
+        for record in page.records:
+            if record.partition_key and record.partition_key not in latest:
+                event = record.asset_materialization
+                value = event.metadata.get("schema_version") if event else None
+                latest[record.partition_key] = str(getattr(value, "value", value))
+        if not page.has_more:
+            return latest
+        cursor = page.cursor
+
+
+def stale_documents(instance: DagsterInstance, storage: Any, default_schema: str = "invoice") -> list[str]:
+    """Documents whose fields were extracted with another version of their schema than today's.
+
+    Per document: its registered schema (a built-in name or a JSON file) is loaded now and its
+    version compared with the one recorded on its latest ``kie_fields`` materialization, so
+    editing the receipt schema marks receipts stale and leaves invoices alone. Re-run them with
+    ``launch_batched_runs(..., asset_selection=SCHEMA_STAGES, resume=False)``: parsing is kept.
+    """
+    from upstage_assets.schemas.extraction import SchemaError, load_schema
+
+    registry = storage.registry()
+    current: dict[str, str | None] = {}
+    stale = []
+    recorded = _latest_kie_schema_versions(instance)
+    for document_id in partition_order(instance):
+        if document_id not in recorded:
+            continue
+        record = registry.get(document_id)
+        ref = (record.schema if record else None) or default_schema
+        if ref not in current:
+            try:
+                current[ref] = load_schema(ref).version
+            except SchemaError:
+                current[ref] = None  # a schema that no longer loads: its documents fail when re-run
+        if current[ref] is not None and recorded[document_id] != current[ref]:
+            stale.append(document_id)
+    return stale
 
 
 def failed_documents(storage: Any) -> list[str]:
@@ -169,7 +218,8 @@ def plan_batches(order: Sequence[str], wanted: Iterable[str], batch_size: int = 
 
 def launch_batched_runs(instance: DagsterInstance, keys: Sequence[str], batch_size: int = DEFAULT_BATCH_SIZE, *,
                         defs: Definitions | None = None, reason: str = "process missing", resume: bool = True,
-                        run_config: Mapping[str, Any] | None = None) -> list[str]:
+                        run_config: Mapping[str, Any] | None = None,
+                        asset_selection: Sequence[AssetKey] | None = None) -> list[str]:
     """Process ``keys`` in batched ``process_documents`` runs on ``instance``; return the run ids.
 
     Runs execute here, one after another, on the persistent instance (the UI shows them like
@@ -194,7 +244,8 @@ def launch_batched_runs(instance: DagsterInstance, keys: Sequence[str], batch_si
         if batch.has_gaps:
             config = _without_step_failure(config)
         result = job.execute_in_process(instance=instance, tags=batch.tags(recovery_id, reason, resume),
-                                        run_config=config or None, raise_on_error=False)
+                                        run_config=config or None, raise_on_error=False,
+                                        asset_selection=list(asset_selection) if asset_selection else None)
         run_ids.append(result.run_id)
     return run_ids
 

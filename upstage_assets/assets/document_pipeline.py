@@ -15,6 +15,7 @@ import asyncio
 import time
 from dataclasses import dataclass
 from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
 from dagster import (
@@ -30,6 +31,7 @@ from dagster import (
     MetadataValue,
     multi_asset,
 )
+from dagster._core.definitions.data_version import DATA_VERSION_TAG
 
 from upstage_assets import settings
 from upstage_assets.assets.config import DocumentPipelineConfig
@@ -49,7 +51,7 @@ from upstage_assets.recovery import documents_wanted, stages_to_skip
 from upstage_assets.resources.catalog import backend_name, price_per_page
 from upstage_assets.resources.local_engine import LocalEngineResource
 from upstage_assets.resources.parser import ParseOptions
-from upstage_assets.schemas.extraction import ExtractionSchema, load_schema
+from upstage_assets.schemas.extraction import BUILTIN_SCHEMAS, ExtractionSchema, load_schema
 from upstage_assets.storage.failures import clear_failure, record_failure
 
 DOCUMENTS_PER_RUN = 50  # backfills put this many documents in one run (see bench/throughput.py)
@@ -71,8 +73,26 @@ _POOL, _OP_TAGS = pipeline_pool_and_tags(settings.backend())
 
 
 @lru_cache(maxsize=64)
-def _cached_schema(name_or_path: str) -> ExtractionSchema:
+def _cached_schema(name_or_path: str, modified_ns: int = 0) -> ExtractionSchema:
     return load_schema(name_or_path)
+
+
+def _current_schema(name_or_path: str) -> ExtractionSchema:
+    """A schema file edited while the process lives is read again (its version changes)."""
+    path = Path(name_or_path).expanduser()
+    modified = path.stat().st_mtime_ns if name_or_path not in BUILTIN_SCHEMAS and path.is_file() else 0
+    return _cached_schema(name_or_path, modified)
+
+
+def _data_version(asset_key: AssetKey, state: DocumentState) -> str | None:
+    """Per document: its bytes, plus the schema version for the schema-dependent stages, so a
+    schema change shows as a new data version on exactly the documents it affected."""
+    sha256 = (state.raw or {}).get("sha256") or (state.record.sha256 if state.record else None)
+    if not sha256:
+        return None
+    if asset_key in (KIE_FIELDS, VALIDATED_DOCUMENTS) and state.kie:
+        return f"{sha256[:16]}-schema-{state.kie.get('schema_version')}"
+    return sha256[:16]
 
 
 def _builtin_schema_versions() -> str:
@@ -111,7 +131,9 @@ async def _process_document(context: AssetExecutionContext, env: StageEnv, docum
                 return outcome
             outcome.pages_billed += int(metadata.get("pages_billed") or 0) if asset_key == PARSED_LAYOUTS else 0
             outcome.quarantined = outcome.quarantined or metadata.get("status") == "quarantined"
+            data_version = _data_version(asset_key, state)
             context.log_event(AssetMaterialization(asset_key=asset_key, partition=document_id,
+                                                   tags={DATA_VERSION_TAG: data_version} if data_version else None,
                                                    metadata=to_metadata(metadata)))
             outcome.completed.append(asset_key)
     await asyncio.to_thread(clear_failure, env.store, env.layout, document_id)
@@ -145,7 +167,7 @@ def _build_env(context: AssetExecutionContext, config: DocumentPipelineConfig) -
     store = storage.output_store()
 
     def schema_for(name: str | None) -> ExtractionSchema:
-        return _cached_schema(name or config.default_schema)
+        return _current_schema(name or config.default_schema)
 
     if isinstance(parser_resource, LocalEngineResource):
         parser = parser_resource.create_parser()

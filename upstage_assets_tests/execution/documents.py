@@ -28,11 +28,12 @@ def write_invoices(folder: Path, count: int, seed: int = 11) -> list[Path]:
     return paths
 
 
-def register_documents(inbox: Path, output_root: Path, instance: DagsterInstance) -> list[str]:
+def register_documents(inbox: Path, output_root: Path, instance: DagsterInstance,
+                       schema: str = "invoice") -> list[str]:
     """Register every file in the inbox and add the partitions, in the order a sensor would."""
     source = open_store(str(inbox), None)
     registry = DocumentRegistry(open_store(str(output_root), None))
-    result = register_objects(source, registry, list(source.list()), default_schema="invoice")
+    result = register_objects(source, registry, list(source.list()), default_schema=schema)
     instance.add_dynamic_partitions(DOCUMENTS_PARTITIONS_NAME, result.new_ids)
     return result.new_ids
 
