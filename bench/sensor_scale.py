@@ -144,6 +144,11 @@ def main() -> None:
                     row, cursor = run_tick(instance, storage, limits, cursor, "idle tick", not args.no_tracemalloc)
                     rows.append(row)
                 partitions = len(instance.get_dynamic_partitions("documents"))
+        started = time.perf_counter()
+        listed = sum(len(page.get("Contents", [])) for page in
+                     client.get_paginator("list_objects_v2").paginate(Bucket="bench", Prefix="inbox/"))
+        rows.append(TickRow("baseline: boto3 paginator LIST of the prefix, no sensor",
+                            time.perf_counter() - started, listed, 0, 0, 0, 0.0, 0.0))
         checkpoint_bytes = sum(o["Size"] for o in client.list_objects_v2(
             Bucket="bench", Prefix="outputs/state/").get("Contents", []))
     finally:
@@ -172,7 +177,7 @@ def run_tick(instance, storage, limits, cursor, phase: str, trace: bool) -> tupl
     for request in data.dynamic_partitions_requests or []:
         instance.add_dynamic_partitions("documents", list(request.partition_keys))
     note = "pass complete" if scan.pass_completed else ("budget reached" if scan.budget_exhausted else "")
-    return TickRow(phase, seconds, scan.listed, scan.reads, len(scan.new_records), len(data.run_requests),
+    return TickRow(phase, seconds, scan.listed, scan.reads, len(scan.new_records), len(data.run_requests or []),
                    traced / 2**20, rss.peak / 2**20, note), data.cursor
 
 

@@ -53,7 +53,7 @@ class S3ScanLimits:
     max_documents: int = 1000  # object reads (GET + hash) per tick
     max_pages: int = 20  # LIST pages per tick
     page_size: int = 1000  # S3 returns at most 1000 keys per page
-    time_budget_s: float = 30.0  # stop starting new reads after this long (sensor timeout is 60 s)
+    time_budget_s: float = 20.0  # stop listing and reading after this long (sensor timeout is 60 s)
     workers: int = 16
     lookback_s: float = 24 * 3600.0  # clock skew + the longest multipart upload
     suffixes: tuple[str, ...] = SUPPORTED_EXTENSIONS

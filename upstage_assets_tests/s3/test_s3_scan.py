@@ -201,3 +201,14 @@ def test_a_missing_or_foreign_cursor_starts_afresh(bucket, garbage):
     scanner = Scanner(bucket)
     scanner.cursor = garbage
     assert len(scanner.scan().new_ids) == 1
+
+
+def test_the_time_budget_bounds_listing_and_reading(bucket):
+    for n in range(3):
+        bucket.put(f"inbox/t{n}.pdf", doc(n))
+    scanner = Scanner(bucket, time_budget_s=0.0)
+    ticks = [scanner.scan() for _ in range(3)]
+    assert [(t.listed, t.reads, len(t.new_ids)) for t in ticks] == [(1, 1, 1)] * 3
+    assert all(t.budget_exhausted for t in ticks)
+    idle = scanner.scan()
+    assert idle.listed <= 1 and idle.reads == 0, "an idle tick stops listing at the budget too"
