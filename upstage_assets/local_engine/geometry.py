@@ -1,0 +1,175 @@
+"""Words, lines and pages: the one shape both the PDF text layer and OCR hand to layout.
+
+Coordinates are page units with the origin at the top-left corner (points for the PDF
+text layer, pixels for OCR); layout divides by the page size, so it never needs to know
+which source a page came from.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from statistics import median
+
+# A gap wider than this many median character widths is a visual gap inside a line
+# ("TOTAL      9.00"), kept as two spaces in text instead of one.
+WIDE_GAP_CHARS = 2.5
+
+
+@dataclass(frozen=True)
+class Box:
+    x0: float
+    y0: float
+    x1: float
+    y1: float
+
+    @property
+    def width(self) -> float:
+        return self.x1 - self.x0
+
+    @property
+    def height(self) -> float:
+        return self.y1 - self.y0
+
+    @property
+    def y_center(self) -> float:
+        return (self.y0 + self.y1) / 2
+
+    def union(self, other: Box) -> Box:
+        return Box(min(self.x0, other.x0), min(self.y0, other.y0), max(self.x1, other.x1), max(self.y1, other.y1))
+
+    def vertical_overlap(self, other: Box) -> float:
+        """Overlap of the two y-ranges as a share of the smaller height (0..1)."""
+        overlap = min(self.y1, other.y1) - max(self.y0, other.y0)
+        smaller = min(self.height, other.height)
+        return max(0.0, overlap) / smaller if smaller > 0 else 0.0
+
+    def horizontal_overlap(self, other: Box) -> float:
+        overlap = min(self.x1, other.x1) - max(self.x0, other.x0)
+        smaller = min(self.width, other.width)
+        return max(0.0, overlap) / smaller if smaller > 0 else 0.0
+
+
+def union_all(boxes: list[Box]) -> Box:
+    result = boxes[0]
+    for box in boxes[1:]:
+        result = result.union(box)
+    return result
+
+
+@dataclass
+class Word:
+    text: str
+    box: Box
+    font_size: float = 0.0  # points for the text layer, box height for OCR
+    confidence: float = 1.0
+    bold: bool = False
+
+    @property
+    def char_width(self) -> float:
+        return self.box.width / max(1, len(self.text))
+
+
+@dataclass
+class Line:
+    """Words on one baseline, left to right."""
+
+    words: list[Word]
+    box: Box = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.words.sort(key=lambda w: w.box.x0)
+        self.box = union_all([w.box for w in self.words])
+
+    @property
+    def font_size(self) -> float:
+        return median(w.font_size for w in self.words) if self.words else 0.0
+
+    @property
+    def char_width(self) -> float:
+        chars = sum(len(w.text) for w in self.words)
+        return sum(w.box.width for w in self.words) / max(1, chars)
+
+    def gaps(self) -> list[float]:
+        return [b.box.x0 - a.box.x1 for a, b in zip(self.words, self.words[1:], strict=False)]
+
+    @property
+    def text(self) -> str:
+        """Words joined by one space; a wide visual gap becomes two spaces."""
+        if not self.words:
+            return ""
+        wide = WIDE_GAP_CHARS * max(self.char_width, 1e-6)
+        parts = [self.words[0].text]
+        for gap, word in zip(self.gaps(), self.words[1:], strict=False):
+            parts.append("  " if gap > wide else " ")
+            parts.append(word.text)
+        return "".join(parts)
+
+
+@dataclass
+class PageContent:
+    """One page's text, ready for layout; ``source`` says where the words came from."""
+
+    number: int  # 1-based
+    width: float
+    height: float
+    lines: list[Line]
+    source: str  # "text_layer" or "ocr"
+    figures: list[Box] = field(default_factory=list)
+
+
+def group_into_lines(words: list[Word]) -> list[Line]:
+    """Cluster words that share a baseline into lines, top to bottom.
+
+    Two words share a line when their vertical ranges overlap by more than half the
+    smaller height; this tolerates small skew on scans and super/subscripts in PDFs.
+    """
+    lines: list[list[Word]] = []
+    line_boxes: list[Box] = []
+    for word in sorted(words, key=lambda w: (w.box.y_center, w.box.x0)):
+        placed = False
+        # Only the most recent lines can share a baseline with a word further down.
+        for index in range(len(lines) - 1, max(-1, len(lines) - 6), -1):
+            line_box = line_boxes[index]
+            if word.box.vertical_overlap(line_box) > 0.5 and not _collides(word, lines[index]):
+                lines[index].append(word)
+                line_boxes[index] = line_box.union(word.box) if word.box.height < 2 * line_box.height else line_box
+                placed = True
+                break
+        if not placed:
+            lines.append([word])
+            line_boxes.append(word.box)
+    result = [Line(ws) for ws in lines]
+    result.sort(key=lambda line: (line.box.y0, line.box.x0))
+    return result
+
+
+def _collides(word: Word, line_words: list[Word]) -> bool:
+    """True when the word overlaps a word already on the line (a different line of text)."""
+    for other in line_words:
+        if other.box.horizontal_overlap(word.box) > 0.5 and other.box.vertical_overlap(word.box) < 0.8:
+            return True
+    return False
+
+
+def split_line_at_gaps(line: Line, gap_factor: float) -> list[Line]:
+    """Cut a line where the gap between words exceeds ``gap_factor`` line heights."""
+    threshold = gap_factor * max(line.box.height, 1e-6)
+    pieces: list[list[Word]] = [[line.words[0]]]
+    for gap, word in zip(line.gaps(), line.words[1:], strict=False):
+        if gap > threshold:
+            pieces.append([word])
+        else:
+            pieces[-1].append(word)
+    return [Line(piece) for piece in pieces]
+
+
+def body_font_size(lines: list[Line]) -> float:
+    """The font size carrying the most characters: the document's running text."""
+    weights: dict[float, int] = {}
+    for line in lines:
+        for word in line.words:
+            size = round(word.font_size * 2) / 2
+            weights[size] = weights.get(size, 0) + len(word.text)
+    if not weights:
+        return 0.0
+    return max(weights.items(), key=lambda item: item[1])[0]

@@ -1,0 +1,87 @@
+"""HTML, Markdown and text for layout elements, in the shapes Document Parse returns.
+
+Per element: ``<h1 id='0' style='font-size:22px'>``, ``<p id='3' data-category='paragraph'>``,
+``<table id='5'>``, ``<header id='1'>``, ``<footer id='9'>``, ``<figure id='6'><img ...></figure>``.
+Lines inside an element are ``<br>`` in HTML and newlines in Markdown and text; table
+cells are joined by two spaces in text, rows by newlines. The document's content joins
+elements with a newline (HTML, text) or a blank line (Markdown).
+"""
+
+from __future__ import annotations
+
+import html
+import re
+
+from upstage_assets.local_engine.layout import Element
+
+_MARKDOWN_BULLET = re.compile(r"^\s*[\u2022\u25cf\u25aa\u25e6\u2023\u2043\u00b7\u2013]\s*")
+
+
+def _escape(text: str) -> str:
+    return html.escape(text, quote=False)
+
+
+def element_html(element: Element, element_id: int) -> str:
+    category = element.category
+    if category == "table":
+        return _table_html(element.rows or [], element_id)
+    if category == "figure":
+        alt = html.escape(element.text.replace("\n", " "), quote=True)
+        return f"<figure id='{element_id}'><img alt='{alt}' /></figure>"
+    body = "<br>".join(_escape(line) for line in element.lines)
+    if category == "heading1":
+        size = max(1, round(element.font_size))
+        return f"<h1 id='{element_id}' style='font-size:{size}px'>{body}</h1>"
+    if category in ("header", "footer"):
+        return f"<{category} id='{element_id}'>{body}</{category}>"
+    return f"<p id='{element_id}' data-category='{category}'>{body}</p>"
+
+
+def _table_html(rows: list[list[str]], element_id: int) -> str:
+    body = "".join("<tr>" + "".join(f"<td>{_escape(cell)}</td>" for cell in row) + "</tr>" for row in rows)
+    return f"<table id='{element_id}'>{body}</table>"
+
+
+def element_markdown(element: Element) -> str:
+    category = element.category
+    if category == "table":
+        return _table_markdown(element.rows or [])
+    if category == "figure":
+        return "![image](/image/placeholder)"
+    if category == "heading1":
+        return "# " + " ".join(element.lines)
+    if category == "list":
+        return "\n".join(_MARKDOWN_BULLET.sub("- ", line) for line in element.lines)
+    return "\n".join(element.lines)
+
+
+def _table_markdown(rows: list[list[str]]) -> str:
+    if not rows:
+        return ""
+
+    def row_text(cells: list[str]) -> str:
+        return "| " + " | ".join(cell.replace("|", "\\|") for cell in cells) + " |"
+
+    width = max(len(row) for row in rows)
+    padded = [row + [""] * (width - len(row)) for row in rows]
+    lines = [row_text(padded[0]), "| " + " | ".join(["---"] * width) + " |"]
+    lines.extend(row_text(row) for row in padded[1:])
+    return "\n".join(lines)
+
+
+def element_content(element: Element, element_id: int, formats: tuple[str, ...]) -> dict[str, str]:
+    """The element's content dict; formats that were not requested are empty strings."""
+    return {
+        "html": element_html(element, element_id) if "html" in formats else "",
+        "markdown": element_markdown(element) if "markdown" in formats else "",
+        "text": element.text if "text" in formats else "",
+    }
+
+
+def document_content(contents: list[dict[str, str]], formats: tuple[str, ...]) -> dict[str, str]:
+    def join(key: str, separator: str) -> str:
+        if key not in formats:
+            return ""
+        return separator.join(content[key] for content in contents if content[key])
+
+    return {"html": join("html", "\n"), "markdown": join("markdown", "\n\n"), "text": join("text", "\n")}
