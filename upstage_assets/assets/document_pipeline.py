@@ -51,6 +51,7 @@ from upstage_assets.recovery import documents_wanted, stages_to_skip
 from upstage_assets.resources.catalog import backend_name, price_per_page
 from upstage_assets.resources.local_engine import LocalEngineResource
 from upstage_assets.resources.parser import ParseOptions
+from upstage_assets.run_progress import publish_progress
 from upstage_assets.schemas.extraction import BUILTIN_SCHEMAS, ExtractionSchema, load_schema
 from upstage_assets.storage.failures import clear_failure, record_failure
 
@@ -156,6 +157,7 @@ async def _process_batch(context: AssetExecutionContext, env: StageEnv, keys: li
                 rate = done / elapsed if elapsed else 0.0
                 eta = (len(keys) - done) / rate if rate else 0.0
                 context.log.info(f"progress: {done}/{len(keys)} documents, {rate:.2f} docs/s, ETA {eta:.0f}s")
+                publish_progress(context, outcomes, len(keys), elapsed, env.price_per_page)
     finally:
         await env.parser.aclose()
     return outcomes

@@ -41,6 +41,16 @@ def _runs_in_flight(instance: Any) -> dict[str, int]:
     return counts
 
 
+def _running_progress(instance: Any) -> list[dict[str, Any]]:
+    """Progress tags of running runs (done/total, failed, pages, cost, docs/s, ETA)."""
+    from dagster import DagsterRunStatus, RunsFilter
+
+    from upstage_assets.run_progress import read_progress
+
+    runs = instance.get_runs(RunsFilter(statuses=[DagsterRunStatus.STARTED]), limit=20)
+    return [{"run_id": run.run_id, **read_progress(run.tags)} for run in runs]
+
+
 def _backfills_in_flight(instance: Any) -> int:
     from dagster._core.execution.backfill import BulkActionStatus
 
@@ -77,7 +87,8 @@ def collect_status(defs: Any, instance: Any) -> dict[str, Any]:
                                         "failed_at")} for f in failures],
         "pages": pages, "pages_billed": billed, "price_per_page_usd": price,
         "estimated_cost_usd": round(billed * price, 4),
-        "runs_in_flight": _runs_in_flight(instance), "backfills_in_flight": _backfills_in_flight(instance),
+        "runs_in_flight": _runs_in_flight(instance), "running": _running_progress(instance),
+        "backfills_in_flight": _backfills_in_flight(instance),
     }
 
 
@@ -93,6 +104,10 @@ def _print_text(status: dict[str, Any], show_all: bool) -> None:
     flight = status["runs_in_flight"]
     print(f"runs: {flight['queued']} queued, {flight['starting'] + flight['started']} running; "
           f"backfills in progress: {status['backfills_in_flight']}")
+    for run in status["running"]:
+        if "done" in run:
+            print(f"  run {run['run_id'][:8]}: {run['done']} documents done, {run.get('failed', '0')} failed, "
+                  f"{run.get('docs_per_s', '?')} docs/s, ETA {run.get('eta_s', '?')}s")
     print(f"failed: {status['failed']}")
     shown = status["failures"] if show_all else status["failures"][:MAX_FAILURES_SHOWN]
     for f in shown:

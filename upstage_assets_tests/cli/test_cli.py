@@ -58,6 +58,9 @@ def test_failed_documents_exit_1_and_show_in_status_with_reasons(capsys, cli_env
     assert {s["reason"] for s in outcome["skipped"]} >= {"zero-byte object", "suffix not in the configured document types"}
     (failed,) = outcome["failed"]
     assert failed["stage"] == "raw_documents" and failed["error_code"] == "corrupt_document"
+    run = _instance(cli_env).get_run_by_id(outcome["runs"][0]["run_id"])
+    progress = {k.rpartition(".")[2]: v for k, v in run.tags.items() if k.startswith("upstage_assets/progress.")}
+    assert progress["done"] == "0/1" and progress["failed"] == "1" and progress["eta_s"] == "0", run.tags
 
     code, out, _ = run_cli(capsys, "status", "--json")
     status = json.loads(out)
