@@ -13,11 +13,16 @@ from upstage_assets.executors import gpu_executor
 
 class RecordConfig(Config):
     out_dir: str
-    hold_seconds: float = 1.0
+    hold_seconds: float = 0.5
+    meet: int = 1  # wait (up to 60 s) until this many steps have started, so steps provably overlap
 
 
 def _record(context: OpExecutionContext, config: RecordConfig) -> None:
     started = time.time()
+    Path(config.out_dir, f"{context.op.name}.started").touch()
+    deadline = time.monotonic() + 60
+    while len(list(Path(config.out_dir).glob("*.started"))) < config.meet and time.monotonic() < deadline:
+        time.sleep(0.05)
     time.sleep(config.hold_seconds)
     Path(config.out_dir, f"{context.op.name}.json").write_text(json.dumps({
         "op": context.op.name, "pid": os.getpid(), "start": started, "end": time.time(),

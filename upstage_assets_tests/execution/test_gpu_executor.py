@@ -15,8 +15,8 @@ from upstage_assets.executors import CPU_FALLBACK_WARNING, DevicePool
 from upstage_assets_tests.execution.gpu_jobs import four_gpu_steps_job
 
 
-def _run_config(out_dir, devices, lock_dir, hold=1.0):
-    ops = {name: {"config": {"out_dir": str(out_dir), "hold_seconds": hold}}
+def _run_config(out_dir, devices, lock_dir, hold=0.5):
+    ops = {name: {"config": {"out_dir": str(out_dir), "hold_seconds": hold, "meet": 2 if name != "cpu_op" else 1}}
            for name in ("gpu_0", "gpu_1", "gpu_2", "gpu_3", "cpu_op")}
     return {"ops": ops, "execution": {"config": {"devices": devices, "lock_dir": str(lock_dir),
                                                   "sleep_seconds": 0.1}}}
@@ -44,7 +44,7 @@ def test_each_gpu_step_gets_one_device_and_no_device_is_shared(tmp_path, dagster
         spans = sorted((r["start"], r["end"]) for r in gpu if r["cuda_visible_devices"] == device)
         for (_, end), (start, _) in zip(spans, spans[1:], strict=False):
             assert start >= end, f"two steps overlapped on device {device}: {spans}"
-    # Two devices, four one-second steps: some pair ran at the same time on different devices.
+    # Each GPU step waited for a second one to start: the two devices were busy at the same time.
     assert any(a["start"] < b["end"] and b["start"] < a["end"]
                for a in gpu for b in gpu if a is not b), "the two devices were used in parallel"
     cpu = records["cpu_op"]
@@ -57,7 +57,7 @@ def test_without_devices_gpu_steps_run_on_the_cpu_with_a_warning(tmp_path, dagst
     out_dir = tmp_path / "records"
     out_dir.mkdir()
     config = _run_config(out_dir, [], tmp_path / "locks", hold=0.0)
-    config["ops"] = {"gpu_0": config["ops"]["gpu_0"]}
+    config["ops"] = {"gpu_0": {"config": {"out_dir": str(out_dir), "hold_seconds": 0.0}}}
     with execute_job(reconstructable(four_gpu_steps_job), instance=dagster_instance, run_config=config,
                      op_selection=["gpu_0"]) as result:
         assert result.success
