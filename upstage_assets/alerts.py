@@ -130,7 +130,8 @@ def summarize_run(instance: Any, run: Any, failures: Iterable[dict[str, Any]] = 
     return summary
 
 
-def post_webhook(payload: dict[str, Any], url: str | None = None, timeout: float = 10.0) -> bool:
+def post_webhook(payload: dict[str, Any], url: str | None = None, timeout: float = 10.0,
+                 backoff_s: float = 0.5) -> bool:
     """POST the payload; a few retries on connection errors and 5xx. Never raises, never logs the URL."""
     url = url or webhook_url()
     if not url:
@@ -143,7 +144,8 @@ def post_webhook(payload: dict[str, Any], url: str | None = None, timeout: float
                 return response.is_success
         except httpx.HTTPError:
             pass
-        time.sleep(0.5 * 2**attempt)
+        if attempt + 1 < POST_ATTEMPTS:
+            time.sleep(backoff_s * 2**attempt)
     return False
 
 

@@ -21,14 +21,14 @@ def secrets_env(monkeypatch):
 
 def test_post_retries_a_failing_receiver_and_delivers_once():
     with WebhookReceiver(fail_first=2) as receiver:
-        assert post_webhook({"text": "hello"}, receiver.url)
+        assert post_webhook({"text": "hello"}, receiver.url, backoff_s=0.01)
     assert receiver.attempts == 3 and receiver.posts == [{"text": "hello"}]
 
 
 def test_post_to_a_closed_port_returns_false_without_raising():
     with WebhookReceiver() as receiver:
         url = receiver.url
-    assert post_webhook({"text": "x"}, url, timeout=0.5) is False
+    assert post_webhook({"text": "x"}, url, timeout=0.5, backoff_s=0.01) is False
 
 
 def test_redact_masks_every_secret_value(secrets_env, monkeypatch):

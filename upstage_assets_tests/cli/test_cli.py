@@ -45,6 +45,7 @@ def test_usage_errors_exit_2(capsys, cli_env, tmp_path):
     assert run_cli(capsys, "export", "--format", "xml", "--out", str(tmp_path))[0] == 2
 
 
+@pytest.mark.slow
 def test_failed_documents_exit_1_and_show_in_status_with_reasons(capsys, cli_env, data_root):
     docs = data_root / "incoming"
     docs.mkdir()
@@ -104,6 +105,7 @@ def test_ingest_without_wait_submits_one_backfill_for_the_daemon(capsys, cli_env
     assert code == 0 and again["registered"] == 0 and again["already_registered"] == 3
 
 
+@pytest.mark.slow
 def test_retry_plans_contiguous_failures_into_shared_runs(capsys, cli_env, data_root):
     docs = data_root / "incoming"
     docs.mkdir()
