@@ -27,7 +27,7 @@ from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from upstage_assets.errors import EmptyDocument
 from upstage_assets.ingest import schema_for_key
@@ -107,6 +107,13 @@ class _Listed:
     last_modified: float
 
 
+class _Read(NamedTuple):
+    obj: _Listed
+    sha256: str | None  # None when the ETag already identified the bytes, or the object vanished
+    document_id: str | None  # None when the object vanished before it could be read
+    size: int
+
+
 class _Tick:
     """The state of one scan call; ``run`` is the whole algorithm."""
 
@@ -162,41 +169,40 @@ class _Tick:
             self.checkpoint.etags[f"{obj.etag}:{obj.size}"] = (document_id, obj.last_modified)
         self.checkpoint.dirty = True
 
-    def _hash(self, obj: _Listed) -> tuple[_Listed, str | None, str | None]:
-        """(object, sha256 or None when known by ETag, document id or None when it vanished)."""
+    def _hash(self, obj: _Listed) -> _Read:
         if self.limits.trust_md5_etag and _is_md5_etag(obj.etag):
             known = self.checkpoint.etags.get(f"{obj.etag}:{obj.size}")
             if known:
-                return obj, None, known[0]
+                return _Read(obj, None, known[0], obj.size)
         return self._download_and_hash(obj)
 
-    def _download_and_hash(self, obj: _Listed) -> tuple[_Listed, str | None, str | None]:
+    def _download_and_hash(self, obj: _Listed) -> _Read:
         from botocore.exceptions import ClientError
 
         try:
             data = self.inbox.client.get_object(Bucket=self.inbox.bucket, Key=obj.key)["Body"].read()
         except ClientError as exc:
             if exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404", "NotFound"):
-                return obj, None, None
+                return _Read(obj, None, None, 0)
             raise
-        sha = sha256_hex(data)
-        return obj, sha, document_id_for_sha256(sha)
+        sha = sha256_hex(data)  # of what was read: the key may have been overwritten since the listing
+        return _Read(obj, sha, document_id_for_sha256(sha), len(data))
 
     def flush(self, pending: list[_Listed]) -> None:
         """Read the pending objects in parallel, then decide and register in listing order."""
         if not pending:
             return
         hashed = list(self.pool.map(self._hash, pending))
-        self.result.reads += sum(1 for _, sha, _ in hashed if sha is not None)
+        self.result.reads += sum(1 for read in hashed if read.sha256 is not None)
         to_register: list[DocumentRecord] = []
-        for obj, sha, document_id in hashed:
+        for obj, sha, document_id, size in hashed:
             uri = self.inbox.uri(obj.relative)
             if document_id is None:
                 self.result.skipped["vanished before it could be read"] += 1
                 continue
             if sha is None and document_id not in self.known():
                 # Known by ETag but never became a partition (an interrupted tick): read it after all.
-                obj, sha, document_id = self._download_and_hash(obj)
+                obj, sha, document_id, size = self._download_and_hash(obj)
                 self.result.reads += 1
                 if document_id is None:
                     self.result.skipped["vanished before it could be read"] += 1
@@ -208,7 +214,7 @@ class _Tick:
                 self.result.duplicates.append(uri)
             else:
                 to_register.append(DocumentRecord(
-                    document_id=document_id, source_uri=uri, sha256=sha, size_bytes=obj.size,
+                    document_id=document_id, source_uri=uri, sha256=sha, size_bytes=size,
                     filename=posixpath.basename(obj.relative),
                     schema=schema_for_key(obj.relative, self.default_schema)))
                 self.known().add(document_id)
