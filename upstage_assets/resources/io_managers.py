@@ -13,9 +13,11 @@ import json
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from dagster import ConfigurableIOManager, InputContext, OutputContext
 
+from upstage_assets.compaction import PART_PREFIX, latest_rows
 from upstage_assets.resources.storage import StorageResource
 from upstage_assets.storage.object_store import UnsafeKeyError
 
@@ -90,7 +92,12 @@ class ParquetTableIOManager(ConfigurableIOManager):
             if not info.key.endswith(".parquet"):
                 continue
             schema_name, _, filename = info.key[len(prefix) + 1:].rpartition("/")
-            if wanted and filename[:-len(".parquet")] not in wanted:
+            compacted = filename.startswith(PART_PREFIX)  # many documents per file (weekly compaction)
+            if wanted and not compacted and filename[:-len(".parquet")] not in wanted:
                 continue
-            by_schema.setdefault(schema_name, []).append(pq.read_table(io.BytesIO(store.read_bytes(info.key))))
-        return {name: pa.concat_tables(tables, promote_options="permissive") for name, tables in by_schema.items()}
+            table = pq.read_table(io.BytesIO(store.read_bytes(info.key)))
+            if wanted and compacted:
+                table = table.filter(pc.is_in(table.column("document_id"), pa.array(sorted(wanted), pa.string())))
+            by_schema.setdefault(schema_name, []).append(table)
+        return {name: latest_rows(pa.concat_tables(tables, promote_options="permissive"))
+                for name, tables in by_schema.items()}

@@ -87,3 +87,24 @@ def test_the_dataset_stays_readable_while_compaction_runs(tmp_path):
     assert not errors
     assert seen and min(seen) == len(ids), "no reader ever saw a document missing"
     assert len(list(folder.glob("*.parquet"))) == 3
+
+
+def test_the_parquet_io_manager_finds_a_partition_inside_a_compacted_part(tmp_path):
+    from dagster import DagsterInstance, build_input_context
+
+    from upstage_assets.assets.keys import VALIDATED_DOCUMENTS
+    from upstage_assets.partitions import DOCUMENTS_PARTITIONS_NAME, documents_partitions
+    from upstage_assets.resources.io_managers import ParquetTableIOManager
+    from upstage_assets.resources.storage import StorageResource
+
+    store = LocalObjectStore(tmp_path / "outputs")
+    ids = _fill(store, 6, datetime.now(UTC))
+    compact_tables(store, LAYOUT)
+    manager = ParquetTableIOManager(storage=StorageResource(output_root=str(tmp_path / "outputs"),
+                                                            inbox=str(tmp_path / "inbox")))
+    with DagsterInstance.ephemeral() as instance:
+        instance.add_dynamic_partitions(DOCUMENTS_PARTITIONS_NAME, ids)
+        context = build_input_context(asset_key=VALIDATED_DOCUMENTS, partition_key=ids[3],
+                                      asset_partitions_def=documents_partitions, instance=instance)
+        tables = manager.load_input(context)
+    assert tables[SCHEMA.name].column("document_id").to_pylist() == [ids[3]]
