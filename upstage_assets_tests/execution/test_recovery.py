@@ -16,8 +16,15 @@ import time
 import pytest
 from dagster import AssetKey, DagsterRunStatus
 
-from upstage_assets.assets.keys import DOCUMENT_ASSET_KEYS, PARSED_LAYOUTS, RAW_DOCUMENTS, VALIDATED_DOCUMENTS
+from upstage_assets.assets.document_pipeline import GPU_POOL
+from upstage_assets.assets.keys import (
+    DOCUMENT_ASSET_KEYS,
+    PARSED_LAYOUTS,
+    RAW_DOCUMENTS,
+    VALIDATED_DOCUMENTS,
+)
 from upstage_assets.definitions import build_definitions
+from upstage_assets.local_instance import ensure_pool_limits
 from upstage_assets.partitions import documents_partitions
 from upstage_assets.recovery import (
     failed_documents,
@@ -62,6 +69,7 @@ def test_a_killed_run_leaves_its_finished_documents_and_process_missing_does_onl
     home = tmp_path / "dagster_home"
     instance = persistent_instance(home)
     keys = register_documents(data_root / "inbox", data_root / "outputs", instance)
+    ensure_pool_limits(instance, {GPU_POOL: 1})  # one slot: a dead run holding it would block the rest
     monkeypatch.setenv("DAGSTER_HOME", str(home))
 
     worker = subprocess.Popen([sys.executable, "-m", "upstage_assets_tests.execution.crash_worker"],
@@ -73,8 +81,10 @@ def test_a_killed_run_leaves_its_finished_documents_and_process_missing_does_onl
         worker.wait()
     killed_run = instance.get_runs()[0]
     assert killed_run.status == DagsterRunStatus.STARTED, "a SIGKILLed worker cannot record its own end"
+    assert instance.event_log_storage.get_concurrency_info(GPU_POOL).active_run_ids == {killed_run.run_id}
 
     assert mark_dead_runs_failed(instance) == [killed_run.run_id]
+    assert instance.event_log_storage.get_concurrency_info(GPU_POOL).active_slot_count == 0, "slot freed"
     assert instance.get_run_by_id(killed_run.run_id).status == DagsterRunStatus.FAILURE
     in_progress, _ = _status(instance, VALIDATED_DOCUMENTS)
     assert not list(in_progress.get_partition_keys()), "no partition is left in progress"
@@ -130,3 +140,19 @@ def test_scattered_failures_are_reprocessed_in_one_run_without_touching_the_othe
     assert parquet_rows_by_document(data_root / "outputs") == dict.fromkeys(keys, 1)
     in_progress, failed_now = _status(dagster_instance, VALIDATED_DOCUMENTS)
     assert not list(in_progress.get_partition_keys()) and not list(failed_now.get_partition_keys())
+
+
+@pytest.mark.slow
+def test_process_missing_resumes_each_document_after_its_last_finished_stage(data_root, dagster_instance):
+    write_invoices(data_root / "inbox", 4, seed=5)
+    keys = register_documents(data_root / "inbox", data_root / "outputs", dagster_instance)
+    defs = build_definitions("local", "local")
+    # As if a run had died right after parsing: raw and parsed exist, extraction never ran.
+    launch_batched_runs(dagster_instance, keys, 50, defs=defs, asset_selection=[RAW_DOCUMENTS, PARSED_LAYOUTS])
+    assert missing_documents(dagster_instance) == keys
+
+    run_ids = launch_batched_runs(dagster_instance, keys, 50, defs=defs)
+    assert [dagster_instance.get_run_by_id(r).status for r in run_ids] == [DagsterRunStatus.SUCCESS]
+    for asset_key in DOCUMENT_ASSET_KEYS:
+        assert materialization_counts(dagster_instance, asset_key, keys) == dict.fromkeys(keys, 1), asset_key
+    assert parquet_rows_by_document(data_root / "outputs") == dict.fromkeys(keys, 1)
