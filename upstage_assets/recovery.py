@@ -289,8 +289,14 @@ def mark_dead_runs_failed(instance: DagsterInstance) -> list[str]:
 
     Run monitoring does this for runs a run launcher started; a run executed by a process that
     was killed (``dagster job execute``, a CLI, a test) has no launcher to ask, so its logged
-    worker pid is checked here instead. Runs without a pid on record are left alone.
+    worker pid is checked here instead. Runs without a pid on record are left alone, and so is
+    everything when runs are launched on other machines (ECS, Kubernetes): a pid there means
+    nothing here, and run monitoring covers those runs.
     """
+    from dagster._core.launcher import DefaultRunLauncher
+
+    if not isinstance(instance.run_launcher, DefaultRunLauncher):
+        return []
     failed = []
     for run in instance.get_runs(filters=RunsFilter(statuses=UNFINISHED)):
         pid = _worker_pid(instance, run.run_id)
