@@ -95,7 +95,10 @@ def test_a_killed_run_leaves_its_finished_documents_and_process_missing_does_onl
     parsed_before = materialization_counts(instance, PARSED_LAYOUTS, keys)
 
     batch_size = 8
+    started = time.perf_counter()
     run_ids = launch_batched_runs(instance, missing, batch_size, defs=build_definitions("local", "local"))
+    print(f"\n[crash] killed after {len(finished)}/{len(keys)} validated; process missing: {len(missing)} "
+          f"documents in {len(run_ids)} runs, {time.perf_counter() - started:.1f} s")
     assert len(run_ids) == math.ceil(len(missing) / batch_size)
     assert all(instance.get_run_by_id(r).status == DagsterRunStatus.SUCCESS for r in run_ids)
 
