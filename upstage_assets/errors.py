@@ -51,6 +51,12 @@ class ImageTooLarge(DocumentError):
     code = "too_many_pixels"
 
 
+class UnsafeSourceName(DocumentError):
+    """The source's name cannot be addressed safely (backslashes, ``..``): rename the file."""
+
+    code = "unsafe_name"
+
+
 class SourceUnavailable(DocumentError):
     """The source object vanished or cannot be read; retry once it is back."""
 

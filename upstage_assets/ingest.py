@@ -12,13 +12,16 @@ import posixpath
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
-from upstage_assets.inspection import SUPPORTED_EXTENSIONS
+from upstage_assets.errors import DocumentError, DocumentTooLarge, EmptyDocument, UnsafeSourceName
+from upstage_assets.inspection import SUPPORTED_EXTENSIONS, DocumentLimits
 from upstage_assets.partitions import document_id_for_sha256, sha256_hex
 from upstage_assets.schemas.extraction import BUILTIN_SCHEMAS
-from upstage_assets.storage.object_store import ObjectInfo, ObjectStore
+from upstage_assets.storage.failures import clear_failure, record_failure
+from upstage_assets.storage.object_store import ObjectInfo, ObjectStore, UnsafeKeyError
 from upstage_assets.storage.registry import DocumentRecord, DocumentRegistry
 
 INBOX_INDEX_KEY = "state/inbox_index.json"
+REGISTRATION_STAGE = "inbox"  # failures recorded before a document has an id (see failure_id_for_source)
 
 
 @dataclass
@@ -59,15 +62,36 @@ def register_objects(
     default_schema: str,
     known_ids: set[str] | None = None,
     extra_for: Callable[[str], dict] | None = None,
+    max_bytes: int = DocumentLimits().max_bytes,
 ) -> IngestResult:
-    """Hash each candidate, register the ones whose bytes are new; return what happened."""
+    """Hash each candidate, register the ones whose bytes are new; return what happened.
+
+    Empty and over-size objects are refused from their listed size, before a byte is read (a
+    1 GB file must not be read into memory to be refused), and recorded in the failures table
+    under an id derived from their URI; registering the fixed file later clears that failure.
+    """
+    from upstage_assets.storage.s3_scan import failure_id_for_source  # s3_scan imports this module
+
     result = IngestResult()
     known = set(known_ids or ())
     for info in candidates:
-        uri = source.uri(info.key)
-        if info.size == 0:
-            result.skipped.append((uri, "zero-byte object"))
+        refusal: DocumentError | None = None
+        try:
+            uri = source.uri(info.key)
+        except UnsafeKeyError:  # one oddly named file must not stop the whole inbox
+            uri = f"{source.root_uri.rstrip('/')}/{info.key}"
+            refusal = UnsafeSourceName(f"{uri!r} has a name that cannot be addressed safely (backslashes or "
+                                       "'..' segments); rename it")
+        if refusal is None and info.size == 0:
+            refusal = EmptyDocument(f"{uri} is empty (0 bytes)")
+        elif refusal is None and info.size > max_bytes:
+            refusal = DocumentTooLarge(f"{uri} is {info.size:,} bytes; the limit is {max_bytes:,} bytes")
+        if refusal is not None:
+            record_failure(registry.store, registry.layout, document_id=failure_id_for_source(uri), source_uri=uri,
+                           stage=REGISTRATION_STAGE, error=refusal, run_id="registration")
+            result.skipped.append((uri, "zero-byte object" if isinstance(refusal, EmptyDocument) else refusal.message))
             continue
+        clear_failure(registry.store, registry.layout, failure_id_for_source(uri))
         data = source.read_bytes(info.key)
         sha = sha256_hex(data)
         document_id = document_id_for_sha256(sha)

@@ -66,8 +66,10 @@ def test_failed_documents_exit_1_and_show_in_status_with_reasons(capsys, cli_env
     code, out, _ = run_cli(capsys, "status", "--json")
     status = json.loads(out)
     assert code == 1
-    assert status["documents"] == 1 and status["failed"] == 1
+    # the empty file is recorded too (refused at registration, before it has a document id)
+    assert status["documents"] == 1 and status["failed"] == 2
     assert status["failures"][0]["document_id"] == failed["document_id"]
+    assert status["failures"][1]["error_code"] == "empty_document" and status["failures"][1]["stage"] == "inbox"
     assert status["done"]["validated_documents"] == 0
 
     code, out, _ = run_cli(capsys, "status")
