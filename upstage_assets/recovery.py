@@ -20,7 +20,7 @@ from __future__ import annotations
 import io
 import logging
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,7 +30,7 @@ from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PART
 
 from upstage_assets.assets.keys import DOCUMENT_ASSET_KEYS, KIE_FIELDS, VALIDATED_DOCUMENTS
 from upstage_assets.partitions import DOCUMENTS_PARTITIONS_NAME
-from upstage_assets.storage.failures import read_failures
+from upstage_assets.storage.failures import failed_partition_ids
 from upstage_assets.storage.layout import OutputLayout
 from upstage_assets.storage.object_store import ObjectStore
 
@@ -155,9 +155,9 @@ def stale_documents(instance: DagsterInstance, storage: Any, default_schema: str
 
 
 def failed_documents(storage: Any) -> list[str]:
-    """Documents whose latest attempt failed (the ``document_failures`` table)."""
-    table = read_failures(storage.output_store(), storage.layout)
-    return sorted(set(table.column("document_id").to_pylist()))
+    """Documents whose latest attempt failed in a stage (the ``document_failures`` table; sources
+    refused at registration are not partitions and are retried by registering the fixed file)."""
+    return failed_partition_ids(storage.output_store(), storage.layout)
 
 
 # --- batching --------------------------------------------------------------------------------
@@ -219,11 +219,13 @@ def plan_batches(order: Sequence[str], wanted: Iterable[str], batch_size: int = 
 def launch_batched_runs(instance: DagsterInstance, keys: Sequence[str], batch_size: int = DEFAULT_BATCH_SIZE, *,
                         defs: Definitions | None = None, reason: str = "process missing", resume: bool = True,
                         run_config: Mapping[str, Any] | None = None,
-                        asset_selection: Sequence[AssetKey] | None = None) -> list[str]:
+                        asset_selection: Sequence[AssetKey] | None = None,
+                        on_run: Callable[[RecoveryBatch, str, bool], None] | None = None) -> list[str]:
     """Process ``keys`` in batched ``process_documents`` runs on ``instance``; return the run ids.
 
     Runs execute here, one after another, on the persistent instance (the UI shows them like
-    any other run). Keys that are not partitions yet are added first.
+    any other run). Keys that are not partitions yet are added first. ``on_run(batch, run_id,
+    success)`` is called after each run (a CLI's progress bar).
     """
     if not keys:
         return []
@@ -247,6 +249,8 @@ def launch_batched_runs(instance: DagsterInstance, keys: Sequence[str], batch_si
                                         run_config=config or None, raise_on_error=False,
                                         asset_selection=list(asset_selection) if asset_selection else None)
         run_ids.append(result.run_id)
+        if on_run is not None:
+            on_run(batch, result.run_id, result.success)
     return run_ids
 
 

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from dagster import RunRequest
 from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
 
-from upstage_assets.storage.failures import read_failures
+from upstage_assets.storage.failures import failed_partition_ids
 from upstage_assets.storage.layout import OutputLayout
 from upstage_assets.storage.object_store import ObjectStore
 
@@ -80,7 +80,9 @@ def chunk_partitions(ordered_keys: Sequence[str], wanted: Sequence[str], *, max_
 
 
 def failed_document_ids(store: ObjectStore, layout: OutputLayout, *, retryable_only: bool = False) -> list[str]:
-    """Document ids in the failures table (optionally only those whose error may pass on a retry)."""
-    table = read_failures(store, layout)
-    rows = table.select(["document_id", "retryable"]).to_pylist()
-    return sorted({r["document_id"] for r in rows if not retryable_only or r["retryable"]})
+    """Document ids in the failures table (optionally only those whose error may pass on a retry).
+
+    Sources refused at registration are left out: they are not partitions, and re-running one
+    would only add a bogus partition that fails with "not in the registry".
+    """
+    return failed_partition_ids(store, layout, retryable_only=retryable_only)

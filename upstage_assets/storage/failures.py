@@ -29,6 +29,11 @@ FAILURES_SCHEMA = pa.schema([
 ])
 
 
+# Stages that refuse a source before it is registered: such a failure has no partition to re-run
+# (its id comes from the URI, see ``failure_id_for_source``); fixing the file re-registers it.
+SOURCE_STAGES = frozenset({"inbox", "manifest"})
+
+
 def record_failure(store: ObjectStore, layout: OutputLayout, *, document_id: str, source_uri: str | None,
                    stage: str, error: DocumentError, run_id: str) -> str:
     row = {"document_id": document_id, "source_uri": source_uri, "stage": stage, **error.as_record(),
@@ -46,3 +51,10 @@ def read_failures(store: ObjectStore, layout: OutputLayout) -> pa.Table:
     tables = [pq.read_table(io.BytesIO(store.read_bytes(info.key)))
               for info in store.list(layout.failures) if info.key.endswith(".parquet")]
     return pa.concat_tables(tables) if tables else FAILURES_SCHEMA.empty_table()
+
+
+def failed_partition_ids(store: ObjectStore, layout: OutputLayout, *, retryable_only: bool = False) -> list[str]:
+    """Documents whose latest attempt failed in a pipeline stage: what a re-run can retry."""
+    rows = read_failures(store, layout).select(["document_id", "stage", "retryable"]).to_pylist()
+    return sorted({r["document_id"] for r in rows
+                   if r["stage"] not in SOURCE_STAGES and (not retryable_only or r["retryable"])})
