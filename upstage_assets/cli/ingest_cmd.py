@@ -147,15 +147,20 @@ def run(args: argparse.Namespace) -> int:
                                     show_progress=not args.no_progress)
             failures = read_failures(storage.output_store(), storage.layout).to_pylist()
             failed = [f for f in failures if f["document_id"] in set(todo)]
+            done_now = set(todo) & set(instance.get_materialized_partitions(VALIDATED_DOCUMENTS))
+            failed_runs = [r for r, ok in report.runs if not ok]
             outcome["runs"] = [{"run_id": r, "success": ok} for r, ok in report.runs]
+            outcome["done"] = len(done_now)
             outcome["failed"] = [{"document_id": f["document_id"], "stage": f["stage"], "error_code": f["error_code"],
                                   "message": f["message"]} for f in failed]
             outcome["seconds"] = round(report.seconds, 2)
-            info(f"{len(report.runs)} runs, {len(todo) - len(failed)} documents done, {len(failed)} failed "
-                 f"in {report.seconds:.1f}s")
+            info(f"{len(report.runs)} runs ({len(failed_runs)} failed), {len(done_now)} of {len(todo)} documents "
+                 f"done, {len(failed)} failed in {report.seconds:.1f}s")
             for f in failed:
                 info(f"  failed {f['document_id']} at {f['stage']}: [{f['error_code']}] {f['message']}")
-            if failed or not all(ok for _, ok in report.runs):
+            for run_id in failed_runs:
+                info(f"  run {run_id} failed: see `dagster` logs or the UI's run page")
+            if failed or failed_runs or len(done_now) < len(todo):
                 code = EXIT_DOCUMENTS_FAILED
         else:
             report = submit_backfill(defs, instance, todo, title=f"ingest {args.path}", reason="cli ingest")

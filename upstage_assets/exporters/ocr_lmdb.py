@@ -6,7 +6,8 @@ PaddleOCR's LMDB loader): ``image-%09d`` -> encoded image bytes, ``label-%09d`` 
 rendered with pdfium, images as they are) at each element's relative coordinates. Only
 elements holding a single line of text are used: a multi-line paragraph has no per-line
 boxes, and guessing them would teach the recogniser wrong labels. Tables, figures, charts and
-equations are skipped for the same reason.
+equations are skipped for the same reason. Runs of spaces in a label become one space (the
+recogniser reads one gap, whatever its width).
 """
 
 from __future__ import annotations
@@ -58,7 +59,7 @@ def line_samples(parsed: dict[str, Any]) -> Iterator[tuple[int, tuple[float, flo
             continue
         xs = [float(p["x"]) for p in points]
         ys = [float(p["y"]) for p in points]
-        yield int(element.get("page") or 1), (min(xs), min(ys), max(xs), max(ys)), text
+        yield int(element.get("page") or 1), (min(xs), min(ys), max(xs), max(ys)), " ".join(text.split())
 
 
 def crop(page: Image.Image, box: tuple[float, float, float, float]) -> Image.Image | None:
