@@ -26,11 +26,13 @@ def test_two_hundred_documents_in_four_runs(data_root, dagster_instance):
     keys = register_documents(data_root / "inbox", data_root / "outputs", dagster_instance)
     assert len(keys) == 200
 
+    seen: list[int] = []
     started = time.perf_counter()
-    run_ids = launch_batched_runs(dagster_instance, keys, DOCUMENTS_PER_RUN, defs=build_definitions("local", "local"))
+    run_ids = launch_batched_runs(dagster_instance, keys, DOCUMENTS_PER_RUN, defs=build_definitions("local", "local"),
+                                  on_run=lambda batch, run_id, ok: seen.append(len(batch.documents)))
     seconds = time.perf_counter() - started
 
-    assert len(run_ids) == math.ceil(200 / DOCUMENTS_PER_RUN) == 4
+    assert len(run_ids) == math.ceil(200 / DOCUMENTS_PER_RUN) == 4 and seen == [50, 50, 50, 50]
     runs = [dagster_instance.get_run_by_id(r) for r in run_ids]
     assert all(r.status == DagsterRunStatus.SUCCESS for r in runs)
     assert all(ONLY_DOCUMENTS_TAG not in r.tags for r in runs), "contiguous keys need no document list"
