@@ -47,15 +47,19 @@ def process_inbox_once(dagster_home: str | os.PathLike[str] | None, instance: Da
     defs = defs or build_definitions()
     from upstage_assets.partitions import DOCUMENTS_PARTITIONS_NAME
     from upstage_assets.reporting import summarize_outputs
+    from upstage_assets.sensors_s3 import pass_in_progress
 
-    sensor_def = defs.get_sensor_def("new_inbox_documents")
-    job = defs.get_job_def("process_documents")
     storage = defs.resources["storage"]
+    on_s3 = str(storage.inbox).startswith("s3://")
+    sensor_def = defs.get_sensor_def("new_s3_documents" if on_s3 else "new_inbox_documents")
+    job = defs.get_job_def("process_documents")
     report = InboxReport()
+    cursor = None
     while True:
-        with build_sensor_context(instance=instance, resources={"storage": storage}) as context:
+        with build_sensor_context(instance=instance, resources={"storage": storage}, cursor=cursor) as context:
             tick = sensor_def.evaluate_tick(context)
-        if not tick.run_requests:
+        cursor = tick.cursor
+        if not tick.run_requests and not (on_s3 and pass_in_progress(cursor)):
             break
         for request in tick.dynamic_partitions_requests or []:
             instance.add_dynamic_partitions(DOCUMENTS_PARTITIONS_NAME, list(request.partition_keys))

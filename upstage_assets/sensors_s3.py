@@ -10,6 +10,8 @@ sensor skips.
 
 from __future__ import annotations
 
+import json
+
 from dagster import (
     DefaultSensorStatus,
     SensorDefinition,
@@ -34,6 +36,16 @@ def _summary(result: S3ScanResult) -> str:
             f"{result.pages} pages, read {result.reads}"
             + ("; more next tick" if result.budget_exhausted else "")
             + ("; pass complete" if result.pass_completed else ""))
+
+
+def pass_in_progress(cursor: str | None) -> bool:
+    """True while a listing pass is part-way (a budgeted tick stopped): tick again for the rest."""
+    if not cursor:
+        return False
+    try:
+        return bool(json.loads(cursor).get("after"))
+    except (ValueError, AttributeError):
+        return False
 
 
 def s3_inbox_tick(context: SensorEvaluationContext, storage: StorageResource, limits: S3ScanLimits,

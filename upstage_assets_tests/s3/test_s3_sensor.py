@@ -68,3 +68,24 @@ def test_the_sensor_skips_a_local_inbox_and_is_in_the_definitions(tmp_path, dags
     assert not data.run_requests and "not an s3:// prefix" in data.skip_message
     defs = build_definitions("local", "local")
     assert defs.get_sensor_def("new_s3_documents").job_name == "process_documents"
+
+
+def test_process_inbox_once_follows_the_s3_cursor_across_budgeted_ticks(bucket, dagster_instance):
+    from dagster import Definitions
+
+    from upstage_assets.runner import process_inbox_once
+    from upstage_assets.storage.s3_scan import S3ScanLimits
+
+    for n in range(5):
+        bucket.put(f"inbox/c{n}.pdf", b"not really a pdf " + str(n).encode())  # refused at raw_documents (unknown type), fast
+    full = build_definitions("local", "local")
+    storage = bucket.storage()
+    defs = Definitions(assets=list(full.assets or []), jobs=list(full.jobs or []),
+                       sensors=[build_s3_documents_sensor(limits=S3ScanLimits(max_documents=2))],
+                       resources={**full.resources, "storage": storage})
+    report = process_inbox_once(None, instance=dagster_instance, defs=defs)
+    assert len(report.runs) == 3, "2 + 2 + 1 documents, one run per tick"
+    assert len(dagster_instance.get_dynamic_partitions("documents")) == 5
+    failures = read_failures(storage.output_store(), storage.layout).to_pylist()
+    assert sorted(f["error_code"] for f in failures) == ["unsupported_type"] * 5
+    assert all(f["source_uri"].startswith(f"s3://{bucket.name}/inbox/") for f in failures)
