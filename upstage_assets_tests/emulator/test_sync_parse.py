@@ -46,6 +46,19 @@ def test_wire_quirks_reach_the_engine(client):
     assert json_spelling["content"]["html"] and all("coordinates" in e for e in json_spelling["elements"])
 
 
+def test_base64_crops_only_for_the_requested_categories_and_extra_options_accepted(client, pdf_1page):
+    import base64
+
+    body = post_parse(client, pdf_1page, base64_encoding="['paragraph']", mode="enhanced",
+                      chart_recognition="False", merge_multipage_tables="True").json()
+    paragraphs = [e for e in body["elements"] if e["category"] == "paragraph"]
+    assert paragraphs
+    for element in paragraphs:
+        assert base64.b64decode(element["base64_encoding"]).startswith((b"\x89PNG", b"\xff\xd8\xff"))
+    plain = post_parse(client, pdf_1page, base64_encoding='["table"]').json()
+    assert all("base64_encoding" not in e for e in plain["elements"] if e["category"] != "table")
+
+
 def test_model_snapshots_and_aliases_are_accepted(client, pdf_1page):
     for model in ("document-parse", "document-parse-260930", "document-parse-nightly"):
         response = client.post("/v1/document-digitization", data={"model": model},
