@@ -38,7 +38,9 @@ def build_server(settings: EmulatorSettings, host: str, sock: socket.socket,
     config = uvicorn.Config(app, host=host, port=sock.getsockname()[1], log_level=log_level,
                             access_log=False, lifespan="on", timeout_graceful_shutdown=2,
                             timeout_keep_alive=30)
-    logging.getLogger("uvicorn.error").addFilter(_QuietFaults())
+    logger = logging.getLogger("uvicorn.error")
+    if not any(isinstance(f, _QuietFaults) for f in logger.filters):
+        logger.addFilter(_QuietFaults())
     return uvicorn.Server(config), app
 
 
