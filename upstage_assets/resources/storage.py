@@ -17,7 +17,7 @@ from pydantic import Field, PrivateAttr
 
 from upstage_assets.errors import SourceUnavailable
 from upstage_assets.storage.layout import OutputLayout
-from upstage_assets.storage.object_store import ObjectStore, open_store
+from upstage_assets.storage.object_store import ObjectStore, open_store, read_s3_object
 from upstage_assets.storage.registry import DocumentRegistry
 
 
@@ -51,7 +51,7 @@ class StorageResource(ConfigurableResource):
         try:
             if uri.startswith("s3://"):
                 bucket, _, key = uri.removeprefix("s3://").partition("/")
-                return self._s3_client().get_object(Bucket=bucket, Key=key)["Body"].read()
+                return read_s3_object(self._s3_client(), bucket, key)
             return Path(uri).read_bytes()
         except FileNotFoundError:
             raise SourceUnavailable(f"the source {uri} no longer exists") from None

@@ -112,6 +112,26 @@ class LocalObjectStore(ObjectStore):
             yield ObjectInfo(path.relative_to(self.root).as_posix(), stat.st_size, str(stat.st_mtime_ns))
 
 
+BODY_READ_ATTEMPTS = 4  # botocore retries the request, not the reading of a streamed body
+
+
+def read_s3_object(client: Any, bucket: str, key: str, attempts: int = BODY_READ_ATTEMPTS) -> bytes:
+    """GET an object's whole body; a connection cut mid-body is retried with a fresh GET.
+
+    botocore's retry config covers the request and its headers only: a body cut short raises
+    ``ResponseStreamingError`` from ``read()``, after the call has "succeeded".
+    """
+    from botocore.exceptions import IncompleteReadError, ReadTimeoutError, ResponseStreamingError
+
+    for attempt in range(1, attempts + 1):
+        try:
+            return client.get_object(Bucket=bucket, Key=key)["Body"].read()
+        except (ResponseStreamingError, IncompleteReadError, ReadTimeoutError):
+            if attempt == attempts:
+                raise
+    raise AssertionError("unreachable")
+
+
 class S3ObjectStore(ObjectStore):
     """Objects under ``s3://bucket/prefix``; the boto3 client comes from dagster-aws's S3Resource."""
 
@@ -133,7 +153,7 @@ class S3ObjectStore(ObjectStore):
         return self.uri(key)
 
     def read_bytes(self, key: str) -> bytes:
-        return self.client.get_object(Bucket=self.bucket, Key=self._key(key))["Body"].read()
+        return read_s3_object(self.client, self.bucket, self._key(key))
 
     def exists(self, key: str) -> bool:
         from botocore.exceptions import ClientError

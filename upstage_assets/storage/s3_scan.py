@@ -34,7 +34,7 @@ from upstage_assets.ingest import schema_for_key
 from upstage_assets.inspection import SUPPORTED_EXTENSIONS
 from upstage_assets.partitions import document_id_for_sha256, sha256_hex
 from upstage_assets.storage.failures import clear_failure, record_failure
-from upstage_assets.storage.object_store import ObjectStore, S3ObjectStore
+from upstage_assets.storage.object_store import ObjectStore, S3ObjectStore, read_s3_object
 from upstage_assets.storage.registry import DocumentRecord, DocumentRegistry
 from upstage_assets.storage.s3_state import (
     ScanCheckpoint,
@@ -180,7 +180,7 @@ class _Tick:
         from botocore.exceptions import ClientError
 
         try:
-            data = self.inbox.client.get_object(Bucket=self.inbox.bucket, Key=obj.key)["Body"].read()
+            data = read_s3_object(self.inbox.client, self.inbox.bucket, obj.key)
         except ClientError as exc:
             if exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404", "NotFound"):
                 return _Read(obj, None, None, 0)
