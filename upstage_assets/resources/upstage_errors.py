@@ -86,9 +86,15 @@ class UpstageServerError(UpstageError):
 
 
 class UpstageJobFailed(UpstageError):
-    """An async job or batch ended ``failed``; the reason is the server's ``failure_message``."""
+    """An async job or batch ended ``failed``; the reason is the server's ``failure_message``.
+
+    Retryable: a batch fails on the server's side (an internal error while processing it), and
+    the same bytes submitted again are a new job; documents the API cannot read are refused
+    earlier, with 4xx codes, before any job exists.
+    """
 
     code = "upstage_job_failed"
+    retryable = True
 
 
 class UpstageProtocolError(UpstageError):
