@@ -24,7 +24,7 @@ READ_TIMEOUT_S = 0.8  # the client's read timeout: just below the hold
 def emulator_client(**overrides: object) -> UpstageClient:
     """The Upstage client against ``UPSTAGE_API_BASE_URL``, fast backoff for chaos runs."""
     settings: dict[str, object] = dict(
-        base_url=os.environ["UPSTAGE_API_BASE_URL"], api_key=EnvVar("UPSTAGE_API_KEY"),
+        base_url=os.environ.get("UPSTAGE_API_BASE_URL", ""), api_key=EnvVar("UPSTAGE_API_KEY"),
         read_timeout_s=float(os.environ.get(READ_TIMEOUT_ENV, READ_TIMEOUT_S)), connect_timeout_s=2.0,
         max_attempts=8, backoff_base_s=0.1, backoff_max_s=1.0, retry_total_s=60.0,
         parse_requests_per_second=50.0, parse_pages_per_minute=60_000.0, extract_requests_per_second=50.0,
