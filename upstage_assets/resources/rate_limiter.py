@@ -44,15 +44,24 @@ def send_window(requests_per_second: float) -> tuple[int, float]:
     return 1, 1.0 / requests_per_second
 
 
+@dataclass(frozen=True)
+class SendTicket:
+    name: str
+    token: str
+    waited_s: float
+
+
 @dataclass
 class RateLimiter:
     """Waits for a request slot on ``endpoint``; ``account`` separates buckets of different keys.
 
     Two layers: token buckets give each request a slot (smooth spacing, first come first
-    served, one transaction); then, at send time, a shared log of actual sends refuses to let
-    more than the limit go out in any window of one second plus ``window_margin_s``. The second
-    layer catches what the schedule cannot: a process descheduled past its slot sending next to
-    the following one, which a strict server counts as a burst and answers 429.
+    served, one transaction); then, at send time, a shared log of sends refuses to let more
+    than the limit into any one-second window. A strict server counts a request when it reads
+    it, anywhere between our send and its answer: a send therefore occupies the window from
+    its send until its answer arrives, at most ``max_skew_s`` after the send. Fast answers
+    keep the window tight; a stalled server or a descheduled process stretches it, so the
+    requests it held back cannot land in one window with the ones after them.
     ``headroom`` is the fraction of the request rate left unused to keep the two layers apart.
     """
 
@@ -62,7 +71,7 @@ class RateLimiter:
     max_in_flight: int = 8
     max_wait_s: float = 600.0
     headroom: float = 0.02
-    window_margin_s: float = 0.1
+    max_skew_s: float = 0.1
     _in_flight: dict[int, asyncio.Semaphore] = field(default_factory=dict, init=False, repr=False)
     waited_s: float = field(default=0.0, init=False)
 
@@ -80,31 +89,36 @@ class RateLimiter:
             charges.append(BucketCharge(f"{prefix}:ppm", per_minute / 60.0, per_minute, float(pages)))
         return charges
 
-    async def acquire(self, endpoint: str, pages: int = 0) -> float:
-        """Reserve one request (and ``pages`` pages) and sleep until it may go; return the wait."""
+    async def acquire(self, endpoint: str, pages: int = 0) -> SendTicket | None:
+        """Reserve one request (and ``pages`` pages), sleep until it may go, and admit it.
+
+        Returns the ticket to ``release`` when the answer arrives (``None``: endpoint unlimited).
+        """
         charges = self.charges(endpoint, pages)
         if not charges:
-            return 0.0
-        limit = self.limits[endpoint]
-        capacity, window = send_window(limit.requests_per_second)
+            return None
+        capacity, window = send_window(self.limits[endpoint].requests_per_second)
         name = f"{self.account}:{endpoint}:sends"
-        window += self.window_margin_s
-        wait, ready_at, admitted = await asyncio.to_thread(
-            self.store.take_and_admit, charges, self.max_wait_s, name, capacity, window)
+        wait, ready_at, token = await asyncio.to_thread(
+            self.store.take_and_admit, charges, self.max_wait_s, name, capacity, window, self.max_skew_s)
         if wait > self.max_wait_s:
             raise UpstageRateLimited(
                 f"client rate limit for {endpoint}: the next slot is {wait:.0f} s away "
                 f"(more than max_wait_s={self.max_wait_s:.0f})", path=endpoint)
         if wait > 0:
             await asyncio.sleep(max(0.0, ready_at - time.time()))
-        while not admitted:
-            guard = await asyncio.to_thread(self.store.admit_send, name, capacity, window)
-            admitted = guard == 0
-            if not admitted:
+        while token is None:
+            guard, token = await asyncio.to_thread(self.store.admit_send, name, capacity, window, self.max_skew_s)
+            if token is None:
                 wait += guard
                 await asyncio.sleep(guard)
         self.waited_s += wait
-        return wait
+        return SendTicket(name, token, wait)
+
+    async def release(self, ticket: SendTicket | None) -> None:
+        """The answer arrived: the server has counted the request, so its window can close sooner."""
+        if ticket is not None:
+            await asyncio.to_thread(self.store.complete_send, ticket.name, ticket.token)
 
     @asynccontextmanager
     async def slot(self, endpoint: str, pages: int = 0) -> AsyncIterator[None]:
@@ -118,5 +132,8 @@ class RateLimiter:
         if semaphore is None:
             semaphore = self._in_flight[loop_id] = asyncio.Semaphore(self.max_in_flight)
         async with semaphore:
-            await self.acquire(endpoint, pages)
-            yield
+            ticket = await self.acquire(endpoint, pages)
+            try:
+                yield
+            finally:
+                await self.release(ticket)

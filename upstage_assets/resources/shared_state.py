@@ -17,6 +17,7 @@ import sqlite3
 import tempfile
 import threading
 import time
+import uuid
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -63,9 +64,9 @@ def settle_buckets(
     return wait, updated
 
 
-def window_wait(sends: list[float], capacity: int, window_s: float, now: float) -> float:
+def window_wait(occupied_until: list[float], capacity: int, window_s: float, now: float) -> float:
     """0 when a send fits in the window ending now, else seconds until the oldest one leaves it."""
-    recent = sorted(t for t in sends if t > now - window_s)
+    recent = sorted(t for t in occupied_until if t > now - window_s)
     if len(recent) < capacity:
         return 0.0
     return max(1e-3, recent[len(recent) - capacity] + window_s - now)
@@ -94,20 +95,28 @@ class SharedStateStore(ABC):
         """
 
     @abstractmethod
-    def admit_send(self, name: str, capacity: int, window_s: float) -> float:
-        """Record a send now if fewer than ``capacity`` were recorded in the last ``window_s``
-        seconds and return 0; otherwise record nothing and return the seconds until one expires."""
+    def admit_send(self, name: str, capacity: int, window_s: float, skew_s: float) -> tuple[float, str | None]:
+        """Admit a send now if fewer than ``capacity`` sends occupy the last ``window_s`` seconds.
+
+        A send occupies the window up to when the server may have counted it: its send time
+        plus ``skew_s`` until ``complete_send`` says the answer came back (the server counted it
+        by then). Returns (0, token) when admitted, else (seconds to wait, None).
+        """
+
+    @abstractmethod
+    def complete_send(self, name: str, token: str) -> None:
+        """The answer to an admitted send arrived: it occupies the window no later than now."""
 
     def take_and_admit(self, charges: Sequence[BucketCharge], max_wait: float, name: str, capacity: int,
-                       window_s: float) -> tuple[float, float, bool]:
-        """``take_tokens``, then, when no wait is due, ``admit_send``: (wait, ready_at, admitted).
+                       window_s: float, skew_s: float) -> tuple[float, float, str | None]:
+        """``take_tokens``, then, when no wait is due, ``admit_send``: (wait, ready_at, token or None).
 
         The common uncontended case; stores override it to do both in one transaction.
         """
         wait, ready_at = self.take_tokens(charges, max_wait)
         if wait > 0:
-            return wait, ready_at, False
-        return wait, ready_at, self.admit_send(name, capacity, window_s) == 0
+            return wait, ready_at, None
+        return wait, ready_at, self.admit_send(name, capacity, window_s, skew_s)[1]
 
     @abstractmethod
     def add_spend(self, amount: float, charges: Sequence[SpendCharge]) -> tuple[bool, dict[str, float]]:
@@ -144,8 +153,8 @@ class SqliteStateStore(SharedStateStore):
         with self._transaction() as cur:
             cur.execute("CREATE TABLE IF NOT EXISTS buckets (name TEXT PRIMARY KEY, tokens REAL, updated REAL)")
             cur.execute("CREATE TABLE IF NOT EXISTS spend (scope TEXT PRIMARY KEY, amount REAL)")
-            cur.execute("CREATE TABLE IF NOT EXISTS sends (name TEXT, at REAL)")
-            cur.execute("CREATE INDEX IF NOT EXISTS sends_by_name ON sends (name, at)")
+            cur.execute("CREATE TABLE IF NOT EXISTS send_slots (name TEXT, token TEXT, until REAL)")
+            cur.execute("CREATE INDEX IF NOT EXISTS send_slots_by_name ON send_slots (name, until)")
 
     def _transaction(self) -> _SqliteTransaction:
         return _SqliteTransaction(self._conn, self._lock)
@@ -154,17 +163,22 @@ class SqliteStateStore(SharedStateStore):
         with self._transaction() as cur:
             return self._take(cur, charges, max_wait)
 
-    def admit_send(self, name: str, capacity: int, window_s: float) -> float:
+    def admit_send(self, name: str, capacity: int, window_s: float, skew_s: float) -> tuple[float, str | None]:
         with self._transaction() as cur:
-            return self._admit(cur, name, capacity, window_s)
+            return self._admit(cur, name, capacity, window_s, skew_s)
+
+    def complete_send(self, name: str, token: str) -> None:
+        with self._transaction() as cur:
+            cur.execute("UPDATE send_slots SET until = MIN(until, ?) WHERE name = ? AND token = ?",
+                        (time.time(), name, token))
 
     def take_and_admit(self, charges: Sequence[BucketCharge], max_wait: float, name: str, capacity: int,
-                       window_s: float) -> tuple[float, float, bool]:
+                       window_s: float, skew_s: float) -> tuple[float, float, str | None]:
         with self._transaction() as cur:
             wait, ready_at = self._take(cur, charges, max_wait)
             if wait > 0:
-                return wait, ready_at, False
-            return wait, ready_at, self._admit(cur, name, capacity, window_s) == 0
+                return wait, ready_at, None
+            return wait, ready_at, self._admit(cur, name, capacity, window_s, skew_s)[1]
 
     @staticmethod
     def _take(cur: sqlite3.Cursor, charges: Sequence[BucketCharge], max_wait: float) -> tuple[float, float]:
@@ -182,14 +196,17 @@ class SqliteStateStore(SharedStateStore):
         return wait, now + wait
 
     @staticmethod
-    def _admit(cur: sqlite3.Cursor, name: str, capacity: int, window_s: float) -> float:
+    def _admit(cur: sqlite3.Cursor, name: str, capacity: int, window_s: float,
+               skew_s: float) -> tuple[float, str | None]:
         now = time.time()
-        cur.execute("DELETE FROM sends WHERE name = ? AND at <= ?", (name, now - window_s))
-        sends = [row[0] for row in cur.execute("SELECT at FROM sends WHERE name = ?", (name,))]
-        wait = window_wait(sends, capacity, window_s, now)
-        if wait == 0:
-            cur.execute("INSERT INTO sends (name, at) VALUES (?, ?)", (name, now))
-        return wait
+        cur.execute("DELETE FROM send_slots WHERE name = ? AND until <= ?", (name, now - window_s))
+        until = [row[0] for row in cur.execute("SELECT until FROM send_slots WHERE name = ?", (name,))]
+        wait = window_wait(until, capacity, window_s, now)
+        if wait > 0:
+            return wait, None
+        token = uuid.uuid4().hex
+        cur.execute("INSERT INTO send_slots (name, token, until) VALUES (?, ?, ?)", (name, token, now + skew_s))
+        return 0.0, token
 
     def add_spend(self, amount: float, charges: Sequence[SpendCharge]) -> tuple[bool, dict[str, float]]:
         scopes = [c.scope for c in charges]
@@ -238,6 +255,9 @@ class _SqliteTransaction:
             self._lock.release()
 
 
+SCHEMA_LOCK_KEY = 0x5570_5374_6167  # arbitrary, stable: "UpStag"
+
+
 def normalise_postgres_url(url: str) -> str:
     """Plain ``postgresql://`` makes SQLAlchemy 2.1 pick psycopg 3; the project ships psycopg2."""
     for prefix in ("postgresql://", "postgres://"):
@@ -259,8 +279,10 @@ class PostgresStateStore(SharedStateStore):
         self.engine = sqlalchemy.create_engine(normalise_postgres_url(url), pool_pre_ping=True, pool_size=2)
         self.buckets_table = f"{table_prefix}_rate_buckets"
         self.spend_table = f"{table_prefix}_spend"
-        self.sends_table = f"{table_prefix}_sends"
+        self.sends_table = f"{table_prefix}_send_slots"
         with self.engine.begin() as conn:
+            # Concurrent CREATE TABLE IF NOT EXISTS can still collide in PostgreSQL: serialise it.
+            conn.execute(sqlalchemy.text("SELECT pg_advisory_xact_lock(:key)"), {"key": SCHEMA_LOCK_KEY})
             conn.execute(sqlalchemy.text(
                 f"CREATE TABLE IF NOT EXISTS {self.buckets_table} "
                 "(name TEXT PRIMARY KEY, tokens DOUBLE PRECISION NOT NULL, updated DOUBLE PRECISION NOT NULL)"))
@@ -268,9 +290,10 @@ class PostgresStateStore(SharedStateStore):
                 f"CREATE TABLE IF NOT EXISTS {self.spend_table} "
                 "(scope TEXT PRIMARY KEY, amount DOUBLE PRECISION NOT NULL)"))
             conn.execute(sqlalchemy.text(
-                f"CREATE TABLE IF NOT EXISTS {self.sends_table} (name TEXT NOT NULL, at DOUBLE PRECISION NOT NULL)"))
+                f"CREATE TABLE IF NOT EXISTS {self.sends_table} "
+                "(name TEXT NOT NULL, token TEXT NOT NULL, until DOUBLE PRECISION NOT NULL)"))
             conn.execute(sqlalchemy.text(
-                f"CREATE INDEX IF NOT EXISTS {self.sends_table}_by_name ON {self.sends_table} (name, at)"))
+                f"CREATE INDEX IF NOT EXISTS {self.sends_table}_by_name ON {self.sends_table} (name, until)"))
 
     def take_tokens(self, charges: Sequence[BucketCharge], max_wait: float = float("inf")) -> tuple[float, float]:
         text = self._sa.text
@@ -295,7 +318,7 @@ class PostgresStateStore(SharedStateStore):
                     {"n": name, "t": tokens, "u": stamp})
         return wait, local_now + wait
 
-    def admit_send(self, name: str, capacity: int, window_s: float) -> float:
+    def admit_send(self, name: str, capacity: int, window_s: float, skew_s: float) -> tuple[float, str | None]:
         text = self._sa.text
         with self.engine.begin() as conn:
             # The bucket row doubles as the lock that serialises senders on this name.
@@ -303,15 +326,24 @@ class PostgresStateStore(SharedStateStore):
                               "ON CONFLICT (name) DO NOTHING"), {"n": name})
             conn.execute(text(f"SELECT name FROM {self.buckets_table} WHERE name = :n FOR UPDATE"), {"n": name})
             now = float(conn.execute(text("SELECT extract(epoch FROM clock_timestamp())")).scalar_one())
-            conn.execute(text(f"DELETE FROM {self.sends_table} WHERE name = :n AND at <= :cut"),
+            conn.execute(text(f"DELETE FROM {self.sends_table} WHERE name = :n AND until <= :cut"),
                          {"n": name, "cut": now - window_s})
-            sends = [float(r[0]) for r in conn.execute(
-                text(f"SELECT at FROM {self.sends_table} WHERE name = :n"), {"n": name})]
-            wait = window_wait(sends, capacity, window_s, now)
-            if wait == 0:
-                conn.execute(text(f"INSERT INTO {self.sends_table} (name, at) VALUES (:n, :at)"),
-                             {"n": name, "at": now})
-        return wait
+            until = [float(r[0]) for r in conn.execute(
+                text(f"SELECT until FROM {self.sends_table} WHERE name = :n"), {"n": name})]
+            wait = window_wait(until, capacity, window_s, now)
+            if wait > 0:
+                return wait, None
+            token = uuid.uuid4().hex
+            conn.execute(text(f"INSERT INTO {self.sends_table} (name, token, until) VALUES (:n, :t, :u)"),
+                         {"n": name, "t": token, "u": now + skew_s})
+        return 0.0, token
+
+    def complete_send(self, name: str, token: str) -> None:
+        text = self._sa.text
+        with self.engine.begin() as conn:
+            conn.execute(text(f"UPDATE {self.sends_table} SET until = LEAST(until, "
+                              "extract(epoch FROM clock_timestamp())) WHERE name = :n AND token = :t"),
+                         {"n": name, "t": token})
 
     def add_spend(self, amount: float, charges: Sequence[SpendCharge]) -> tuple[bool, dict[str, float]]:
         text = self._sa.text

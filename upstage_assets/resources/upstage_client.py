@@ -55,7 +55,9 @@ class UpstageClient(ConfigurableResource):  # type: ignore[type-arg]
     poll_requests_per_second: float = 2.0
     rate_limit_burst: float = 1.0
     rate_limit_headroom: float = 0.02
-    rate_limit_window_margin_s: float = 0.1
+    rate_limit_max_skew_s: float = Field(
+        default=0.1, description="Longest the server may take to count a request after it is sent; "
+        "a send holds its rate-limit slot until its answer arrives, at most this long.")
     rate_limit_store: str | None = Field(
         default=None, description="Directory for the host's SQLite state, or a postgresql:// URL for "
         "several hosts. Default: $DAGSTER_HOME/upstage_rate_limits or a temp dir.")
@@ -110,7 +112,7 @@ class UpstageClient(ConfigurableResource):  # type: ignore[type-arg]
         limiter = RateLimiter(store, self.endpoint_limits(), account=self.account,
                               max_in_flight=self.max_in_flight, max_wait_s=self.poll_timeout_s,
                               headroom=self.rate_limit_headroom,
-                              window_margin_s=self.rate_limit_window_margin_s)
+                              max_skew_s=self.rate_limit_max_skew_s)
         http = UpstageHttp(
             self.base_url, self.api_key,
             timeout=httpx.Timeout(connect=self.connect_timeout_s, read=self.read_timeout_s,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 
 from upstage_assets.resources.parser import SourceDocument
@@ -11,6 +12,7 @@ def make_pdf(pages: int = 1, tag: str = "INV-001") -> bytes:
     from fpdf import FPDF
 
     pdf = FPDF()
+    pdf.set_creation_date(dt.datetime(2026, 1, 1, tzinfo=dt.UTC))  # same text, same bytes
     pdf.set_font("Helvetica", size=14)
     for page in range(1, pages + 1):
         pdf.add_page()

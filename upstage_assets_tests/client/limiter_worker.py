@@ -11,13 +11,14 @@ from upstage_assets.resources.upstage_http import UpstageHttp
 
 
 def send_through_shared_limiter(url: str, state: str, requests: int, rps: float, start_at: float,
-                                concurrency: int = 4) -> tuple[int, list[float]]:
+                                concurrency: int = 4, max_skew_s: float = 1.0) -> tuple[int, list[float]]:
     """Wait until ``start_at`` (so processes compete), then send ``requests`` POSTs.
 
     Returns the successes and the times the limiter let each request go.
     """
     store = open_state_store(state)
-    limiter = RateLimiter(store, {"information-extraction": EndpointLimits(rps)}, max_in_flight=concurrency)
+    limiter = RateLimiter(store, {"information-extraction": EndpointLimits(rps)}, max_in_flight=concurrency,
+                          max_skew_s=max_skew_s)
     http = UpstageHttp(url, "up_worker_key", limiter=limiter)
     released: list[float] = []
 
