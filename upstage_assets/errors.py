@@ -57,6 +57,12 @@ class UnsafeSourceName(DocumentError):
     code = "unsafe_name"
 
 
+class UnsafeDocumentKey(DocumentError):
+    """A partition key that is not one plain path segment: it could address another document's files."""
+
+    code = "unsafe_document_key"
+
+
 class SourceUnavailable(DocumentError):
     """The source object vanished or cannot be read; retry once it is back."""
 

@@ -29,6 +29,7 @@ from dagster import AssetKey, DagsterInstance, DagsterRunStatus, Definitions, Ru
 from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
 
 from upstage_assets.assets.keys import DOCUMENT_ASSET_KEYS, KIE_FIELDS, VALIDATED_DOCUMENTS
+from upstage_assets.errors import UnsafeDocumentKey
 from upstage_assets.partitions import DOCUMENTS_PARTITIONS_NAME
 from upstage_assets.storage.failures import failed_partition_ids
 from upstage_assets.storage.layout import OutputLayout
@@ -58,7 +59,10 @@ def documents_wanted(tags: Mapping[str, str], keys: Sequence[str]) -> list[str]:
 
 
 def _failed_stage(store: ObjectStore, layout: OutputLayout, document_id: str) -> str | None:
-    key = layout.failure_key(document_id)
+    try:
+        key = layout.failure_key(document_id)
+    except UnsafeDocumentKey:
+        return None  # the stage refuses the key itself
     if not store.exists(key):
         return None
     table = pq.read_table(io.BytesIO(store.read_bytes(key)), columns=["stage"])

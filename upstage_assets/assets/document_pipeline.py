@@ -45,7 +45,7 @@ from upstage_assets.assets.stages import (
     run_raw,
     run_validate,
 )
-from upstage_assets.errors import BudgetExceeded, DocumentError
+from upstage_assets.errors import BudgetExceeded, DocumentError, UnsafeDocumentKey
 from upstage_assets.partitions import documents_partitions
 from upstage_assets.recovery import documents_wanted, stages_to_skip
 from upstage_assets.resources.catalog import backend_name, price_per_page
@@ -124,9 +124,12 @@ async def _process_document(context: AssetExecutionContext, env: StageEnv, docum
             except DocumentError as exc:
                 outcome.error, outcome.failed_stage = exc, asset_key
                 source = state.record.source_uri if state.record else None
-                await asyncio.to_thread(record_failure, env.store, env.layout, document_id=document_id,
-                                        source_uri=source, stage=asset_key.to_user_string(), error=exc,
-                                        run_id=context.run_id)
+                try:
+                    await asyncio.to_thread(record_failure, env.store, env.layout, document_id=document_id,
+                                            source_uri=source, stage=asset_key.to_user_string(), error=exc,
+                                            run_id=context.run_id)
+                except UnsafeDocumentKey:  # a key that cannot name a file: the step's failure lists it
+                    pass
                 context.log.warning(f"document {document_id} failed at {asset_key.to_user_string()}: "
                                     f"[{exc.code}] {exc.message}")
                 return outcome

@@ -16,6 +16,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from upstage_assets.errors import UnsafeDocumentKey
+
+
+def _segment(name: str) -> str:
+    """A document id or schema name must be one plain path segment: ``../registry/<id>`` would
+    otherwise normalise to another document's files, inside the root but not its own."""
+    if not name or name in (".", "..") or any(c in name for c in "/\\\x00"):
+        raise UnsafeDocumentKey(f"unsafe document key {name!r}: not a single path segment")
+    return name
+
 
 @dataclass(frozen=True)
 class OutputLayout:
@@ -28,22 +38,22 @@ class OutputLayout:
     failures: str = "failures"
 
     def registry_key(self, document_id: str) -> str:
-        return f"{self.registry}/{document_id}.json"
+        return f"{self.registry}/{_segment(document_id)}.json"
 
     def raw_key(self, document_id: str) -> str:
-        return f"{self.raw}/{document_id}.json"
+        return f"{self.raw}/{_segment(document_id)}.json"
 
     def parsed_key(self, document_id: str) -> str:
-        return f"{self.parsed}/{document_id}.json"
+        return f"{self.parsed}/{_segment(document_id)}.json"
 
     def kie_key(self, document_id: str) -> str:
-        return f"{self.kie}/{document_id}.json"
+        return f"{self.kie}/{_segment(document_id)}.json"
 
     def table_key(self, schema_name: str, document_id: str) -> str:
-        return f"{self.tables}/{schema_name}/{document_id}.parquet"
+        return f"{self.tables}/{_segment(schema_name)}/{_segment(document_id)}.parquet"
 
     def quarantine_key(self, schema_name: str, document_id: str) -> str:
-        return f"{self.quarantine}/{schema_name}/{document_id}.parquet"
+        return f"{self.quarantine}/{_segment(schema_name)}/{_segment(document_id)}.parquet"
 
     def failure_key(self, document_id: str) -> str:
-        return f"{self.failures}/{document_id}.parquet"
+        return f"{self.failures}/{_segment(document_id)}.parquet"
