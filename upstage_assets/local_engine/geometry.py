@@ -15,8 +15,10 @@ from statistics import median
 WIDE_GAP_CHARS = 2.5
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Box:
+    """An axis-aligned box; treated as immutable (slots, not frozen: built in hot loops)."""
+
     x0: float
     y0: float
     x1: float
@@ -35,25 +37,28 @@ class Box:
         return (self.y0 + self.y1) / 2
 
     def union(self, other: Box) -> Box:
-        return Box(min(self.x0, other.x0), min(self.y0, other.y0), max(self.x1, other.x1), max(self.y1, other.y1))
+        return Box(self.x0 if self.x0 < other.x0 else other.x0, self.y0 if self.y0 < other.y0 else other.y0,
+                   self.x1 if self.x1 > other.x1 else other.x1, self.y1 if self.y1 > other.y1 else other.y1)
 
     def vertical_overlap(self, other: Box) -> float:
         """Overlap of the two y-ranges as a share of the smaller height (0..1)."""
-        overlap = min(self.y1, other.y1) - max(self.y0, other.y0)
-        smaller = min(self.height, other.height)
-        return max(0.0, overlap) / smaller if smaller > 0 else 0.0
+        return _overlap(self.y0, self.y1, other.y0, other.y1)
 
     def horizontal_overlap(self, other: Box) -> float:
-        overlap = min(self.x1, other.x1) - max(self.x0, other.x0)
-        smaller = min(self.width, other.width)
-        return max(0.0, overlap) / smaller if smaller > 0 else 0.0
+        return _overlap(self.x0, self.x1, other.x0, other.x1)
+
+
+def _overlap(a0: float, a1: float, b0: float, b1: float) -> float:
+    """Overlap of [a0, a1] and [b0, b1] as a share of the shorter one (0..1)."""
+    overlap = (a1 if a1 < b1 else b1) - (a0 if a0 > b0 else b0)
+    if overlap <= 0:
+        return 0.0
+    smaller = a1 - a0 if a1 - a0 < b1 - b0 else b1 - b0
+    return overlap / smaller if smaller > 0 else 0.0
 
 
 def union_all(boxes: list[Box]) -> Box:
-    result = boxes[0]
-    for box in boxes[1:]:
-        result = result.union(box)
-    return result
+    return Box(min(b.x0 for b in boxes), min(b.y0 for b in boxes), max(b.x1 for b in boxes), max(b.y1 for b in boxes))
 
 
 @dataclass

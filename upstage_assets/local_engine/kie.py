@@ -1,22 +1,269 @@
 """Schema-driven key information extraction over a Document Parse response.
 
-STUB: the interface is fixed; the implementation lands with the KIE work.
+Works from the schema alone: each property's name, type and description become label hints
+(plus a small table of common synonyms), the value is found next to the label by geometry
+(``field_matching``) and read by type (``normalize``). Fields that documents rarely label
+(the issuing company, its address) fall back to layout: the prominent lines at the top of
+the first page. Confidence combines how well the label matched, where the value sat and
+whether it read cleanly as its type, so low scores mark the values worth reviewing.
 """
 
 from __future__ import annotations
 
+import json
+import re
+import uuid
 from typing import Any
+
+from upstage_assets.local_engine.field_matching import (
+    Segment,
+    document_lines,
+    find_labels,
+    neighbours,
+    normalise_label,
+)
+from upstage_assets.local_engine.line_items import extract_line_items
+from upstage_assets.local_engine.normalize import detect_currency, find_amounts, parse_amount, parse_date
 
 LOCAL_IE_MODEL = "information-extract-local"
 
+# Common ways documents label a concept; matched by property-name tokens.
+SYNONYMS: dict[str, list[str]] = {
+    "invoice_number": ["invoice no", "invoice number", "invoice #", "invoice id", "inv no", "invoice",
+                       "bill no", "reference no", "ref no", "document no", "no"],
+    "receipt_number": ["receipt no", "receipt number", "receipt #", "bill no", "invoice no", "doc no",
+                       "document no", "transaction no", "trans no", "order no", "check no", "slip no", "no"],
+    "date": ["invoice date", "date of issue", "issue date", "receipt date", "transaction date", "bill date",
+             "date", "dated", "날짜", "일자", "거래일시"],
+    "due_date": ["due date", "payment due", "due"],
+    "total": ["grand total", "total amount due", "amount due", "total due", "balance due", "total payable",
+              "nett total", "net total", "total amount", "total incl", "rounded total", "total", "amount",
+              "합계", "총액", "결제금액", "받을금액"],
+    "subtotal": ["subtotal", "sub total"],
+    "tax": ["tax", "gst", "vat", "sst"],
+    "bill_to": ["bill to", "billed to", "sold to", "invoice to", "customer", "client"],
+    "issuer": ["from", "seller", "vendor", "supplier", "issued by"],
+    "company": ["company", "store", "merchant", "상호"],
+    "address": ["address", "addr", "주소"],
+}
+ALIASES = {"amount": "total", "grand_total": "total", "total_amount": "total", "amount_due": "total",
+           "vendor": "issuer", "seller": "issuer", "supplier": "issuer", "store": "company",
+           "merchant": "company", "store_name": "company", "customer": "bill_to", "buyer": "bill_to",
+           "invoice_date": "date", "issue_date": "date", "receipt_date": "date", "invoice_no": "invoice_number",
+           "invoice_id": "invoice_number", "receipt_no": "receipt_number"}
+ORGANISATION_FIELDS = {"company", "issuer"}
+EXCLUDED_TOTAL_LABELS = ["sub total", "subtotal", "total qty", "total quantity", "total items", "total item",
+                         "total tax", "total discount", "total gst", "total excl", "total savings"]
+TITLE_WORDS = {"invoice", "tax invoice", "receipt", "official receipt", "bill", "statement", "cash sale",
+               "cash bill", "simplified tax invoice", "sales receipt", "quotation", "영수증", "invoice receipt"}
+ORGANISATION_MARKERS = re.compile(
+    r"\b(sdn\.? ?bhd|bhd|ltd|llc|inc|gmbh|pte|corp|co\.|company|enterprise|trading|restaurant|store|mart|"
+    r"services|consulting|s\.a\.|b\.v\.|llp|plc|pty|ag|s\.r\.l|limited|holdings|group)(?!\w)|주식회사|\(주\)",
+    re.IGNORECASE)
+LABELLED_LINE = re.compile(r"^[^:]{1,30}:\s*\S")
+ADDRESS_STOP = re.compile(r"\b(tel|phone|fax|gst|reg|email|e-mail|www|http|invoice|receipt|date|no\.?:|cashier)\b",
+                          re.IGNORECASE)
+ADDRESS_WORDS = re.compile(r"\d|\b(street|st|road|rd|jalan|jln|avenue|ave|lane|taman|floor|suite|blvd|drive|"
+                           r"lot|block|city|no\.)\b|[시구동로길]", re.IGNORECASE)
+
+
+def concept_of(name: str) -> str:
+    lowered = name.lower()
+    if lowered in SYNONYMS:
+        return lowered
+    if lowered in ALIASES:
+        return ALIASES[lowered]
+    if "date" in lowered.split("_"):
+        return "due_date" if "due" in lowered else "date"
+    if any(t in lowered for t in ("total", "amount")):
+        return "total"
+    return lowered
+
+
+def label_hints(name: str, prop: dict[str, Any]) -> list[str]:
+    """Synonyms, the name itself, and phrases the description lists in parentheses."""
+    hints = list(SYNONYMS.get(concept_of(name), []))
+    hints.append(name.replace("_", " "))
+    description = prop.get("description") or ""
+    for group in re.findall(r"\(([^)]*)\)", description):
+        hints.extend(p.strip() for p in re.split(r"[,;/]| or ", group) if 2 < len(p.strip()) < 30)
+    return [h for h in dict.fromkeys(hints) if h]
+
+
+def is_date_field(name: str, prop: dict[str, Any]) -> bool:
+    return prop.get("format") in ("date", "date-time") or "date" in name.lower()
+
+
+def is_amount_field(name: str, prop: dict[str, Any]) -> bool:
+    return prop.get("type") in ("number", "integer") or concept_of(name) in ("total", "subtotal", "tax")
+
+
+def _found(value: Any, confidence: float, segment: Segment | None) -> dict[str, Any]:
+    return {"value": value, "confidence": round(max(0.0, min(1.0, confidence)), 3),
+            "page": segment.page if segment else None, "coordinates": segment.coordinates if segment else None}
+
+
+def _missing() -> dict[str, Any]:
+    return {"value": None, "confidence": 0.0, "page": None, "coordinates": None}
+
+
+def _read(name: str, prop: dict[str, Any], text: str) -> Any:
+    """Read a value of the field's type from text, or None."""
+    if is_date_field(name, prop):
+        return parse_date(text)
+    if is_amount_field(name, prop):
+        value = parse_amount(text)
+        if value is not None and prop.get("type") == "integer":
+            return int(value) if value == int(value) else None
+        return value
+    if concept_of(name) == "currency":
+        return detect_currency(text)
+    cleaned = text.strip(" :#-")
+    if concept_of(name) in ("invoice_number", "receipt_number") or name.lower().endswith(("_number", "_no", "_id")):
+        token = cleaned.split()[0] if cleaned.split() else ""
+        if not any(ch.isdigit() for ch in token) or parse_date(token) == parse_date(cleaned) and parse_date(token):
+            return None  # identifiers carry digits and are not dates
+        return token
+    return cleaned or None
+
+
+def _labelled_value(lines: list[list[Segment]], name: str, prop: dict[str, Any]) -> dict[str, Any] | None:
+    hints = label_hints(name, prop)
+    exclude = EXCLUDED_TOTAL_LABELS if concept_of(name) == "total" else []
+    if concept_of(name) == "date":
+        exclude = ["due date", "due", *exclude]
+    best: tuple[float, int, Any, Segment] | None = None
+    for hit in find_labels(lines, hints, exclude):
+        rank = next((i for i, h in enumerate(hints) if normalise_label(hit.segment.text).startswith(normalise_label(h))),
+                    len(hints))
+        priority = 1.0 - min(0.4, 0.03 * rank)
+        options: list[tuple[str, float, Segment]] = []
+        if hit.remainder:
+            options.append((hit.remainder, 1.0, hit.segment))
+        options += [(seg.text, weight, seg) for seg, weight in neighbours(lines, hit)]
+        for text, placement, segment in options:
+            value = _read(name, prop, text)
+            if value in (None, ""):
+                continue
+            score = hit.strength * placement * priority
+            order = segment.line if concept_of(name) == "total" else -segment.line  # totals: the last wins ties
+            if best is None or (score, order) > (best[0], best[1]):
+                best = (score, order, value, segment)
+            break
+    if best is None:
+        return None
+    return _found(best[2], 0.35 + 0.6 * best[0], best[3])
+
+
+def _top_lines(lines: list[list[Segment]], limit: int = 8) -> list[tuple[int, str, Segment]]:
+    top = []
+    for index, line in enumerate(lines):
+        if not line or line[0].page != 1:
+            continue
+        text = " ".join(s.text for s in line).strip()
+        top.append((index, text, line[0]))
+        if len(top) >= limit:
+            break
+    return top
+
+
+def _organisation(lines: list[list[Segment]]) -> tuple[dict[str, Any], int | None]:
+    candidates = []
+    previous = ""
+    for index, text, segment in _top_lines(lines):
+        norm = normalise_label(text)
+        after_label, previous = previous.rstrip().endswith(":"), text
+        if after_label:
+            continue  # the value of a label line above ("Bill To:"), not the issuer
+        if not re.search(r"[A-Za-z가-힣]{2,}", text) or norm in TITLE_WORDS or parse_date(text) or \
+                LABELLED_LINE.match(text) or ADDRESS_STOP.search(text) and not ORGANISATION_MARKERS.search(text):
+            continue
+        name = segment.text if normalise_label(segment.text) not in TITLE_WORDS else text
+        for title in sorted(TITLE_WORDS, key=len, reverse=True):
+            name = re.sub(rf"^\s*{re.escape(title)}\b\s*|\s*\b{re.escape(title)}\s*$", "", name,
+                          flags=re.IGNORECASE).strip()
+        if not name:
+            continue
+        score = 0.55 + (0.3 if ORGANISATION_MARKERS.search(name) else 0.0) + \
+            (0.1 if segment.category == "heading1" else 0.0) - 0.08 * len(candidates)
+        candidates.append((score, index, name, segment))
+    if not candidates:
+        return _missing(), None
+    score, index, name, segment = max(candidates, key=lambda c: (c[0], -c[1]))
+    return _found(name, score, segment), index
+
+
+def _address(lines: list[list[Segment]], after: int | None) -> dict[str, Any]:
+    if after is None:
+        return _missing()
+    parts: list[str] = []
+    first: Segment | None = None
+    for line in lines[after + 1: after + 6]:
+        text = " ".join(s.text for s in line).strip()
+        if ADDRESS_STOP.search(text) or parse_date(text) or (parts and not ADDRESS_WORDS.search(text)):
+            break
+        if not parts and not ADDRESS_WORDS.search(text):
+            continue  # a registration number or slogan between the name and the address
+        parts.append(text)
+        first = first or line[0]
+    if not parts:
+        return _missing()
+    joined = parts[0]
+    for part in parts[1:]:
+        joined += (" " if joined.rstrip().endswith((",", ".", "-")) else ", ") + part
+    return _found(joined, 0.55 + 0.05 * min(len(parts), 3), first)
+
+
+def _unlabelled(lines: list[list[Segment]], name: str, prop: dict[str, Any], full_text: str) -> dict[str, Any]:
+    """The type-driven fallback when no label matched."""
+    if is_date_field(name, prop) and concept_of(name) == "date":
+        for line in lines:
+            for segment in line:
+                value = parse_date(segment.text)
+                if value:
+                    return _found(value, 0.45, segment)
+    if concept_of(name) == "total":
+        best = None
+        for line in lines:
+            for segment in line:
+                for _, value, decimals in find_amounts(segment.text):
+                    if decimals and (best is None or value > best[0]):
+                        best = (value, segment)
+        if best:
+            return _found(best[0], 0.25, best[1])
+    if concept_of(name) == "currency":
+        code = detect_currency(full_text)
+        if code:
+            return _found(code, 0.6, None)
+    return _missing()
+
 
 def extract_fields(parse_response: dict[str, Any], json_schema: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    """Map each schema property to {"value", "confidence" (0..1 float), "page", "coordinates"}.
-
-    A field that was not found has value None and confidence 0.0. Array properties (line
-    items) have a list of objects as value.
-    """
-    raise NotImplementedError
+    """Map each schema property to {"value", "confidence" (0..1), "page", "coordinates"}."""
+    lines = document_lines(parse_response)
+    full_text = "\n".join(" ".join(s.text for s in line) for line in lines)
+    properties: dict[str, Any] = json_schema.get("properties", {})
+    fields: dict[str, dict[str, Any]] = {}
+    organisation, organisation_line = _organisation(lines)
+    for name, prop in properties.items():
+        concept = concept_of(name)
+        if prop.get("type") == "array":
+            items = extract_line_items(parse_response, prop.get("items", {}))
+            fields[name] = {"value": items, "confidence": 0.6 if items else 0.0, "page": None, "coordinates": None}
+            continue
+        found = _labelled_value(lines, name, prop)
+        if found is None and concept in ORGANISATION_FIELDS:
+            found = organisation
+        if found is None and concept == "address":
+            found = _address(lines, organisation_line)
+        fields[name] = found or _unlabelled(lines, name, prop, full_text)
+    for name, prop in properties.items():
+        if concept_of(name) == "currency" and fields[name]["value"] is None:
+            amount_field = next((f for n, f in fields.items() if concept_of(n) == "total" and f["value"]), None)
+            code = detect_currency(full_text)
+            if code:
+                fields[name] = _found(code, 0.7 if amount_field else 0.5, None)
+    return fields
 
 
 def information_extraction_response(
@@ -27,7 +274,28 @@ def information_extraction_response(
     confidence: bool = False,
     numeric_confidence: bool = False,
 ) -> dict[str, Any]:
-    """A chat.completion response (contract section 4) with the additional_values tool call
-    when location or confidence is requested. ``numeric_confidence`` puts the float score in
-    place of the API's "high"/"low" flag (the local backend wants the number)."""
-    raise NotImplementedError
+    """A chat.completion response (contract section 4); ``additional_values`` when asked for."""
+    schema = response_format.get("json_schema", {}).get("schema", {})
+    fields = extract_fields(parse_response, schema)
+    values = {name: f["value"] for name, f in fields.items() if f["value"] not in (None, "")}
+    content = json.dumps(values, ensure_ascii=False)
+    message: dict[str, Any] = {"role": "assistant", "content": content}
+    if location or confidence:
+        extras = {}
+        for name, f in fields.items():
+            entry: dict[str, Any] = {"_value": f["value"]}
+            if location:
+                entry.update({"page": f["page"], "coordinates": f["coordinates"] or []})
+            if confidence:
+                entry["confidence"] = f["confidence"] if numeric_confidence else (
+                    "high" if f["confidence"] >= 0.5 else "low")
+            extras[name] = entry
+        message["tool_calls"] = [{"id": f"call_{uuid.uuid4().hex[:12]}", "type": "function",
+                                  "function": {"name": "additional_values",
+                                               "arguments": json.dumps(extras, ensure_ascii=False)}}]
+    prompt_tokens = max(1, len((parse_response.get("content") or {}).get("text", "")) // 4)
+    completion_tokens = max(1, len(content) // 4)
+    return {"id": f"iex-{uuid.uuid4().hex[:16]}", "object": "chat.completion", "model": LOCAL_IE_MODEL,
+            "choices": [{"index": 0, "message": message, "finish_reason": "stop"}],
+            "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
+                      "total_tokens": prompt_tokens + completion_tokens}}

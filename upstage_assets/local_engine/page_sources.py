@@ -27,6 +27,9 @@ PDF = "application/pdf"
 IMAGE_TYPES = ("image/png", "image/jpeg", "image/tiff", "image/bmp", "image/webp")
 # Scanned pages OCRed together (one detector batch).
 OCR_BATCH_PAGES = 2
+# Giant pages (posters, broken /MediaBox) are rendered smaller instead of exhausting memory.
+MAX_RASTER_SIDE = 8000
+MAX_RASTER_PIXELS = 40_000_000
 
 
 @dataclass
@@ -36,7 +39,14 @@ class PageRead:
     content: PageContent
     pixel_width: int
     pixel_height: int
-    pixel_words: list[OcrWord]
+    ocr_words: list[OcrWord] | None = None  # None: text-layer page, scaled on demand
+    points_to_pixels: float = 1.0
+
+    @property
+    def pixel_words(self) -> list[OcrWord]:
+        if self.ocr_words is None:
+            self.ocr_words = _scaled_words(self.content, self.points_to_pixels)
+        return self.ocr_words
 
 
 def read_pages(data: bytes, mime_type: str, *, force_ocr: bool, device: str | None) -> list[PageRead]:
@@ -65,7 +75,7 @@ def _read_pdf(data: bytes, *, force_ocr: bool, device: str | None) -> list[PageR
             if not force_ocr and pdf_text.has_text_layer(content):
                 # Sized like pdfium's rendering at OCR_DPI (it rounds up), so both paths agree.
                 reads[index] = PageRead(content, math.ceil(content.width * scale), math.ceil(content.height * scale),
-                                        _scaled_words(content, scale))
+                                        points_to_pixels=scale)
                 continue
             pending.append((index, to_bgr(render_pdf_page(pdf, index))))
             if len(pending) >= OCR_BATCH_PAGES:
@@ -74,12 +84,25 @@ def _read_pdf(data: bytes, *, force_ocr: bool, device: str | None) -> list[PageR
     return [reads[index] for index in sorted(reads)]
 
 
+def raster_scale(width_pt: float, height_pt: float, dpi: int = OCR_DPI) -> float:
+    """Pixels per point for rendering: ``dpi``, reduced for giant pages so memory stays bounded."""
+    scale = dpi / 72.0
+    if width_pt <= 0 or height_pt <= 0:
+        raise CorruptDocument("the PDF page has an empty size")
+    scale = min(scale, MAX_RASTER_SIDE / max(width_pt, height_pt),
+                math.sqrt(MAX_RASTER_PIXELS / (width_pt * height_pt)))
+    if min(width_pt, height_pt) * scale < 8:
+        raise CorruptDocument(f"the PDF page size {width_pt:.0f} x {height_pt:.0f} pt cannot be rasterised")
+    return scale
+
+
 def render_pdf_page(pdf: object, index: int, dpi: int = OCR_DPI) -> np.ndarray:
     """RGB pixels of one PDF page at ``dpi`` (the page's /Rotate applied)."""
     with pdf_text.PDFIUM_LOCK:
         page = pdf[index]  # type: ignore[index]
         try:
-            bitmap = page.render(scale=dpi / 72.0)
+            width_pt, height_pt = page.get_size()
+            bitmap = page.render(scale=raster_scale(width_pt, height_pt, dpi))
             try:
                 return np.array(bitmap.to_pil().convert("RGB"))
             finally:

@@ -72,10 +72,16 @@ class _PageFrame:
             return v, self.unrotated_width - u
         return u, v
 
-    def box(self, left: float, bottom: float, right: float, top: float) -> Box:
+    def coords(self, left: float, bottom: float, right: float, top: float) -> tuple[float, float, float, float]:
+        """(x0, y0, x1, y1) on the displayed page of a user-space rectangle."""
+        if self.rotation == 0:  # the common case, inlined
+            return left - self.left, self.top - top, right - self.left, self.top - bottom
         xa, ya = self.point(left, bottom)
         xb, yb = self.point(right, top)
-        return Box(min(xa, xb), min(ya, yb), max(xa, xb), max(ya, yb))
+        return min(xa, xb), min(ya, yb), max(xa, xb), max(ya, yb)
+
+    def box(self, left: float, bottom: float, right: float, top: float) -> Box:
+        return Box(*self.coords(left, bottom, right, top))
 
 
 def page_content(pdf: pdfium.PdfDocument, index: int) -> PageContent:
@@ -105,65 +111,95 @@ def _page_words(page: pdfium.PdfPage, frame: _PageFrame) -> list[Word]:
 
 
 def _words_from_chars(textpage: pdfium.PdfTextPage, frame: _PageFrame) -> list[Word]:
-    """Walk the characters in content order; a space, a line break or a jump ends a word."""
+    """Walk the characters in content order; a space, a line break or a jump ends a word.
+
+    This loop runs once per character of every page, so it works on plain floats.
+    """
     rect = pdfium_c.FS_RECTF()
+    rect_ref = ctypes.byref(rect)
+    get_unicode, get_box = pdfium_c.FPDFText_GetUnicode, pdfium_c.FPDFText_GetLooseCharBox
     words: list[Word] = []
     chars: list[str] = []
-    box: Box | None = None
-    size = 0.0
-    weight = 0
+    x0 = y0 = x1 = y1 = 0.0
+    first_index = -1
 
     def flush() -> None:
-        nonlocal chars, box
         text = "".join(chars).strip()
-        if text and box is not None:
-            words.append(Word(text=text, box=box, font_size=size, bold=weight >= _BOLD_WEIGHT))
-        chars, box = [], None
+        if text:
+            size_at = pdfium_c.FPDFText_GetFontSize(textpage, first_index)
+            bold = pdfium_c.FPDFText_GetFontWeight(textpage, first_index) >= _BOLD_WEIGHT
+            words.append(Word(text=text, box=Box(x0, y0, x1, y1), font_size=size_at, bold=bold))
+        chars.clear()
 
     for i in range(textpage.count_chars()):
-        code = pdfium_c.FPDFText_GetUnicode(textpage, i)
-        if code in _LINE_BREAKS or code == 0 or chr(code).isspace():
-            flush()
+        code = get_unicode(textpage, i)
+        if code <= 32 or code in _LINE_BREAKS or (code > 127 and chr(code).isspace()):
+            if chars:
+                flush()
             continue
-        if not pdfium_c.FPDFText_GetLooseCharBox(textpage, i, ctypes.byref(rect)):
+        if not get_box(textpage, i, rect_ref):
             continue
-        char_box = frame.box(rect.left, rect.bottom, rect.right, rect.top)
-        if char_box.width <= 0 and char_box.height <= 0:
+        cx0, cy0, cx1, cy1 = frame.coords(rect.left, rect.bottom, rect.right, rect.top)
+        if cx1 <= cx0 and cy1 <= cy0:
             continue
-        if box is not None and _breaks_word(box, char_box):
-            flush()
-        if box is None:
-            size = pdfium_c.FPDFText_GetFontSize(textpage, i)
-            weight = pdfium_c.FPDFText_GetFontWeight(textpage, i)
-            box = char_box
+        if chars:
+            # A character that jumps away from the word so far (another line, a gap wider
+            # than a quarter of the height, or backwards) starts a new word.
+            height = y1 - y0 if y1 - y0 > 1e-6 else 1e-6
+            overlap = (y1 if y1 < cy1 else cy1) - (y0 if y0 > cy0 else cy0)
+            smaller = height if height < cy1 - cy0 else cy1 - cy0
+            gap = cx0 - x1
+            if smaller <= 0 or overlap < 0.5 * smaller or gap > 0.25 * height or gap < -0.5 * height:
+                flush()
+        if not chars:
+            x0, y0, x1, y1, first_index = cx0, cy0, cx1, cy1, i
         else:
-            box = box.union(char_box)
+            if cx0 < x0:
+                x0 = cx0
+            if cy0 < y0:
+                y0 = cy0
+            if cx1 > x1:
+                x1 = cx1
+            if cy1 > y1:
+                y1 = cy1
         chars.append(chr(code))
-    flush()
+    if chars:
+        flush()
     return words
 
 
-def _breaks_word(word: Box, char: Box) -> bool:
-    """A character that jumps away from the word so far starts a new word."""
-    height = max(word.height, 1e-6)
-    if char.vertical_overlap(word) < 0.5:
-        return True
-    gap = char.x0 - word.x1
-    return gap > 0.25 * height or gap < -0.5 * height
-
-
 def _figure_boxes(page: pdfium.PdfPage, frame: _PageFrame) -> list[Box]:
-    """Boxes of embedded images big enough to be figures, but not full-page backgrounds."""
+    """Boxes of embedded images big enough to be figures, but not full-page backgrounds.
+
+    Uses the raw object API (top level, and form XObjects that hold an image): wrapping every
+    path object of a drawing-heavy page in Python objects cost more than its text.
+    """
     page_area = max(frame.width * frame.height, 1e-6)
     boxes: list[Box] = []
-    for obj in page.get_objects(filter=[pdfium_c.FPDF_PAGEOBJ_IMAGE], max_depth=2):
-        left, bottom, right, top = obj.get_bounds()
-        box = frame.box(left, bottom, right, top)
+    left, bottom, right, top = (ctypes.c_float() for _ in range(4))
+    refs = [ctypes.byref(v) for v in (left, bottom, right, top)]
+    for obj in _image_objects(page.raw):
+        if not pdfium_c.FPDFPageObj_GetBounds(obj, *refs):
+            continue
+        box = frame.box(left.value, bottom.value, right.value, top.value)
         box = Box(max(0.0, box.x0), max(0.0, box.y0), min(frame.width, box.x1), min(frame.height, box.y1))
-        share = box.width * box.height / page_area
+        share = max(0.0, box.width) * max(0.0, box.height) / page_area
         if MIN_FIGURE_AREA <= share < 0.85:
             boxes.append(box)
     return boxes
+
+
+def _image_objects(raw_page: object) -> Iterator[object]:
+    for i in range(pdfium_c.FPDFPage_CountObjects(raw_page)):
+        obj = pdfium_c.FPDFPage_GetObject(raw_page, i)
+        kind = pdfium_c.FPDFPageObj_GetType(obj)
+        if kind == pdfium_c.FPDF_PAGEOBJ_IMAGE:
+            yield obj
+        elif kind == pdfium_c.FPDF_PAGEOBJ_FORM:
+            # Inner bounds are in the form's own space: the form's page bounds stand in.
+            if any(pdfium_c.FPDFPageObj_GetType(pdfium_c.FPDFFormObj_GetObject(obj, j)) == pdfium_c.FPDF_PAGEOBJ_IMAGE
+                   for j in range(pdfium_c.FPDFFormObj_CountObjects(obj))):
+                yield obj
 
 
 def page_count(pdf: pdfium.PdfDocument) -> int:
