@@ -13,6 +13,8 @@ from dagster_aws.s3 import S3Resource
 
 from upstage_assets.storage.object_store import S3ObjectStore
 from upstage_assets_tests.reliability.fault_proxy import FaultProxy
+from upstage_assets_tests.reliability.leaks import captured_logs, leaks_in_events, leaks_in_files
+from upstage_assets_tests.reliability.secrets import SENTINELS, sentinel_environment
 
 
 def _payload(i: int) -> bytes:
@@ -38,7 +40,7 @@ def test_object_store_writes_and_reads_survive_s3_faults_and_nothing_is_half_wri
 
 
 @pytest.mark.slow
-def test_the_pipeline_on_flaky_s3_materializes_every_document_once(bucket, data_root, dagster_instance, monkeypatch):
+def test_the_pipeline_on_flaky_s3_materializes_every_document_once(bucket, data_root, dagster_instance, tmp_path):
     from dagster import materialize
 
     from upstage_assets.assets.document_pipeline import document_pipeline
@@ -50,7 +52,8 @@ def test_the_pipeline_on_flaky_s3_materializes_every_document_once(bucket, data_
 
     for i in range(8):
         bucket.put(f"inbox/invoice-{i}.pdf", pdf_bytes(text=f"Invoice No: S3-{i:04d}  Total: {i}.00 USD"))
-    with FaultProxy(bucket.endpoint, rate=0.15, seed=9) as proxy:
+    with sentinel_environment(), captured_logs(tmp_path / "captured.log"), \
+            FaultProxy(bucket.endpoint, rate=0.15, seed=9) as proxy:
         storage = bucket.storage()
         storage = storage.model_copy(update={"s3": S3Resource(endpoint_url=proxy.url, region_name="us-east-1",
                                                               max_attempts=8)})
@@ -76,7 +79,13 @@ def test_the_pipeline_on_flaky_s3_materializes_every_document_once(bucket, data_
         assert dagster_instance.get_materialized_partitions(asset) == set(keys)
     import json
 
+    downloaded = tmp_path / "downloaded"
     for key in bucket.keys("outputs/"):
         body = bucket.client.get_object(Bucket=bucket.name, Key=key)["Body"].read()
         if key.endswith(".json"):
             json.loads(body)
+        (downloaded / key).parent.mkdir(parents=True, exist_ok=True)
+        (downloaded / key).write_bytes(body)
+    # the sentinel AWS credentials signed every request; none of them is written anywhere
+    assert leaks_in_files(SENTINELS, [tmp_path]) == []
+    assert leaks_in_events(SENTINELS, dagster_instance) == []
