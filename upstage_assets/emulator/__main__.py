@@ -35,7 +35,8 @@ UPSTAGE_EMULATOR_FAULT_RATE_5XX=0.1; command-line flags win)::
     --timeout-hold-s 30 --timeout-mode hold|close
     --max-bytes / --async-max-bytes / --sync-max-pages 100 / --async-max-pages 2000 / ...
     --async-batch-pages 10 --async-queue-s 0.2 --async-batch-s 0.2 --download-url-ttl-s 900
-    --engine-workers 2 --result-cache-size 64
+    --engine-workers 2 --engine-executor thread|process --result-cache-size 64
+                                  (process: engine work never holds the server loop's GIL)
 
 In Python (tests, benchmarks)::
 

@@ -40,6 +40,9 @@ class ApiError(Exception):
         self.message = message
         self.code = code
 
+    def __reduce__(self) -> tuple[type[ApiError], tuple[int, str, str | None]]:
+        return (ApiError, (self.status, self.message, self.code))  # survives process-pool workers
+
     def response(self) -> JSONResponse:
         return error_response(self.status, self.message, self.code)
 

@@ -11,10 +11,11 @@ import asyncio
 import copy
 import hashlib
 import io
+import multiprocessing
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from typing import Any
 
 from upstage_assets.emulator.api_errors import ApiError, api_error_for_document
@@ -64,23 +65,29 @@ class Engine:
 
     def __init__(self, settings: EmulatorSettings):
         self.settings = settings
-        self._pool = ThreadPoolExecutor(max_workers=max(1, settings.engine_workers),
-                                        thread_name_prefix="emulator-engine")
+        workers = max(1, settings.engine_workers)
+        self._pool: Executor
+        if settings.engine_executor == "process":
+            # Worker processes keep the engine's GIL-holding Python work off the server's event loop.
+            self._pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"))
+        else:
+            self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="emulator-engine")
         self._cache: OrderedDict[tuple[Any, ...], dict[str, Any]] = OrderedDict()
         self._cache_lock = threading.Lock()
 
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
 
-    async def run(self, fn: Callable[[], Any]) -> Any:
-        return await asyncio.get_running_loop().run_in_executor(self._pool, fn)
+    async def run(self, fn: Callable[..., Any], *args: Any) -> Any:
+        """``fn(*args)`` in the pool; fn and args must be picklable (module-level) for process pools."""
+        return await asyncio.get_running_loop().run_in_executor(self._pool, fn, *args)
 
     async def parse(self, data: bytes, mime_type: str, options: ParseOptions) -> dict[str, Any]:
         """A Document Parse (or OCR) response for the whole of ``data``."""
         key = (hashlib.sha256(data).hexdigest(), mime_type, options)
         cached = self._cache_get(key)
         if cached is None:
-            cached = await self.run(lambda: _call_engine(data, mime_type, options))
+            cached = await self.run(_call_engine, data, mime_type, options)
             self._cache_put(key, cached)
         result = copy.deepcopy(cached)
         if options.is_ocr:
@@ -94,13 +101,7 @@ class Engine:
 
     async def extract(self, parse_response: dict[str, Any], response_format: dict[str, Any], *,
                       location: bool, confidence: bool) -> dict[str, Any]:
-        from upstage_assets.local_engine.kie import information_extraction_response
-
-        def work() -> dict[str, Any]:
-            return _guard(lambda: information_extraction_response(
-                parse_response, response_format, location=location, confidence=confidence))
-
-        result: dict[str, Any] = await self.run(work)
+        result: dict[str, Any] = await self.run(_call_kie, parse_response, response_format, location, confidence)
         result["model"] = self.settings.ie_snapshot
         return result
 
@@ -132,6 +133,20 @@ def _call_engine(data: bytes, mime_type: str, options: ParseOptions) -> dict[str
     for name in ("html", "markdown", "text"):
         content.setdefault(name, "")
     return result
+
+
+def _call_kie(parse_response: dict[str, Any], response_format: dict[str, Any], location: bool,
+              confidence: bool) -> dict[str, Any]:
+    from upstage_assets.local_engine.kie import information_extraction_response
+
+    return dict(_guard(lambda: information_extraction_response(
+        parse_response, response_format, location=location, confidence=confidence)))
+
+
+def extract_fields_guarded(parse_response: dict[str, Any], schema: dict[str, Any]) -> dict[str, Any]:
+    from upstage_assets.local_engine.kie import extract_fields
+
+    return dict(_guard(lambda: extract_fields(parse_response, schema)))
 
 
 def _guard(fn: Callable[[], Any]) -> Any:

@@ -8,7 +8,7 @@ from typing import Any
 from starlette.responses import JSONResponse, Response
 
 from upstage_assets.emulator.api_errors import ApiError
-from upstage_assets.emulator.engine import inspect, split_pages
+from upstage_assets.emulator.engine import extract_fields_guarded, inspect, split_pages
 from upstage_assets.emulator.extraction import (
     SCHEMA_GENERATE_MODEL,
     chat_completion,
@@ -103,8 +103,6 @@ async def _generate_schema(call: ApiCall, body: dict[str, Any]) -> Response:
 
 async def prebuilt(call: ApiCall) -> Response:
     """Multipart ``document`` + ``model=receipt-extraction`` etc.; pages after the 30th are ignored."""
-    from upstage_assets.local_engine.kie import extract_fields
-
     settings = call.state.settings
     fields = form_fields(await read_form(call.request, settings.ie_max_bytes))
     model = fields.get("model")
@@ -117,9 +115,9 @@ async def prebuilt(call: ApiCall) -> Response:
     billed = min(info.page_count, settings.prebuilt_max_pages)
     call.admit_pages(billed)
     if info.page_count > billed:
-        data = await call.state.engine.run(lambda: split_pages(data, info.mime_type, 1, billed))
+        data = await call.state.engine.run(split_pages, data, info.mime_type, 1, billed)
     parse_response, _ = await parse_for_extraction(call.state, data, settings.prebuilt_max_pages)
-    extracted = await call.state.engine.run(lambda: extract_fields(parse_response, schema))
+    extracted = await call.state.engine.run(extract_fields_guarded, parse_response, schema)
     return JSONResponse(prebuilt_response(model, schema, extracted, info.page_count, billed))
 
 

@@ -121,7 +121,7 @@ class ParseJobStore:
         try:
             if self.faults.batch_fails():
                 raise ApiError(500, "internal error while processing the batch (injected)")
-            part = await self.engine.run(lambda: split_pages(data, mime_type, batch.start_page, batch.end_page))
+            part = await self.engine.run(split_pages, data, mime_type, batch.start_page, batch.end_page)
             result = await self.engine.parse(part, mime_type, job.options)
         except ApiError as exc:
             batch.status, batch.failure_message = "failed", exc.message

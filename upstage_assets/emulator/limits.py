@@ -8,34 +8,56 @@ so a client that backs off recovers after the window passes.
 
 from __future__ import annotations
 
+import bisect
 import threading
 import time
-from collections import deque
 from collections.abc import Callable
 
 from upstage_assets.emulator.api_errors import ApiError
 
 
+def busiest_window_containing(times: list[float], units: list[float], t: float, window_s: float) -> float:
+    """The most units in any window [s, s + window_s) that contains ``t`` (``times`` sorted)."""
+    start, end = bisect.bisect_right(times, t - window_s), bisect.bisect_left(times, t + window_s)
+    sub_times, prefix = times[start:end], [0.0]
+    for value in units[start:end]:
+        prefix.append(prefix[-1] + value)
+    ending_at_t = bisect.bisect_right(sub_times, t)
+    busiest = prefix[ending_at_t]  # the window (t - w, t]
+    for i in range(ending_at_t):  # windows starting at each earlier event
+        hi = bisect.bisect_left(sub_times, sub_times[i] + window_s)
+        busiest = max(busiest, prefix[hi] - prefix[i])
+    return busiest
+
+
 class SlidingWindowLimit:
-    """At most ``capacity`` units in any window of ``window_s`` seconds."""
+    """At most ``capacity`` units in any window of ``window_s`` seconds.
+
+    Work is stamped with its arrival time (when the request reached the server, before its body
+    was read), so admission may see stamps slightly out of order; every window containing the
+    new stamp is checked, not only the one ending now.
+    """
 
     def __init__(self, capacity: float, window_s: float, clock: Callable[[], float] = time.monotonic):
         self.capacity = capacity
         self.window_s = window_s
         self._clock = clock
-        self._events: deque[tuple[float, float]] = deque()  # (time, units)
-        self._used = 0.0
+        self._times: list[float] = []
+        self._units: list[float] = []
         self._lock = threading.Lock()
 
-    def try_acquire(self, units: float = 1.0) -> bool:
+    def try_acquire(self, units: float = 1.0, at: float | None = None) -> bool:
         with self._lock:
             now = self._clock()
-            while self._events and self._events[0][0] <= now - self.window_s:
-                self._used -= self._events.popleft()[1]
-            if self._used + units > self.capacity + 1e-9:
+            at = now if at is None else min(max(at, now - self.window_s), now)
+            keep = bisect.bisect_left(self._times, now - 2 * self.window_s)
+            del self._times[:keep], self._units[:keep]
+            if busiest_window_containing(self._times, self._units, at, self.window_s) + units \
+                    > self.capacity + 1e-9:
                 return False
-            self._events.append((now, units))
-            self._used += units
+            index = bisect.bisect_right(self._times, at)
+            self._times.insert(index, at)
+            self._units.insert(index, units)
             return True
 
 
@@ -58,13 +80,13 @@ class RateLimiter:
         self._limits_rps = dict(rps)
         self._limits_ppm = dict(ppm)
 
-    def admit_request(self, group: str) -> None:
+    def admit_request(self, group: str, at: float | None = None) -> None:
         limit = self._rps.get(group)
-        if limit is not None and not limit.try_acquire():
+        if limit is not None and not limit.try_acquire(at=at):
             raise ApiError(429, f"Too many requests: the {group} limit is {self._limits_rps[group]:g} "
                                 "requests per second. Please retry after a short wait.", "rate_limit_exceeded")
 
-    def admit_pages(self, group: str, pages: int) -> None:
+    def admit_pages(self, group: str, pages: int, at: float | None = None) -> None:
         limit = self._ppm.get(group)
         if limit is None:
             return
@@ -72,6 +94,6 @@ class RateLimiter:
             # A document larger than the whole budget could never pass; say so instead of looping.
             raise ApiError(429, f"Too many pages: {pages} pages exceed the {group} limit of "
                                 f"{self._limits_ppm[group]:g} pages per minute.", "page_limit_exceeded")
-        if not limit.try_acquire(pages):
+        if not limit.try_acquire(pages, at=at):
             raise ApiError(429, f"Too many pages: the {group} limit is {self._limits_ppm[group]:g} pages "
                                 "per minute. Please retry after a short wait.", "page_limit_exceeded")

@@ -70,6 +70,7 @@ class EmulatorSettings:
     download_url_ttl_s: float = 900.0
     # Engine: worker threads for the CPU-heavy local engine, and a cache of identical requests.
     engine_workers: int = 2
+    engine_executor: str = "thread"  # "process": spawn workers so engine work can't hold the loop's GIL
     result_cache_size: int = 64
     # Snapshots the aliases resolve to (contract section 0).
     parse_snapshot: str = "document-parse-260930"
@@ -85,6 +86,8 @@ class EmulatorSettings:
         for group, value in {**self.rps_limits, **self.ppm_limits}.items():
             if group not in ENDPOINT_GROUPS or value <= 0:
                 raise ValueError(f"bad limit {group}={value}; groups: {', '.join(ENDPOINT_GROUPS)}")
+        if self.engine_executor not in ("thread", "process"):
+            raise ValueError(f"engine_executor must be 'thread' or 'process', not {self.engine_executor!r}")
         if self.async_batch_pages < 1:
             raise ValueError("async_batch_pages must be at least 1")
 

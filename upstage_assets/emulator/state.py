@@ -77,9 +77,9 @@ class ApiCall:
     async def admit(self, group: str) -> None:
         """Count the arrival, apply the RPS limit, then draw this request's fault."""
         self.group = group
-        self.state.stats.record_request_group(group)
+        self.state.stats.record_request_group(group, at=self.started)
         try:
-            self.state.limiter.admit_request(group)
+            self.state.limiter.admit_request(group, at=self.started)
         except ApiError:
             self.state.stats.record_rate_limited(group)
             raise
@@ -97,7 +97,7 @@ class ApiCall:
         assert self.group is not None, "admit() first"
         self.pages = pages
         try:
-            self.state.limiter.admit_pages(self.group, pages)
+            self.state.limiter.admit_pages(self.group, pages, at=self.started)
         except ApiError:
             self.state.stats.record_rate_limited(self.group)
             raise

@@ -6,11 +6,14 @@ requests included), so a benchmark can show that a client's own limiter kept und
 
 from __future__ import annotations
 
+import bisect
 import threading
 import time
-from collections import Counter, deque
+from collections import Counter
 from collections.abc import Callable
 from typing import Any
+
+from upstage_assets.emulator.limits import busiest_window_containing
 
 
 class EmulatorStats:
@@ -28,22 +31,24 @@ class EmulatorStats:
             self._rate_limited: Counter[str] = Counter()  # 429s from the configured limits
             self._faults: Counter[str] = Counter()
             self._pages_by_group: Counter[str] = Counter()
-            self._arrivals: dict[str, deque[float]] = {}
+            self._arrivals: dict[str, list[float]] = {}
             self._peak_rps: dict[str, int] = {}
 
     def record_route(self, route: str) -> None:
         with self._lock:
             self._requests_by_route[route] += 1
 
-    def record_request_group(self, group: str) -> None:
+    def record_request_group(self, group: str, at: float | None = None) -> None:
+        """Count an arrival stamped when the request reached the server (may be slightly out of order)."""
         now = self._clock()
+        at = now if at is None else min(at, now)
         with self._lock:
             self._requests_by_group[group] += 1
-            window = self._arrivals.setdefault(group, deque())
-            window.append(now)
-            while window and window[0] <= now - 1.0:
-                window.popleft()
-            self._peak_rps[group] = max(self._peak_rps.get(group, 0), len(window))
+            arrivals = self._arrivals.setdefault(group, [])
+            del arrivals[:bisect.bisect_left(arrivals, now - 3.0)]
+            bisect.insort(arrivals, at)
+            busiest = busiest_window_containing(arrivals, [1.0] * len(arrivals), at, 1.0)
+            self._peak_rps[group] = max(self._peak_rps.get(group, 0), int(busiest))
 
     def record_status(self, status: int) -> None:
         with self._lock:

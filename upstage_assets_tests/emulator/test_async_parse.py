@@ -6,6 +6,7 @@ import time
 from typing import Any
 
 import httpx
+import pytest
 
 from upstage_assets_tests.emulator.conftest import AUTH, make_pdf
 
@@ -127,6 +128,7 @@ def test_injected_batch_failure_fails_the_job_with_a_message(start_emulator):
     assert "batch 0" in body["failure_message"] and body["batches"][0]["failure_message"]
 
 
+@pytest.mark.slow
 def test_legacy_async_routes_and_ocr_model(client, png_image):
     request_id = submit(client, make_pdf(1), path="/v1/document-ai/async/document-parse")
     body, _ = poll_until_done(client, request_id, path="/v1/document-ai/requests/{}")

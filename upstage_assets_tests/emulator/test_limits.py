@@ -93,3 +93,13 @@ def test_group_limits_parse_and_documented_limits():
     assert settings.rps_limits["document-parse"] == 10  # explicit wins
     assert settings.rps_limits["document-parse-async"] == 6
     assert settings.ppm_limits["document-parse"] == 300
+
+
+def test_arrival_stamps_out_of_order_are_checked_against_every_window():
+    now = [0.9]
+    window = SlidingWindowLimit(2, 1.0, clock=lambda: now[0])
+    assert window.try_acquire(at=0.0) and window.try_acquire(at=0.9)
+    now[0] = 1.2
+    # Arrived at 0.8 but admitted late: the window [0.0, 1.0) would then hold three requests.
+    assert not window.try_acquire(at=0.8)
+    assert window.try_acquire(at=1.2)  # (0.2, 1.2] holds only the one at 0.9

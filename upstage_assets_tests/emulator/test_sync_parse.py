@@ -141,3 +141,23 @@ def test_engine_work_does_not_block_other_requests(start_emulator):
     assert len(poll_latencies) >= 5, poll_latencies
     assert poll_latencies[int(len(poll_latencies) * 0.9)] < 0.25, poll_latencies
     assert poll_latencies[-1] < float(outcome["seconds"]) / 3, (poll_latencies[-1], outcome)
+
+
+@pytest.mark.slow
+def test_process_pool_engine_gives_the_same_answers(start_emulator, pdf_1page):
+    import pickle
+
+    from upstage_assets.emulator.api_errors import ApiError
+    from upstage_assets_tests.emulator.conftest import AUTH
+
+    error = pickle.loads(pickle.dumps(ApiError(422, "corrupted document: x", "corrupted_document")))
+    assert (error.status, error.message, error.code) == (422, "corrupted document: x", "corrupted_document")
+    threaded = start_emulator()
+    in_processes = start_emulator(engine_executor="process", engine_workers=1)
+    answers = []
+    for emulator in (threaded, in_processes):
+        with httpx.Client(base_url=emulator.url, headers=AUTH, timeout=120) as client:
+            response = post_parse(client, pdf_1page, output_formats='["text"]')
+            assert response.status_code == 200, response.text
+            answers.append(response.json())
+    assert answers[0] == answers[1]
