@@ -18,7 +18,9 @@ class Scanner:
 
     def __init__(self, bucket, **limits):
         self.storage = bucket.storage()
-        self.limits = S3ScanLimits(**limits)
+        # A generous time budget unless a test is about the budget: a loaded machine must not
+        # turn a pagination test into a budget test.
+        self.limits = S3ScanLimits(**{"time_budget_s": 300.0, **limits})
         self.cursor: str | None = None
         self.partitions: list[str] = []
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
 
 from upstage_assets.definitions import build_definitions
@@ -44,12 +45,13 @@ def test_new_objects_become_partitions_and_runs_of_many_documents(bucket, dagste
     assert len(dagster_instance.get_dynamic_partitions("documents")) == 8
 
 
+@pytest.mark.slow
 def test_ten_budgeted_ticks_register_everything_exactly_once(bucket, dagster_instance):
     from upstage_assets.storage.s3_scan import S3ScanLimits
 
     for n in range(25):
         bucket.put(f"inbox/b{n:02d}.pdf", doc(n))
-    sensor = build_s3_documents_sensor(limits=S3ScanLimits(max_documents=4, workers=2))
+    sensor = build_s3_documents_sensor(limits=S3ScanLimits(max_documents=4, workers=2, time_budget_s=300.0))
     ticker = Ticker(sensor, dagster_instance, bucket.storage())
     requested = 0
     for _ in range(10):
@@ -70,6 +72,7 @@ def test_the_sensor_skips_a_local_inbox_and_is_in_the_definitions(tmp_path, dags
     assert defs.get_sensor_def("new_s3_documents").job_name == "process_documents"
 
 
+@pytest.mark.slow
 def test_process_inbox_once_follows_the_s3_cursor_across_budgeted_ticks(bucket, dagster_instance):
     from dagster import Definitions
 
@@ -81,7 +84,7 @@ def test_process_inbox_once_follows_the_s3_cursor_across_budgeted_ticks(bucket, 
     full = build_definitions("local", "local")
     storage = bucket.storage()
     defs = Definitions(assets=list(full.assets or []), jobs=list(full.jobs or []),
-                       sensors=[build_s3_documents_sensor(limits=S3ScanLimits(max_documents=2))],
+                       sensors=[build_s3_documents_sensor(limits=S3ScanLimits(max_documents=2, time_budget_s=300.0))],
                        resources={**full.resources, "storage": storage})
     report = process_inbox_once(None, instance=dagster_instance, defs=defs)
     assert len(report.runs) == 3, "2 + 2 + 1 documents, one run per tick"
