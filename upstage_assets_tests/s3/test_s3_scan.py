@@ -214,3 +214,19 @@ def test_the_time_budget_bounds_listing_and_reading(bucket):
     assert all(t.budget_exhausted for t in ticks)
     idle = scanner.scan()
     assert idle.listed <= 1 and idle.reads == 0, "an idle tick stops listing at the budget too"
+
+
+def test_a_multipart_etag_is_not_taken_for_an_md5_the_bytes_are_hashed(bucket):
+    bucket.put("inbox/a.pdf", doc(1))
+    scanner = Scanner(bucket)
+    scanner.scan()
+    upload = bucket.client.create_multipart_upload(Bucket=bucket.name, Key="inbox/multipart-copy.pdf")
+    part = bucket.client.upload_part(Bucket=bucket.name, Key="inbox/multipart-copy.pdf", PartNumber=1,
+                                     UploadId=upload["UploadId"], Body=doc(1))
+    bucket.client.complete_multipart_upload(Bucket=bucket.name, Key="inbox/multipart-copy.pdf",
+                                            UploadId=upload["UploadId"],
+                                            MultipartUpload={"Parts": [{"ETag": part["ETag"], "PartNumber": 1}]})
+    etag = bucket.client.head_object(Bucket=bucket.name, Key="inbox/multipart-copy.pdf")["ETag"].strip('"')
+    assert etag.endswith("-1"), etag
+    result = scanner.scan()
+    assert result.reads == 1 and result.new_ids == [] and len(result.duplicates) == 1
