@@ -10,12 +10,15 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from typing import Any, TypeVar
 
 from upstage_assets.resources.shared_state import BucketCharge, SharedStateStore
 from upstage_assets.resources.upstage_errors import UpstageRateLimited
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -99,7 +102,7 @@ class RateLimiter:
             return None
         capacity, window = send_window(self.limits[endpoint].requests_per_second)
         name = f"{self.account}:{endpoint}:sends"
-        wait, ready_at, token = await asyncio.to_thread(
+        wait, ready_at, token = await self._call(
             self.store.take_and_admit, charges, self.max_wait_s, name, capacity, window, self.max_skew_s)
         if wait > self.max_wait_s:
             raise UpstageRateLimited(
@@ -108,7 +111,7 @@ class RateLimiter:
         if wait > 0:
             await asyncio.sleep(max(0.0, ready_at - time.time()))
         while token is None:
-            guard, token = await asyncio.to_thread(self.store.admit_send, name, capacity, window, self.max_skew_s)
+            guard, token = await self._call(self.store.admit_send, name, capacity, window, self.max_skew_s)
             if token is None:
                 wait += guard
                 await asyncio.sleep(guard)
@@ -118,7 +121,13 @@ class RateLimiter:
     async def release(self, ticket: SendTicket | None) -> None:
         """The answer arrived: the server has counted the request, so its window can close sooner."""
         if ticket is not None:
-            await asyncio.to_thread(self.store.complete_send, ticket.name, ticket.token)
+            await self._call(self.store.complete_send, ticket.name, ticket.token)
+
+    async def _call(self, fn: Callable[..., T], *args: Any) -> T:
+        """Run a store call inline when it is a local file, in a thread when it is a network hop."""
+        if self.store.fast_enough_inline:
+            return fn(*args)
+        return await asyncio.to_thread(fn, *args)
 
     @asynccontextmanager
     async def slot(self, endpoint: str, pages: int = 0) -> AsyncIterator[None]:

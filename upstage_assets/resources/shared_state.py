@@ -86,6 +86,10 @@ def settle_spend(
 class SharedStateStore(ABC):
     """Atomic read-modify-write of buckets and spend totals, visible to every process."""
 
+    # True when a call takes well under a millisecond (a local file): callers on an event loop
+    # may then call it inline instead of paying a thread hand-off per request.
+    fast_enough_inline = False
+
     @abstractmethod
     def take_tokens(self, charges: Sequence[BucketCharge], max_wait: float = float("inf")) -> tuple[float, float]:
         """Reserve tokens in every bucket at once: (seconds to wait, local ``time.time()`` to go at).
@@ -140,6 +144,8 @@ def default_state_dir() -> Path:
 
 class SqliteStateStore(SharedStateStore):
     """One SQLite file per host. WAL lets readers run; ``BEGIN IMMEDIATE`` serialises writers."""
+
+    fast_enough_inline = True
 
     def __init__(self, directory: str | Path | None = None, filename: str = "state.sqlite3"):
         self.directory = Path(directory) if directory else default_state_dir()
