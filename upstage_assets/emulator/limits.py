@@ -18,12 +18,18 @@ from upstage_assets.emulator.api_errors import ApiError
 
 def busiest_window_containing(times: list[float], units: list[float], t: float, window_s: float) -> float:
     """The most units in any window [s, s + window_s) that contains ``t`` (``times`` sorted)."""
-    start, end = bisect.bisect_right(times, t - window_s), bisect.bisect_left(times, t + window_s)
+    start = bisect.bisect_right(times, t - window_s)
+    if not times or t >= times[-1]:
+        # In order (the usual case): nothing lies after t, so (t - w, t] is the busiest window.
+        return float(sum(units[start:]))
+    end = bisect.bisect_left(times, t + window_s)
     sub_times, prefix = times[start:end], [0.0]
     for value in units[start:end]:
         prefix.append(prefix[-1] + value)
     ending_at_t = bisect.bisect_right(sub_times, t)
     busiest = prefix[ending_at_t]  # the window (t - w, t]
+    from_t = bisect.bisect_left(sub_times, t)
+    busiest = max(busiest, prefix[bisect.bisect_left(sub_times, t + window_s)] - prefix[from_t])  # [t, t + w)
     for i in range(ending_at_t):  # windows starting at each earlier event
         hi = bisect.bisect_left(sub_times, sub_times[i] + window_s)
         busiest = max(busiest, prefix[hi] - prefix[i])

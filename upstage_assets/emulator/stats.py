@@ -20,6 +20,7 @@ class EmulatorStats:
     def __init__(self, clock: Callable[[], float] = time.monotonic):
         self._clock = clock
         self._lock = threading.Lock()
+        self._ones = [1.0] * 4096  # unit weights for the window helper, reused
         self.reset()
 
     def reset(self) -> None:
@@ -46,8 +47,9 @@ class EmulatorStats:
             self._requests_by_group[group] += 1
             arrivals = self._arrivals.setdefault(group, [])
             del arrivals[:bisect.bisect_left(arrivals, now - 3.0)]
+            ones = self._ones[:len(arrivals)] if len(self._ones) >= len(arrivals) else [1.0] * len(arrivals)
+            busiest = busiest_window_containing(arrivals, ones, at, 1.0) + 1
             bisect.insort(arrivals, at)
-            busiest = busiest_window_containing(arrivals, [1.0] * len(arrivals), at, 1.0)
             self._peak_rps[group] = max(self._peak_rps.get(group, 0), int(busiest))
 
     def record_status(self, status: int) -> None:

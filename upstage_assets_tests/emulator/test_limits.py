@@ -103,3 +103,11 @@ def test_arrival_stamps_out_of_order_are_checked_against_every_window():
     # Arrived at 0.8 but admitted late: the window [0.0, 1.0) would then hold three requests.
     assert not window.try_acquire(at=0.8)
     assert window.try_acquire(at=1.2)  # (0.2, 1.2] holds only the one at 0.9
+
+
+def test_a_late_stamp_also_counts_against_the_window_that_starts_at_it():
+    now = [0.5]
+    window = SlidingWindowLimit(2, 1.0, clock=lambda: now[0])
+    assert window.try_acquire(at=0.3) and window.try_acquire(at=0.5)
+    now[0] = 0.6
+    assert not window.try_acquire(at=0.2)  # [0.2, 1.2) would hold 0.2, 0.3 and 0.5
