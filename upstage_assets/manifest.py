@@ -28,8 +28,9 @@ from typing import Any
 import pyarrow.parquet as pq
 from dagster import DefaultSensorStatus, SensorDefinition, SensorEvaluationContext, SensorResult, sensor
 
-from upstage_assets.errors import DocumentError, EmptyDocument, SourceUnavailable
+from upstage_assets.errors import DocumentError, DocumentTooLarge, EmptyDocument, SourceUnavailable
 from upstage_assets.ingest import IngestResult
+from upstage_assets.inspection import DocumentLimits
 from upstage_assets.partitions import DOCUMENTS_PARTITIONS_NAME, document_id_for_sha256, sha256_hex
 from upstage_assets.resources.storage import StorageResource
 from upstage_assets.storage.failures import record_failure
@@ -96,7 +97,8 @@ def _schema_exists(name: str, cache: dict[str, bool]) -> bool:
 
 
 def register_manifest(path_or_uri: str, storage: StorageResource, default_schema: str, *,
-                      known_ids: set[str] | None = None, failure_run_id: str = "manifest") -> IngestResult:
+                      known_ids: set[str] | None = None, failure_run_id: str = "manifest",
+                      max_bytes: int = DocumentLimits().max_bytes) -> IngestResult:
     """Register every row of a manifest; ``known_ids`` (existing partitions) overrides the registry check."""
     try:
         data = storage.read_source(path_or_uri)
@@ -123,6 +125,9 @@ def register_manifest(path_or_uri: str, storage: StorageResource, default_schema
 
     def fingerprint(uri: str) -> tuple[str, int] | DocumentError:
         try:
+            size = storage.source_size(uri)  # a 1 GB source is refused, not read into memory
+            if size > max_bytes:
+                return DocumentTooLarge(f"{uri} is {size:,} bytes; the limit is {max_bytes:,} bytes")
             body = storage.read_source(uri)
         except DocumentError as exc:
             return exc
@@ -135,6 +140,8 @@ def register_manifest(path_or_uri: str, storage: StorageResource, default_schema
     seen_here: set[str] = set()
     for (uri, row), found in zip(usable, fingerprints, strict=True):
         if isinstance(found, DocumentError):
+            record_failure(storage.output_store(), storage.layout, document_id=failure_id_for_source(uri),
+                           source_uri=uri, stage="manifest", error=found, run_id=failure_run_id)
             result.skipped.append((uri, found.message))
             continue
         sha, size = found

@@ -17,7 +17,13 @@ from typing import Any
 
 import pyarrow.parquet as pq
 
-from upstage_assets.errors import ContentChanged, DocumentError, ExtractionFailed, UpstreamMissing
+from upstage_assets.errors import (
+    ContentChanged,
+    DocumentError,
+    DocumentTooLarge,
+    ExtractionFailed,
+    UpstreamMissing,
+)
 from upstage_assets.inspection import DocumentLimits, inspect_document
 from upstage_assets.partitions import sha256_hex
 from upstage_assets.resources.parser import DocumentParser, ParseOptions, SourceDocument
@@ -100,6 +106,9 @@ async def source_document(env: StageEnv, state: DocumentState) -> SourceDocument
 
 async def run_raw(env: StageEnv, state: DocumentState) -> dict[str, Any]:
     record = await load_record(env, state)
+    if record.size_bytes > env.limits.max_bytes:  # the run's limit, checked before reading the bytes
+        raise DocumentTooLarge(f"the document is {record.size_bytes:,} bytes; the limit is "
+                               f"{env.limits.max_bytes:,} bytes")
     data = await load_bytes(env, state)
     info = inspect_document(data, env.limits)
     raw = {"document_id": state.document_id, "source_uri": record.source_uri, "sha256": record.sha256,

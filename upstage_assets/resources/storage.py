@@ -46,6 +46,22 @@ class StorageResource(ConfigurableResource):
     def registry(self) -> DocumentRegistry:
         return DocumentRegistry(self.output_store(), self.layout)
 
+    def source_size(self, uri: str) -> int:
+        """The source's size from ``stat`` or ``HEAD``, without reading it (limits come first)."""
+        try:
+            if uri.startswith("s3://"):
+                bucket, _, key = uri.removeprefix("s3://").partition("/")
+                return int(self._s3_client().head_object(Bucket=bucket, Key=key)["ContentLength"])
+            return Path(uri).stat().st_size
+        except FileNotFoundError:
+            raise SourceUnavailable(f"the source {uri} no longer exists") from None
+        except Exception as exc:
+            if type(exc).__name__ in ("ClientError", "NoSuchKey", "EndpointConnectionError"):
+                code = str(getattr(exc, "response", {}).get("Error", {}).get("Code", ""))
+                name = "NoSuchKey" if code in ("404", "NoSuchKey", "NotFound") else type(exc).__name__
+                raise SourceUnavailable(f"the source {uri} cannot be read ({name})") from None
+            raise
+
     def read_source(self, uri: str) -> bytes:
         """Bytes of a registered source: a local path or an ``s3://bucket/key`` URI."""
         try:
