@@ -20,13 +20,15 @@ from upstage_assets.assets.keys import PARSED_LAYOUTS, RAW_DOCUMENTS
 from upstage_assets.emulator.server import run_emulator_in_thread
 from upstage_assets.emulator.settings import EmulatorSettings
 from upstage_assets.ingest import scan_inbox
-from upstage_assets.partitions import DOCUMENTS_PARTITIONS_NAME
+from upstage_assets.partitions import DOCUMENTS_PARTITIONS_NAME, document_id_for_bytes
 from upstage_assets.recovery import launch_batched_runs
 from upstage_assets.storage.failures import read_failures
 from upstage_assets.storage.s3_scan import failure_id_for_source
 from upstage_assets_tests.reliability.bad_inputs import BadInput
 from upstage_assets_tests.reliability.chaos import emulator_stats, platform_env
 from upstage_assets_tests.reliability.platform import reliability_definitions
+
+MAX_HASHED = 100 * 1024 * 1024  # larger files are refused unread; never read them here either
 
 
 @dataclass
@@ -78,7 +80,7 @@ def run_bad_inputs(workdir: Path, *, api_key: str, selection: tuple[Any, ...] | 
         previous = {name: os.environ.get(name) for name in env}
         os.environ.update(env)
         try:
-            defs = reliability_definitions()
+            defs = reliability_definitions(read_timeout_s=120.0)  # real files: no injected timeouts here
             storage = defs.resources["storage"]
             rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
             scanned = scan_inbox(storage.inbox_store(), storage.output_store(), storage.registry(),
@@ -97,10 +99,13 @@ def run_bad_inputs(workdir: Path, *, api_key: str, selection: tuple[Any, ...] | 
             parsed = instance.get_materialized_partitions(PARSED_LAYOUTS)
             raw = instance.get_materialized_partitions(RAW_DOCUMENTS)
             inbox = storage.inbox_store()
-            by_name = {r.filename: r.document_id for r in scanned.new_records}
+            registered = set(ids)
             for info in inbox.list():
                 name = info.key.rsplit("/", 1)[-1]
-                document_id = by_name.get(name)
+                document_id = None
+                if 0 < info.size <= MAX_HASHED and "\\" not in info.key:  # same bytes, same document
+                    document_id = document_id_for_bytes(inbox.read_bytes(info.key))
+                    document_id = document_id if document_id in registered else None
                 uri = f"{inbox.root_uri.rstrip('/')}/{info.key}"  # as registration names it, odd names too
                 row = failures.get(document_id or failure_id_for_source(uri))
                 report.outcomes[info.key] = Outcome(
