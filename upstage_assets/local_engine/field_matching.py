@@ -80,22 +80,34 @@ class LabelHit:
 
 
 def find_labels(lines: list[list[Segment]], hints: list[str], exclude: list[str] = ()) -> list[LabelHit]:
-    """Segments that start with one of the label hints (longest hint first)."""
+    """Segments that start with one of the label hints (longest hint first).
+
+    Spaces are ignored when comparing, because OCR often glues words ("DueDate", "BillNo").
+    """
     ordered = sorted({normalise_label(h) for h in hints if h.strip()}, key=len, reverse=True)
-    excluded = [normalise_label(e) for e in exclude]
+    excluded = [normalise_label(e).replace(" ", "") for e in exclude]
     hits = []
     for line in lines:
         for segment in line:
             norm = normalise_label(segment.text)
-            if not norm or any(norm.startswith(e) for e in excluded):
+            squeezed = norm.replace(" ", "")
+            if not norm or any(squeezed.startswith(e) for e in excluded):
                 continue
             for hint in ordered:
-                if norm == hint or norm.startswith(hint + " ") or (len(hint) >= 4 and norm.startswith(hint)):
+                compact = hint.replace(" ", "")
+                whole_word = norm == hint or norm.startswith(hint + " ")
+                if whole_word or (len(compact) >= 4 and squeezed.startswith(compact)):
                     remainder = _after_label(segment.text, hint)
-                    strength = 1.0 if len(hint.split()) > 1 or len(norm) <= len(hint) + 2 or remainder else 0.8
+                    generic = len(compact) <= 2 or (len(hint.split()) == 1 and hint in GENERIC_HINTS)
+                    strength = 0.6 if generic else (1.0 if len(hint.split()) > 1 or len(squeezed) <= len(compact) + 2
+                                                    or remainder else 0.8)
                     hits.append(LabelHit(segment, strength, remainder))
                     break
     return hits
+
+
+# Words that label many things (or title the whole document): weak evidence on their own.
+GENERIC_HINTS = {"invoice", "receipt", "no", "amount", "total", "date", "name", "number", "bill"}
 
 
 def _after_label(text: str, hint: str) -> str:

@@ -55,11 +55,12 @@ ORGANISATION_FIELDS = {"company", "issuer"}
 EXCLUDED_TOTAL_LABELS = ["sub total", "subtotal", "total qty", "total quantity", "total items", "total item",
                          "total tax", "total discount", "total gst", "total excl", "total savings"]
 TITLE_WORDS = {"invoice", "tax invoice", "receipt", "official receipt", "bill", "statement", "cash sale",
-               "cash bill", "simplified tax invoice", "sales receipt", "quotation", "영수증", "invoice receipt"}
+               "cash bill", "simplified tax invoice", "sales receipt", "quotation", "영수증", "invoice receipt",
+               "cash receipt", "payment receipt", "sales invoice", "commercial invoice", "proforma invoice",
+               "credit note", "debit note", "purchase order", "계산서", "거래명세서"}
 ORGANISATION_MARKERS = re.compile(
-    r"\b(sdn\.? ?bhd|bhd|ltd|llc|inc|gmbh|pte|corp|co\.|company|enterprise|trading|restaurant|store|mart|"
-    r"services|consulting|s\.a\.|b\.v\.|llp|plc|pty|ag|s\.r\.l|limited|holdings|group)(?!\w)|주식회사|\(주\)",
-    re.IGNORECASE)
+    r"\b(sdn\.? ?bhd|bhd|ltd|llc|inc|gmbh|pte|corp|co\.|s\.a\.|b\.v\.|llp|plc|pty|ag|s\.r\.l|limited|"
+    r"enterprise|trading|company)(?!\w)|주식회사|\(주\)", re.IGNORECASE)
 LABELLED_LINE = re.compile(r"^[^:]{1,30}:\s*\S")
 ADDRESS_STOP = re.compile(r"\b(tel|phone|fax|gst|reg|email|e-mail|www|http|invoice|receipt|date|no\.?:|cashier)\b",
                           re.IGNORECASE)
@@ -141,11 +142,21 @@ def _labelled_value(lines: list[list[Segment]], name: str, prop: dict[str, Any])
         if hit.remainder:
             options.append((hit.remainder, 1.0, hit.segment))
         options += [(seg.text, weight, seg) for seg, weight in neighbours(lines, hit)]
+        blocked = False  # set once another label sits to the right on the label's own line
         for text, placement, segment in options:
+            if blocked and segment.line == hit.segment.line and segment is not hit.segment:
+                continue
+            if prop.get("type") == "string" and not is_date_field(name, prop) and \
+                    (text.rstrip().endswith(":") or LABELLED_LINE.match(text)):
+                blocked = blocked or segment.line == hit.segment.line  # what follows is that label's
+                continue  # another label, not this label's value
             value = _read(name, prop, text)
             if value in (None, ""):
                 continue
-            score = hit.strength * placement * priority
+            quality = 1.0
+            if isinstance(value, str) and concept_of(name).endswith("_number") and len(text.split()) > 2:
+                quality = 0.6  # an identifier taken from the start of a longer phrase
+            score = hit.strength * placement * priority * quality
             order = segment.line if concept_of(name) == "total" else -segment.line  # totals: the last wins ties
             if best is None or (score, order) > (best[0], best[1]):
                 best = (score, order, value, segment)
@@ -167,25 +178,32 @@ def _top_lines(lines: list[list[Segment]], limit: int = 8) -> list[tuple[int, st
     return top
 
 
+def _strip_titles(text: str) -> str:
+    for title in sorted(TITLE_WORDS, key=len, reverse=True):
+        text = re.sub(rf"^\s*{re.escape(title)}\b\s*|\s*\b{re.escape(title)}\s*$", "", text,
+                      flags=re.IGNORECASE).strip()
+    return text
+
+
 def _organisation(lines: list[list[Segment]]) -> tuple[dict[str, Any], int | None]:
+    """The issuer: a prominent line at the top of page 1 that is not a title, label, date or address."""
     candidates = []
     previous = ""
     for index, text, segment in _top_lines(lines):
-        norm = normalise_label(text)
+        if any(decimals for _, _, decimals in find_amounts(text)):
+            break  # prices: the items and totals start here; the issuer is printed above them
         after_label, previous = previous.rstrip().endswith(":"), text
         if after_label:
             continue  # the value of a label line above ("Bill To:"), not the issuer
-        if not re.search(r"[A-Za-z가-힣]{2,}", text) or norm in TITLE_WORDS or parse_date(text) or \
-                LABELLED_LINE.match(text) or ADDRESS_STOP.search(text) and not ORGANISATION_MARKERS.search(text):
-            continue
-        name = segment.text if normalise_label(segment.text) not in TITLE_WORDS else text
-        for title in sorted(TITLE_WORDS, key=len, reverse=True):
-            name = re.sub(rf"^\s*{re.escape(title)}\b\s*|\s*\b{re.escape(title)}\s*$", "", name,
-                          flags=re.IGNORECASE).strip()
-        if not name:
+        raw = segment.text if normalise_label(segment.text) not in TITLE_WORDS else text
+        name = _strip_titles(raw)
+        if name != raw.strip() and len(name.split()) < 2 and not ORGANISATION_MARKERS.search(name):
+            continue  # what is left of a title line ("CASH" of "CASH RECEIPT")
+        if not name or not re.search(r"[A-Za-z가-힣]{2,}", name) or parse_date(name) or \
+                LABELLED_LINE.match(name) or ADDRESS_STOP.search(name) and not ORGANISATION_MARKERS.search(name):
             continue
         score = 0.55 + (0.3 if ORGANISATION_MARKERS.search(name) else 0.0) + \
-            (0.1 if segment.category == "heading1" else 0.0) - 0.08 * len(candidates)
+            (0.1 if segment.category == "heading1" else 0.0) - 0.1 * len(candidates)
         candidates.append((score, index, name, segment))
     if not candidates:
         return _missing(), None
@@ -257,7 +275,7 @@ def extract_fields(parse_response: dict[str, Any], json_schema: dict[str, Any]) 
         if found is None and concept == "address":
             found = _address(lines, organisation_line)
         fields[name] = found or _unlabelled(lines, name, prop, full_text)
-    for name, prop in properties.items():
+    for name in properties:
         if concept_of(name) == "currency" and fields[name]["value"] is None:
             amount_field = next((f for n, f in fields.items() if concept_of(n) == "total" and f["value"]), None)
             code = detect_currency(full_text)

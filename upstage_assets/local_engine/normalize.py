@@ -49,8 +49,16 @@ def _safe_date(y: int, m: int, d: int) -> date | None:
     return candidate if 1900 <= candidate.year <= 2100 else None
 
 
+_OCR_MONTH_ZERO = re.compile(r"(?<![A-Za-z])0(ct|ctober)(?![a-z])", re.IGNORECASE)
+_SPACED_DAY = re.compile(rf"(?<!\d)(\d) (\d)(?=\s*(?:{_MONTH_RE}|0ct))", re.IGNORECASE)
+
+
 def find_dates(text: str, *, day_first: bool = True) -> list[tuple[int, date]]:
-    """Every date in the text with its character offset, earliest first."""
+    """Every date in the text with its character offset, earliest first.
+
+    Two OCR slips are mended first: a zero read for the O of October, a space inside the day.
+    """
+    text = _SPACED_DAY.sub(r"\1\2", _OCR_MONTH_ZERO.sub(r"O\1", text))
     found: list[tuple[int, date]] = []
     taken: list[tuple[int, int]] = []
     for pattern, kind in DATE_PATTERNS:
@@ -106,8 +114,15 @@ def amount_from_token(token: str) -> float | None:
     return -value if negative else value
 
 
+_SPACED_DECIMAL = re.compile(r"(\d)\s+([.,])\s*(\d{2})(?!\d)|(\d)([.,])\s+(\d{2})(?!\d)")
+
+
 def find_amounts(text: str) -> list[tuple[int, float, bool]]:
-    """Amounts in the text: (offset, value, has_decimals). Dates and long digit runs are skipped."""
+    """Amounts in the text: (offset, value, has_decimals). Dates and long digit runs are skipped.
+
+    OCR sometimes puts spaces around the decimal point ("129 . 44"); those are closed first.
+    """
+    text = _SPACED_DECIMAL.sub(lambda m: "".join(g for g in m.groups() if g), text)
     date_spans = [(m.start(), m.end()) for p, _ in DATE_PATTERNS for m in p.finditer(text)]
     amounts = []
     for match in _AMOUNT_RE.finditer(text):

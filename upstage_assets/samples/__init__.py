@@ -58,7 +58,8 @@ def generate_samples(out_dir: Path, *, seed: int = 0, invoices: int = 3, receipt
         ext = "jpg" if index % 2 == 1 else "png"
         paths = _write_pair(pdf, f"receipt_{index:03d}", out_dir, ext, seed * 1000 + 500 + index)
         samples += [Sample(path, "receipt", receipt.truth(), receipt.printed()) for path in paths]
-    truth = {s.path.name: {"schema": s.schema, "fields": s.fields} for s in samples}
+    # "printed" names the fields that appear on the page (the others are known but not visible).
+    truth = {s.path.name: {"schema": s.schema, "fields": s.fields, "printed": sorted(s.printed)} for s in samples}
     (out_dir / TRUTH_FILE).write_text(json.dumps(truth, indent=2, ensure_ascii=False), encoding="utf-8")
     return samples
 

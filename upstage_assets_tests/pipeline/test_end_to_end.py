@@ -41,9 +41,8 @@ def test_all_samples_reach_the_parquet_table_with_their_true_values(data_root, s
     for document_id, sample in ids.items():
         row = rows[document_id]
         assert row["sha256"] and row["backend"] == "local" and row["schema_name"] == sample.schema
-        for name, expected in sample.fields.items():
-            if isinstance(expected, list):
-                continue
+        for name in sample.printed:  # the fields visible on the page
+            expected = sample.fields[name]
             if not values_match(row.get(name), expected):
                 mismatches.append((sample.path.name, name, row.get(name), expected))
     assert not mismatches, mismatches
