@@ -16,6 +16,10 @@ from dagster import DagsterInstance, Definitions, build_sensor_context
 from upstage_assets.storage.registry import DocumentRecord
 
 
+# Runs still log everything to the instance (the UI); the console shows warnings and errors only.
+QUIET_LOGS = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+
+
 @dataclass
 class InboxReport:
     records: list[DocumentRecord] = field(default_factory=list)
@@ -35,7 +39,7 @@ class InboxReport:
 
 
 def process_inbox_once(dagster_home: str | os.PathLike[str] | None, instance: DagsterInstance | None = None,
-                       defs: Definitions | None = None) -> InboxReport:
+                       defs: Definitions | None = None, verbose: bool = False) -> InboxReport:
     from upstage_assets.local_instance import local_instance
 
     if instance is None:
@@ -51,8 +55,8 @@ def process_inbox_once(dagster_home: str | os.PathLike[str] | None, instance: Da
 
     storage = defs.resources["storage"]
     on_s3 = str(storage.inbox).startswith("s3://")
-    sensor_def = defs.get_sensor_def("new_s3_documents" if on_s3 else "new_inbox_documents")
-    job = defs.get_job_def("process_documents")
+    sensor_def = defs.resolve_sensor_def("new_s3_documents" if on_s3 else "new_inbox_documents")
+    job = defs.resolve_job_def("process_documents")
     report = InboxReport()
     cursor = None
     while True:
@@ -64,7 +68,8 @@ def process_inbox_once(dagster_home: str | os.PathLike[str] | None, instance: Da
         for request in tick.dynamic_partitions_requests or []:
             instance.add_dynamic_partitions(DOCUMENTS_PARTITIONS_NAME, list(request.partition_keys))
         for run_request in tick.run_requests:
-            result = job.execute_in_process(instance=instance, tags=run_request.tags, raise_on_error=False)
+            result = job.execute_in_process(instance=instance, tags=run_request.tags, raise_on_error=False,
+                                            run_config=None if verbose else QUIET_LOGS)
             report.runs.append((result.run_id, result.success))
     registry = storage.registry()
     report.records = [r for r in (registry.get(i) for i in registry.document_ids()) if r is not None]
