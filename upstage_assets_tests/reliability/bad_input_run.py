@@ -80,7 +80,7 @@ def run_bad_inputs(workdir: Path, *, api_key: str, selection: tuple[Any, ...] | 
         previous = {name: os.environ.get(name) for name in env}
         os.environ.update(env)
         try:
-            defs = reliability_definitions(read_timeout_s=120.0)  # real files: no injected timeouts here
+            defs = reliability_definitions(read_timeout_s=300.0)  # real files: no injected timeouts here
             storage = defs.resources["storage"]
             rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
             scanned = scan_inbox(storage.inbox_store(), storage.output_store(), storage.registry(),
