@@ -30,21 +30,31 @@ LOCAL_IE_MODEL = "information-extract-local"
 # Common ways documents label a concept; matched by property-name tokens.
 SYNONYMS: dict[str, list[str]] = {
     "invoice_number": ["invoice no", "invoice number", "invoice #", "invoice id", "inv no", "invoice",
-                       "bill no", "reference no", "ref no", "document no", "no"],
+                       "factuurnummer", "factuur nr", "facture n", "numéro de facture", "n de facture",
+                       "rechnungsnummer", "rechnungsnr", "rechnung nr", "número de factura", "factura n",
+                       "numero fattura", "fattura n", "송장번호", "bill no", "reference no", "ref no",
+                       "document no", "no"],
     "receipt_number": ["receipt no", "receipt number", "receipt #", "bill no", "invoice no", "doc no",
-                       "document no", "transaction no", "trans no", "order no", "check no", "slip no", "no"],
+                       "document no", "transaction no", "trans no", "order no", "check no", "slip no",
+                       "영수증번호", "승인번호", "no"],
     "date": ["invoice date", "date of issue", "issue date", "receipt date", "transaction date", "bill date",
-             "date", "dated", "날짜", "일자", "거래일시"],
-    "due_date": ["due date", "payment due", "due"],
+             "factuurdatum", "factuur datum", "date de facture", "date de facturation", "rechnungsdatum",
+             "fecha de factura", "data fattura", "date", "dated", "datum", "fecha", "data", "날짜", "일자",
+             "거래일시", "거래일자"],
+    "due_date": ["due date", "payment due", "vervaldatum", "date limite de paiement", "échéance",
+                 "fälligkeitsdatum", "fällig am", "fecha de vencimiento", "scadenza", "due"],
     "total": ["grand total", "total amount due", "amount due", "total due", "balance due", "total payable",
-              "nett total", "net total", "total amount", "total incl", "rounded total", "total", "amount",
-              "합계", "총액", "결제금액", "받을금액"],
+              "nett total", "net total", "total amount", "total incl", "rounded total", "total ttc",
+              "montant ttc", "net à payer", "somme à payer", "montant total", "totaal", "te betalen",
+              "totaalbedrag", "gesamtbetrag", "rechnungsbetrag", "endbetrag", "zu zahlen", "importe total",
+              "total a pagar", "totale", "total", "amount", "합계", "총액", "결제금액", "받을금액", "summe"],
     "subtotal": ["subtotal", "sub total"],
-    "tax": ["tax", "gst", "vat", "sst"],
-    "bill_to": ["bill to", "billed to", "sold to", "invoice to", "customer", "client"],
-    "issuer": ["from", "seller", "vendor", "supplier", "issued by"],
-    "company": ["company", "store", "merchant", "상호"],
-    "address": ["address", "addr", "주소"],
+    "tax": ["tax", "gst", "vat", "sst", "tva", "btw", "mwst", "iva", "부가세"],
+    "bill_to": ["bill to", "billed to", "sold to", "invoice to", "customer", "client", "factuuradres",
+                "rechnungsadresse", "facturer à", "adresse de facturation", "cliente", "kunde"],
+    "issuer": ["from", "seller", "vendor", "supplier", "issued by", "verkäufer", "vendeur", "leverancier"],
+    "company": ["company", "store", "merchant", "상호", "가맹점명"],
+    "address": ["address", "addr", "주소", "adresse", "adres"],
 }
 ALIASES = {"amount": "total", "grand_total": "total", "total_amount": "total", "amount_due": "total",
            "vendor": "issuer", "seller": "issuer", "supplier": "issuer", "store": "company",
@@ -53,11 +63,15 @@ ALIASES = {"amount": "total", "grand_total": "total", "total_amount": "total", "
            "invoice_id": "invoice_number", "receipt_no": "receipt_number"}
 ORGANISATION_FIELDS = {"company", "issuer"}
 EXCLUDED_TOTAL_LABELS = ["sub total", "subtotal", "total qty", "total quantity", "total items", "total item",
-                         "total tax", "total discount", "total gst", "total excl", "total savings"]
+                         "total tax", "total discount", "total gst", "total excl", "total savings", "total ht",
+                         "total hors", "exclusief", "subtotaal", "sous total", "zwischensumme", "total sst",
+                         "total vat", "total before"]
 TITLE_WORDS = {"invoice", "tax invoice", "receipt", "official receipt", "bill", "statement", "cash sale",
                "cash bill", "simplified tax invoice", "sales receipt", "quotation", "영수증", "invoice receipt",
                "cash receipt", "payment receipt", "sales invoice", "commercial invoice", "proforma invoice",
-               "credit note", "debit note", "purchase order", "계산서", "거래명세서"}
+               "credit note", "debit note", "purchase order", "계산서", "거래명세서", "factuur", "facture",
+               "rechnung", "factura", "fattura", "nota", "kopie factuur", "copy", "original", "duplicate",
+               "invoice summary"}
 ORGANISATION_MARKERS = re.compile(
     r"\b(sdn\.? ?bhd|bhd|ltd|llc|inc|gmbh|pte|corp|co\.|s\.a\.|b\.v\.|llp|plc|pty|ag|s\.r\.l|limited|"
     r"enterprise|trading|company)(?!\w)|주식회사|\(주\)", re.IGNORECASE)
@@ -156,11 +170,16 @@ def _labelled_value(lines: list[list[Segment]], name: str, prop: dict[str, Any])
             quality = 1.0
             if isinstance(value, str) and concept_of(name).endswith("_number") and len(text.split()) > 2:
                 quality = 0.6  # an identifier taken from the start of a longer phrase
+            if is_amount_field(name, prop) and not re.search(r"\d[.,]\d{1,2}(?!\d)", text) and \
+                    detect_currency(text) is None:
+                quality *= 0.5  # a bare integer next to an amount label may be a count or a year
+            if prop.get("type") == "string" and not is_date_field(name, prop) and parse_date(text) and \
+                    len(re.sub(r"[\d\W]", "", text)) <= 12:
+                continue  # a date is not a name or an identifier
             score = hit.strength * placement * priority * quality
             order = segment.line if concept_of(name) == "total" else -segment.line  # totals: the last wins ties
             if best is None or (score, order) > (best[0], best[1]):
                 best = (score, order, value, segment)
-            break
     if best is None:
         return None
     return _found(best[2], 0.35 + 0.6 * best[0], best[3])
@@ -205,10 +224,45 @@ def _organisation(lines: list[list[Segment]]) -> tuple[dict[str, Any], int | Non
         score = 0.55 + (0.3 if ORGANISATION_MARKERS.search(name) else 0.0) + \
             (0.1 if segment.category == "heading1" else 0.0) - 0.1 * len(candidates)
         candidates.append((score, index, name, segment))
+    # A legal-form name ("... B.V.", "... GmbH") anywhere on page 1 is strong evidence even when a
+    # customer block or a slogan is printed above it; names that are a label's value are the customer's.
+    claimed = _label_values(lines)
+    for index, line in enumerate(lines):
+        if not line or line[0].page != 1:
+            continue
+        for segment in line:
+            if segment in claimed:
+                continue
+            name = _cut_address(segment.text)
+            if ORGANISATION_MARKERS.search(name) and not LABELLED_LINE.match(name) and len(name) <= 60:
+                candidates.append((0.72 - 0.004 * index, index, name, segment))
     if not candidates:
         return _missing(), None
     score, index, name, segment = max(candidates, key=lambda c: (c[0], -c[1]))
-    return _found(name, score, segment), index
+    return _found(_cut_address(name), score, segment), index
+
+
+def _label_values(lines: list[list[Segment]]) -> set[Segment]:
+    """Segments that are the value of a label ("Bill To:" then the name, to its right or below)."""
+    claimed: set[Segment] = set()
+    for index, line in enumerate(lines):
+        for position, segment in enumerate(line):
+            text = segment.text.rstrip()
+            if LABELLED_LINE.match(text):
+                claimed.add(segment)
+            if not text.endswith(":"):
+                continue
+            if position + 1 < len(line):
+                claimed.add(line[position + 1])
+            for below in lines[index + 1: index + 3]:
+                claimed.update(s for s in below if s.x0 < segment.x1 + 0.1 and s.x1 > segment.x0 - 0.02)
+    return claimed
+
+
+def _cut_address(name: str) -> str:
+    """'ACME AG - Uferweg 40 - 63571 Town' -> 'ACME AG': letterheads run the address on."""
+    parts = re.split(r"\s+[-|·•]\s+|\s*,\s+(?=\d)", name)
+    return parts[0].strip() if len(parts) > 1 and ADDRESS_WORDS.search(" ".join(parts[1:])) else name.strip()
 
 
 def _address(lines: list[list[Segment]], after: int | None) -> dict[str, Any]:

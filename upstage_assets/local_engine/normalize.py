@@ -11,19 +11,41 @@ from __future__ import annotations
 import re
 from datetime import date
 
-MONTHS = {name: i for i, names in enumerate([
-    ("jan", "january"), ("feb", "february"), ("mar", "march"), ("apr", "april"), ("may",), ("jun", "june"),
-    ("jul", "july"), ("aug", "august"), ("sep", "sept", "september"), ("oct", "october"),
-    ("nov", "november"), ("dec", "december")], start=1) for name in names}
+# Month names in the languages invoices commonly come in (en, fr, de, nl, es, it, pt); 3-letter
+# English abbreviations come from the prefixes.
+_MONTH_NAMES = [
+    ("january", "janvier", "januar", "januari", "enero", "gennaio", "janeiro", "jänner"),
+    ("february", "février", "fevrier", "februar", "februari", "febrero", "febbraio", "fevereiro"),
+    ("march", "mars", "märz", "maerz", "maart", "marzo", "março"),
+    ("april", "avril", "abril", "aprile"),
+    ("may", "mai", "mei", "mayo", "maggio", "maio"),
+    ("june", "juin", "juni", "junio", "giugno", "junho"),
+    ("july", "juillet", "juli", "julio", "luglio", "julho"),
+    ("august", "août", "aout", "augustus", "agosto"),
+    ("september", "septembre", "septiembre", "settembre", "setembro", "sept"),
+    ("october", "octobre", "oktober", "octubre", "ottobre", "outubro"),
+    ("november", "novembre", "noviembre", "novembro"),
+    ("december", "décembre", "decembre", "dezember", "diciembre", "dicembre", "dezembro"),
+]
+MONTHS = {name: i for i, names in enumerate(_MONTH_NAMES, start=1) for name in names}
+MONTHS.update({names[0][:3]: i for i, names in enumerate(_MONTH_NAMES, start=1)})
 _MONTH_RE = "|".join(sorted(MONTHS, key=len, reverse=True))
+
+
+def month_number(token: str) -> int:
+    token = token.lower().rstrip(".")
+    if token in MONTHS:
+        return MONTHS[token]
+    return MONTHS[max((k for k in MONTHS if token.startswith(k)), key=len)]
+
 
 DATE_PATTERNS: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"(?<!\d)(\d{4})[-/.](\d{1,2})[-/.](\d{1,2})(?!\d)"), "ymd"),
     (re.compile(r"(\d{4})\s*년\s*(\d{1,2})\s*월\s*(\d{1,2})\s*일"), "ymd"),
     (re.compile(r"(?<!\d)(\d{1,2})[-/.](\d{1,2})[-/.](\d{4}|\d{2})(?!\d)"), "dmy_or_mdy"),
-    (re.compile(rf"(?<![a-z])(\d{{1,2}})(?:st|nd|rd|th)?[\s\-/.]*({_MONTH_RE})[a-z]*\.?[\s\-/.,]*(\d{{4}}|\d{{2}})(?!\d)",
+    (re.compile(rf"(?<![a-z])(\d{{1,2}})(?:st|nd|rd|th|er)?\.?[\s\-/.]*({_MONTH_RE})[a-z]*\.?[\s\-/.,]*(\d{{4}}|\d{{2}})(?!\d)",
                 re.IGNORECASE), "d_mon_y"),
-    (re.compile(rf"(?<![a-z])({_MONTH_RE})[a-z]*\.?[\s\-/.]*(\d{{1,2}})(?:st|nd|rd|th)?,?[\s\-/.]*(\d{{4}})(?!\d)",
+    (re.compile(rf"(?<![a-z])({_MONTH_RE})[a-z]*\.?[\s\-/.]*(\d{{1,2}})(?:st|nd|rd|th)?\s*,?[\s\-/.]*(\d{{4}})(?!\d)",
                 re.IGNORECASE), "mon_d_y"),
 ]
 
@@ -78,9 +100,9 @@ def find_dates(text: str, *, day_first: bool = True) -> list[tuple[int, date]]:
                 else:
                     value = _safe_date(year, second, first) if day_first else _safe_date(year, first, second)
             elif kind == "d_mon_y":
-                value = _safe_date(_year(c), MONTHS[b.lower()[:3] if b.lower()[:3] in MONTHS else b.lower()], int(a))
+                value = _safe_date(_year(c), month_number(b), int(a))
             elif kind == "mon_d_y":
-                value = _safe_date(int(c), MONTHS[a.lower()[:3] if a.lower()[:3] in MONTHS else a.lower()], int(b))
+                value = _safe_date(int(c), month_number(a), int(b))
             if value is not None:
                 found.append((match.start(), value))
                 taken.append((match.start(), match.end()))
