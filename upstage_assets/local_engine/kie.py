@@ -310,11 +310,21 @@ def _unlabelled(lines: list[list[Segment]], name: str, prop: dict[str, Any], ful
     return _missing()
 
 
+def object_schema(schema: dict[str, Any]) -> dict[str, Any]:
+    """The object schema itself, also when handed the response_format or its json_schema wrapper
+    (callers mix the three levels up easily; a silent empty result would hide that)."""
+    if "properties" not in schema and isinstance(schema.get("json_schema"), dict):
+        schema = schema["json_schema"]
+    if "properties" not in schema and isinstance(schema.get("schema"), dict):
+        schema = schema["schema"]
+    return schema
+
+
 def extract_fields(parse_response: dict[str, Any], json_schema: dict[str, Any]) -> dict[str, dict[str, Any]]:
     """Map each schema property to {"value", "confidence" (0..1), "page", "coordinates"}."""
     lines = document_lines(parse_response)
     full_text = "\n".join(" ".join(s.text for s in line) for line in lines)
-    properties: dict[str, Any] = json_schema.get("properties", {})
+    properties: dict[str, Any] = object_schema(json_schema).get("properties", {})
     fields: dict[str, dict[str, Any]] = {}
     organisation, organisation_line = _organisation(lines)
     for name, prop in properties.items():
@@ -347,8 +357,7 @@ def information_extraction_response(
     numeric_confidence: bool = False,
 ) -> dict[str, Any]:
     """A chat.completion response (contract section 4); ``additional_values`` when asked for."""
-    schema = response_format.get("json_schema", {}).get("schema", {})
-    fields = extract_fields(parse_response, schema)
+    fields = extract_fields(parse_response, object_schema(response_format))
     values = {name: f["value"] for name, f in fields.items() if f["value"] not in (None, "")}
     content = json.dumps(values, ensure_ascii=False)
     message: dict[str, Any] = {"role": "assistant", "content": content}

@@ -90,3 +90,12 @@ def test_generated_invoices_end_to_end(sample_documents):
             amounts = [item["amount"] for item in fields["line_items"]["value"]]
             assert amounts == [item["amount"] for item in sample.fields["line_items"]]
     assert checked >= 10
+
+
+def test_schema_accepted_at_any_wrapping_level():
+    response_format = load_schema("receipt").response_format
+    inner = extract_fields(RECEIPT, response_format["json_schema"]["schema"])
+    for wrapped in (response_format, response_format["json_schema"]):
+        fields = extract_fields(RECEIPT, wrapped)
+        assert {k: f["value"] for k, f in fields.items()} == {k: f["value"] for k, f in inner.items()}
+        assert fields["total"]["value"] == 19.08
