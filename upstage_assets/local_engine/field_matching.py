@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from difflib import SequenceMatcher
 from typing import Any
 
 SEGMENT_GAP = re.compile(r"\s{2,}|\t")
@@ -93,6 +94,7 @@ def find_labels(lines: list[list[Segment]], hints: list[str], exclude: list[str]
             squeezed = norm.replace(" ", "")
             if not norm or any(squeezed.startswith(e) for e in excluded):
                 continue
+            matched = False
             for hint in ordered:
                 compact = hint.replace(" ", "")
                 whole_word = norm == hint or norm.startswith(hint + " ")
@@ -102,7 +104,14 @@ def find_labels(lines: list[list[Segment]], hints: list[str], exclude: list[str]
                     strength = 0.6 if generic else (1.0 if len(hint.split()) > 1 or len(squeezed) <= len(compact) + 2
                                                     or remainder else 0.8)
                     hits.append(LabelHit(segment, strength, remainder))
+                    matched = True
                     break
+            if not matched:  # OCR misreads ("Tatel Am Payubte" for "Total Amt Payable"): a close, long hint
+                for hint in ordered:
+                    compact = hint.replace(" ", "")
+                    if len(compact) >= 8 and SequenceMatcher(None, squeezed[: len(compact)], compact).ratio() >= 0.8:
+                        hits.append(LabelHit(segment, 0.7, ""))
+                        break
     return hits
 
 

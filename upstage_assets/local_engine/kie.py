@@ -65,7 +65,7 @@ ORGANISATION_FIELDS = {"company", "issuer"}
 EXCLUDED_TOTAL_LABELS = ["sub total", "subtotal", "total qty", "total quantity", "total items", "total item",
                          "total tax", "total discount", "total gst", "total excl", "total savings", "total ht",
                          "total hors", "exclusief", "subtotaal", "sous total", "zwischensumme", "total sst",
-                         "total vat", "total before"]
+                         "total vat", "total before", "total saving", "total disc", "total gross", "total net weight"]
 TITLE_WORDS = {"invoice", "tax invoice", "receipt", "official receipt", "bill", "statement", "cash sale",
                "cash bill", "simplified tax invoice", "sales receipt", "quotation", "영수증", "invoice receipt",
                "cash receipt", "payment receipt", "sales invoice", "commercial invoice", "proforma invoice",
@@ -265,17 +265,31 @@ def _cut_address(name: str) -> str:
     return parts[0].strip() if len(parts) > 1 and ADDRESS_WORDS.search(" ".join(parts[1:])) else name.strip()
 
 
+REGISTRATION_ID = re.compile(
+    r"^\s*(?:\(?\s*(?:co\.?\s*(?:reg\.?|no\.?)|company\s*no|gst\s*(?:id|no|reg)|reg\.?\s*no)[^,)]*\)?|"
+    r"\(?\s*\d{5,}[-\s]?[a-z]\s*\)?)\s*[,.]?\s*", re.IGNORECASE)
+
+
 def _address(lines: list[list[Segment]], after: int | None) -> dict[str, Any]:
+    """The lines after the issuer's name that read like an address (registration ids dropped)."""
     if after is None:
         return _missing()
     parts: list[str] = []
     first: Segment | None = None
-    for line in lines[after + 1: after + 6]:
+    for line in lines[after + 1: after + 8]:
         text = " ".join(s.text for s in line).strip()
-        if ADDRESS_STOP.search(text) or parse_date(text) or (parts and not ADDRESS_WORDS.search(text)):
+        while True:
+            stripped = REGISTRATION_ID.sub("", text, count=1).strip()
+            if stripped == text:
+                break
+            text = stripped
+        if not text:
+            continue
+        continues = bool(parts) and parts[-1].rstrip().endswith((",", "-", "&"))
+        if ADDRESS_STOP.search(text) or parse_date(text) or (parts and not continues and not ADDRESS_WORDS.search(text)):
             break
         if not parts and not ADDRESS_WORDS.search(text):
-            continue  # a registration number or slogan between the name and the address
+            continue  # a slogan between the name and the address
         parts.append(text)
         first = first or line[0]
     if not parts:

@@ -137,6 +137,8 @@ def amount_from_token(token: str) -> float | None:
 
 
 _SPACED_DECIMAL = re.compile(r"(\d)\s+([.,])\s*(\d{2})(?!\d)|(\d)([.,])\s+(\d{2})(?!\d)")
+_DASH_DECIMAL = re.compile(r"(?<![\d-])(\d{1,5})- (\d{2})(?![\d-])")  # OCR reads "14.10" as "14- 10"
+_RATES = re.compile(r"@\s*\d+(?:[.,]\d+)?\s*%?|\d+(?:[.,]\d+)?\s*%")  # tax rates are not amounts
 
 
 def find_amounts(text: str) -> list[tuple[int, float, bool]]:
@@ -145,6 +147,7 @@ def find_amounts(text: str) -> list[tuple[int, float, bool]]:
     OCR sometimes puts spaces around the decimal point ("129 . 44"); those are closed first.
     """
     text = _SPACED_DECIMAL.sub(lambda m: "".join(g for g in m.groups() if g), text)
+    text = _RATES.sub(lambda m: " " * len(m.group(0)), _DASH_DECIMAL.sub(r"\1.\2", text))
     date_spans = [(m.start(), m.end()) for p, _ in DATE_PATTERNS for m in p.finditer(text)]
     amounts = []
     for match in _AMOUNT_RE.finditer(text):
