@@ -218,7 +218,7 @@ def _organisation(lines: list[list[Segment]]) -> tuple[dict[str, Any], int | Non
         name = _strip_titles(raw)
         if name != raw.strip() and len(name.split()) < 2 and not ORGANISATION_MARKERS.search(name):
             continue  # what is left of a title line ("CASH" of "CASH RECEIPT")
-        if not name or not re.search(r"[A-Za-z가-힣]{2,}", name) or parse_date(name) or \
+        if not name or name.endswith(":") or not re.search(r"[A-Za-z가-힣]{2,}", name) or parse_date(name) or \
                 LABELLED_LINE.match(name) or ADDRESS_STOP.search(name) and not ORGANISATION_MARKERS.search(name):
             continue
         score = 0.55 + (0.3 if ORGANISATION_MARKERS.search(name) else 0.0) + \
@@ -239,7 +239,15 @@ def _organisation(lines: list[list[Segment]]) -> tuple[dict[str, Any], int | Non
     if not candidates:
         return _missing(), None
     score, index, name, segment = max(candidates, key=lambda c: (c[0], -c[1]))
-    return _found(_cut_address(name), score, segment), index
+    return _found(_organisation_name(name), score, segment), index
+
+
+TRAILING_REGISTRATION = re.compile(r"\s*\((?=[^)]*\d{4,})[\w\s.\-/]{4,24}\)?\s*$")
+
+
+def _organisation_name(text: str) -> str:
+    """'AEON CO. (M) BHD (126926-H)' -> 'AEON CO. (M) BHD': a trailing bracketed id is a registration number."""
+    return TRAILING_REGISTRATION.sub("", _cut_address(text)).strip() or text.strip()
 
 
 def _label_values(lines: list[list[Segment]]) -> set[Segment]:

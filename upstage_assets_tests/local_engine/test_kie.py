@@ -99,3 +99,18 @@ def test_schema_accepted_at_any_wrapping_level():
         fields = extract_fields(RECEIPT, wrapped)
         assert {k: f["value"] for k, f in fields.items()} == {k: f["value"] for k, f in inner.items()}
         assert fields["total"]["value"] == 19.08
+
+
+def test_label_lines_and_registration_numbers_are_not_the_company_name():
+    page = response(
+        element(0, "Account number:", 0.02),
+        element(1, "296664039561", 0.05),
+        element(2, "AEON CO. (M) BHD (126926-H)", 0.09, "heading1"),
+        element(3, "3RD FLR, AEON TAMAN MALURI SC,\nJLN JEJAKA, 55100 KUALA LUMPUR", 0.13),
+        element(4, "Date: 12/05/2018", 0.22),
+        element(5, "TOTAL  RM 1.75", 0.40),
+    )
+    fields = extract_fields(page, load_schema("receipt").json_schema)
+    assert fields["company"]["value"] == "AEON CO. (M) BHD"
+    assert fields["date"]["value"] == "2018-05-12"
+    assert fields["total"]["value"] == 1.75
