@@ -135,7 +135,8 @@ def group_into_lines(words: list[Word]) -> list[Line]:
         # Only the most recent lines can share a baseline with a word further down.
         for index in range(len(lines) - 1, max(-1, len(lines) - 6), -1):
             line_box = line_boxes[index]
-            if word.box.vertical_overlap(line_box) > 0.5 and not _collides(word, lines[index]):
+            if word.box.vertical_overlap(line_box) > 0.5 and not _collides(word, lines[index]) \
+                    and _similar_height(word, lines[index]):
                 lines[index].append(word)
                 line_boxes[index] = line_box.union(word.box) if word.box.height < 2 * line_box.height else line_box
                 placed = True
@@ -146,6 +147,15 @@ def group_into_lines(words: list[Word]) -> list[Line]:
     result = [Line(ws) for ws in lines]
     result.sort(key=lambda line: (line.box.y0, line.box.x0))
     return result
+
+
+def _similar_height(word: Word, line_words: list[Word], ratio: float = 1.8) -> bool:
+    """Words of very different sizes are different lines (a heading beside small address text)."""
+    heights = sorted(w.box.height for w in line_words)
+    median = heights[len(heights) // 2]
+    if median <= 0 or word.box.height <= 0:
+        return True
+    return 1 / ratio <= word.box.height / median <= ratio
 
 
 def _collides(word: Word, line_words: list[Word]) -> bool:
