@@ -8,6 +8,8 @@ stretch it wants (``ONLY_DOCUMENTS_TAG``): the finished documents in between are
 inside the step, so nothing is redone or re-paid, and they get no new materialization.
 With ``RESUME_TAG`` a wanted document also skips the stages it already has (a run killed
 after ``parsed_layouts`` resumes at ``kie_fields``), except from the stage it last failed at.
+This is the one way the CLI (``ingest --wait``, ``retry-failed``), the nightly "reprocess
+failed" schedule and the chaos/recovery tools turn document ids into runs.
 
 A range run that fails would mark every planned, unmaterialized partition of its range
 failed in the UI, including the skipped finished ones; so a run whose range has gaps does
@@ -25,7 +27,15 @@ from dataclasses import dataclass
 from typing import Any
 
 import pyarrow.parquet as pq
-from dagster import AssetKey, DagsterInstance, DagsterRunStatus, Definitions, RunsFilter
+from dagster import (
+    AssetKey,
+    DagsterInstance,
+    DagsterRunStatus,
+    Definitions,
+    JobDefinition,
+    RunRequest,
+    RunsFilter,
+)
 from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
 
 from upstage_assets.assets.keys import DOCUMENT_ASSET_KEYS, KIE_FIELDS, VALIDATED_DOCUMENTS
@@ -95,6 +105,15 @@ def partition_order(instance: DagsterInstance) -> list[str]:
     return list(instance.get_dynamic_partitions(DOCUMENTS_PARTITIONS_NAME))
 
 
+def add_partitions(instance: DagsterInstance, keys: Iterable[str]) -> list[str]:
+    """Add the keys that are not partitions yet (in the given order); return the new ones."""
+    existing = set(partition_order(instance))
+    new = [k for k in dict.fromkeys(keys) if k not in existing]
+    if new:
+        instance.add_dynamic_partitions(DOCUMENTS_PARTITIONS_NAME, new)
+    return new
+
+
 def missing_documents(instance: DagsterInstance, storage: Any = None) -> list[str]:
     """Documents without a ``validated_documents`` materialization, in partition order.
 
@@ -158,10 +177,11 @@ def stale_documents(instance: DagsterInstance, storage: Any, default_schema: str
     return stale
 
 
-def failed_documents(storage: Any) -> list[str]:
-    """Documents whose latest attempt failed in a stage (the ``document_failures`` table; sources
-    refused at registration are not partitions and are retried by registering the fixed file)."""
-    return failed_partition_ids(storage.output_store(), storage.layout)
+def failed_documents(storage: Any, *, retryable_only: bool = False) -> list[str]:
+    """Documents whose latest attempt failed in a stage (the ``document_failures`` table), optionally
+    only those whose error may pass on a retry. Sources refused at registration are left out: they
+    are not partitions, and are retried by registering the fixed file."""
+    return failed_partition_ids(storage.output_store(), storage.layout, retryable_only=retryable_only)
 
 
 # --- batching --------------------------------------------------------------------------------
@@ -188,12 +208,30 @@ class RecoveryBatch:
             tags[RESUME_TAG] = "true"
         return tags
 
+    def run_config(self, base: Mapping[str, Any] | None = None) -> dict[str, Any] | None:
+        """``base``, with step failure on document errors off when the range has gaps (see above)."""
+        config = dict(base or {})
+        if self.has_gaps:
+            config = _without_step_failure(config)
+        return config or None
+
+    def run_request(self, recovery_id: str, reason: str, resume: bool, *, run_key_prefix: str | None = None,
+                    run_config: Mapping[str, Any] | None = None) -> RunRequest:
+        """This batch as a schedule's or sensor's request for a ``process_documents`` run."""
+        run_key = f"{run_key_prefix}:{self.start}:{self.end}" if run_key_prefix else None
+        return RunRequest(run_key=run_key, tags=self.tags(recovery_id, reason, resume),
+                          run_config=self.run_config(run_config) or {})
+
 
 def plan_batches(order: Sequence[str], wanted: Iterable[str], batch_size: int = DEFAULT_BATCH_SIZE,
-                 max_span: int | None = None) -> list[RecoveryBatch]:
-    """Cover the wanted keys with ranges of at most ``batch_size`` wanted and ``max_span`` keys."""
-    if batch_size < 1:
-        raise ValueError("batch_size must be at least 1")
+                 max_span: int | None = None, max_gap: int | None = None) -> list[RecoveryBatch]:
+    """Cover the wanted keys with ranges of at most ``batch_size`` wanted and ``max_span`` keys.
+
+    ``max_gap`` bounds the unwanted partitions a range may skip between two wanted ones (0: only
+    gap-free ranges, which keep the normal step failure); by default only ``max_span`` bounds it.
+    """
+    if batch_size < 1 or (max_gap is not None and max_gap < 0):
+        raise ValueError("batch_size must be at least 1 and max_gap at least 0")
     max_span = max_span or batch_size * MAX_SPAN_FACTOR
     wanted_set = set(wanted)
     unknown = wanted_set - set(order)
@@ -206,7 +244,8 @@ def plan_batches(order: Sequence[str], wanted: Iterable[str], batch_size: int = 
     for index, key in enumerate(order):
         if key not in wanted_set:
             continue
-        if chosen and first_index is not None and (len(chosen) == batch_size or index - first_index + 1 > max_span):
+        if chosen and first_index is not None and (len(chosen) == batch_size or index - first_index + 1 > max_span
+                                                   or (max_gap is not None and index - last_index - 1 > max_gap)):
             batches.append(RecoveryBatch(order[first_index], order[last_index], tuple(chosen),
                                          last_index - first_index + 1))
             chosen, first_index = [], None
@@ -237,20 +276,27 @@ def launch_batched_runs(instance: DagsterInstance, keys: Sequence[str], batch_si
         from upstage_assets.definitions import build_definitions
 
         defs = build_definitions()
-    order = partition_order(instance)
-    new = [k for k in dict.fromkeys(keys) if k not in set(order)]
-    if new:
-        instance.add_dynamic_partitions(DOCUMENTS_PARTITIONS_NAME, new)
-        order += new
-    job = defs.resolve_job_def("process_documents")
-    recovery_id = f"{int(time.time())}-{len(keys)}"
+    add_partitions(instance, keys)
+    batches = plan_batches(partition_order(instance), keys, batch_size)
+    return execute_batches(instance, defs.resolve_job_def("process_documents"), batches, reason=reason,
+                           resume=resume, run_config=run_config, asset_selection=asset_selection, on_run=on_run)
+
+
+def new_recovery_id(documents: int) -> str:
+    return f"{int(time.time())}-{documents}"
+
+
+def execute_batches(instance: DagsterInstance, job: JobDefinition, batches: Sequence[RecoveryBatch], *,
+                    reason: str, resume: bool = True, recovery_id: str | None = None,
+                    run_config: Mapping[str, Any] | None = None,
+                    asset_selection: Sequence[AssetKey] | None = None,
+                    on_run: Callable[[RecoveryBatch, str, bool], None] | None = None) -> list[str]:
+    """Execute planned batches here, one run after another; return the run ids."""
+    recovery_id = recovery_id or new_recovery_id(sum(len(b.documents) for b in batches))
     run_ids = []
-    for batch in plan_batches(order, keys, batch_size):
-        config = dict(run_config or {})
-        if batch.has_gaps:
-            config = _without_step_failure(config)
+    for batch in batches:
         result = job.execute_in_process(instance=instance, tags=batch.tags(recovery_id, reason, resume),
-                                        run_config=config or None, raise_on_error=False,
+                                        run_config=batch.run_config(run_config), raise_on_error=False,
                                         asset_selection=list(asset_selection) if asset_selection else None)
         run_ids.append(result.run_id)
         if on_run is not None:

@@ -20,9 +20,8 @@ from pydantic import Field
 from upstage_assets.assets.document_pipeline import DOCUMENTS_PER_RUN
 from upstage_assets.compaction import DEFAULT_ROWS_PER_PART, DEFAULT_SMALL_FILE_BYTES, compact_tables
 from upstage_assets.jobs import process_documents_job
-from upstage_assets.partitions import DOCUMENTS_PARTITIONS_NAME
+from upstage_assets.recovery import failed_documents, partition_order, plan_batches
 from upstage_assets.resources.storage import StorageResource
-from upstage_assets.retry import chunk_partitions, failed_document_ids
 from upstage_assets.settings import environment
 
 
@@ -33,15 +32,18 @@ def _default_status() -> DefaultScheduleStatus:
 @schedule(name="reprocess_failed_nightly", cron_schedule="0 2 * * *", job=process_documents_job,
           default_status=_default_status(), execution_timezone="UTC",
           description="Every night, re-run the documents whose last error may pass on a retry (throttling, "
-                      f"budget, a source that was unreachable), in runs of up to {DOCUMENTS_PER_RUN}.")
+                      f"budget, a source that was unreachable), in runs of up to {DOCUMENTS_PER_RUN}; the healthy "
+                      "documents inside a run's range are skipped, and each resumes at the stage it failed in.")
 def reprocess_failed_nightly(context: ScheduleEvaluationContext, storage: StorageResource):
-    failed = failed_document_ids(storage.output_store(), storage.layout, retryable_only=True)
+    order = partition_order(context.instance)
+    known = set(order)
+    failed = [d for d in failed_documents(storage, retryable_only=True) if d in known]  # deleted partitions: no
     if not failed:
         return SkipReason("no retryable failed documents")
-    ordered = context.instance.get_dynamic_partitions(DOCUMENTS_PARTITIONS_NAME)
-    chunks = chunk_partitions(ordered, failed, max_per_run=DOCUMENTS_PER_RUN)
     tick = context.scheduled_execution_time.strftime("%Y-%m-%d") if context.scheduled_execution_time else "now"
-    return [chunk.run_request("nightly reprocess failed", run_key_prefix=f"reprocess:{tick}") for chunk in chunks]
+    return [batch.run_request(f"nightly-{tick}", "nightly reprocess failed", resume=True,
+                              run_key_prefix=f"reprocess:{tick}")
+            for batch in plan_batches(order, failed, DOCUMENTS_PER_RUN)]
 
 
 class CompactionConfig(Config):

@@ -17,13 +17,7 @@ from upstage_assets.cli.common import (
     progress_bar,
     storage_of,
 )
-from upstage_assets.cli.launch import (
-    daemon_seen,
-    ensure_partitions,
-    execute_chunks,
-    ordered_partitions,
-    submit_backfill,
-)
+from upstage_assets.cli.launch import daemon_seen, execute_batches_here, submit_backfill
 from upstage_assets.storage.object_store import LocalObjectStore, ObjectInfo, ObjectStore, open_store
 
 HELP = "register documents from a folder, a file or an S3 prefix and process them"
@@ -33,9 +27,10 @@ the registry, add one partition per new document (keyed by content hash: the sam
 are one document) and process the documents that have no validated result yet.
 
 A first folder named after a schema (invoice/, receipt/) picks the schema; --schema sets it
-for the rest. With --wait the runs execute here, 50 documents a run, and the command exits
-when they are done; without it one backfill is submitted for dagster-daemon (or `dagster dev`)
-to run. Exit codes: 0 all processed (or submitted), 1 some documents failed, 2 usage error."""
+for the rest. With --wait the runs execute here, 50 documents a run (a run covers a range of
+the partition order and skips the finished documents in it; a document resumes after the
+stages it already has unless --force), and the command exits when they are done; without it
+one backfill is submitted for dagster-daemon (or `dagster dev`) to run. Exit codes: 0 all processed (or submitted), 1 some documents failed, 2 usage error."""
 
 
 def add_parser(subparsers: Any) -> None:
@@ -105,7 +100,7 @@ def run(args: argparse.Namespace) -> int:
     from upstage_assets.assets.keys import VALIDATED_DOCUMENTS
     from upstage_assets.ingest import IngestResult, register_objects
     from upstage_assets.partitions import document_id_for_bytes
-    from upstage_assets.retry import chunk_partitions
+    from upstage_assets.recovery import add_partitions, partition_order, plan_batches
     from upstage_assets.storage.failures import read_failures
 
     if args.batch_size < 1:
@@ -131,7 +126,7 @@ def run(args: argparse.Namespace) -> int:
                      if source.uri(c.key) in duplicates]
     ids = list(dict.fromkeys([*result.new_ids, *duplicate_ids]))
     instance = open_instance()
-    ensure_partitions(instance, ids)
+    add_partitions(instance, ids)
     done = set() if args.force else set(instance.get_materialized_partitions(VALIDATED_DOCUMENTS))
     todo = [i for i in ids if i not in done]
     outcome: dict[str, Any] = {"registered": len(result.new_records), "already_registered": len(duplicate_ids),
@@ -142,9 +137,9 @@ def run(args: argparse.Namespace) -> int:
     code = EXIT_OK
     if todo and not args.register_only:
         if args.wait:
-            chunks = chunk_partitions(ordered_partitions(instance), todo, max_per_run=args.batch_size)
-            report = execute_chunks(defs, instance, chunks, reason="cli ingest", verbose=args.verbose,
-                                    show_progress=not args.no_progress)
+            batches = plan_batches(partition_order(instance), todo, args.batch_size)
+            report = execute_batches_here(defs, instance, batches, reason="cli ingest", resume=not args.force,
+                                          verbose=args.verbose, show_progress=not args.no_progress)
             failures = read_failures(storage.output_store(), storage.layout).to_pylist()
             failed = [f for f in failures if f["document_id"] in set(todo)]
             done_now = set(todo) & set(instance.get_materialized_partitions(VALIDATED_DOCUMENTS))

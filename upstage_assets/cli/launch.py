@@ -1,8 +1,8 @@
 """Turning document ids into work: runs executed here (``--wait``) or a backfill for the daemon.
 
-In process, each chunk (a contiguous partition range of at most 50 documents, see
-``upstage_assets.retry``) is one ``process_documents`` run on the persistent instance, so the
-UI shows it like any other. Without ``--wait`` the documents become one asset backfill,
+In process, each batch of ``upstage_assets.recovery.plan_batches`` (a contiguous partition
+range holding at most 50 wanted documents; the others in the range are skipped, not redone)
+is one ``process_documents`` run on the persistent instance, so the UI shows it like any other. Without ``--wait`` the documents become one asset backfill,
 exactly what the UI's "Materialize" button creates: the daemon splits it into runs per the
 pipeline's BackfillPolicy (50 documents a run) and its queue bounds how many run at once.
 """
@@ -16,7 +16,7 @@ from typing import Any
 
 from upstage_assets.assets.keys import DOCUMENT_ASSET_KEYS
 from upstage_assets.cli.common import progress_bar
-from upstage_assets.retry import PartitionChunk
+from upstage_assets.recovery import RecoveryBatch, execute_batches
 
 QUIET_LOGGERS = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
 DAEMON_FRESH_SECONDS = 120
@@ -30,33 +30,18 @@ class LaunchReport:
     seconds: float = 0.0
 
 
-def ensure_partitions(instance: Any, keys: Sequence[str]) -> None:
-    from upstage_assets.partitions import DOCUMENTS_PARTITIONS_NAME
-
-    existing = set(instance.get_dynamic_partitions(DOCUMENTS_PARTITIONS_NAME))
-    missing = [k for k in dict.fromkeys(keys) if k not in existing]
-    if missing:
-        instance.add_dynamic_partitions(DOCUMENTS_PARTITIONS_NAME, missing)
-
-
-def ordered_partitions(instance: Any) -> list[str]:
-    from upstage_assets.partitions import DOCUMENTS_PARTITIONS_NAME
-
-    return list(instance.get_dynamic_partitions(DOCUMENTS_PARTITIONS_NAME))
-
-
-def execute_chunks(defs: Any, instance: Any, chunks: Sequence[PartitionChunk], *, reason: str,
-                   verbose: bool = False, show_progress: bool = True) -> LaunchReport:
-    """Run each chunk as one ``process_documents`` run in this process, one after another."""
-    job = defs.resolve_job_def("process_documents")
-    report = LaunchReport(documents=sum(len(c.keys) for c in chunks))
+def execute_batches_here(defs: Any, instance: Any, batches: Sequence[RecoveryBatch], *, reason: str,
+                         resume: bool, verbose: bool = False, show_progress: bool = True) -> LaunchReport:
+    """Run each planned batch as one ``process_documents`` run in this process, one after another."""
+    report = LaunchReport(documents=sum(len(b.documents) for b in batches))
     started = time.monotonic()
     with progress_bar(report.documents, "doc", show_progress, "documents") as bar:
-        for chunk in chunks:
-            result = job.execute_in_process(instance=instance, tags=chunk.tags(reason), raise_on_error=False,
-                                            run_config=None if verbose else QUIET_LOGGERS)
-            report.runs.append((result.run_id, result.success))
-            bar.update(len(chunk.keys))
+        def on_run(batch: RecoveryBatch, run_id: str, success: bool) -> None:
+            report.runs.append((run_id, success))
+            bar.update(len(batch.documents))
+
+        execute_batches(instance, defs.resolve_job_def("process_documents"), batches, reason=reason,
+                        resume=resume, run_config=None if verbose else QUIET_LOGGERS, on_run=on_run)
     report.seconds = time.monotonic() - started
     return report
 

@@ -7,7 +7,7 @@ from dagster import DefaultScheduleStatus, build_schedule_context
 from upstage_assets.definitions import build_definitions
 from upstage_assets.ingest import register_objects
 from upstage_assets.partitions import DOCUMENTS_PARTITIONS_NAME
-from upstage_assets.retry import failed_document_ids
+from upstage_assets.recovery import RESUME_TAG, documents_wanted, failed_documents
 from upstage_assets.schedules import compact_tables_job, compact_tables_weekly, reprocess_failed_nightly
 from upstage_assets.storage.object_store import LocalObjectStore
 from upstage_assets_tests.cli.rows import LAYOUT, SCHEMA, row_bytes
@@ -37,7 +37,7 @@ def _failed_documents(data_root, instance, defs):
 def test_the_nightly_retry_requests_runs_for_retryable_failures_only(data_root, dagster_instance):
     defs = build_definitions("local", "local")
     by_name, storage = _failed_documents(data_root, dagster_instance, defs)
-    assert set(failed_document_ids(storage.output_store(), storage.layout)) == set(by_name.values())
+    assert set(failed_documents(storage)) == set(by_name.values())
 
     with build_schedule_context(instance=dagster_instance, resources={"storage": storage},
                                 scheduled_execution_time=datetime(2026, 1, 2, 2, tzinfo=UTC)) as context:
@@ -48,9 +48,13 @@ def test_the_nightly_retry_requests_runs_for_retryable_failures_only(data_root, 
     for request in requests:
         start, end = (request.tags["dagster/asset_partition_range_start"],
                       request.tags["dagster/asset_partition_range_end"])
-        covered |= set(order[order.index(start):order.index(end) + 1])
-        assert request.run_key.startswith("reprocess:2026-01-02:")
-    assert covered == retryable, "runs cover exactly the retryable failures"
+        span = order[order.index(start):order.index(end) + 1]
+        processed = documents_wanted(request.tags, span)  # what the step processes; the rest is skipped
+        covered |= set(processed)
+        assert request.run_key.startswith("reprocess:2026-01-02:") and request.tags[RESUME_TAG] == "true"
+        if len(processed) < len(span):  # a range with gaps must not fail the skipped partitions
+            assert request.run_config["ops"]["document_pipeline"]["config"]["fail_step_on_document_errors"] is False
+    assert covered == retryable, "runs process exactly the retryable failures"
     assert by_name["corrupt.pdf"] not in covered
 
 
