@@ -72,15 +72,18 @@ def _safe_date(y: int, m: int, d: int) -> date | None:
 
 
 _OCR_MONTH_ZERO = re.compile(r"(?<![A-Za-z])0(ct|ctober)(?![a-z])", re.IGNORECASE)
+_SPACED_YEAR = re.compile(r"(?<=[\s,./-])(19\d|20\d) (\d)(?!\d)|(?<=[\s,./-])(19|20) (\d{2})(?!\d)")
 _SPACED_DAY = re.compile(rf"(?<!\d)(\d) (\d)(?=\s*(?:{_MONTH_RE}|0ct))", re.IGNORECASE)
 
 
 def find_dates(text: str, *, day_first: bool = True) -> list[tuple[int, date]]:
     """Every date in the text with its character offset, earliest first.
 
-    Two OCR slips are mended first: a zero read for the O of October, a space inside the day.
+    Three OCR slips are mended first: a zero read for the O of October, a space inside the day
+    or inside the year.
     """
     text = _SPACED_DAY.sub(r"\1\2", _OCR_MONTH_ZERO.sub(r"O\1", text))
+    text = _SPACED_YEAR.sub(lambda m: "".join(g for g in m.groups() if g), text)
     found: list[tuple[int, date]] = []
     taken: list[tuple[int, int]] = []
     for pattern, kind in DATE_PATTERNS:
