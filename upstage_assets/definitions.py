@@ -15,10 +15,10 @@ from upstage_assets.assets.document_pipeline import document_pipeline
 from upstage_assets.assets.quality_report import quality_report
 from upstage_assets.executors import executor_for_backend
 from upstage_assets.jobs import process_documents_job
+from upstage_assets.manifest import new_manifests
 from upstage_assets.resources.catalog import build_resources
 from upstage_assets.schedules import SCHEDULES, compact_tables_job
 from upstage_assets.sensors import new_inbox_documents
-from upstage_assets.manifest import new_manifests
 from upstage_assets.sensors_s3 import new_s3_documents
 
 

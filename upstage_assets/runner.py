@@ -15,7 +15,6 @@ from dagster import DagsterInstance, Definitions, build_sensor_context
 
 from upstage_assets.storage.registry import DocumentRecord
 
-
 # Runs still log everything to the instance (the UI); the console shows warnings and errors only.
 QUIET_LOGS = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
 
