@@ -13,7 +13,7 @@ from pathlib import Path
 import psutil
 
 ROOT = Path(__file__).resolve().parent.parent
-RESULTS = ROOT / "bench" / "results"
+RESULTS = Path(os.environ.get("UPSTAGE_BENCH_RESULTS", ROOT / "bench" / "results"))  # tests write elsewhere
 PY = sys.executable
 
 
