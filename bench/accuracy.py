@@ -35,6 +35,7 @@ class FieldScore:
     predicted: int = 0
     labelled: int = 0
     correct: int = 0
+    near: int = 0  # text fields within 90% character similarity (OCR slips)
     errors: list[tuple[str, object, object]] = field(default_factory=list)
 
     @property
@@ -48,6 +49,12 @@ class FieldScore:
     @property
     def f1(self) -> float:
         p, r = self.precision, self.recall
+        return 2 * p * r / (p + r) if p + r else 0.0
+
+    @property
+    def near_f1(self) -> float:
+        p = self.near / self.predicted if self.predicted else 0.0
+        r = self.near / self.labelled if self.labelled else 0.0
         return 2 * p * r / (p + r) if p + r else 0.0
 
 
@@ -84,7 +91,7 @@ def run_pipeline(corpus: Path, backend: str, work: Path, limit: int | None) -> t
 
 
 def score(corpus: Path, fields_by_name: dict, text_by_name: dict) -> tuple[dict[str, FieldScore], float | None, int]:
-    from upstage_assets.evaluation import character_error_rate, field_matches
+    from upstage_assets.evaluation import character_error_rate, field_kind, field_matches, text_similarity
 
     schema = json.loads((corpus / "schema.json").read_text())["json_schema"]["schema"]["properties"]
     scores = {name: FieldScore() for name in schema}
@@ -105,8 +112,12 @@ def score(corpus: Path, fields_by_name: dict, text_by_name: dict) -> tuple[dict[
             s.predicted += actual not in (None, "", [])
             if expected not in (None, "") and field_matches(name, actual, expected, prop):
                 s.correct += 1
+                s.near += 1
             elif expected not in (None, ""):
                 s.errors.append((filename, actual, expected))
+                if actual not in (None, "") and field_kind(name, prop) == "text" and \
+                        text_similarity(actual, expected) >= 0.9:
+                    s.near += 1
         boxes = corpus / "boxes" / f"{stem}.csv"
         if boxes.exists() and filename in text_by_name:
             with boxes.open(newline="", encoding="utf-8", errors="replace") as fh:
@@ -117,10 +128,11 @@ def score(corpus: Path, fields_by_name: dict, text_by_name: dict) -> tuple[dict[
 
 def markdown_table(name: str, scores: dict[str, FieldScore], cer: float | None, docs: int, seconds: float) -> str:
     lines = [f"### {name} ({docs} documents, {seconds:.0f} s)", "",
-             "| field | precision | recall | F1 | labelled |", "|---|---|---|---|---|"]
+             "| field | precision | recall | F1 | F1 (text >= 90% similar) | labelled |", "|---|---|---|---|---|---|"]
     for field_name, s in scores.items():
         if s.labelled:
-            lines.append(f"| {field_name} | {s.precision:.2f} | {s.recall:.2f} | {s.f1:.2f} | {s.labelled} |")
+            lines.append(f"| {field_name} | {s.precision:.2f} | {s.recall:.2f} | {s.f1:.2f} | {s.near_f1:.2f} | "
+                         f"{s.labelled} |")
     if cer is not None:
         lines.append(f"\nOCR character error rate (parsed text vs line transcripts): {cer:.3f}")
     return "\n".join(lines)

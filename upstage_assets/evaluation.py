@@ -10,7 +10,15 @@ from upstage_assets.validation import CoercionError, coerce_date, coerce_number
 
 
 def _text(value: Any) -> str:
-    return re.sub(r"\s+", " ", str(value)).strip().casefold()
+    """Case, whitespace and punctuation folded: 'NO.53, JALAN SAGU' == 'No 53 Jalan Sagu'."""
+    return re.sub(r"[\W_]+", " ", str(value)).strip().casefold()
+
+
+def text_similarity(actual: Any, expected: Any) -> float:
+    """Character similarity of the folded texts (0..1), for fields where OCR slips are expected."""
+    from difflib import SequenceMatcher
+
+    return SequenceMatcher(None, _text(actual), _text(expected)).ratio()
 
 
 def values_match(actual: Any, expected: Any) -> bool:
