@@ -52,7 +52,7 @@ def process_inbox_once(dagster_home: str | os.PathLike[str] | None, instance: Da
     from upstage_assets.reporting import summarize_outputs
     from upstage_assets.sensors_s3 import pass_in_progress
 
-    storage = defs.resources["storage"]
+    storage = (defs.resources or {})["storage"]
     on_s3 = str(storage.inbox).startswith("s3://")
     sensor_def = defs.resolve_sensor_def("new_s3_documents" if on_s3 else "new_inbox_documents")
     job = defs.resolve_job_def("process_documents")
@@ -66,7 +66,7 @@ def process_inbox_once(dagster_home: str | os.PathLike[str] | None, instance: Da
             break
         for request in tick.dynamic_partitions_requests or []:
             instance.add_dynamic_partitions(DOCUMENTS_PARTITIONS_NAME, list(request.partition_keys))
-        for run_request in tick.run_requests:
+        for run_request in tick.run_requests or []:
             result = job.execute_in_process(instance=instance, tags=run_request.tags, raise_on_error=False,
                                             run_config=None if verbose else QUIET_LOGS)
             report.runs.append((result.run_id, result.success))

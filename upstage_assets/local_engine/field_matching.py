@@ -80,7 +80,7 @@ class LabelHit:
     remainder: str  # text after the label inside the same segment
 
 
-def find_labels(lines: list[list[Segment]], hints: list[str], exclude: list[str] = ()) -> list[LabelHit]:
+def find_labels(lines: list[list[Segment]], hints: list[str], exclude: tuple[str, ...] | list[str] = ()) -> list[LabelHit]:
     """Segments that start with one of the label hints (longest hint first).
 
     Spaces are ignored when comparing, because OCR often glues words ("DueDate", "BillNo").

@@ -206,7 +206,7 @@ def _strip_titles(text: str) -> str:
 
 def _organisation(lines: list[list[Segment]]) -> tuple[dict[str, Any], int | None]:
     """The issuer: a prominent line at the top of page 1 that is not a title, label, date or address."""
-    candidates = []
+    candidates: list[tuple[float, int, str, Segment]] = []
     previous = ""
     for index, text, segment in _top_lines(lines):
         if any(decimals for _, _, decimals in find_amounts(text)):
@@ -317,12 +317,12 @@ def _unlabelled(lines: list[list[Segment]], name: str, prop: dict[str, Any], ful
                 if value:
                     return _found(value, 0.45, segment)
     if concept_of(name) == "total":
-        best = None
+        best: tuple[float, Segment] | None = None
         for line in lines:
             for segment in line:
-                for _, value, decimals in find_amounts(segment.text):
-                    if decimals and (best is None or value > best[0]):
-                        best = (value, segment)
+                for _, amount, decimals in find_amounts(segment.text):
+                    if decimals and (best is None or amount > best[0]):
+                        best = (amount, segment)
         if best:
             return _found(best[0], 0.25, best[1])
     if concept_of(name) == "currency":

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
+from typing import Literal
 
 from fpdf import FPDF
 
@@ -28,7 +29,7 @@ def item_table(pdf: FPDF, inv: InvoiceData, y: float, *, borders: bool, font: st
     """Draw the line-item table at y; return the y below it."""
     widths = (90, 20, 35, 35)
     headers = ("Description", "Qty", "Unit Price", "Amount")
-    border = 1 if borders else 0
+    border: Literal[0, 1] = 1 if borders else 0
     pdf.set_xy(15, y)
     pdf.set_font(font, "B", 10)
     for width, head in zip(widths, headers, strict=True):

@@ -22,8 +22,7 @@ def degrade(image: Image.Image, rng: np.random.Generator) -> Image.Image:
     """Slight rotation (within 1.5 degrees), paper tint, sensor noise."""
     angle = float(rng.uniform(-1.5, 1.5))
     tilted = image.rotate(angle, resample=Image.Resampling.BICUBIC, expand=True, fillcolor=255)
-    pixels = np.asarray(tilted, dtype=np.float32)
-    pixels = pixels * 0.88 + 18 + rng.normal(0, 9, pixels.shape)
+    pixels = np.asarray(tilted, dtype=np.float64) * 0.88 + 18 + rng.normal(0, 9, tilted.size[::-1])
     return Image.fromarray(np.clip(pixels, 0, 255).astype(np.uint8), mode="L")
 
 

@@ -36,7 +36,8 @@ def fields_from_ie_response(response: dict[str, Any], property_names: list[str])
             extras = json.loads(arguments) if isinstance(arguments, str) else dict(arguments)
     fields: dict[str, dict[str, Any]] = {}
     for name in property_names:
-        extra = extras.get(name) if isinstance(extras.get(name), dict) else {}
+        found = extras.get(name)
+        extra: dict[str, Any] = found if isinstance(found, dict) else {}
         value = values.get(name, extra.get("_value"))
         fields[name] = {
             "value": value,
