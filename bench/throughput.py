@@ -53,7 +53,7 @@ def client_resource(url: str, rps: float):
 
     return UpstageClient(base_url=url, api_key=API_KEY, parse_requests_per_second=rps,
                          extract_requests_per_second=rps, parse_pages_per_minute=1e9, max_in_flight=256,
-                         max_connections=256, rate_limit_headroom=0.0)
+                         max_connections=256)  # same headroom as the platform's emulator backend
 
 
 async def _one(parser, path: Path, schema, index: int):
