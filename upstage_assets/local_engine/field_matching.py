@@ -139,12 +139,23 @@ def neighbours(lines: list[list[Segment]], hit: LabelHit, max_below: int = 2) ->
     for other in line[segment.position + 1:]:
         candidates.append((other, 0.95 if other.position == segment.position + 1 else 0.8))
     for below_index in range(segment.line + 1, min(len(lines), segment.line + 1 + max_below)):
-        for other in lines[below_index]:
+        below = lines[below_index]
+        if below_index == segment.line + 1 and len(line) >= 2 and len(below) == len(line) \
+                and below[0].page == segment.page:
+            # A row of labels over a row of values: pair them by column.
+            candidates.append((below[segment.position], 0.8))
+            continue
+        best, best_overlap = None, 0.0
+        for other in below:  # the segment most directly under the label
             if other.page != segment.page:
                 continue
-            overlap = min(other.x1, segment.x1 + 0.15) - max(other.x0, segment.x0 - 0.02)
-            if overlap > 0:
-                weight = 0.75 if below_index == segment.line + 1 else 0.55
-                candidates.append((other, weight))
-                break
+            reach = min(other.x1, segment.x1 + 0.15) - max(other.x0, segment.x0 - 0.02)
+            if reach <= 0:
+                continue
+            # Rank by how much of the label it sits under; the reach only admits values set a bit right.
+            overlap = max(0.0, min(other.x1, segment.x1) - max(other.x0, segment.x0)) + reach * 1e-3
+            if overlap > best_overlap:
+                best, best_overlap = other, overlap
+        if best is not None:
+            candidates.append((best, 0.75 if below_index == segment.line + 1 else 0.55))
     return candidates
