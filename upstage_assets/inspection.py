@@ -14,7 +14,6 @@ from upstage_assets.errors import (
     CorruptDocument,
     DocumentTooLarge,
     EmptyDocument,
-    EncryptedDocument,
     ImageTooLarge,
     TooManyPages,
     UnsupportedDocumentType,
@@ -98,23 +97,12 @@ def inspect_document(data: bytes, limits: DocumentLimits | None = None) -> Docum
 
 
 def pdf_page_count(data: bytes) -> int:
-    """Open the PDF with pdfium; encrypted and corrupt files raise their own errors."""
-    import pypdfium2 as pdfium
+    """Open the PDF with pdfium (under the engine's pdfium lock: pdfium is not thread-safe);
+    encrypted and corrupt files raise their own errors."""
+    from upstage_assets.local_engine.pdf_text import open_pdf
 
-    try:
-        pdf = pdfium.PdfDocument(data)
-    except pdfium.PdfiumError as exc:
-        text = str(exc).lower()
-        if "password" in text or "security" in text:
-            raise EncryptedDocument("the PDF is encrypted with a password; supply an unencrypted copy") from None
-        raise CorruptDocument(f"the PDF cannot be opened ({exc}); it is damaged or not a PDF") from None
-    try:
-        pages = len(pdf)
-    finally:
-        pdf.close()
-    if pages == 0:
-        raise CorruptDocument("the PDF has no pages")
-    return pages
+    with open_pdf(data) as pdf:
+        return len(pdf)
 
 
 def _inspect_image(data: bytes, mime: str, size: int, limits: DocumentLimits) -> DocumentInfo:
