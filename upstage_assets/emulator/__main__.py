@@ -1,6 +1,6 @@
 """Run the Upstage-compatible emulator: ``python -m upstage_assets.emulator``.
 
-It speaks the Upstage document API contract (docs: /work/shared/upstage-api.md, sections 0-7)
+It speaks the Upstage document API contract (sections 0-7 of the shared contract notes, upstage-api.md)
 over real HTTP, answering with real results from the local engine, so the production client,
 its rate limiter and every failure path can be exercised offline.
 
