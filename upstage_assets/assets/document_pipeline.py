@@ -100,6 +100,11 @@ def _builtin_schema_versions() -> str:
     return "-".join(_cached_schema(n).version[:6] for n in ("invoice", "receipt"))
 
 
+def _document_name(state: DocumentState) -> str | None:
+    """The file name, so a partition's page says which document its hex key stands for."""
+    return state.record.filename if state.record else (state.raw or {}).get("filename")
+
+
 @dataclass
 class DocumentOutcome:
     document_id: str
@@ -138,7 +143,7 @@ async def _process_document(context: AssetExecutionContext, env: StageEnv, docum
             data_version = _data_version(asset_key, state)
             context.log_event(AssetMaterialization(asset_key=asset_key, partition=document_id,
                                                    tags={DATA_VERSION_TAG: data_version} if data_version else None,
-                                                   metadata=to_metadata(metadata)))
+                                                   metadata=to_metadata({"document": _document_name(state), **metadata})))
             outcome.completed.append(asset_key)
     await asyncio.to_thread(clear_failure, env.store, env.layout, document_id)
     return outcome
