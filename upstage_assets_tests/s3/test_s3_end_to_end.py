@@ -77,8 +77,8 @@ def test_documents_uploaded_to_s3_come_back_as_parquet_on_s3(bucket, dagster_ins
     monkeypatch.setenv("UPSTAGE_ASSETS_S3_ENDPOINT_URL", bucket.endpoint)
     defs = build_definitions("local", "local")
     storage = defs.resources["storage"]
-    job = defs.get_job_def("process_documents")
-    ticker = Ticker(defs.get_sensor_def("new_s3_documents"), dagster_instance, storage)
+    job = defs.resolve_job_def("process_documents")
+    ticker = Ticker(defs.resolve_sensor_def("new_s3_documents"), dagster_instance, storage)
 
     for sample in first:
         bucket.put(f"inbox/{sample.schema}/{sample.path.name}", sample.path.read_bytes())
@@ -123,8 +123,8 @@ def test_manifest_columns_reach_the_source_metadata_column_on_s3(bucket, dagster
     monkeypatch.setenv("UPSTAGE_ASSETS_OUTPUT", f"s3://{bucket.name}/outputs")
     monkeypatch.setenv("UPSTAGE_ASSETS_S3_ENDPOINT_URL", bucket.endpoint)
     defs = build_definitions("local", "local")
-    ticker = Ticker(defs.get_sensor_def("new_manifests"), dagster_instance, defs.resources["storage"])
-    run_until_idle(ticker, defs.get_job_def("process_documents"), dagster_instance)
+    ticker = Ticker(defs.resolve_sensor_def("new_manifests"), dagster_instance, defs.resources["storage"])
+    run_until_idle(ticker, defs.resolve_job_def("process_documents"), dagster_instance)
 
     fs = s3_filesystem(bucket.endpoint)
     [row] = read_output_tables_from_s3(f"s3://{bucket.name}/outputs", filesystem=fs)["invoice"].to_pylist()

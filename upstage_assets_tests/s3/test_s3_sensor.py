@@ -69,7 +69,7 @@ def test_the_sensor_skips_a_local_inbox_and_is_in_the_definitions(tmp_path, dags
     data = Ticker(new_s3_documents, dagster_instance, storage).tick()
     assert not data.run_requests and "not an s3:// prefix" in data.skip_message
     defs = build_definitions("local", "local")
-    assert defs.get_sensor_def("new_s3_documents").job_name == "process_documents"
+    assert defs.resolve_sensor_def("new_s3_documents").job_name == "process_documents"
 
 
 @pytest.mark.slow
