@@ -65,7 +65,9 @@ ORGANISATION_FIELDS = {"company", "issuer"}
 EXCLUDED_TOTAL_LABELS = ["sub total", "subtotal", "total qty", "total quantity", "total items", "total item",
                          "total tax", "total discount", "total gst", "total excl", "total savings", "total ht",
                          "total hors", "exclusief", "subtotaal", "sous total", "zwischensumme", "total sst",
-                         "total vat", "total before", "total saving", "total disc", "total gross", "total net weight"]
+                         "total vat", "total before", "total saving", "total disc", "total gross", "total net weight",
+                         "total tender", "total paid", "total received", "amount paid", "amount tendered",
+                         "amount received", "paid amount", "tender", "cash", "change"]
 TITLE_WORDS = {"invoice", "tax invoice", "receipt", "official receipt", "bill", "statement", "cash sale",
                "cash bill", "simplified tax invoice", "sales receipt", "quotation", "영수증", "invoice receipt",
                "cash receipt", "payment receipt", "sales invoice", "commercial invoice", "proforma invoice",
@@ -134,6 +136,8 @@ def _read(name: str, prop: dict[str, Any], text: str) -> Any:
     if concept_of(name) == "currency":
         return detect_currency(text)
     cleaned = text.strip(" :#-")
+    if concept_of(name) in ORGANISATION_FIELDS and _looks_like_id_or_address(cleaned):
+        return None  # "Company Reg No. (123-T)": a registration number, not the company's name
     if concept_of(name) in ("invoice_number", "receipt_number") or name.lower().endswith(("_number", "_no", "_id")):
         token = cleaned.split()[0] if cleaned.split() else ""
         if not any(ch.isdigit() for ch in token) or parse_date(token) == parse_date(cleaned) and parse_date(token):
@@ -172,7 +176,7 @@ def _labelled_value(lines: list[list[Segment]], name: str, prop: dict[str, Any])
                 quality = 0.6  # an identifier taken from the start of a longer phrase
             if is_amount_field(name, prop) and not re.search(r"\d[.,]\d{1,2}(?!\d)", text) and \
                     detect_currency(text) is None:
-                quality *= 0.5  # a bare integer next to an amount label may be a count or a year
+                quality *= 0.3  # a bare integer next to an amount label is more often a count or a year
             if prop.get("type") == "string" and not is_date_field(name, prop) and parse_date(text) and \
                     len(re.sub(r"[\d\W]", "", text)) <= 12:
                 continue  # a date is not a name or an identifier
@@ -248,6 +252,22 @@ TRAILING_REGISTRATION = re.compile(r"\s*\((?=[^)]*\d{4,})[\w\s.\-/]{4,24}\)?\s*$
 def _organisation_name(text: str) -> str:
     """'AEON CO. (M) BHD (126926-H)' -> 'AEON CO. (M) BHD': a trailing bracketed id is a registration number."""
     return TRAILING_REGISTRATION.sub("", _cut_address(text)).strip() or text.strip()
+
+
+REGISTRATION_WORDS = re.compile(r"\b(reg|registration|gst|sst|vat|tax id|co\.?\s*n[o0c]|company\s*no|roc|brn)\b|#",
+                                re.IGNORECASE)
+
+
+def _looks_like_id_or_address(name: str) -> bool:
+    """Registration numbers and street lines sit near the top too; they are not the name."""
+    letters = sum(ch.isalpha() for ch in name)
+    digits = sum(ch.isdigit() for ch in name)
+    if REGISTRATION_WORDS.search(name) and not ORGANISATION_MARKERS.search(name.split("(")[0]):
+        return True
+    if digits >= max(4, letters):
+        return True
+    return bool(not ORGANISATION_MARKERS.search(name) and re.search(r"\d", name) and "," in name
+                and ADDRESS_WORDS.search(name))
 
 
 def _label_values(lines: list[list[Segment]]) -> set[Segment]:

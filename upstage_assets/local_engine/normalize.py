@@ -140,7 +140,7 @@ def amount_from_token(token: str) -> float | None:
 
 
 _SPACED_DECIMAL = re.compile(r"(\d)\s+([.,])\s*(\d{2})(?!\d)|(\d)([.,])\s+(\d{2})(?!\d)")
-_DASH_DECIMAL = re.compile(r"(?<![\d-])(\d{1,5})- (\d{2})(?![\d-])")  # OCR reads "14.10" as "14- 10"
+_DASH_DECIMAL = re.compile(r"(?<![\d-])(\d{1,5}) ?- (\d{2})(?![\d-])")  # OCR reads "14.10" as "14- 10"
 _RATES = re.compile(r"@\s*\d+(?:[.,]\d+)?\s*%?|\d+(?:[.,]\d+)?\s*%")  # tax rates are not amounts
 
 
