@@ -43,10 +43,11 @@ bench: setup
 	$(PY) bench/memory.py
 	$(PY) bench/local_engine.py
 
+# Quick runs write to bench/results/quick/ so the full-size figures stay as measured.
 bench-quick: setup
-	$(PY) bench/throughput.py --quick
-	$(PY) bench/memory.py --quick
-	$(PY) bench/local_engine.py --quick
+	UPSTAGE_BENCH_RESULTS=bench/results/quick $(PY) bench/throughput.py --quick
+	UPSTAGE_BENCH_RESULTS=bench/results/quick $(PY) bench/memory.py --quick
+	UPSTAGE_BENCH_RESULTS=bench/results/quick $(PY) bench/local_engine.py --quick
 
 accuracy: setup
 	$(PY) bench/accuracy.py
