@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from upstage_assets.emulator.api_errors import ApiError
+from upstage_assets.emulator.background import BackgroundTasks
 from upstage_assets.emulator.jobs import utc_now
 from upstage_assets.emulator.settings import EmulatorSettings
 
@@ -62,21 +63,17 @@ class ExtractJobStore:
         self.settings = settings
         self.state = state
         self.jobs: dict[str, ExtractJob] = {}
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._tasks = BackgroundTasks()
 
     def submit(self, documents: list[tuple[str, bytes]], response_format: dict[str, Any]) -> ExtractJob:
         batches = [ExtractBatch(i + 1, name) for i, (name, _) in enumerate(documents)]
         job = ExtractJob(str(uuid.uuid4()), self.settings.ie_snapshot, batches)
         self.jobs[job.job_id] = job
-        task = asyncio.create_task(self._run(job, [data for _, data in documents], response_format))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        self._tasks.start(self._run(job, [data for _, data in documents], response_format))
         return job
 
     async def close(self) -> None:
-        for task in list(self._tasks):
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self._tasks.close()
 
     async def _run(self, job: ExtractJob, documents: list[bytes], response_format: dict[str, Any]) -> None:
         from upstage_assets.emulator.extraction import extract_document

@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from upstage_assets.emulator.api_errors import ApiError
+from upstage_assets.emulator.background import BackgroundTasks
 from upstage_assets.emulator.engine import Engine, split_pages
 from upstage_assets.emulator.faults import FaultInjector
 from upstage_assets.emulator.settings import EmulatorSettings
@@ -77,7 +78,7 @@ class ParseJobStore:
         self.faults = faults
         self.jobs: dict[str, ParseJob] = {}
         self.downloads: dict[str, Download] = {}
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._tasks = BackgroundTasks()
 
     def submit(self, data: bytes, mime_type: str, page_count: int, options: ParseOptions,
                failure: str | None = None) -> ParseJob:
@@ -88,15 +89,11 @@ class ParseJobStore:
         snapshot = self.settings.ocr_snapshot if options.is_ocr else self.settings.parse_snapshot
         job = ParseJob(str(uuid.uuid4()), options.model, snapshot, options, page_count, batches)
         self.jobs[job.id] = job
-        task = asyncio.create_task(self._run(job, data, mime_type, failure))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        self._tasks.start(self._run(job, data, mime_type, failure))
         return job
 
     async def close(self) -> None:
-        for task in list(self._tasks):
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self._tasks.close()
 
     async def _run(self, job: ParseJob, data: bytes, mime_type: str, failure: str | None) -> None:
         await asyncio.sleep(self.settings.async_queue_s)

@@ -13,6 +13,7 @@ from upstage_assets.resources.parser import ParseOptions, SourceDocument
 from upstage_assets.resources.shared_state import SqliteStateStore
 from upstage_assets.resources.upstage_client import UpstageClient
 
+from .budget_worker import reserve_many
 from .conftest import SENTINEL_KEY
 from .scripted_server import Answer
 
@@ -80,20 +81,8 @@ def test_daily_spend_persists_and_warns_once_per_threshold(tmp_path):
     tomorrow.reserve("d", 5, 0.01)  # a new day starts at zero
 
 
-def _reserve_many(state_dir: str, count: int) -> int:
-    budget = SpendBudget(SqliteStateStore(state_dir), "shared-run", per_run_usd=10.0)
-    accepted = 0
-    for i in range(count):
-        try:
-            budget.reserve(f"doc-{i}", 1, 0.5)
-            accepted += 1
-        except BudgetExceeded:
-            pass
-    return accepted
-
-
 def test_concurrent_processes_cannot_overshoot(tmp_path):
     with multiprocessing.get_context("spawn").Pool(4) as pool:
-        accepted = pool.starmap(_reserve_many, [(str(tmp_path), 10)] * 4)
+        accepted = pool.starmap(reserve_many, [(str(tmp_path), 10)] * 4)
     assert sum(accepted) == 20  # $10 / $0.50, whoever got them
     assert SqliteStateStore(tmp_path).spend("default:run:shared-run") == pytest.approx(10.0)

@@ -8,10 +8,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from upstage_assets.errors import BudgetExceeded
-from upstage_assets.resources.budget import SpendBudget
 from upstage_assets.resources.shared_state import BucketCharge, PostgresStateStore, open_state_store
 
+from .budget_worker import reserve_many
 from .limiter_worker import send_through_shared_limiter
 from .postgres_server import running_postgres
 from .scripted_server import peak_rate
@@ -23,18 +22,6 @@ pytestmark = pytest.mark.slow
 def postgres_url() -> Iterator[str]:
     with running_postgres() as url:
         yield url
-
-
-def _reserve_many(url: str, count: int) -> int:
-    budget = SpendBudget(open_state_store(url), "pg-run", per_run_usd=10.0)
-    accepted = 0
-    for i in range(count):
-        try:
-            budget.reserve(f"doc-{i}", 1, 0.5)
-            accepted += 1
-        except BudgetExceeded:
-            pass
-    return accepted
 
 
 def test_url_picks_postgres_with_psycopg2(postgres_url):
@@ -54,9 +41,9 @@ def test_url_picks_postgres_with_psycopg2(postgres_url):
 
 def test_budget_is_atomic_across_processes(postgres_url):
     with multiprocessing.get_context("spawn").Pool(4) as pool:
-        accepted = pool.starmap(_reserve_many, [(postgres_url, 10)] * 4)
+        accepted = pool.starmap(reserve_many, [(postgres_url, 10)] * 4)
     assert sum(accepted) == 20
-    assert open_state_store(postgres_url).spend("default:run:pg-run") == pytest.approx(10.0)
+    assert open_state_store(postgres_url).spend("default:run:shared-run") == pytest.approx(10.0)
 
 
 def test_rate_is_shared_across_processes(postgres_url, server):
