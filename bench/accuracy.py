@@ -61,7 +61,7 @@ class FieldScore:
 def run_pipeline(corpus: Path, backend: str, work: Path, limit: int | None) -> tuple[dict, dict, float]:
     """Process the corpus; return ({stem: fields}, {stem: parsed text}, seconds)."""
     from upstage_assets.definitions import build_definitions
-    from upstage_assets.runner import process_inbox_once
+    from upstage_assets.operations.runner import process_inbox_once
 
     inbox, outputs = work / "inbox", work / "outputs"
     documents = sorted(p for p in (corpus / "documents").iterdir() if p.is_file())[: limit or None]

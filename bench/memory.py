@@ -26,7 +26,7 @@ from harness import PY, RESULTS, ROOT, TreeRssSampler, make_documents, mib, star
 WORKER = """
 import os, sys
 from upstage_assets.definitions import build_definitions
-from upstage_assets.local_instance import local_instance
+from upstage_assets.operations.local_instance import local_instance
 instance = local_instance(os.environ["DAGSTER_HOME"])
 keys = instance.get_dynamic_partitions("documents")
 job = build_definitions("local", "emulator").resolve_job_def("process_documents")
@@ -46,8 +46,8 @@ def measure(n: int, url: str, work: Path) -> tuple[int, float, int]:
     subprocess.run([PY, "-c", (
         "import os\n"
         "from upstage_assets.definitions import build_definitions\n"
-        "from upstage_assets.ingest import scan_inbox\n"
-        "from upstage_assets.local_instance import local_instance\n"
+        "from upstage_assets.ingest.folder import scan_inbox\n"
+        "from upstage_assets.operations.local_instance import local_instance\n"
         "defs = build_definitions('local', 'emulator'); s = defs.resources['storage']\n"
         "r = scan_inbox(s.inbox_store(), s.output_store(), s.registry(), default_schema='invoice', max_documents=10**9)\n"
         "local_instance(os.environ['DAGSTER_HOME']).add_dynamic_partitions('documents', r.new_ids)\n")],

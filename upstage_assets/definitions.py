@@ -10,16 +10,16 @@ from __future__ import annotations
 from dagster import Definitions
 
 from upstage_assets import settings
-from upstage_assets.alerts import ALERT_SENSORS
-from upstage_assets.assets.document_pipeline import document_pipeline
-from upstage_assets.assets.quality_report import quality_report
-from upstage_assets.executors import executor_for_backend
-from upstage_assets.jobs import process_documents_job
-from upstage_assets.manifest import new_manifests
-from upstage_assets.resources.catalog import build_resources
-from upstage_assets.schedules import SCHEDULES, compact_tables_job
-from upstage_assets.sensors import new_inbox_documents
-from upstage_assets.sensors_s3 import new_s3_documents
+from upstage_assets.defs.alerts import ALERT_SENSORS
+from upstage_assets.defs.executors import executor_for_backend
+from upstage_assets.defs.pipeline.document_pipeline import document_pipeline
+from upstage_assets.defs.pipeline.jobs import process_documents_job
+from upstage_assets.defs.quality_report import quality_report
+from upstage_assets.defs.resources import build_resources
+from upstage_assets.defs.schedules import SCHEDULES, compact_tables_job
+from upstage_assets.defs.sensors.inbox import new_inbox_documents
+from upstage_assets.defs.sensors.s3 import new_s3_documents
+from upstage_assets.ingest.manifests import new_manifests
 
 
 def build_definitions(environment: str | None = None, backend: str | None = None) -> Definitions:

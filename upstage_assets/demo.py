@@ -74,7 +74,7 @@ def main(argv: list[str] | None = None) -> int:
         os.environ.setdefault("UPSTAGE_API_KEY", "demo-key-for-the-local-emulator")
         print(f"emulator listening on {emulator.url}")
     try:
-        from upstage_assets.runner import process_inbox_once
+        from upstage_assets.operations.runner import process_inbox_once
 
         started = time.monotonic()
         report = process_inbox_once(data / "dagster_home")
@@ -83,7 +83,7 @@ def main(argv: list[str] | None = None) -> int:
         if emulator is not None:
             emulator.stop()
 
-    from upstage_assets.reporting import read_tables
+    from upstage_assets.operations.reporting import read_tables
 
     tables = read_tables(outputs)
     records_by_name = {r.filename: r.document_id for r in report.records}

@@ -68,7 +68,7 @@ def _source(path: str, storage: Any) -> tuple[ObjectStore, list[ObjectInfo] | No
 
 
 def _candidates(source: ObjectStore, given: list[ObjectInfo] | None, skipped: list[tuple[str, str]]) -> list[ObjectInfo]:
-    from upstage_assets.ingest import is_candidate
+    from upstage_assets.ingest.folder import is_candidate
 
     found = []
     try:
@@ -97,10 +97,10 @@ def _resolve_schema(name: str | None) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from upstage_assets.assets.keys import VALIDATED_DOCUMENTS
-    from upstage_assets.ingest import IngestResult, register_objects
-    from upstage_assets.partitions import document_id_for_bytes
-    from upstage_assets.recovery import add_partitions, partition_order, plan_batches
+    from upstage_assets.defs.pipeline.keys import VALIDATED_DOCUMENTS
+    from upstage_assets.defs.pipeline.partitions import document_id_for_bytes
+    from upstage_assets.ingest.folder import IngestResult, register_objects
+    from upstage_assets.operations.recovery import add_partitions, partition_order, plan_batches
     from upstage_assets.storage.failures import read_failures
 
     if args.batch_size < 1:

@@ -1,6 +1,6 @@
 """Turning document ids into work: runs executed here (``--wait``) or a backfill for the daemon.
 
-In process, each batch of ``upstage_assets.recovery.plan_batches`` (a contiguous partition
+In process, each batch of ``upstage_assets.operations.recovery.plan_batches`` (a contiguous partition
 range holding at most 50 wanted documents; the others in the range are skipped, not redone)
 is one ``process_documents`` run on the persistent instance, so the UI shows it like any other. Without ``--wait`` the documents become one asset backfill,
 exactly what the UI's "Materialize" button creates: the daemon splits it into runs per the
@@ -14,9 +14,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from upstage_assets.assets.keys import DOCUMENT_ASSET_KEYS
 from upstage_assets.cli.common import progress_bar
-from upstage_assets.recovery import RecoveryBatch, execute_batches
+from upstage_assets.defs.pipeline.keys import DOCUMENT_ASSET_KEYS
+from upstage_assets.operations.recovery import RecoveryBatch, execute_batches
 
 QUIET_LOGGERS = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
 DAEMON_FRESH_SECONDS = 120

@@ -45,7 +45,7 @@ def _running_progress(instance: Any) -> list[dict[str, Any]]:
     """Progress tags of running runs (done/total, failed, pages, cost, docs/s, ETA)."""
     from dagster import DagsterRunStatus, RunsFilter
 
-    from upstage_assets.run_progress import read_progress
+    from upstage_assets.defs.pipeline.progress import read_progress
 
     runs = instance.get_runs(RunsFilter(statuses=[DagsterRunStatus.STARTED]), limit=20)
     return [{"run_id": run.run_id, **read_progress(run.tags)} for run in runs]
@@ -58,9 +58,9 @@ def _backfills_in_flight(instance: Any) -> int:
 
 
 def collect_status(defs: Any, instance: Any) -> dict[str, Any]:
-    from upstage_assets.assets.keys import DOCUMENT_ASSET_KEYS
+    from upstage_assets.defs.pipeline.keys import DOCUMENT_ASSET_KEYS
+    from upstage_assets.defs.pipeline.partitions import DOCUMENTS_PARTITIONS_NAME
     from upstage_assets.exporters.base import ExportSource
-    from upstage_assets.partitions import DOCUMENTS_PARTITIONS_NAME
     from upstage_assets.storage.failures import read_failures
 
     storage = storage_of(defs)

@@ -12,7 +12,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from upstage_assets.compaction import latest_quarantine_times, latest_rows
+from upstage_assets.operations.compaction import latest_quarantine_times, latest_rows
 from upstage_assets.storage.layout import OutputLayout
 from upstage_assets.storage.object_store import ObjectStore
 from upstage_assets.storage.registry import DocumentRegistry

@@ -17,7 +17,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from dagster import ConfigurableIOManager, InputContext, OutputContext
 
-from upstage_assets.compaction import PART_PREFIX, latest_rows
+from upstage_assets.operations.compaction import PART_PREFIX, latest_rows
 from upstage_assets.resources.storage import StorageResource
 from upstage_assets.storage.object_store import UnsafeKeyError
 

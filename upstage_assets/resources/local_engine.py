@@ -14,9 +14,9 @@ from typing import Any
 from dagster import ConfigurableResource
 from pydantic import Field
 
-from upstage_assets.resources.parser import DocumentParser, ExtractionResult, ParseOptions, SourceDocument
 from upstage_assets.schemas.extraction import ExtractionSchema
 from upstage_assets.schemas.ie_response import fields_from_ie_response
+from upstage_assets.upstage_api.parser import DocumentParser, ExtractionResult, ParseOptions, SourceDocument
 
 
 class LocalParser(DocumentParser):

@@ -17,16 +17,16 @@ import httpx
 from dagster import ConfigurableResource
 from pydantic import Field
 
-from upstage_assets.resources.budget import SpendBudget
-from upstage_assets.resources.document_parse_api import AsyncPollSettings, DocumentParseApi
-from upstage_assets.resources.extraction_api import ExtractionOptions, InformationExtractionApi
-from upstage_assets.resources.parser import DocumentParser, ExtractionResult, ParseOptions, SourceDocument
-from upstage_assets.resources.rate_limiter import EndpointLimits, RateLimiter
-from upstage_assets.resources.shared_state import SharedStateStore, open_state_store
-from upstage_assets.resources.upstage_errors import UpstageError
-from upstage_assets.resources.upstage_http import RetryPolicy, UpstageHttp
-from upstage_assets.resources.usage import UsageLedger, pages_billed, price_key
 from upstage_assets.schemas.extraction import ExtractionSchema
+from upstage_assets.upstage_api.budget import SpendBudget
+from upstage_assets.upstage_api.document_parse import AsyncPollSettings, DocumentParseApi
+from upstage_assets.upstage_api.errors import UpstageError
+from upstage_assets.upstage_api.extraction import ExtractionOptions, InformationExtractionApi
+from upstage_assets.upstage_api.http import RetryPolicy, UpstageHttp
+from upstage_assets.upstage_api.parser import DocumentParser, ExtractionResult, ParseOptions, SourceDocument
+from upstage_assets.upstage_api.rate_limiter import EndpointLimits, RateLimiter
+from upstage_assets.upstage_api.shared_state import SharedStateStore, open_state_store
+from upstage_assets.upstage_api.usage import UsageLedger, pages_billed, price_key
 
 logger = logging.getLogger("upstage_assets.upstage_client")
 

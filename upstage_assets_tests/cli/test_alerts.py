@@ -3,10 +3,10 @@
 import pytest
 from dagster import DagsterEventType, build_run_status_sensor_context
 
-from upstage_assets.alerts import alert_on_run_failure, post_webhook, redact
 from upstage_assets.definitions import build_definitions
-from upstage_assets.ingest import register_objects
-from upstage_assets.partitions import DOCUMENTS_PARTITIONS_NAME
+from upstage_assets.defs.alerts import alert_on_run_failure, post_webhook, redact
+from upstage_assets.defs.pipeline.partitions import DOCUMENTS_PARTITIONS_NAME
+from upstage_assets.ingest.folder import register_objects
 from upstage_assets.storage.object_store import LocalObjectStore
 from upstage_assets_tests.cli.webhook_receiver import WebhookReceiver
 

@@ -6,8 +6,8 @@ from datetime import UTC, datetime, timedelta
 
 import pyarrow.dataset as ds
 
-from upstage_assets.compaction import PART_PREFIX, compact_tables
 from upstage_assets.exporters.base import ExportSource
+from upstage_assets.operations.compaction import PART_PREFIX, compact_tables
 from upstage_assets.storage.object_store import LocalObjectStore
 from upstage_assets_tests.cli.rows import LAYOUT, SCHEMA, row_bytes
 
@@ -92,8 +92,8 @@ def test_the_dataset_stays_readable_while_compaction_runs(tmp_path):
 def test_the_parquet_io_manager_finds_a_partition_inside_a_compacted_part(tmp_path):
     from dagster import DagsterInstance, build_input_context
 
-    from upstage_assets.assets.keys import VALIDATED_DOCUMENTS
-    from upstage_assets.partitions import DOCUMENTS_PARTITIONS_NAME, documents_partitions
+    from upstage_assets.defs.pipeline.keys import VALIDATED_DOCUMENTS
+    from upstage_assets.defs.pipeline.partitions import DOCUMENTS_PARTITIONS_NAME, documents_partitions
     from upstage_assets.resources.io_managers import ParquetTableIOManager
     from upstage_assets.resources.storage import StorageResource
 

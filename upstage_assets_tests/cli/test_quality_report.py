@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 from dagster import materialize
 from PIL import Image
 
-from upstage_assets.assets.quality_report import REPORT_CHART_KEY, quality_report
+from upstage_assets.defs.quality_report import REPORT_CHART_KEY, quality_report
 from upstage_assets.resources.storage import StorageResource
 from upstage_assets.storage.object_store import LocalObjectStore
 from upstage_assets_tests.cli.rows import row_bytes

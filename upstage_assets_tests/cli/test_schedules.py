@@ -5,10 +5,10 @@ from datetime import UTC, datetime
 from dagster import DefaultScheduleStatus, build_schedule_context
 
 from upstage_assets.definitions import build_definitions
-from upstage_assets.ingest import register_objects
-from upstage_assets.partitions import DOCUMENTS_PARTITIONS_NAME
-from upstage_assets.recovery import RESUME_TAG, documents_wanted, failed_documents
-from upstage_assets.schedules import compact_tables_job, compact_tables_weekly, reprocess_failed_nightly
+from upstage_assets.defs.pipeline.partitions import DOCUMENTS_PARTITIONS_NAME
+from upstage_assets.defs.schedules import compact_tables_job, compact_tables_weekly, reprocess_failed_nightly
+from upstage_assets.ingest.folder import register_objects
+from upstage_assets.operations.recovery import RESUME_TAG, documents_wanted, failed_documents
 from upstage_assets.storage.object_store import LocalObjectStore
 from upstage_assets_tests.cli.rows import LAYOUT, SCHEMA, row_bytes
 

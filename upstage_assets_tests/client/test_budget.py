@@ -8,10 +8,10 @@ import multiprocessing
 import pytest
 
 from upstage_assets.errors import BudgetExceeded
-from upstage_assets.resources.budget import SpendBudget
-from upstage_assets.resources.parser import ParseOptions, SourceDocument
-from upstage_assets.resources.shared_state import SqliteStateStore
 from upstage_assets.resources.upstage_client import UpstageClient
+from upstage_assets.upstage_api.budget import SpendBudget
+from upstage_assets.upstage_api.parser import ParseOptions, SourceDocument
+from upstage_assets.upstage_api.shared_state import SqliteStateStore
 
 from .budget_worker import reserve_many
 from .conftest import SENTINEL_KEY

@@ -13,8 +13,8 @@ from contextlib import contextmanager
 import httpx
 import pytest
 
-from upstage_assets.resources.document_parse_api import parse_form
-from upstage_assets.resources.parser import ParseOptions
+from upstage_assets.upstage_api.document_parse import parse_form
+from upstage_assets.upstage_api.parser import ParseOptions
 
 from .documents import make_pdf, pdf_document
 from .load_worker import parse_many

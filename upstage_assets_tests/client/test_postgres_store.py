@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from upstage_assets.resources.shared_state import BucketCharge, PostgresStateStore, open_state_store
+from upstage_assets.upstage_api.shared_state import BucketCharge, PostgresStateStore, open_state_store
 
 from .budget_worker import reserve_many
 from .limiter_worker import send_through_shared_limiter

@@ -8,9 +8,9 @@ import time
 
 import pytest
 
-from upstage_assets.resources.rate_limiter import EndpointLimits, RateLimiter
-from upstage_assets.resources.shared_state import BucketCharge, SqliteStateStore, settle_buckets
-from upstage_assets.resources.upstage_errors import UpstageRateLimited
+from upstage_assets.upstage_api.errors import UpstageRateLimited
+from upstage_assets.upstage_api.rate_limiter import EndpointLimits, RateLimiter
+from upstage_assets.upstage_api.shared_state import BucketCharge, SqliteStateStore, settle_buckets
 
 from .conftest import make_http
 from .limiter_worker import send_through_shared_limiter

@@ -10,7 +10,7 @@ import time
 import httpx
 import pytest
 
-from upstage_assets.resources.upstage_errors import (
+from upstage_assets.upstage_api.errors import (
     UpstageBadRequest,
     UpstageCorruptDocument,
     UpstageInsufficientCredit,
@@ -20,7 +20,7 @@ from upstage_assets.resources.upstage_errors import (
     UpstageUnauthorized,
     UpstageUnsupportedType,
 )
-from upstage_assets.resources.upstage_http import RetryPolicy, parse_retry_after
+from upstage_assets.upstage_api.http import RetryPolicy, parse_retry_after
 
 from .conftest import SENTINEL_KEY, make_http
 from .scripted_server import Answer

@@ -8,7 +8,7 @@ from dagster import DagsterInstance
 from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
 
 from upstage_assets.definitions import build_definitions
-from upstage_assets.partitions import DOCUMENTS_PARTITIONS_NAME
+from upstage_assets.defs.pipeline.partitions import DOCUMENTS_PARTITIONS_NAME
 
 
 def main() -> None:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from dagster import Config, In, Nothing, OpExecutionContext, job, op
 
-from upstage_assets.executors import gpu_executor
+from upstage_assets.defs.executors import gpu_executor
 
 
 class RecordConfig(Config):

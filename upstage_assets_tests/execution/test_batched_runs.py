@@ -8,10 +8,15 @@ import time
 import pytest
 from dagster import DagsterRunStatus
 
-from upstage_assets.assets.document_pipeline import DOCUMENTS_PER_RUN
-from upstage_assets.assets.keys import VALIDATED_DOCUMENTS
 from upstage_assets.definitions import build_definitions
-from upstage_assets.recovery import ONLY_DOCUMENTS_TAG, RESUME_TAG, launch_batched_runs, plan_batches
+from upstage_assets.defs.pipeline.document_pipeline import DOCUMENTS_PER_RUN
+from upstage_assets.defs.pipeline.keys import VALIDATED_DOCUMENTS
+from upstage_assets.operations.recovery import (
+    ONLY_DOCUMENTS_TAG,
+    RESUME_TAG,
+    launch_batched_runs,
+    plan_batches,
+)
 from upstage_assets_tests.execution.documents import (
     materialization_counts,
     parquet_rows_by_document,

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from upstage_assets.assets.document_pipeline import (
+from upstage_assets.definitions import build_definitions
+from upstage_assets.defs.executors import executor_for_backend, gpu_executor
+from upstage_assets.defs.pipeline.document_pipeline import (
     GPU_POOL,
     UPSTAGE_API_POOL,
     document_pipeline,
     pipeline_pool_and_tags,
 )
-from upstage_assets.definitions import build_definitions
-from upstage_assets.executors import executor_for_backend, gpu_executor
-from upstage_assets.local_instance import ensure_pool_limits, local_instance
+from upstage_assets.operations.local_instance import ensure_pool_limits, local_instance
 
 
 def test_local_instance_has_run_limits_per_backfill_pools_and_slot_freeing(tmp_path, monkeypatch):

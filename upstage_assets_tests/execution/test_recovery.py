@@ -16,17 +16,17 @@ import time
 import pytest
 from dagster import AssetKey, DagsterRunStatus
 
-from upstage_assets.assets.document_pipeline import GPU_POOL
-from upstage_assets.assets.keys import (
+from upstage_assets.definitions import build_definitions
+from upstage_assets.defs.pipeline.document_pipeline import GPU_POOL
+from upstage_assets.defs.pipeline.keys import (
     DOCUMENT_ASSET_KEYS,
     PARSED_LAYOUTS,
     RAW_DOCUMENTS,
     VALIDATED_DOCUMENTS,
 )
-from upstage_assets.definitions import build_definitions
-from upstage_assets.local_instance import ensure_pool_limits
-from upstage_assets.partitions import documents_partitions
-from upstage_assets.recovery import (
+from upstage_assets.defs.pipeline.partitions import documents_partitions
+from upstage_assets.operations.local_instance import ensure_pool_limits
+from upstage_assets.operations.recovery import (
     failed_documents,
     launch_batched_runs,
     mark_dead_runs_failed,

@@ -9,9 +9,9 @@ import pytest
 from dagster import AssetRecordsFilter, DagsterRunStatus
 from dagster._core.definitions.data_version import DATA_VERSION_TAG
 
-from upstage_assets.assets.keys import KIE_FIELDS, PARSED_LAYOUTS, RAW_DOCUMENTS, VALIDATED_DOCUMENTS
 from upstage_assets.definitions import build_definitions
-from upstage_assets.recovery import SCHEMA_STAGES, launch_batched_runs, stale_documents
+from upstage_assets.defs.pipeline.keys import KIE_FIELDS, PARSED_LAYOUTS, RAW_DOCUMENTS, VALIDATED_DOCUMENTS
+from upstage_assets.operations.recovery import SCHEMA_STAGES, launch_batched_runs, stale_documents
 from upstage_assets.schemas.extraction import load_schema
 from upstage_assets_tests.execution.documents import (
     materialization_counts,

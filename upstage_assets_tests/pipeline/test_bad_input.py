@@ -8,9 +8,9 @@ paid for), through real Dagster runs on a temporary instance.
 from dagster import AssetKey, materialize
 from fpdf import FPDF
 
-from upstage_assets.assets.document_pipeline import document_pipeline
-from upstage_assets.ingest import register_objects
-from upstage_assets.resources.catalog import build_resources
+from upstage_assets.defs.pipeline.document_pipeline import document_pipeline
+from upstage_assets.defs.resources import build_resources
+from upstage_assets.ingest.folder import register_objects
 from upstage_assets.storage.failures import read_failures
 from upstage_assets.storage.object_store import LocalObjectStore, ObjectInfo
 

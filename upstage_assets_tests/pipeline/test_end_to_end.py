@@ -9,12 +9,12 @@ import shutil
 import pytest
 from dagster import AssetKey
 
-from upstage_assets.assets.keys import DOCUMENT_ASSET_KEYS
 from upstage_assets.definitions import build_definitions
+from upstage_assets.defs.pipeline.keys import DOCUMENT_ASSET_KEYS
+from upstage_assets.defs.pipeline.partitions import document_id_for_bytes
 from upstage_assets.evaluation import values_match
-from upstage_assets.partitions import document_id_for_bytes
-from upstage_assets.reporting import read_tables
-from upstage_assets.runner import process_inbox_once
+from upstage_assets.operations.reporting import read_tables
+from upstage_assets.operations.runner import process_inbox_once
 
 
 def fill_inbox(data_root, samples):

@@ -5,9 +5,9 @@ import shutil
 from dagster import build_sensor_context
 from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
 
-from upstage_assets.partitions import document_id_for_bytes
+from upstage_assets.defs.pipeline.partitions import document_id_for_bytes
+from upstage_assets.defs.sensors.inbox import new_inbox_documents
 from upstage_assets.resources.storage import StorageResource
-from upstage_assets.sensors import new_inbox_documents
 
 
 def tick(instance, storage):

@@ -15,11 +15,11 @@ import pytest
 import yaml
 from dagster import DagsterInstance, DagsterRunStatus
 
-from upstage_assets.assets.keys import DOCUMENT_ASSET_KEYS, VALIDATED_DOCUMENTS
 from upstage_assets.definitions import build_definitions
+from upstage_assets.defs.pipeline.keys import DOCUMENT_ASSET_KEYS, VALIDATED_DOCUMENTS
+from upstage_assets.defs.pipeline.partitions import DOCUMENTS_PARTITIONS_NAME
 from upstage_assets.deploy import instance_yaml_for
-from upstage_assets.partitions import DOCUMENTS_PARTITIONS_NAME
-from upstage_assets.recovery import launch_batched_runs, missing_documents, plan_batches
+from upstage_assets.operations.recovery import launch_batched_runs, missing_documents, plan_batches
 from upstage_assets_tests.execution.documents import (
     parquet_rows_by_document,
     register_documents,

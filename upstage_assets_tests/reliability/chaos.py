@@ -24,11 +24,11 @@ from pathlib import Path
 import pyarrow.parquet as pq
 from dagster import DagsterInstance, DagsterRunStatus
 
-from upstage_assets.assets.keys import VALIDATED_DOCUMENTS
+from upstage_assets.defs.pipeline.keys import VALIDATED_DOCUMENTS
+from upstage_assets.defs.pipeline.partitions import documents_partitions
 from upstage_assets.emulator.server import run_emulator_in_thread
 from upstage_assets.emulator.settings import EmulatorSettings
-from upstage_assets.partitions import documents_partitions
-from upstage_assets.recovery import (
+from upstage_assets.operations.recovery import (
     failed_documents,
     launch_batched_runs,
     mark_dead_runs_failed,

@@ -11,9 +11,9 @@ import os
 
 from dagster import Definitions, EnvVar
 
-from upstage_assets.assets.document_pipeline import document_pipeline
-from upstage_assets.jobs import process_documents_job
-from upstage_assets.resources.catalog import build_resources
+from upstage_assets.defs.pipeline.document_pipeline import document_pipeline
+from upstage_assets.defs.pipeline.jobs import process_documents_job
+from upstage_assets.defs.resources import build_resources
 from upstage_assets.resources.upstage_client import UpstageClient
 
 READ_TIMEOUT_ENV = "RELIABILITY_READ_TIMEOUT_S"

@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 from dagster import materialize
 
-from upstage_assets.assets.document_pipeline import document_pipeline
-from upstage_assets.assets.keys import RAW_DOCUMENTS
-from upstage_assets.ingest import register_objects
-from upstage_assets.resources.catalog import build_resources
+from upstage_assets.defs.pipeline.document_pipeline import document_pipeline
+from upstage_assets.defs.pipeline.keys import RAW_DOCUMENTS
+from upstage_assets.defs.resources import build_resources
+from upstage_assets.ingest.folder import register_objects
 from upstage_assets.storage.object_store import LocalObjectStore, S3ObjectStore, UnsafeKeyError
 from upstage_assets_tests.reliability.bad_inputs import pdf_bytes
 

@@ -43,10 +43,10 @@ def test_object_store_writes_and_reads_survive_s3_faults_and_nothing_is_half_wri
 def test_the_pipeline_on_flaky_s3_materializes_every_document_once(bucket, data_root, dagster_instance, tmp_path):
     from dagster import materialize
 
-    from upstage_assets.assets.document_pipeline import document_pipeline
-    from upstage_assets.assets.keys import PARSED_LAYOUTS, RAW_DOCUMENTS
-    from upstage_assets.ingest import register_objects
-    from upstage_assets.resources.catalog import build_resources
+    from upstage_assets.defs.pipeline.document_pipeline import document_pipeline
+    from upstage_assets.defs.pipeline.keys import PARSED_LAYOUTS, RAW_DOCUMENTS
+    from upstage_assets.defs.resources import build_resources
+    from upstage_assets.ingest.folder import register_objects
     from upstage_assets.storage.failures import read_failures
     from upstage_assets_tests.reliability.bad_inputs import pdf_bytes
 

@@ -8,10 +8,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from upstage_assets.manifest import ManifestError, build_manifest_sensor, register_manifest
-from upstage_assets.partitions import document_id_for_bytes
+from upstage_assets.defs.pipeline.partitions import document_id_for_bytes
+from upstage_assets.ingest.manifests import ManifestError, build_manifest_sensor, register_manifest
+from upstage_assets.ingest.s3_scan import failure_id_for_source
 from upstage_assets.storage.failures import read_failures
-from upstage_assets.storage.s3_scan import failure_id_for_source
 from upstage_assets_tests.s3.conftest import Ticker
 
 

@@ -16,8 +16,8 @@ import pytest
 from dagster import AssetKey, DagsterEventType, EventRecordsFilter
 
 from upstage_assets.definitions import build_definitions
+from upstage_assets.defs.pipeline.partitions import document_id_for_bytes
 from upstage_assets.evaluation import values_match
-from upstage_assets.partitions import document_id_for_bytes
 from upstage_assets.samples import generate_samples
 from upstage_assets.storage.s3_dataset import read_output_tables_from_s3, s3_dataset, s3_filesystem
 from upstage_assets_tests.s3.conftest import Ticker

@@ -6,8 +6,8 @@ import pytest
 from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
 
 from upstage_assets.definitions import build_definitions
-from upstage_assets.partitions import document_id_for_bytes
-from upstage_assets.sensors_s3 import build_s3_documents_sensor, new_s3_documents
+from upstage_assets.defs.pipeline.partitions import document_id_for_bytes
+from upstage_assets.defs.sensors.s3 import build_s3_documents_sensor, new_s3_documents
 from upstage_assets.storage.failures import read_failures
 from upstage_assets_tests.s3.conftest import Ticker
 
@@ -47,7 +47,7 @@ def test_new_objects_become_partitions_and_runs_of_many_documents(bucket, dagste
 
 @pytest.mark.slow
 def test_ten_budgeted_ticks_register_everything_exactly_once(bucket, dagster_instance):
-    from upstage_assets.storage.s3_scan import S3ScanLimits
+    from upstage_assets.ingest.s3_scan import S3ScanLimits
 
     for n in range(25):
         bucket.put(f"inbox/b{n:02d}.pdf", doc(n))
@@ -76,8 +76,8 @@ def test_the_sensor_skips_a_local_inbox_and_is_in_the_definitions(tmp_path, dags
 def test_process_inbox_once_follows_the_s3_cursor_across_budgeted_ticks(bucket, dagster_instance):
     from dagster import Definitions
 
-    from upstage_assets.runner import process_inbox_once
-    from upstage_assets.storage.s3_scan import S3ScanLimits
+    from upstage_assets.ingest.s3_scan import S3ScanLimits
+    from upstage_assets.operations.runner import process_inbox_once
 
     for n in range(5):
         bucket.put(f"inbox/c{n}.pdf", b"not really a pdf " + str(n).encode())  # refused at raw_documents (unknown type), fast

@@ -15,8 +15,8 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from upstage_assets.resources.shared_state import BucketCharge, SharedStateStore
-from upstage_assets.resources.upstage_errors import UpstageRateLimited
+from upstage_assets.upstage_api.errors import UpstageRateLimited
+from upstage_assets.upstage_api.shared_state import BucketCharge, SharedStateStore
 
 T = TypeVar("T")
 

@@ -7,8 +7,8 @@ from collections.abc import Sequence
 from dagster import RunRequest, define_asset_job
 from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
 
-from upstage_assets.assets.keys import DOCUMENT_ASSET_KEYS
-from upstage_assets.partitions import documents_partitions
+from upstage_assets.defs.pipeline.keys import DOCUMENT_ASSET_KEYS
+from upstage_assets.defs.pipeline.partitions import documents_partitions
 
 process_documents_job = define_asset_job(
     "process_documents",

@@ -34,10 +34,12 @@ from dagster import (
 from dagster._core.definitions.data_version import DATA_VERSION_TAG
 
 from upstage_assets import settings
-from upstage_assets.assets.config import DocumentPipelineConfig
-from upstage_assets.assets.keys import KIE_FIELDS, PARSED_LAYOUTS, RAW_DOCUMENTS, VALIDATED_DOCUMENTS
-from upstage_assets.assets.metadata import to_metadata
-from upstage_assets.assets.stages import (
+from upstage_assets.defs.pipeline.config import DocumentPipelineConfig
+from upstage_assets.defs.pipeline.keys import KIE_FIELDS, PARSED_LAYOUTS, RAW_DOCUMENTS, VALIDATED_DOCUMENTS
+from upstage_assets.defs.pipeline.metadata import to_metadata
+from upstage_assets.defs.pipeline.partitions import documents_partitions
+from upstage_assets.defs.pipeline.progress import publish_progress
+from upstage_assets.defs.pipeline.stages import (
     DocumentState,
     StageEnv,
     run_kie,
@@ -45,15 +47,13 @@ from upstage_assets.assets.stages import (
     run_raw,
     run_validate,
 )
+from upstage_assets.defs.resources import backend_name, price_per_page
 from upstage_assets.errors import BudgetExceeded, DocumentError, UnsafeDocumentKey
-from upstage_assets.partitions import documents_partitions
-from upstage_assets.recovery import documents_wanted, stages_to_skip
-from upstage_assets.resources.catalog import backend_name, price_per_page
+from upstage_assets.operations.recovery import documents_wanted, stages_to_skip
 from upstage_assets.resources.local_engine import LocalEngineResource
-from upstage_assets.resources.parser import ParseOptions
-from upstage_assets.run_progress import publish_progress
 from upstage_assets.schemas.extraction import BUILTIN_SCHEMAS, ExtractionSchema, load_schema
 from upstage_assets.storage.failures import clear_failure, record_failure
+from upstage_assets.upstage_api.parser import ParseOptions
 
 DOCUMENTS_PER_RUN = 50  # backfills put this many documents in one run (see bench/throughput.py)
 STAGES = ((RAW_DOCUMENTS, run_raw), (PARSED_LAYOUTS, run_parse), (KIE_FIELDS, run_kie),

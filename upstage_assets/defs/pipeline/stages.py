@@ -17,6 +17,7 @@ from typing import Any
 
 import pyarrow.parquet as pq
 
+from upstage_assets.defs.pipeline.partitions import sha256_hex
 from upstage_assets.errors import (
     ContentChanged,
     DocumentError,
@@ -25,12 +26,11 @@ from upstage_assets.errors import (
     UpstreamMissing,
 )
 from upstage_assets.inspection import DocumentLimits, inspect_document
-from upstage_assets.partitions import sha256_hex
-from upstage_assets.resources.parser import DocumentParser, ParseOptions, SourceDocument
 from upstage_assets.schemas.extraction import ExtractionSchema
 from upstage_assets.storage.layout import OutputLayout
 from upstage_assets.storage.object_store import ObjectStore
 from upstage_assets.storage.registry import DocumentRecord, DocumentRegistry
+from upstage_assets.upstage_api.parser import DocumentParser, ParseOptions, SourceDocument
 from upstage_assets.validation import Lineage, validate_fields
 
 PREVIEW_CHARS = 1500

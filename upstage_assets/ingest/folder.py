@@ -12,9 +12,9 @@ import posixpath
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
+from upstage_assets.defs.pipeline.partitions import document_id_for_sha256, sha256_hex
 from upstage_assets.errors import DocumentError, DocumentTooLarge, EmptyDocument, UnsafeSourceName
 from upstage_assets.inspection import SUPPORTED_EXTENSIONS, DocumentLimits
-from upstage_assets.partitions import document_id_for_sha256, sha256_hex
 from upstage_assets.schemas.extraction import BUILTIN_SCHEMAS
 from upstage_assets.storage.failures import clear_failure, record_failure
 from upstage_assets.storage.object_store import ObjectInfo, ObjectStore, UnsafeKeyError
@@ -70,7 +70,7 @@ def register_objects(
     1 GB file must not be read into memory to be refused), and recorded in the failures table
     under an id derived from their URI; registering the fixed file later clears that failure.
     """
-    from upstage_assets.storage.s3_scan import failure_id_for_source  # s3_scan imports this module
+    from upstage_assets.ingest.s3_scan import failure_id_for_source  # s3_scan imports this module
 
     result = IngestResult()
     known = set(known_ids or ())

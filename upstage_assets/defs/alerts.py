@@ -33,7 +33,7 @@ from dagster import (
 from dagster._core.execution.backfill import BULK_ACTION_TERMINAL_STATUSES, BulkActionsFilter
 from dagster._core.storage.tags import BACKFILL_ID_TAG
 
-from upstage_assets.assets.keys import PARSED_LAYOUTS, VALIDATED_DOCUMENTS
+from upstage_assets.defs.pipeline.keys import PARSED_LAYOUTS, VALIDATED_DOCUMENTS
 from upstage_assets.resources.storage import StorageResource
 
 WEBHOOK_ENV = "UPSTAGE_ASSETS_WEBHOOK_URL"

@@ -39,7 +39,7 @@ class InboxReport:
 
 def process_inbox_once(dagster_home: str | os.PathLike[str] | None, instance: DagsterInstance | None = None,
                        defs: Definitions | None = None, verbose: bool = False) -> InboxReport:
-    from upstage_assets.local_instance import local_instance
+    from upstage_assets.operations.local_instance import local_instance
 
     if instance is None:
         if dagster_home is None:
@@ -48,9 +48,9 @@ def process_inbox_once(dagster_home: str | os.PathLike[str] | None, instance: Da
     from upstage_assets.definitions import build_definitions
 
     defs = defs or build_definitions()
-    from upstage_assets.partitions import DOCUMENTS_PARTITIONS_NAME
-    from upstage_assets.reporting import summarize_outputs
-    from upstage_assets.sensors_s3 import pass_in_progress
+    from upstage_assets.defs.pipeline.partitions import DOCUMENTS_PARTITIONS_NAME
+    from upstage_assets.defs.sensors.s3 import pass_in_progress
+    from upstage_assets.operations.reporting import summarize_outputs
 
     storage = (defs.resources or {})["storage"]
     on_s3 = str(storage.inbox).startswith("s3://")

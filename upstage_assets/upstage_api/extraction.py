@@ -15,12 +15,12 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from upstage_assets.resources.document_parse_api import upload_filename
-from upstage_assets.resources.parser import ExtractionResult, SourceDocument
-from upstage_assets.resources.upstage_errors import UpstageProtocolError
-from upstage_assets.resources.upstage_http import UpstageHttp
-from upstage_assets.resources.usage import pages_billed
 from upstage_assets.schemas.extraction import ExtractionSchema
+from upstage_assets.upstage_api.document_parse import upload_filename
+from upstage_assets.upstage_api.errors import UpstageProtocolError
+from upstage_assets.upstage_api.http import UpstageHttp
+from upstage_assets.upstage_api.parser import ExtractionResult, SourceDocument
+from upstage_assets.upstage_api.usage import pages_billed
 
 IE_PATH = "/v1/information-extraction"
 CONFIDENCE_WORDS = {"high": 0.9, "medium": 0.6, "low": 0.3}

@@ -17,10 +17,14 @@ from dagster import (
 )
 from pydantic import Field
 
-from upstage_assets.assets.document_pipeline import DOCUMENTS_PER_RUN
-from upstage_assets.compaction import DEFAULT_ROWS_PER_PART, DEFAULT_SMALL_FILE_BYTES, compact_tables
-from upstage_assets.jobs import process_documents_job
-from upstage_assets.recovery import failed_documents, partition_order, plan_batches
+from upstage_assets.defs.pipeline.document_pipeline import DOCUMENTS_PER_RUN
+from upstage_assets.defs.pipeline.jobs import process_documents_job
+from upstage_assets.operations.compaction import (
+    DEFAULT_ROWS_PER_PART,
+    DEFAULT_SMALL_FILE_BYTES,
+    compact_tables,
+)
+from upstage_assets.operations.recovery import failed_documents, partition_order, plan_batches
 from upstage_assets.resources.storage import StorageResource
 from upstage_assets.settings import environment
 

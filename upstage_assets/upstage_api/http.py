@@ -20,8 +20,7 @@ from typing import Any
 
 import httpx
 
-from upstage_assets.resources.rate_limiter import RateLimiter
-from upstage_assets.resources.upstage_errors import (
+from upstage_assets.upstage_api.errors import (
     UpstageDownloadExpired,
     UpstageError,
     UpstageProtocolError,
@@ -30,6 +29,7 @@ from upstage_assets.resources.upstage_errors import (
     error_for_response,
     redact,
 )
+from upstage_assets.upstage_api.rate_limiter import RateLimiter
 
 logger = logging.getLogger("upstage_assets.upstage_http")
 

@@ -16,10 +16,10 @@ from dagster import (
     sensor,
 )
 
-from upstage_assets.assets.document_pipeline import DOCUMENTS_PER_RUN
-from upstage_assets.ingest import scan_inbox
-from upstage_assets.jobs import batched_run_requests, process_documents_job
-from upstage_assets.partitions import documents_partitions
+from upstage_assets.defs.pipeline.document_pipeline import DOCUMENTS_PER_RUN
+from upstage_assets.defs.pipeline.jobs import batched_run_requests, process_documents_job
+from upstage_assets.defs.pipeline.partitions import documents_partitions
+from upstage_assets.ingest.folder import scan_inbox
 from upstage_assets.resources.storage import StorageResource
 from upstage_assets.settings import default_schema_name, inbox_sensor_status
 

@@ -17,9 +17,9 @@ from typing import Any
 import pyarrow as pa
 from dagster import AssetExecutionContext, MaterializeResult, MetadataValue, asset
 
-from upstage_assets.assets.keys import VALIDATED_DOCUMENTS
-from upstage_assets.compaction import latest_quarantine_times, latest_rows
+from upstage_assets.defs.pipeline.keys import VALIDATED_DOCUMENTS
 from upstage_assets.exporters.base import ExportSource
+from upstage_assets.operations.compaction import latest_quarantine_times, latest_rows
 from upstage_assets.resources.storage import StorageResource
 from upstage_assets.schemas.arrow import LINEAGE_FIELDS
 

@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from upstage_assets.errors import BudgetExceeded
-from upstage_assets.resources.shared_state import SharedStateStore, SpendCharge
+from upstage_assets.upstage_api.shared_state import SharedStateStore, SpendCharge
 
 logger = logging.getLogger("upstage_assets.budget")
 

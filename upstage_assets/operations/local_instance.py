@@ -42,7 +42,7 @@ UPSTAGE_API_POOL_LIMIT = 4  # steps calling the Upstage API at once; the shared 
 
 def default_pool_limits() -> dict[str, int]:
     """One ``gpu`` slot per device on this host (one on a CPU-only host), four for the API."""
-    from upstage_assets.executors import detect_devices
+    from upstage_assets.defs.executors import detect_devices
 
     return {"gpu": max(1, len(detect_devices())), "upstage_api": UPSTAGE_API_POOL_LIMIT}
 

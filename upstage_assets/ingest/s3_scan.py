@@ -29,14 +29,10 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
+from upstage_assets.defs.pipeline.partitions import document_id_for_sha256, sha256_hex
 from upstage_assets.errors import EmptyDocument
-from upstage_assets.ingest import schema_for_key
-from upstage_assets.inspection import SUPPORTED_EXTENSIONS
-from upstage_assets.partitions import document_id_for_sha256, sha256_hex
-from upstage_assets.storage.failures import clear_failure, record_failure
-from upstage_assets.storage.object_store import ObjectStore, S3ObjectStore, read_s3_object
-from upstage_assets.storage.registry import DocumentRecord, DocumentRegistry
-from upstage_assets.storage.s3_state import (
+from upstage_assets.ingest.folder import schema_for_key
+from upstage_assets.ingest.s3_state import (
     ScanCheckpoint,
     ScanCursor,
     SeenObject,
@@ -44,6 +40,10 @@ from upstage_assets.storage.s3_state import (
     save_checkpoint,
     scope_for,
 )
+from upstage_assets.inspection import SUPPORTED_EXTENSIONS
+from upstage_assets.storage.failures import clear_failure, record_failure
+from upstage_assets.storage.object_store import ObjectStore, S3ObjectStore, read_s3_object
+from upstage_assets.storage.registry import DocumentRecord, DocumentRegistry
 
 INBOX_STAGE = "inbox"
 

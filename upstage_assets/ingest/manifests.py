@@ -28,14 +28,18 @@ from typing import Any
 import pyarrow.parquet as pq
 from dagster import DefaultSensorStatus, SensorDefinition, SensorEvaluationContext, SensorResult, sensor
 
+from upstage_assets.defs.pipeline.partitions import (
+    DOCUMENTS_PARTITIONS_NAME,
+    document_id_for_sha256,
+    sha256_hex,
+)
 from upstage_assets.errors import DocumentError, DocumentTooLarge, EmptyDocument, SourceUnavailable
-from upstage_assets.ingest import IngestResult
+from upstage_assets.ingest.folder import IngestResult
+from upstage_assets.ingest.s3_scan import failure_id_for_source
 from upstage_assets.inspection import DocumentLimits
-from upstage_assets.partitions import DOCUMENTS_PARTITIONS_NAME, document_id_for_sha256, sha256_hex
 from upstage_assets.resources.storage import StorageResource
 from upstage_assets.storage.failures import record_failure
 from upstage_assets.storage.registry import DocumentRecord
-from upstage_assets.storage.s3_scan import failure_id_for_source
 
 URI_COLUMNS = ("uri", "source_uri", "path", "key")
 SCHEMA_COLUMN = "schema"
@@ -169,9 +173,9 @@ def register_manifest(path_or_uri: str, storage: StorageResource, default_schema
 def build_manifest_sensor(name: str = "new_manifests", minimum_interval_seconds: int = 30,
                           default_schema: Callable[[], str] | None = None) -> SensorDefinition:
     """Registers manifests dropped under ``<inbox>/_manifests/`` (each file once per version)."""
-    from upstage_assets.assets.document_pipeline import DOCUMENTS_PER_RUN
-    from upstage_assets.jobs import batched_run_requests, process_documents_job
-    from upstage_assets.partitions import documents_partitions
+    from upstage_assets.defs.pipeline.document_pipeline import DOCUMENTS_PER_RUN
+    from upstage_assets.defs.pipeline.jobs import batched_run_requests, process_documents_job
+    from upstage_assets.defs.pipeline.partitions import documents_partitions
     from upstage_assets.settings import default_schema_name, inbox_sensor_status
 
     schema_of = default_schema or default_schema_name

@@ -19,15 +19,15 @@ from pathlib import PurePath
 from typing import Any
 
 from upstage_assets.inspection import EXTENSION_FOR_TYPE
-from upstage_assets.resources.parser import ParseOptions, SourceDocument
-from upstage_assets.resources.upstage_errors import (
+from upstage_assets.upstage_api.errors import (
     UpstageDownloadExpired,
     UpstageJobFailed,
     UpstagePayloadTooLarge,
     UpstageProtocolError,
     UpstageServerError,
 )
-from upstage_assets.resources.upstage_http import UpstageHttp
+from upstage_assets.upstage_api.http import UpstageHttp
+from upstage_assets.upstage_api.parser import ParseOptions, SourceDocument
 
 logger = logging.getLogger("upstage_assets.document_parse_api")
 

@@ -20,13 +20,13 @@ from dagster import (
     sensor,
 )
 
-from upstage_assets.assets.document_pipeline import DOCUMENTS_PER_RUN
-from upstage_assets.jobs import batched_run_requests, process_documents_job
-from upstage_assets.partitions import DOCUMENTS_PARTITIONS_NAME, documents_partitions
+from upstage_assets.defs.pipeline.document_pipeline import DOCUMENTS_PER_RUN
+from upstage_assets.defs.pipeline.jobs import batched_run_requests, process_documents_job
+from upstage_assets.defs.pipeline.partitions import DOCUMENTS_PARTITIONS_NAME, documents_partitions
+from upstage_assets.ingest.s3_scan import S3ScanLimits, S3ScanResult, scan_s3_inbox
 from upstage_assets.resources.storage import StorageResource
 from upstage_assets.settings import default_schema_name, inbox_sensor_status
 from upstage_assets.storage.object_store import S3ObjectStore
-from upstage_assets.storage.s3_scan import S3ScanLimits, S3ScanResult, scan_s3_inbox
 
 
 def _summary(result: S3ScanResult) -> str:

@@ -38,9 +38,9 @@ from dagster import (
 )
 from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
 
-from upstage_assets.assets.keys import DOCUMENT_ASSET_KEYS, KIE_FIELDS, VALIDATED_DOCUMENTS
+from upstage_assets.defs.pipeline.keys import DOCUMENT_ASSET_KEYS, KIE_FIELDS, VALIDATED_DOCUMENTS
+from upstage_assets.defs.pipeline.partitions import DOCUMENTS_PARTITIONS_NAME
 from upstage_assets.errors import UnsafeDocumentKey
-from upstage_assets.partitions import DOCUMENTS_PARTITIONS_NAME
 from upstage_assets.storage.failures import failed_partition_ids
 from upstage_assets.storage.layout import OutputLayout
 from upstage_assets.storage.object_store import ObjectStore
