@@ -162,13 +162,14 @@ def run_tick(instance, storage, limits, cursor, phase: str, trace: bool) -> tupl
     from dagster import build_sensor_context
 
     from upstage_assets.defs.sensors.s3 import s3_inbox_tick
+    from upstage_assets.settings import Settings
 
     if trace:
         tracemalloc.start()
     with RssSampler() as rss, build_sensor_context(instance=instance, resources={"storage": storage},
                                                    cursor=cursor) as context:
         started = time.perf_counter()
-        data, scan = s3_inbox_tick(context, storage, limits)
+        data, scan = s3_inbox_tick(context, storage, limits, Settings.from_env())
         seconds = time.perf_counter() - started
     traced = tracemalloc.get_traced_memory()[1] if trace else 0
     if trace:

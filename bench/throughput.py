@@ -105,10 +105,11 @@ def _register(work: Path, url: str, paths: list[Path]) -> tuple[object, object, 
     from upstage_assets.definitions import build_definitions
     from upstage_assets.ingest.folder import scan_inbox
     from upstage_assets.operations.local_instance import local_instance
+    from upstage_assets.settings import Settings
 
     for p in paths:
         shutil.copyfile(p, work / "inbox" / p.name)
-    defs = build_definitions("local", "emulator")
+    defs = build_definitions(Settings.from_env(backend="emulator"))
     storage = defs.resources["storage"]
     instance = local_instance(work / "dagster_home")
     result = scan_inbox(storage.inbox_store(), storage.output_store(), storage.registry(),

@@ -19,7 +19,7 @@ from pathlib import Path
 
 def _compare_with_truth(tables: dict, truth: dict, records_by_uri: dict) -> tuple[int, int]:
     """Count documents whose every printed truth field matches the Parquet row (normalised)."""
-    from upstage_assets.evaluation import values_match
+    from upstage_assets.operations.evaluation import values_match
 
     matched = total = 0
     for filename, expected in truth.items():

@@ -16,7 +16,8 @@ from typing import Any
 
 from upstage_assets.cli.common import progress_bar
 from upstage_assets.defs.pipeline.keys import DOCUMENT_ASSET_KEYS
-from upstage_assets.operations.recovery import RecoveryBatch, execute_batches
+from upstage_assets.operations.launch import execute_batches
+from upstage_assets.operations.recovery import RecoveryBatch
 
 QUIET_LOGGERS = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
 DAEMON_FRESH_SECONDS = 120
@@ -48,8 +49,7 @@ def execute_batches_here(defs: Any, instance: Any, batches: Sequence[RecoveryBat
 
 def submit_backfill(defs: Any, instance: Any, keys: Sequence[str], *, title: str, reason: str) -> LaunchReport:
     """One asset backfill over ``keys`` for the daemon to run; returns at once."""
-    from dagster._core.execution.backfill import PartitionBackfill
-    from dagster._core.utils import make_new_backfill_id
+    from upstage_assets.dagster_compat import PartitionBackfill, make_new_backfill_id
 
     backfill = PartitionBackfill.from_asset_partitions(
         backfill_id=make_new_backfill_id(), asset_graph=defs.resolve_asset_graph(),

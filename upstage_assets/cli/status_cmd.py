@@ -52,7 +52,7 @@ def _running_progress(instance: Any) -> list[dict[str, Any]]:
 
 
 def _backfills_in_flight(instance: Any) -> int:
-    from dagster._core.execution.backfill import BulkActionStatus
+    from upstage_assets.dagster_compat import BulkActionStatus
 
     return len(instance.get_backfills(status=BulkActionStatus.REQUESTED))
 

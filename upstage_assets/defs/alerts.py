@@ -1,6 +1,7 @@
 """Notices to a Slack-compatible webhook: failed runs, finished runs and finished backfills.
 
-``UPSTAGE_ASSETS_WEBHOOK_URL`` turns the sensors on (they default to stopped without it).
+``UPSTAGE_ASSETS_WEBHOOK_URL`` (``Settings.webhook_url``) turns the sensors on (they default
+to stopped without it).
 Each message says what an operator needs first: which run or backfill, how many documents
 were done and failed (with the first reasons), pages and the estimated cost. Messages are
 built from the run's own events and the failures table, never from configuration, and every
@@ -24,35 +25,34 @@ from dagster import (
     RunFailureSensorContext,
     RunsFilter,
     RunStatusSensorContext,
+    SensorDefinition,
     SensorEvaluationContext,
     SkipReason,
     run_failure_sensor,
     run_status_sensor,
     sensor,
 )
-from dagster._core.execution.backfill import BULK_ACTION_TERMINAL_STATUSES, BulkActionsFilter
-from dagster._core.storage.tags import BACKFILL_ID_TAG
 
+from upstage_assets.dagster_compat import BACKFILL_ID_TAG, BULK_ACTION_TERMINAL_STATUSES, BulkActionsFilter
 from upstage_assets.defs.pipeline.keys import PARSED_LAYOUTS, VALIDATED_DOCUMENTS
 from upstage_assets.resources.storage import StorageResource
+from upstage_assets.settings import WEBHOOK_ENV, Settings
 
-WEBHOOK_ENV = "UPSTAGE_ASSETS_WEBHOOK_URL"
 SECRET_ENVS = ("UPSTAGE_API_KEY", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_ACCESS_KEY_ID", WEBHOOK_ENV)
 MAX_REASONS = 5
 POST_ATTEMPTS = 3
 BACKFILL_LOOKBACK_SECONDS = 3600
 
 
-def webhook_url() -> str | None:
-    return os.environ.get(WEBHOOK_ENV) or None
+def alert_status(settings: Settings) -> DefaultSensorStatus:
+    return DefaultSensorStatus.RUNNING if settings.alerts_running else DefaultSensorStatus.STOPPED
 
 
-def _default_status() -> DefaultSensorStatus:
-    return DefaultSensorStatus.RUNNING if webhook_url() else DefaultSensorStatus.STOPPED
+def mask_secrets(text: str) -> str:
+    """Mask every secret value the process holds in its environment (keys, credentials, the webhook).
 
-
-def redact(text: str) -> str:
-    """Mask every secret value from the environment (and anything that looks like a bearer token)."""
+    Read when a message is built, not at import: a secret set after start is masked too.
+    """
     for name in SECRET_ENVS:
         value = os.environ.get(name)
         if value and len(value) >= 4:
@@ -95,7 +95,7 @@ class WorkSummary:
         lines += [f"• {reason}" for reason in self.reasons[:MAX_REASONS]]
         if len(self.reasons) > MAX_REASONS:
             lines.append(f"… {len(self.reasons) - MAX_REASONS} more: `upstage-assets status`")
-        return redact("\n".join(lines))
+        return mask_secrets("\n".join(lines))
 
     def payload(self) -> dict[str, Any]:
         """Slack's incoming-webhook shape: ``text`` (mrkdwn); other receivers read the same field."""
@@ -130,10 +130,9 @@ def summarize_run(instance: Any, run: Any, failures: Iterable[dict[str, Any]] = 
     return summary
 
 
-def post_webhook(payload: dict[str, Any], url: str | None = None, timeout: float = 10.0,
+def post_webhook(payload: dict[str, Any], url: str | None, timeout: float = 10.0,
                  backoff_s: float = 0.5) -> bool:
     """POST the payload; a few retries on connection errors and 5xx. Never raises, never logs the URL."""
-    url = url or webhook_url()
     if not url:
         return False
     body = json.dumps(payload).encode()
@@ -155,28 +154,6 @@ def _failure_rows(storage: StorageResource) -> list[dict[str, Any]]:
     return read_failures(storage.output_store(), storage.layout).to_pylist()
 
 
-@run_failure_sensor(name="alert_on_run_failure", default_status=_default_status(), monitor_all_code_locations=False,
-                    description=f"Posts failed runs to the webhook in ${WEBHOOK_ENV}.")
-def alert_on_run_failure(context: RunFailureSensorContext, storage: StorageResource):
-    summary = summarize_run(context.instance, context.dagster_run, _failure_rows(storage))
-    if context.failure_event.message and not summary.reasons:
-        summary.reasons = [context.failure_event.message.splitlines()[0]]
-    if not post_webhook(summary.payload()):
-        context.log.warning("could not deliver the run-failure notice to the webhook")
-
-
-@run_status_sensor(name="alert_on_run_success", run_status=DagsterRunStatus.SUCCESS, default_status=_default_status(),
-                   description="Posts finished runs (outside backfills: those get one notice when the backfill "
-                               f"ends) to the webhook in ${WEBHOOK_ENV}.")
-def alert_on_run_success(context: RunStatusSensorContext, storage: StorageResource):
-    if context.dagster_run.tags.get(BACKFILL_ID_TAG):
-        return SkipReason("part of a backfill: reported when the backfill completes")
-    summary = summarize_run(context.instance, context.dagster_run, _failure_rows(storage))
-    if not post_webhook(summary.payload()):
-        context.log.warning("could not deliver the run notice to the webhook")
-    return None
-
-
 def summarize_backfill(instance: Any, backfill: Any, failures: list[dict[str, Any]]) -> WorkSummary:
     total = WorkSummary(title=f"backfill {backfill.backfill_id}" + (f" ({backfill.title})" if backfill.title else ""),
                         status=backfill.status.value.lower())
@@ -187,23 +164,49 @@ def summarize_backfill(instance: Any, backfill: Any, failures: list[dict[str, An
     return total
 
 
-@sensor(name="alert_on_backfill_completion", minimum_interval_seconds=30, default_status=_default_status(),
-        description=f"Posts one notice per finished backfill to the webhook in ${WEBHOOK_ENV}.")
-def alert_on_backfill_completion(context: SensorEvaluationContext, storage: StorageResource):
-    since = float(context.cursor) if context.cursor else time.time() - BACKFILL_LOOKBACK_SECONDS
-    finished = [b for b in context.instance.get_backfills(
-        filters=BulkActionsFilter(statuses=list(dict.fromkeys(BULK_ACTION_TERMINAL_STATUSES))), limit=100)
-        if (b.backfill_end_timestamp or 0) > since]
-    if not finished:
-        return SkipReason("no backfill finished since the last check")
-    failures = _failure_rows(storage)
-    newest = since
-    for backfill in sorted(finished, key=lambda b: b.backfill_end_timestamp or 0):
-        if not post_webhook(summarize_backfill(context.instance, backfill, failures).payload()):
-            context.log.warning(f"could not deliver the notice for backfill {backfill.backfill_id}")
-        newest = max(newest, backfill.backfill_end_timestamp or 0)
-    context.update_cursor(str(newest))
-    return None
+def build_alert_sensors(settings: Settings) -> list[SensorDefinition]:
+    """The three notice sensors, posting to ``settings.webhook_url`` (stopped by default without one)."""
+    status = alert_status(settings)
+
+    @run_failure_sensor(name="alert_on_run_failure", default_status=status, monitor_all_code_locations=False,
+                        description=f"Posts failed runs to the webhook in ${WEBHOOK_ENV}.")
+    def alert_on_run_failure(context: RunFailureSensorContext, storage: StorageResource):
+        summary = summarize_run(context.instance, context.dagster_run, _failure_rows(storage))
+        if context.failure_event.message and not summary.reasons:
+            summary.reasons = [context.failure_event.message.splitlines()[0]]
+        if not post_webhook(summary.payload(), settings.webhook_url):
+            context.log.warning("could not deliver the run-failure notice to the webhook")
 
 
-ALERT_SENSORS = [alert_on_run_failure, alert_on_run_success, alert_on_backfill_completion]
+    @run_status_sensor(name="alert_on_run_success", run_status=DagsterRunStatus.SUCCESS, default_status=status,
+                       description="Posts finished runs (outside backfills: those get one notice when the backfill "
+                                   f"ends) to the webhook in ${WEBHOOK_ENV}.")
+    def alert_on_run_success(context: RunStatusSensorContext, storage: StorageResource):
+        if context.dagster_run.tags.get(BACKFILL_ID_TAG):
+            return SkipReason("part of a backfill: reported when the backfill completes")
+        summary = summarize_run(context.instance, context.dagster_run, _failure_rows(storage))
+        if not post_webhook(summary.payload(), settings.webhook_url):
+            context.log.warning("could not deliver the run notice to the webhook")
+        return None
+
+
+    @sensor(name="alert_on_backfill_completion", minimum_interval_seconds=30, default_status=status,
+            description=f"Posts one notice per finished backfill to the webhook in ${WEBHOOK_ENV}.")
+    def alert_on_backfill_completion(context: SensorEvaluationContext, storage: StorageResource):
+        since = float(context.cursor) if context.cursor else time.time() - BACKFILL_LOOKBACK_SECONDS
+        finished = [b for b in context.instance.get_backfills(
+            filters=BulkActionsFilter(statuses=list(dict.fromkeys(BULK_ACTION_TERMINAL_STATUSES))), limit=100)
+            if (b.backfill_end_timestamp or 0) > since]
+        if not finished:
+            return SkipReason("no backfill finished since the last check")
+        failures = _failure_rows(storage)
+        newest = since
+        for backfill in sorted(finished, key=lambda b: b.backfill_end_timestamp or 0):
+            if not post_webhook(summarize_backfill(context.instance, backfill, failures).payload(),
+                                settings.webhook_url):
+                context.log.warning(f"could not deliver the notice for backfill {backfill.backfill_id}")
+            newest = max(newest, backfill.backfill_end_timestamp or 0)
+        context.update_cursor(str(newest))
+        return None
+
+    return [alert_on_run_failure, alert_on_run_success, alert_on_backfill_completion]

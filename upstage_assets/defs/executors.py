@@ -31,18 +31,26 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from dagster import Field, Noneable, executor
-from dagster import _check as check
-from dagster._core.definitions.executor_definition import multiple_process_executor_requirements
-from dagster._core.events import DagsterEvent, EngineEventData
-from dagster._core.execution.retries import RetryMode, get_retries_config
-from dagster._core.executor.init import InitExecutorContext
-from dagster._core.executor.step_delegating import (
+from dagster import (
+    DagsterEvent,
+    Field,
+    InitExecutorContext,
+    Noneable,
+    executor,
+    multiple_process_executor_requirements,
+)
+
+from upstage_assets.dagster_compat import (
     CheckStepHealthResult,
+    EngineEventData,
+    RetryMode,
     StepDelegatingExecutor,
     StepHandler,
     StepHandlerContext,
+    check,
+    get_retries_config,
 )
+from upstage_assets.settings import Settings
 
 logger = logging.getLogger(__name__)
 
@@ -246,8 +254,8 @@ def gpu_executor(init_context: InitExecutorContext) -> StepDelegatingExecutor:
     )
 
 
-def executor_for_backend(backend: str) -> Any:
+def executor_for_settings(settings: Settings) -> Any:
     """The local engine's runs get devices; HTTP-bound runs stay in one process (async fan-out)."""
     from dagster import in_process_executor
 
-    return gpu_executor if backend == "local" else in_process_executor
+    return gpu_executor if settings.backend == "local" else in_process_executor

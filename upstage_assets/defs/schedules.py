@@ -9,6 +9,7 @@ from dagster import (
     Config,
     DefaultScheduleStatus,
     OpExecutionContext,
+    ScheduleDefinition,
     ScheduleEvaluationContext,
     SkipReason,
     job,
@@ -17,28 +18,24 @@ from dagster import (
 )
 from pydantic import Field
 
-from upstage_assets.defs.pipeline.document_pipeline import DOCUMENTS_PER_RUN
 from upstage_assets.defs.pipeline.jobs import process_documents_job
+from upstage_assets.operations.backlog import failed_documents, partition_order
 from upstage_assets.operations.compaction import (
     DEFAULT_ROWS_PER_PART,
     DEFAULT_SMALL_FILE_BYTES,
     compact_tables,
 )
-from upstage_assets.operations.recovery import failed_documents, partition_order, plan_batches
+from upstage_assets.operations.recovery import plan_batches
 from upstage_assets.resources.storage import StorageResource
-from upstage_assets.settings import environment
+from upstage_assets.settings import Settings
 
 
-def _default_status() -> DefaultScheduleStatus:
-    return DefaultScheduleStatus.STOPPED if environment() == "local" else DefaultScheduleStatus.RUNNING
+def schedule_status(settings: Settings) -> DefaultScheduleStatus:
+    return DefaultScheduleStatus.RUNNING if settings.schedules_running else DefaultScheduleStatus.STOPPED
 
 
-@schedule(name="reprocess_failed_nightly", cron_schedule="0 2 * * *", job=process_documents_job,
-          default_status=_default_status(), execution_timezone="UTC",
-          description="Every night, re-run the documents whose last error may pass on a retry (throttling, "
-                      f"budget, a source that was unreachable), in runs of up to {DOCUMENTS_PER_RUN}; the healthy "
-                      "documents inside a run's range are skipped, and each resumes at the stage it failed in.")
-def reprocess_failed_nightly(context: ScheduleEvaluationContext, storage: StorageResource):
+def reprocess_failed(context: ScheduleEvaluationContext, storage: StorageResource, documents_per_run: int):
+    """The nightly schedule's body: batched resume runs over the retryable failed documents."""
     order = partition_order(context.instance)
     known = set(order)
     failed = [d for d in failed_documents(storage, retryable_only=True) if d in known]  # deleted partitions: no
@@ -47,7 +44,7 @@ def reprocess_failed_nightly(context: ScheduleEvaluationContext, storage: Storag
     tick = context.scheduled_execution_time.strftime("%Y-%m-%d") if context.scheduled_execution_time else "now"
     return [batch.run_request(f"nightly-{tick}", "nightly reprocess failed", resume=True,
                               run_key_prefix=f"reprocess:{tick}")
-            for batch in plan_batches(order, failed, DOCUMENTS_PER_RUN)]
+            for batch in plan_batches(order, failed, documents_per_run)]
 
 
 class CompactionConfig(Config):
@@ -71,11 +68,22 @@ def compact_tables_job():
     compact_validated_tables()
 
 
-@schedule(name="compact_tables_weekly", cron_schedule="0 3 * * 0", job=compact_tables_job,
-          default_status=_default_status(), execution_timezone="UTC",
-          description="Every Sunday, merge the week's one-row Parquet files into large parts.")
-def compact_tables_weekly(context: ScheduleEvaluationContext):
-    return {}
+def build_schedules(settings: Settings) -> list[ScheduleDefinition]:
+    status = schedule_status(settings)
 
+    @schedule(name="reprocess_failed_nightly", cron_schedule="0 2 * * *", job=process_documents_job,
+              default_status=status, execution_timezone="UTC",
+              description="Every night, re-run the documents whose last error may pass on a retry (throttling, "
+                          f"budget, a source that was unreachable), in runs of up to {settings.documents_per_run}; "
+                          "the healthy documents inside a run's range are skipped, and each resumes at the stage "
+                          "it failed in.")
+    def reprocess_failed_nightly(context: ScheduleEvaluationContext, storage: StorageResource):
+        return reprocess_failed(context, storage, settings.documents_per_run)
 
-SCHEDULES = [reprocess_failed_nightly, compact_tables_weekly]
+    @schedule(name="compact_tables_weekly", cron_schedule="0 3 * * 0", job=compact_tables_job,
+              default_status=status, execution_timezone="UTC",
+              description="Every Sunday, merge the week's one-row Parquet files into large parts.")
+    def compact_tables_weekly(context: ScheduleEvaluationContext):
+        return {}
+
+    return [reprocess_failed_nightly, compact_tables_weekly]

@@ -9,19 +9,24 @@ from __future__ import annotations
 
 import json
 import posixpath
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from upstage_assets.defs.pipeline.partitions import document_id_for_sha256, sha256_hex
 from upstage_assets.errors import DocumentError, DocumentTooLarge, EmptyDocument, UnsafeSourceName
-from upstage_assets.inspection import SUPPORTED_EXTENSIONS, DocumentLimits
-from upstage_assets.schemas.extraction import BUILTIN_SCHEMAS
+from upstage_assets.ingest.naming import (
+    REGISTRATION_STAGE,
+    document_id_for_sha256,
+    failure_id_for_source,
+    schema_for_key,
+    sha256_hex,
+    skip_reason,
+)
+from upstage_assets.inspection import DocumentLimits
 from upstage_assets.storage.failures import clear_failure, record_failure
 from upstage_assets.storage.object_store import ObjectInfo, ObjectStore, UnsafeKeyError
 from upstage_assets.storage.registry import DocumentRecord, DocumentRegistry
 
 INBOX_INDEX_KEY = "state/inbox_index.json"
-REGISTRATION_STAGE = "inbox"  # failures recorded before a document has an id (see failure_id_for_source)
 
 
 @dataclass
@@ -34,24 +39,6 @@ class IngestResult:
     @property
     def new_ids(self) -> list[str]:
         return [r.document_id for r in self.new_records]
-
-
-def schema_for_key(key: str, default_schema: str, schema_names: Iterable[str] = BUILTIN_SCHEMAS) -> str:
-    """``inbox/receipt/x.jpg`` is a receipt: a first folder named after a schema picks the schema."""
-    first = key.split("/", 1)[0] if "/" in key else ""
-    return first if first in set(schema_names) else default_schema
-
-
-def is_candidate(info: ObjectInfo) -> str | None:
-    """None when the object should be registered, else the reason it is skipped."""
-    name = posixpath.basename(info.key)
-    if info.key.endswith("/") or not name:
-        return "folder marker"
-    if name.startswith("."):
-        return "hidden file"
-    if not name.lower().endswith(SUPPORTED_EXTENSIONS):
-        return "suffix not in the configured document types"
-    return None
 
 
 def register_objects(
@@ -70,8 +57,6 @@ def register_objects(
     1 GB file must not be read into memory to be refused), and recorded in the failures table
     under an id derived from their URI; registering the fixed file later clears that failure.
     """
-    from upstage_assets.ingest.s3_scan import failure_id_for_source  # s3_scan imports this module
-
     result = IngestResult()
     known = set(known_ids or ())
     for info in candidates:
@@ -130,7 +115,7 @@ def scan_inbox(source: ObjectStore, output: ObjectStore, registry: DocumentRegis
     for info in source.list():
         if index.get(info.key) == info.version:
             continue
-        reason = is_candidate(info)
+        reason = skip_reason(info.key)
         if reason:
             skipped.append((source.uri(info.key), reason))
             index[info.key] = info.version

@@ -10,8 +10,8 @@ against the manifest's own folder or prefix.
 Registration goes the same way as the inbox: the document id is the content hash, so a row
 whose bytes are already a document is a duplicate (its columns are not applied to the
 existing document). Rows that cannot be used are reported, never fatal to the rest.
-``register_manifest`` is what the CLI calls; the ``new_manifests`` sensor does the same for
-files dropped under ``<inbox>/_manifests/``.
+``register_manifest`` is what the CLI calls; the ``new_manifests`` sensor
+(``defs/sensors/manifests.py``) does the same for files dropped under ``<inbox>/_manifests/``.
 """
 
 from __future__ import annotations
@@ -20,22 +20,15 @@ import csv
 import io
 import json
 import posixpath
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import pyarrow.parquet as pq
-from dagster import DefaultSensorStatus, SensorDefinition, SensorEvaluationContext, SensorResult, sensor
 
-from upstage_assets.defs.pipeline.partitions import (
-    DOCUMENTS_PARTITIONS_NAME,
-    document_id_for_sha256,
-    sha256_hex,
-)
 from upstage_assets.errors import DocumentError, DocumentTooLarge, EmptyDocument, SourceUnavailable
 from upstage_assets.ingest.folder import IngestResult
-from upstage_assets.ingest.s3_scan import failure_id_for_source
+from upstage_assets.ingest.naming import document_id_for_sha256, failure_id_for_source, sha256_hex
 from upstage_assets.inspection import DocumentLimits
 from upstage_assets.resources.storage import StorageResource
 from upstage_assets.storage.failures import record_failure
@@ -168,53 +161,3 @@ def register_manifest(path_or_uri: str, storage: StorageResource, default_schema
         registry.put(record)
         result.new_records.append(record)
     return result
-
-
-def build_manifest_sensor(name: str = "new_manifests", minimum_interval_seconds: int = 30,
-                          default_schema: Callable[[], str] | None = None) -> SensorDefinition:
-    """Registers manifests dropped under ``<inbox>/_manifests/`` (each file once per version)."""
-    from upstage_assets.defs.pipeline.document_pipeline import DOCUMENTS_PER_RUN
-    from upstage_assets.defs.pipeline.jobs import batched_run_requests, process_documents_job
-    from upstage_assets.defs.pipeline.partitions import documents_partitions
-    from upstage_assets.settings import default_schema_name, inbox_sensor_status
-
-    schema_of = default_schema or default_schema_name
-    status = DefaultSensorStatus.RUNNING if inbox_sensor_status() == "running" else DefaultSensorStatus.STOPPED
-
-    @sensor(name=name, job=process_documents_job, minimum_interval_seconds=minimum_interval_seconds,
-            default_status=status,
-            description=f"Registers the documents listed by CSV/Parquet manifests under <inbox>/{MANIFESTS_FOLDER}/.")
-    def _new_manifests(context: SensorEvaluationContext, storage: StorageResource) -> SensorResult:
-        processed: dict[str, str] = json.loads(context.cursor) if context.cursor else {}
-        store = storage.inbox_store()
-        fresh = [info for info in store.list(MANIFESTS_FOLDER)
-                 if info.key.lower().endswith(MANIFEST_SUFFIXES) and processed.get(info.key) != info.version]
-        if not fresh:
-            return SensorResult(skip_reason="no new manifests", cursor=context.cursor)
-        known = set(context.instance.get_dynamic_partitions(DOCUMENTS_PARTITIONS_NAME))
-        new_ids: list[str] = []
-        for info in fresh:
-            try:
-                result = register_manifest(store.uri(info.key), storage, schema_of(), known_ids=known,
-                                           failure_run_id=f"sensor:{name}")
-            except ManifestError as exc:
-                context.log.error(f"manifest {info.key} not used: {exc}")
-            else:
-                new_ids += result.new_ids
-                known.update(result.new_ids)
-                context.log.info(f"manifest {info.key}: {len(result.new_records)} new, "
-                                 f"{len(result.duplicates)} already known, {len(result.skipped)} skipped")
-                for uri, reason in result.skipped:
-                    context.log.warning(f"{uri}: {reason}")
-            processed[info.key] = info.version
-        cursor = json.dumps(processed, separators=(",", ":"))
-        if not new_ids:
-            return SensorResult(skip_reason="manifests held no new documents", cursor=cursor)
-        return SensorResult(
-            run_requests=batched_run_requests(new_ids, DOCUMENTS_PER_RUN, reason="manifest", run_key_prefix="manifest"),
-            dynamic_partitions_requests=[documents_partitions.build_add_request(new_ids)], cursor=cursor)
-
-    return _new_manifests
-
-
-new_manifests = build_manifest_sensor()

@@ -29,9 +29,15 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
-from upstage_assets.defs.pipeline.partitions import document_id_for_sha256, sha256_hex
 from upstage_assets.errors import EmptyDocument
-from upstage_assets.ingest.folder import schema_for_key
+from upstage_assets.ingest.naming import (
+    REGISTRATION_STAGE,
+    document_id_for_sha256,
+    failure_id_for_source,
+    schema_for_key,
+    sha256_hex,
+    skip_reason,
+)
 from upstage_assets.ingest.s3_state import (
     ScanCheckpoint,
     ScanCursor,
@@ -44,8 +50,6 @@ from upstage_assets.inspection import SUPPORTED_EXTENSIONS
 from upstage_assets.storage.failures import clear_failure, record_failure
 from upstage_assets.storage.object_store import ObjectStore, S3ObjectStore, read_s3_object
 from upstage_assets.storage.registry import DocumentRecord, DocumentRegistry
-
-INBOX_STAGE = "inbox"
 
 
 @dataclass(frozen=True)
@@ -76,22 +80,6 @@ class S3ScanResult:
     @property
     def new_ids(self) -> list[str]:
         return [r.document_id for r in self.new_records]
-
-
-def failure_id_for_source(uri: str) -> str:
-    """A stable id for a failure that has no content hash (zero-byte object): from the URI."""
-    return "src-" + sha256_hex(uri.encode())[:16]
-
-
-def skip_reason(relative_key: str, suffixes: tuple[str, ...]) -> str | None:
-    name = posixpath.basename(relative_key)
-    if relative_key.endswith("/") or not name:
-        return "folder marker"
-    if name.startswith("."):
-        return "hidden file"
-    if not name.lower().endswith(tuple(s.lower() for s in suffixes)):
-        return "suffix not in the configured document types"
-    return None
 
 
 def _is_md5_etag(etag: str) -> bool:
@@ -158,7 +146,7 @@ class _Tick:
         uri = self.inbox.uri(obj.relative)
         failure_id = failure_id_for_source(uri)
         record_failure(self.output, self.registry.layout, document_id=failure_id, source_uri=uri,
-                       stage=INBOX_STAGE, error=EmptyDocument(f"{uri} is a zero-byte object"),
+                       stage=REGISTRATION_STAGE, error=EmptyDocument(f"{uri} is a zero-byte object"),
                        run_id=self.failure_run_id)
         self.result.failures.append((uri, failure_id))
         self._remember(obj)

@@ -1,4 +1,4 @@
-"""Finishing interrupted work: "process missing" and "reprocess failed", in batched runs.
+"""Planning recovery runs (pure): "process missing" and "reprocess failed", in batched runs.
 
 A Dagster 1.13 run targets one partition key or one contiguous key range, and a plain
 backfill of scattered dynamic keys becomes one run per key (about 4 s each before any work).
@@ -9,7 +9,9 @@ inside the step, so nothing is redone or re-paid, and they get no new materializ
 With ``RESUME_TAG`` a wanted document also skips the stages it already has (a run killed
 after ``parsed_layouts`` resumes at ``kie_fields``), except from the stage it last failed at.
 This is the one way the CLI (``ingest --wait``, ``retry-failed``), the nightly "reprocess
-failed" schedule and the chaos/recovery tools turn document ids into runs.
+failed" schedule and the chaos/recovery tools turn document ids into runs. Which documents
+are wanted is ``operations/backlog.py``; executing the batches here is ``operations/launch.py``;
+what the step reads from the tags is ``defs/pipeline/resume.py``.
 
 A range run that fails would mark every planned, unmaterialized partition of its range
 failed in the UI, including the skipped finished ones; so a run whose range has gaps does
@@ -19,172 +21,25 @@ not fail its step on document errors (they are still recorded in the failures ta
 
 from __future__ import annotations
 
-import io
-import logging
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import pyarrow.parquet as pq
-from dagster import (
-    AssetKey,
-    DagsterInstance,
-    DagsterRunStatus,
-    Definitions,
-    JobDefinition,
-    RunRequest,
-    RunsFilter,
-)
-from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
+from dagster import RunRequest
 
-from upstage_assets.defs.pipeline.keys import DOCUMENT_ASSET_KEYS, KIE_FIELDS, VALIDATED_DOCUMENTS
-from upstage_assets.defs.pipeline.partitions import DOCUMENTS_PARTITIONS_NAME
-from upstage_assets.errors import UnsafeDocumentKey
-from upstage_assets.storage.failures import failed_partition_ids
-from upstage_assets.storage.layout import OutputLayout
-from upstage_assets.storage.object_store import ObjectStore
+from upstage_assets.dagster_compat import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
+from upstage_assets.defs.pipeline.keys import KIE_FIELDS, VALIDATED_DOCUMENTS
+from upstage_assets.defs.pipeline.resume import ONLY_DOCUMENTS_TAG, RESUME_TAG
 
-logger = logging.getLogger(__name__)
-
-ONLY_DOCUMENTS_TAG = "upstage_assets/only_documents"  # comma-separated keys the step processes
-RESUME_TAG = "upstage_assets/resume"  # "true": skip the stages a document already has
 RECOVERY_TAG = "upstage_assets/recovery"  # id shared by the runs of one recovery
 REASON_TAG = "upstage_assets/reason"
 DEFAULT_BATCH_SIZE = 50
 SCHEMA_STAGES = (KIE_FIELDS, VALIDATED_DOCUMENTS)  # what a schema change re-runs
 MAX_SPAN_FACTOR = 4  # a run's range spans at most this many times batch_size partitions
-UNFINISHED = [DagsterRunStatus.STARTED, DagsterRunStatus.STARTING, DagsterRunStatus.CANCELING]
 
 
-# --- inside the step -------------------------------------------------------------------------
-
-def documents_wanted(tags: Mapping[str, str], keys: Sequence[str]) -> list[str]:
-    """The run's keys, narrowed to the listed ones when the run is a recovery run."""
-    listed = tags.get(ONLY_DOCUMENTS_TAG)
-    if not listed:
-        return list(keys)
-    wanted = set(listed.split(","))
-    return [k for k in keys if k in wanted]
-
-
-def _failed_stage(store: ObjectStore, layout: OutputLayout, document_id: str) -> str | None:
-    try:
-        key = layout.failure_key(document_id)
-    except UnsafeDocumentKey:
-        return None  # the stage refuses the key itself
-    if not store.exists(key):
-        return None
-    table = pq.read_table(io.BytesIO(store.read_bytes(key)), columns=["stage"])
-    return table.column("stage")[0].as_py() if table.num_rows else None
-
-
-def stages_to_skip(instance: DagsterInstance, tags: Mapping[str, str], keys: Sequence[str],
-                   selected: Iterable[AssetKey], store: ObjectStore,
-                   layout: OutputLayout) -> dict[str, set[AssetKey]]:
-    """Per document, the leading stages already materialized (empty unless the run resumes)."""
-    if tags.get(RESUME_TAG) != "true":
-        return {}
-    ordered = [k for k in DOCUMENT_ASSET_KEYS if k in set(selected)]
-    done = {asset: instance.get_materialized_partitions(asset) for asset in ordered}
-    skips: dict[str, set[AssetKey]] = {}
-    for document_id in keys:
-        failed_at = _failed_stage(store, layout, document_id)
-        skip: set[AssetKey] = set()
-        for asset in ordered:
-            if asset.to_user_string() == failed_at or document_id not in done[asset]:
-                break
-            skip.add(asset)
-        skips[document_id] = skip
-    return skips
-
-
-# --- choosing documents ----------------------------------------------------------------------
-
-def partition_order(instance: DagsterInstance) -> list[str]:
-    return list(instance.get_dynamic_partitions(DOCUMENTS_PARTITIONS_NAME))
-
-
-def add_partitions(instance: DagsterInstance, keys: Iterable[str]) -> list[str]:
-    """Add the keys that are not partitions yet (in the given order); return the new ones."""
-    existing = set(partition_order(instance))
-    new = [k for k in dict.fromkeys(keys) if k not in existing]
-    if new:
-        instance.add_dynamic_partitions(DOCUMENTS_PARTITIONS_NAME, new)
-    return new
-
-
-def missing_documents(instance: DagsterInstance, storage: Any = None) -> list[str]:
-    """Documents without a ``validated_documents`` materialization, in partition order.
-
-    With ``storage`` (the StorageResource), registered documents that never became a partition
-    (a sensor that died between registering and adding) are included at the end.
-    """
-    order = partition_order(instance)
-    done = instance.get_materialized_partitions(VALIDATED_DOCUMENTS)
-    missing = [k for k in order if k not in done]
-    if storage is not None:
-        known = set(order)
-        missing += sorted(d for d in storage.registry().document_ids() if d not in known)
-    return missing
-
-
-def _latest_kie_schema_versions(instance: DagsterInstance) -> dict[str, str]:
-    """Document -> schema version its latest ``kie_fields`` materialization was extracted with."""
-    from dagster import AssetRecordsFilter
-
-    latest: dict[str, str] = {}
-    cursor = None
-    while True:
-        page = instance.fetch_materializations(AssetRecordsFilter(asset_key=KIE_FIELDS), limit=1000,
-                                               cursor=cursor, ascending=False)
-        for record in page.records:
-            if record.partition_key and record.partition_key not in latest:
-                event = record.asset_materialization
-                value = event.metadata.get("schema_version") if event else None
-                latest[record.partition_key] = str(getattr(value, "value", value))
-        if not page.has_more:
-            return latest
-        cursor = page.cursor
-
-
-def stale_documents(instance: DagsterInstance, storage: Any, default_schema: str = "invoice") -> list[str]:
-    """Documents whose fields were extracted with another version of their schema than today's.
-
-    Per document: its registered schema (a built-in name or a JSON file) is loaded now and its
-    version compared with the one recorded on its latest ``kie_fields`` materialization, so
-    editing the receipt schema marks receipts stale and leaves invoices alone. Re-run them with
-    ``launch_batched_runs(..., asset_selection=SCHEMA_STAGES, resume=False)``: parsing is kept.
-    """
-    from upstage_assets.schemas.extraction import SchemaError, load_schema
-
-    registry = storage.registry()
-    current: dict[str, str | None] = {}
-    stale = []
-    recorded = _latest_kie_schema_versions(instance)
-    for document_id in partition_order(instance):
-        if document_id not in recorded:
-            continue
-        record = registry.get(document_id)
-        ref = (record.schema if record else None) or default_schema
-        if ref not in current:
-            try:
-                current[ref] = load_schema(ref).version
-            except SchemaError:
-                current[ref] = None  # a schema that no longer loads: its documents fail when re-run
-        if current[ref] is not None and recorded[document_id] != current[ref]:
-            stale.append(document_id)
-    return stale
-
-
-def failed_documents(storage: Any, *, retryable_only: bool = False) -> list[str]:
-    """Documents whose latest attempt failed in a stage (the ``document_failures`` table), optionally
-    only those whose error may pass on a retry. Sources refused at registration are left out: they
-    are not partitions, and are retried by registering the fixed file."""
-    return failed_partition_ids(storage.output_store(), storage.layout, retryable_only=retryable_only)
-
-
-# --- batching --------------------------------------------------------------------------------
+# --- planning --------------------------------------------------------------------------------
 
 @dataclass(frozen=True)
 class RecoveryBatch:
@@ -259,49 +114,8 @@ def plan_batches(order: Sequence[str], wanted: Iterable[str], batch_size: int = 
     return batches
 
 
-def launch_batched_runs(instance: DagsterInstance, keys: Sequence[str], batch_size: int = DEFAULT_BATCH_SIZE, *,
-                        defs: Definitions | None = None, reason: str = "process missing", resume: bool = True,
-                        run_config: Mapping[str, Any] | None = None,
-                        asset_selection: Sequence[AssetKey] | None = None,
-                        on_run: Callable[[RecoveryBatch, str, bool], None] | None = None) -> list[str]:
-    """Process ``keys`` in batched ``process_documents`` runs on ``instance``; return the run ids.
-
-    Runs execute here, one after another, on the persistent instance (the UI shows them like
-    any other run). Keys that are not partitions yet are added first. ``on_run(batch, run_id,
-    success)`` is called after each run (a CLI's progress bar).
-    """
-    if not keys:
-        return []
-    if defs is None:
-        from upstage_assets.definitions import build_definitions
-
-        defs = build_definitions()
-    add_partitions(instance, keys)
-    batches = plan_batches(partition_order(instance), keys, batch_size)
-    return execute_batches(instance, defs.resolve_job_def("process_documents"), batches, reason=reason,
-                           resume=resume, run_config=run_config, asset_selection=asset_selection, on_run=on_run)
-
-
 def new_recovery_id(documents: int) -> str:
     return f"{int(time.time())}-{documents}"
-
-
-def execute_batches(instance: DagsterInstance, job: JobDefinition, batches: Sequence[RecoveryBatch], *,
-                    reason: str, resume: bool = True, recovery_id: str | None = None,
-                    run_config: Mapping[str, Any] | None = None,
-                    asset_selection: Sequence[AssetKey] | None = None,
-                    on_run: Callable[[RecoveryBatch, str, bool], None] | None = None) -> list[str]:
-    """Execute planned batches here, one run after another; return the run ids."""
-    recovery_id = recovery_id or new_recovery_id(sum(len(b.documents) for b in batches))
-    run_ids = []
-    for batch in batches:
-        result = job.execute_in_process(instance=instance, tags=batch.tags(recovery_id, reason, resume),
-                                        run_config=batch.run_config(run_config), raise_on_error=False,
-                                        asset_selection=list(asset_selection) if asset_selection else None)
-        run_ids.append(result.run_id)
-        if on_run is not None:
-            on_run(batch, result.run_id, result.success)
-    return run_ids
 
 
 def _without_step_failure(run_config: Mapping[str, Any]) -> dict[str, Any]:
@@ -314,50 +128,3 @@ def _without_step_failure(run_config: Mapping[str, Any]) -> dict[str, Any]:
     return config
 
 
-# --- dead runs -------------------------------------------------------------------------------
-
-def _worker_pid(instance: DagsterInstance, run_id: str) -> int | None:
-    """The pid the run's orchestration logged (in-process and multiprocess executors log it)."""
-    from dagster import DagsterEventType
-
-    for record in instance.get_records_for_run(run_id, of_type={DagsterEventType.ENGINE_EVENT}, limit=50).records:
-        event = record.event_log_entry.dagster_event
-        data = event.engine_event_data if event else None
-        pid = data.metadata.get("pid") if data and data.metadata else None
-        if pid is not None:
-            return int(str(pid.value))
-    return None
-
-
-def _alive(pid: int) -> bool:
-    import psutil
-
-    try:
-        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
-    except psutil.NoSuchProcess:
-        return False
-
-
-def mark_dead_runs_failed(instance: DagsterInstance) -> list[str]:
-    """Fail unfinished runs whose worker process on this host is gone, and free their pool slots.
-
-    Run monitoring does this for runs a run launcher started; a run executed by a process that
-    was killed (``dagster job execute``, a CLI, a test) has no launcher to ask, so its logged
-    worker pid is checked here instead. Runs without a pid on record are left alone, and so is
-    everything when runs are launched on other machines (ECS, Kubernetes): a pid there means
-    nothing here, and run monitoring covers those runs.
-    """
-    from dagster._core.launcher import DefaultRunLauncher
-
-    if not isinstance(instance.run_launcher, DefaultRunLauncher):
-        return []
-    failed = []
-    for run in instance.get_runs(filters=RunsFilter(statuses=UNFINISHED)):
-        pid = _worker_pid(instance, run.run_id)
-        if pid is None or _alive(pid):
-            continue
-        instance.report_run_failed(run, f"the run's worker process {pid} is gone (killed or crashed)")
-        instance.event_log_storage.free_concurrency_slots_for_run(run.run_id)
-        failed.append(run.run_id)
-        logger.warning("marked run %s failed: worker %s is gone", run.run_id, pid)
-    return failed

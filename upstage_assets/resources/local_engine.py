@@ -65,6 +65,14 @@ class LocalEngineResource(ConfigurableResource):
     def backend(self) -> str:
         return "local"
 
+    @property
+    def backend_label(self) -> str:
+        """What lineage and the UI call this backend."""
+        return "local"
+
+    def price_per_page(self) -> float:
+        return 0.0  # nothing is billed
+
     def create_parser(self) -> DocumentParser:
         device = self.device or os.environ.get("UPSTAGE_ASSETS_DEVICE")
         return LocalParser(self.ocr, device, self.max_workers)

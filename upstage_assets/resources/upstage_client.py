@@ -35,6 +35,8 @@ class UpstageClient(ConfigurableResource):  # type: ignore[type-arg]
     """Upstage Document Parse + Information Extraction over HTTP. Give the key as ``EnvVar``."""
 
     base_url: str = "https://api.upstage.ai"
+    backend_label: str = Field(default="upstage", description="what lineage and the UI call this backend "
+                               "(the catalog sets 'emulator' when it points the client at the emulator)")
     api_key: str = Field(repr=False, description='Use EnvVar("UPSTAGE_API_KEY"); never logged.')
 
     connect_timeout_s: float = 10.0
@@ -85,6 +87,10 @@ class UpstageClient(ConfigurableResource):  # type: ignore[type-arg]
         return f"UpstageClient(base_url={self.base_url!r}, api_key='[REDACTED]')"
 
     __str__ = __repr__
+
+    def price_per_page(self) -> float:
+        """Estimated price of one parsed page (progress tags, alerts)."""
+        return float(self.price_parse_standard)
 
     def endpoint_limits(self) -> dict[str, EndpointLimits]:
         burst = self.rate_limit_burst

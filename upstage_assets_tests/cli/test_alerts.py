@@ -4,9 +4,10 @@ import pytest
 from dagster import DagsterEventType, build_run_status_sensor_context
 
 from upstage_assets.definitions import build_definitions
-from upstage_assets.defs.alerts import alert_on_run_failure, post_webhook, redact
+from upstage_assets.defs.alerts import mask_secrets, post_webhook
 from upstage_assets.defs.pipeline.partitions import DOCUMENTS_PARTITIONS_NAME
 from upstage_assets.ingest.folder import register_objects
+from upstage_assets.settings import Settings
 from upstage_assets.storage.object_store import LocalObjectStore
 from upstage_assets_tests.cli.webhook_receiver import WebhookReceiver
 
@@ -31,9 +32,9 @@ def test_post_to_a_closed_port_returns_false_without_raising():
     assert post_webhook({"text": "x"}, url, timeout=0.5, backoff_s=0.01) is False
 
 
-def test_redact_masks_every_secret_value(secrets_env, monkeypatch):
+def test_mask_secrets_masks_every_secret_value(secrets_env, monkeypatch):
     monkeypatch.setenv("UPSTAGE_ASSETS_WEBHOOK_URL", "http://127.0.0.1:1/secret-hook")
-    text = redact(f"key={API_KEY} aws=aws-secret-that-must-never-leak hook=http://127.0.0.1:1/secret-hook")
+    text = mask_secrets(f"key={API_KEY} aws=aws-secret-that-must-never-leak hook=http://127.0.0.1:1/secret-hook")
     assert API_KEY not in text and "aws-secret" not in text and "secret-hook" not in text
     assert text.count("[redacted]") == 3
 
@@ -42,7 +43,7 @@ def test_a_failed_run_posts_documents_failed_with_reasons(data_root, dagster_ins
     inbox = data_root / "inbox"
     (inbox / "broken.pdf").write_bytes(b"%PDF-1.7\nthis is not really a pdf")
     (inbox / "notes.png").write_bytes(b"\x89PNG\r\n\x1a\n" + b"\x00" * 40)
-    defs = build_definitions("local", "local")
+    defs = build_definitions(Settings.from_env(backend="local"))
     storage = defs.resources["storage"]
     source = LocalObjectStore(inbox)
     result = register_objects(source, storage.registry(), list(source.list()), default_schema="invoice")
@@ -62,7 +63,8 @@ def test_a_failed_run_posts_documents_failed_with_reasons(data_root, dagster_ins
         with build_run_status_sensor_context(
                 sensor_name="alert_on_run_failure", dagster_event=failure_event, dagster_instance=dagster_instance,
                 dagster_run=dagster_run, resources={"storage": storage}).for_run_failure() as context:
-            alert_on_run_failure(context)
+            alert = build_definitions(Settings.from_env(backend="local")).resolve_sensor_def("alert_on_run_failure")
+            alert(context)
 
     assert len(receiver.posts) == 1, receiver.posts
     print(receiver.posts[0]["text"])

@@ -10,8 +10,8 @@ import pyarrow.parquet as pq
 from fpdf import FPDF
 from PIL import Image
 
-from upstage_assets.defs.pipeline.partitions import document_id_for_bytes, sha256_hex
 from upstage_assets.exporters import EXPORTERS, ExportSource
+from upstage_assets.ingest.naming import document_id_for_bytes, sha256_hex
 from upstage_assets.storage.object_store import LocalObjectStore
 from upstage_assets.storage.registry import DocumentRecord, DocumentRegistry
 from upstage_assets_tests.cli.rows import LAYOUT, SCHEMA, row_bytes

@@ -6,9 +6,11 @@ from dagster import DefaultScheduleStatus, build_schedule_context
 
 from upstage_assets.definitions import build_definitions
 from upstage_assets.defs.pipeline.partitions import DOCUMENTS_PARTITIONS_NAME
-from upstage_assets.defs.schedules import compact_tables_job, compact_tables_weekly, reprocess_failed_nightly
+from upstage_assets.defs.pipeline.resume import RESUME_TAG, documents_wanted
+from upstage_assets.defs.schedules import build_schedules, compact_tables_job
 from upstage_assets.ingest.folder import register_objects
-from upstage_assets.operations.recovery import RESUME_TAG, documents_wanted, failed_documents
+from upstage_assets.operations.backlog import failed_documents
+from upstage_assets.settings import Settings
 from upstage_assets.storage.object_store import LocalObjectStore
 from upstage_assets_tests.cli.rows import LAYOUT, SCHEMA, row_bytes
 
@@ -35,13 +37,13 @@ def _failed_documents(data_root, instance, defs):
 
 
 def test_the_nightly_retry_requests_runs_for_retryable_failures_only(data_root, dagster_instance):
-    defs = build_definitions("local", "local")
+    defs = build_definitions(Settings.from_env(backend="local"))
     by_name, storage = _failed_documents(data_root, dagster_instance, defs)
     assert set(failed_documents(storage)) == set(by_name.values())
 
     with build_schedule_context(instance=dagster_instance, resources={"storage": storage},
                                 scheduled_execution_time=datetime(2026, 1, 2, 2, tzinfo=UTC)) as context:
-        requests = reprocess_failed_nightly(context)
+        requests = defs.resolve_schedule_def("reprocess_failed_nightly")(context)
     retryable = {by_name["a.pdf"], by_name["b.pdf"]}
     order = dagster_instance.get_dynamic_partitions(DOCUMENTS_PARTITIONS_NAME)
     covered = set()
@@ -59,8 +61,7 @@ def test_the_nightly_retry_requests_runs_for_retryable_failures_only(data_root, 
 
 
 def test_schedules_start_stopped_locally():
-    assert reprocess_failed_nightly.default_status == DefaultScheduleStatus.STOPPED
-    assert compact_tables_weekly.default_status == DefaultScheduleStatus.STOPPED
+    assert {s.default_status for s in build_schedules(Settings(environment="local"))} == {DefaultScheduleStatus.STOPPED}
 
 
 def test_the_compaction_job_merges_the_small_files(tmp_path, dagster_instance):

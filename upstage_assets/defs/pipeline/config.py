@@ -9,10 +9,11 @@ from upstage_assets.inspection import DocumentLimits
 
 
 class DocumentPipelineConfig(Config):
-    default_schema: str = Field(
-        default="invoice",
+    default_schema: str | None = Field(
+        default=None,
         description="extraction schema for documents registered without one: a built-in name "
-                    "(invoice, receipt) or a path to a JSON schema in the Upstage response_format form")
+                    "(invoice, receipt) or a path to a JSON schema in the Upstage response_format form "
+                    "(default: $UPSTAGE_ASSETS_DEFAULT_SCHEMA, else invoice)")
     ocr: str = Field(default="auto", description="auto: OCR only where there is no text layer; force: OCR all")
     max_concurrent_documents: int = Field(default=8, ge=1, description="documents in flight in one step")
     max_document_bytes: int = Field(default=100 * 1024 * 1024, description="refuse larger documents")

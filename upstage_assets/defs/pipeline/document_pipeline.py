@@ -26,19 +26,20 @@ from dagster import (
     AssetKey,
     AssetMaterialization,
     AssetOut,
+    AssetsDefinition,
     BackfillPolicy,
     Failure,
     MetadataValue,
     multi_asset,
 )
-from dagster._core.definitions.data_version import DATA_VERSION_TAG
 
-from upstage_assets import settings
+from upstage_assets.dagster_compat import DATA_VERSION_TAG
 from upstage_assets.defs.pipeline.config import DocumentPipelineConfig
 from upstage_assets.defs.pipeline.keys import KIE_FIELDS, PARSED_LAYOUTS, RAW_DOCUMENTS, VALIDATED_DOCUMENTS
 from upstage_assets.defs.pipeline.metadata import to_metadata
 from upstage_assets.defs.pipeline.partitions import documents_partitions
 from upstage_assets.defs.pipeline.progress import publish_progress
+from upstage_assets.defs.pipeline.resume import documents_wanted, stages_to_skip
 from upstage_assets.defs.pipeline.stages import (
     DocumentState,
     StageEnv,
@@ -47,15 +48,15 @@ from upstage_assets.defs.pipeline.stages import (
     run_raw,
     run_validate,
 )
-from upstage_assets.defs.resources import backend_name, price_per_page
+from upstage_assets.deploy.k8s_gpu import gpu_op_tags
 from upstage_assets.errors import BudgetExceeded, DocumentError, UnsafeDocumentKey
-from upstage_assets.operations.recovery import documents_wanted, stages_to_skip
 from upstage_assets.resources.local_engine import LocalEngineResource
 from upstage_assets.schemas.extraction import BUILTIN_SCHEMAS, ExtractionSchema, load_schema
+from upstage_assets.settings import Settings
 from upstage_assets.storage.failures import clear_failure, record_failure
 from upstage_assets.upstage_api.parser import ParseOptions
 
-DOCUMENTS_PER_RUN = 50  # backfills put this many documents in one run (see bench/throughput.py)
+DOCUMENTS_PER_RUN = Settings().documents_per_run  # the default batch (see bench/throughput.py)
 STAGES = ((RAW_DOCUMENTS, run_raw), (PARSED_LAYOUTS, run_parse), (KIE_FIELDS, run_kie),
           (VALIDATED_DOCUMENTS, run_validate))
 QUARANTINE_CHECK = "quarantine_rate_within_limit"
@@ -63,14 +64,15 @@ UPSTAGE_API_POOL = "upstage_api"  # HTTP-bound: one slot per step talking to the
 GPU_POOL = "gpu"  # device-bound: the local engine's step, one slot per GPU on the host
 
 
-def pipeline_pool_and_tags(backend: str) -> tuple[str, dict[str, str]]:
-    """The step's concurrency pool and op tags: the local engine is GPU work, the rest HTTP work."""
-    if backend == "local":
-        return GPU_POOL, {"gpu": "true"}
+def pipeline_pool_and_tags(settings: Settings) -> tuple[str, dict[str, str]]:
+    """The step's concurrency pool and op tags: the local engine is GPU work, the rest HTTP work.
+
+    On Kubernetes the GPU step also carries the ``dagster-k8s/config`` tag that asks for a GPU
+    node (``deploy/k8s_gpu.py``); elsewhere the ``gpu`` tag alone lets the executor lease a device.
+    """
+    if settings.backend == "local":
+        return GPU_POOL, gpu_op_tags() if settings.environment == "k8s" else {"gpu": "true"}
     return UPSTAGE_API_POOL, {}
-
-
-_POOL, _OP_TAGS = pipeline_pool_and_tags(settings.backend())
 
 
 @lru_cache(maxsize=64)
@@ -171,23 +173,23 @@ async def _process_batch(context: AssetExecutionContext, env: StageEnv, keys: li
     return outcomes
 
 
-def _build_env(context: AssetExecutionContext, config: DocumentPipelineConfig) -> StageEnv:
+def _build_env(context: AssetExecutionContext, config: DocumentPipelineConfig, settings: Settings) -> StageEnv:
     storage = context.resources.storage
     parser_resource = context.resources.parser
     store = storage.output_store()
 
     def schema_for(name: str | None) -> ExtractionSchema:
-        return _current_schema(name or config.default_schema)
+        return _current_schema(name or config.default_schema or settings.default_schema)
 
     if isinstance(parser_resource, LocalEngineResource):
         parser = parser_resource.create_parser()
     else:  # the Upstage client scopes its per-run budget to this run and warns through the run's log
         parser = parser_resource.create_parser(run_id=context.run_id, on_budget_warning=context.log.warning)
     return StageEnv(store=store, layout=storage.layout, registry=storage.registry(),
-                    parser=parser, backend=backend_name(parser_resource),
+                    parser=parser, backend=parser_resource.backend_label,
                     read_source=storage.read_source, limits=config.limits(),
                     parse_options=ParseOptions(ocr=config.ocr), schema_for=schema_for,
-                    price_per_page=price_per_page(parser_resource))
+                    price_per_page=parser_resource.price_per_page())
 
 
 def _summary(outcomes: list[DocumentOutcome], seconds: float) -> dict[str, Any]:
@@ -200,47 +202,11 @@ def _summary(outcomes: list[DocumentOutcome], seconds: float) -> dict[str, Any]:
             "docs_per_second": round(len(outcomes) / seconds, 2) if seconds else None}
 
 
-@multi_asset(
-    name="document_pipeline",
-    outs={
-        "raw_documents": AssetOut(
-            key=RAW_DOCUMENTS, is_required=False, io_manager_key="document_json_io_manager",
-            description="One registered source document: where it came from, its SHA-256, size, the type read "
-                        "from its bytes and its page count. Bad input (empty, corrupt, encrypted, unsupported, "
-                        "over the limits) is refused here, before anything is paid for."),
-        "parsed_layouts": AssetOut(
-            key=PARSED_LAYOUTS, is_required=False, io_manager_key="document_json_io_manager",
-            description="The Document Parse result in the Upstage response shape: html/markdown/text content "
-                        "and elements with categories, pages and relative coordinates."),
-        "kie_fields": AssetOut(
-            key=KIE_FIELDS, is_required=False, io_manager_key="document_json_io_manager",
-            code_version=f"schemas-{_builtin_schema_versions()}",
-            description="Schema-driven key information extraction: each field's value, confidence, page and "
-                        "coordinates, in the schema's Upstage Information Extraction form."),
-        "validated_documents": AssetOut(
-            key=VALIDATED_DOCUMENTS, is_required=False, io_manager_key="parquet_table_io_manager",
-            code_version=f"schemas-{_builtin_schema_versions()}",
-            description="Typed rows in Parquet (one table per schema, with lineage columns); rows that fail "
-                        "validation go to the quarantine table with the reason."),
-    },
-    internal_asset_deps={
-        "raw_documents": set(), "parsed_layouts": {RAW_DOCUMENTS},
-        "kie_fields": {PARSED_LAYOUTS}, "validated_documents": {KIE_FIELDS},
-    },
-    check_specs=[AssetCheckSpec(QUARANTINE_CHECK, asset=VALIDATED_DOCUMENTS, blocking=True,
-                                description="At most max_quarantine_fraction of a batch is quarantined.")],
-    partitions_def=documents_partitions,
-    can_subset=True,
-    backfill_policy=BackfillPolicy.multi_run(DOCUMENTS_PER_RUN),
-    pool=_POOL,
-    op_tags=_OP_TAGS,
-    group_name="documents",
-    required_resource_keys={"parser", "storage"},
-)
-def document_pipeline(context: AssetExecutionContext, config: DocumentPipelineConfig):
+def run_document_pipeline(context: AssetExecutionContext, config: DocumentPipelineConfig, settings: Settings):
+    """The step: every wanted document through the selected stages; a check result; failures last."""
     keys = documents_wanted(context.run.tags, list(context.partition_keys))  # recovery runs skip done ones
     selected = set(context.selected_asset_keys)
-    env = _build_env(context, config)
+    env = _build_env(context, config, settings)
     context.log.info(f"processing {len(keys)} documents through "
                      f"{', '.join(k.to_user_string() for k, _ in STAGES if k in selected)} ({env.backend} backend)")
     started = time.monotonic()
@@ -265,3 +231,50 @@ def document_pipeline(context: AssetExecutionContext, config: DocumentPipelineCo
             description=f"{len(failed)} of {len(keys)} documents failed; the other documents are materialized. "
                         "Fix the cause and re-run the failed partitions (`upstage-assets retry-failed`).",
             metadata={"failures": MetadataValue.md(listing), **summary})
+
+
+def build_document_pipeline(settings: Settings) -> AssetsDefinition:
+    """The four assets as one step, with the pool, op tags and batch size the settings pick."""
+    pool, op_tags = pipeline_pool_and_tags(settings)
+
+    @multi_asset(
+        name="document_pipeline",
+        outs={
+            "raw_documents": AssetOut(
+                key=RAW_DOCUMENTS, is_required=False, io_manager_key="document_json_io_manager",
+                description="One registered source document: where it came from, its SHA-256, size, the type read "
+                            "from its bytes and its page count. Bad input (empty, corrupt, encrypted, unsupported, "
+                            "over the limits) is refused here, before anything is paid for."),
+            "parsed_layouts": AssetOut(
+                key=PARSED_LAYOUTS, is_required=False, io_manager_key="document_json_io_manager",
+                description="The Document Parse result in the Upstage response shape: html/markdown/text content "
+                            "and elements with categories, pages and relative coordinates."),
+            "kie_fields": AssetOut(
+                key=KIE_FIELDS, is_required=False, io_manager_key="document_json_io_manager",
+                code_version=f"schemas-{_builtin_schema_versions()}",
+                description="Schema-driven key information extraction: each field's value, confidence, page and "
+                            "coordinates, in the schema's Upstage Information Extraction form."),
+            "validated_documents": AssetOut(
+                key=VALIDATED_DOCUMENTS, is_required=False, io_manager_key="parquet_table_io_manager",
+                code_version=f"schemas-{_builtin_schema_versions()}",
+                description="Typed rows in Parquet (one table per schema, with lineage columns); rows that fail "
+                            "validation go to the quarantine table with the reason."),
+        },
+        internal_asset_deps={
+            "raw_documents": set(), "parsed_layouts": {RAW_DOCUMENTS},
+            "kie_fields": {PARSED_LAYOUTS}, "validated_documents": {KIE_FIELDS},
+        },
+        check_specs=[AssetCheckSpec(QUARANTINE_CHECK, asset=VALIDATED_DOCUMENTS, blocking=True,
+                                    description="At most max_quarantine_fraction of a batch is quarantined.")],
+        partitions_def=documents_partitions,
+        can_subset=True,
+        backfill_policy=BackfillPolicy.multi_run(settings.documents_per_run),
+        pool=pool,
+        op_tags=op_tags,
+        group_name="documents",
+        required_resource_keys={"parser", "storage"},
+    )
+    def document_pipeline(context: AssetExecutionContext, config: DocumentPipelineConfig):
+        yield from run_document_pipeline(context, config, settings)
+
+    return document_pipeline

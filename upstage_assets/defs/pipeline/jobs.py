@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from dagster import RunRequest, define_asset_job
-from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
 
+from upstage_assets.dagster_compat import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
 from upstage_assets.defs.pipeline.keys import DOCUMENT_ASSET_KEYS
 from upstage_assets.defs.pipeline.partitions import documents_partitions
 

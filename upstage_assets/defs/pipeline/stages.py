@@ -17,7 +17,6 @@ from typing import Any
 
 import pyarrow.parquet as pq
 
-from upstage_assets.defs.pipeline.partitions import sha256_hex
 from upstage_assets.errors import (
     ContentChanged,
     DocumentError,
@@ -25,6 +24,7 @@ from upstage_assets.errors import (
     ExtractionFailed,
     UpstreamMissing,
 )
+from upstage_assets.ingest.naming import sha256_hex
 from upstage_assets.inspection import DocumentLimits, inspect_document
 from upstage_assets.schemas.extraction import ExtractionSchema
 from upstage_assets.storage.layout import OutputLayout

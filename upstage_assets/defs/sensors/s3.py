@@ -13,19 +13,18 @@ from __future__ import annotations
 import json
 
 from dagster import (
-    DefaultSensorStatus,
     SensorDefinition,
     SensorEvaluationContext,
     SensorResult,
     sensor,
 )
 
-from upstage_assets.defs.pipeline.document_pipeline import DOCUMENTS_PER_RUN
 from upstage_assets.defs.pipeline.jobs import batched_run_requests, process_documents_job
 from upstage_assets.defs.pipeline.partitions import DOCUMENTS_PARTITIONS_NAME, documents_partitions
+from upstage_assets.defs.sensors.inbox import sensor_status
 from upstage_assets.ingest.s3_scan import S3ScanLimits, S3ScanResult, scan_s3_inbox
 from upstage_assets.resources.storage import StorageResource
-from upstage_assets.settings import default_schema_name, inbox_sensor_status
+from upstage_assets.settings import Settings
 from upstage_assets.storage.object_store import S3ObjectStore
 
 
@@ -49,7 +48,7 @@ def pass_in_progress(cursor: str | None) -> bool:
 
 
 def s3_inbox_tick(context: SensorEvaluationContext, storage: StorageResource, limits: S3ScanLimits,
-                  documents_per_run: int = DOCUMENTS_PER_RUN,
+                  settings: Settings, documents_per_run: int | None = None,
                   failure_run_id: str = "sensor") -> tuple[SensorResult, S3ScanResult | None]:
     """The sensor's body; also returns the scan's counts (the benchmark reports them)."""
     if not storage.inbox.startswith("s3://"):
@@ -60,7 +59,7 @@ def s3_inbox_tick(context: SensorEvaluationContext, storage: StorageResource, li
     result = scan_s3_inbox(
         inbox, storage.output_store(), storage.registry(), cursor=context.cursor,
         known_ids=lambda: set(context.instance.get_dynamic_partitions(DOCUMENTS_PARTITIONS_NAME)),
-        default_schema=default_schema_name(), limits=limits, failure_run_id=failure_run_id)
+        default_schema=settings.default_schema, limits=limits, failure_run_id=failure_run_id)
     context.log.info(_summary(result))
     for uri, failure_id in result.failures:
         context.log.warning(f"{uri} is empty: recorded as failure {failure_id}")
@@ -68,27 +67,25 @@ def s3_inbox_tick(context: SensorEvaluationContext, storage: StorageResource, li
     if not new_ids:
         return SensorResult(skip_reason=f"no new documents ({_summary(result)})", cursor=result.cursor), result
     return SensorResult(
-        run_requests=batched_run_requests(new_ids, documents_per_run, reason="new S3 documents", run_key_prefix="s3"),
+        run_requests=batched_run_requests(new_ids, documents_per_run or settings.documents_per_run, reason="new S3 documents", run_key_prefix="s3"),
         dynamic_partitions_requests=[documents_partitions.build_add_request(new_ids)],
         cursor=result.cursor,
     ), result
 
 
-def build_s3_documents_sensor(name: str = "new_s3_documents", limits: S3ScanLimits | None = None,
+def build_s3_documents_sensor(settings: Settings, name: str = "new_s3_documents", limits: S3ScanLimits | None = None,
                               minimum_interval_seconds: int = 30,
-                              documents_per_run: int = DOCUMENTS_PER_RUN) -> SensorDefinition:
-    """The sensor with its own limits (tests and the benchmark use small pages and budgets)."""
+                              documents_per_run: int | None = None) -> SensorDefinition:
+    """The sensor, with its own limits where given (tests and the benchmark use small pages and budgets)."""
     scan_limits = limits or S3ScanLimits()
-    status = DefaultSensorStatus.RUNNING if inbox_sensor_status() == "running" else DefaultSensorStatus.STOPPED
+    documents_per_run = documents_per_run or settings.documents_per_run
 
     @sensor(name=name, job=process_documents_job, minimum_interval_seconds=minimum_interval_seconds,
-            default_status=status,
+            default_status=sensor_status(settings),
             description="Registers new objects under an s3:// inbox as document partitions, incrementally "
                         f"(cursor + ETag versions), and requests runs of up to {documents_per_run} documents.")
     def _new_s3_documents(context: SensorEvaluationContext, storage: StorageResource) -> SensorResult:
-        return s3_inbox_tick(context, storage, scan_limits, documents_per_run, failure_run_id=f"sensor:{name}")[0]
+        return s3_inbox_tick(context, storage, scan_limits, settings, documents_per_run,
+                             failure_run_id=f"sensor:{name}")[0]
 
     return _new_s3_documents
-
-
-new_s3_documents = build_s3_documents_sensor()
