@@ -19,7 +19,6 @@ from dagster import AssetExecutionContext, MaterializeResult, MetadataValue, ass
 
 from upstage_assets.defs.pipeline.keys import VALIDATED_DOCUMENTS
 from upstage_assets.exporters.base import ExportSource
-from upstage_assets.operations.compaction import latest_quarantine_times, latest_rows
 from upstage_assets.resources.storage import StorageResource
 from upstage_assets.schemas.arrow import LINEAGE_FIELDS
 
@@ -122,7 +121,6 @@ def quality_report(context: AssetExecutionContext, storage: StorageResource) -> 
     per_schema: dict[str, list[FieldQuality]] = {}
     rows: dict[str, int] = {}
     for schema, table in source.tables(layout.tables).items():
-        table = latest_rows(table, latest_quarantine_times(store, layout, schema))
         per_schema[schema] = field_quality(table)
         rows[schema] = table.num_rows
     quarantined = {schema: table.num_rows for schema, table in quarantine.items()}

@@ -8,8 +8,8 @@ small files of ``tables/<schema>/`` into ``part-*.parquet`` files, safely while 
    each row at least once at every moment, never zero times;
 2. a source file is deleted only if it is unchanged since it was read (a document re-run
    meanwhile keeps its newer file);
-3. a document may therefore briefly have two rows; ``latest_rows`` keeps the newest by
-   ``processed_at`` (the exporters and the quality report use it), and the next compaction
+3. a document may therefore briefly have two rows; the one table reader
+   (``storage/tables.py``) keeps the newest by ``processed_at``, and the next compaction
    drops the stale copy. Rows superseded by a newer quarantine row are dropped the same way.
 """
 
@@ -26,8 +26,8 @@ import pyarrow.parquet as pq
 
 from upstage_assets.storage.layout import OutputLayout
 from upstage_assets.storage.object_store import ObjectInfo, ObjectStore
+from upstage_assets.storage.tables import PART_PREFIX, latest_quarantine_times, latest_rows
 
-PART_PREFIX = "part-"
 DEFAULT_SMALL_FILE_BYTES = 8 * 1024 * 1024
 DEFAULT_ROWS_PER_PART = 100_000
 
@@ -43,40 +43,8 @@ class CompactionReport:
     kept_changed: list[str] = field(default_factory=list)  # sources rewritten meanwhile, left in place
 
 
-def latest_rows(table: pa.Table, newer_elsewhere: dict[str, object] | None = None) -> pa.Table:
-    """One row per document: the newest by ``processed_at``; drop rows older than ``newer_elsewhere[id]``."""
-    if table.num_rows == 0 or "document_id" not in table.column_names:
-        return table
-    indexed = table.append_column("__row", pa.array(range(table.num_rows), pa.int64()))
-    order = indexed.sort_by([("document_id", "ascending"), ("processed_at", "descending"), ("__row", "descending")])
-    ids = order.column("document_id").to_pylist()
-    times = order.column("processed_at").to_pylist()
-    keep = []
-    for i, doc in enumerate(ids):
-        if i and ids[i - 1] == doc:
-            continue
-        superseding = (newer_elsewhere or {}).get(doc)
-        if superseding is not None and times[i] is not None and superseding > times[i]:  # type: ignore[operator]
-            continue
-        keep.append(order.column("__row")[i].as_py())
-    return table.take(pa.array(sorted(keep), pa.int64()))
-
-
 def _read(store: ObjectStore, key: str, columns: list[str] | None = None) -> pa.Table:
     return pq.read_table(io.BytesIO(store.read_bytes(key)), columns=columns)
-
-
-def latest_quarantine_times(store: ObjectStore, layout: OutputLayout, schema: str) -> dict[str, object]:
-    latest: dict[str, object] = {}
-    for info in store.list(f"{layout.quarantine}/{schema}"):
-        if not info.key.endswith(".parquet"):
-            continue
-        table = _read(store, info.key, ["document_id", "processed_at"])
-        for doc, when in zip(table.column("document_id").to_pylist(), table.column("processed_at").to_pylist(),
-                             strict=True):
-            if when is not None and (doc not in latest or when > latest[doc]):  # type: ignore[operator]
-                latest[doc] = when
-    return latest
 
 
 def schemas_with_tables(store: ObjectStore, layout: OutputLayout) -> list[str]:

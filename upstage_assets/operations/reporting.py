@@ -7,20 +7,19 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
-import pyarrow.dataset as ds
 
 from upstage_assets.storage.failures import read_failures
 from upstage_assets.storage.layout import OutputLayout
 from upstage_assets.storage.object_store import LocalObjectStore
+from upstage_assets.storage.tables import read_tables as read_result_tables
 
 
 def read_tables(output_root: str | Path, area: str = "tables") -> dict[str, pa.Table]:
-    """``{schema_name: table}`` for a local output root, each folder read as one Parquet dataset."""
-    base = Path(output_root) / area
-    if not base.is_dir():
+    """``{schema_name: table}`` for a local output root, through the one table reader."""
+    root = Path(output_root)
+    if not (root / area).is_dir():
         return {}
-    return {folder.name: ds.dataset(folder, format="parquet").to_table()
-            for folder in sorted(base.iterdir()) if folder.is_dir() and any(folder.glob("*.parquet"))}
+    return read_result_tables(LocalObjectStore(root), OutputLayout(), area=area)
 
 
 def summarize_outputs(output_root: Path, report: Any) -> None:
