@@ -29,11 +29,12 @@ from dagster._core.storage.tags import (
     ASSET_PARTITION_RANGE_END_TAG,
     ASSET_PARTITION_RANGE_START_TAG,
     BACKFILL_ID_TAG,
+    PARTITION_NAME_TAG,
 )
 from dagster._core.utils import make_new_backfill_id
 
 __all__ = [
-    "ASSET_PARTITION_RANGE_END_TAG", "ASSET_PARTITION_RANGE_START_TAG", "BACKFILL_ID_TAG",
+    "ASSET_PARTITION_RANGE_END_TAG", "ASSET_PARTITION_RANGE_START_TAG", "BACKFILL_ID_TAG", "PARTITION_NAME_TAG",
     "BULK_ACTION_TERMINAL_STATUSES", "DATA_VERSION_TAG", "BulkActionStatus", "BulkActionsFilter",
     "CheckStepHealthResult", "EngineEventData", "PartitionBackfill", "RetryMode", "StepDelegatingExecutor",
     "StepHandler", "StepHandlerContext", "TreatAsResourceParam", "check", "extract_message_or_forward_to_file",

@@ -11,7 +11,6 @@ anything is sent or logged.
 
 
 import json
-import os
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -35,10 +34,10 @@ from dagster import (
 
 from upstage_assets.dagster_compat import BACKFILL_ID_TAG, BULK_ACTION_TERMINAL_STATUSES, BulkActionsFilter
 from upstage_assets.defs.pipeline.keys import PARSED_LAYOUTS, VALIDATED_DOCUMENTS
+from upstage_assets.redaction import redact
 from upstage_assets.resources.storage import StorageResource
 from upstage_assets.settings import WEBHOOK_ENV, Settings
 
-SECRET_ENVS = ("UPSTAGE_API_KEY", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_ACCESS_KEY_ID", WEBHOOK_ENV)
 MAX_REASONS = 5
 POST_ATTEMPTS = 3
 BACKFILL_LOOKBACK_SECONDS = 3600
@@ -46,18 +45,6 @@ BACKFILL_LOOKBACK_SECONDS = 3600
 
 def alert_status(settings: Settings) -> DefaultSensorStatus:
     return DefaultSensorStatus.RUNNING if settings.alerts_running else DefaultSensorStatus.STOPPED
-
-
-def mask_secrets(text: str) -> str:
-    """Mask every secret value the process holds in its environment (keys, credentials, the webhook).
-
-    Read when a message is built, not at import: a secret set after start is masked too.
-    """
-    for name in SECRET_ENVS:
-        value = os.environ.get(name)
-        if value and len(value) >= 4:
-            text = text.replace(value, "[redacted]")
-    return text
 
 
 @dataclass
@@ -95,7 +82,7 @@ class WorkSummary:
         lines += [f"• {reason}" for reason in self.reasons[:MAX_REASONS]]
         if len(self.reasons) > MAX_REASONS:
             lines.append(f"… {len(self.reasons) - MAX_REASONS} more: `upstage-assets status`")
-        return mask_secrets("\n".join(lines))
+        return redact("\n".join(lines))
 
     def payload(self) -> dict[str, Any]:
         """Slack's incoming-webhook shape: ``text`` (mrkdwn); other receivers read the same field."""

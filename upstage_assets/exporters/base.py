@@ -30,6 +30,7 @@ class ExportSource:
     store: ObjectStore
     layout: OutputLayout
     read_source: Callable[[str], bytes]
+    unreadable: list[tuple[str, str]] = field(default_factory=list)  # (file key, reason): left out of reads
 
     @property
     def registry(self) -> DocumentRegistry:
@@ -44,5 +45,7 @@ class ExportSource:
         return [i.key[len(prefix):-len(".json")] for i in self.store.list(area) if i.key.endswith(".json")]
 
     def tables(self, area: str = "tables", schemas: Iterable[str] | None = None) -> dict[str, pa.Table]:
-        """``{schema: table}`` under ``<area>/``: the one table reader (``storage/tables.py``)."""
-        return read_tables(self.store, self.layout, area=area, schemas=schemas)
+        """``{schema: table}`` under ``<area>/``: the one table reader (``storage/tables.py``); a torn or
+        foreign file is reported in ``unreadable`` and the rest are read."""
+        return read_tables(self.store, self.layout, area=area, schemas=schemas,
+                           on_unreadable=lambda key, reason: self.unreadable.append((key, reason)))

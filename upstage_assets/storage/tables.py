@@ -14,7 +14,7 @@ row is dropped: the document was re-validated and quarantined since.
 from __future__ import annotations
 
 import io
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Protocol
 
 import pyarrow as pa
@@ -77,11 +77,13 @@ def latest_quarantine_times(files: TableFiles, layout: OutputLayout, schema: str
 
 
 def read_tables(files: TableFiles, layout: OutputLayout, *, area: str | None = None,
-                schemas: Iterable[str] | None = None, documents: Iterable[str] | None = None) -> dict[str, pa.Table]:
+                schemas: Iterable[str] | None = None, documents: Iterable[str] | None = None,
+                on_unreadable: Callable[[str, str], None] | None = None) -> dict[str, pa.Table]:
     """``{schema: table}`` under ``area`` (default ``tables``), one current row per document.
 
     ``schemas`` and ``documents`` narrow what is read (a partitioned input reads only its
-    documents' files, plus the matching rows of compacted parts).
+    documents' files, plus the matching rows of compacted parts). A file that cannot be read as
+    Parquet (torn, foreign) is passed to ``on_unreadable(key, reason)`` and skipped; without it, it raises.
     """
     area = area or layout.tables
     wanted_schemas = set(schemas or ())
@@ -96,7 +98,13 @@ def read_tables(files: TableFiles, layout: OutputLayout, *, area: str | None = N
         compacted = filename.startswith(PART_PREFIX)
         if wanted is not None and not compacted and filename[:-len(".parquet")] not in wanted:
             continue
-        table = _read(files, info.key)
+        try:
+            table = _read(files, info.key)
+        except Exception as exc:
+            if on_unreadable is None:
+                raise
+            on_unreadable(info.key, f"unreadable Parquet: {type(exc).__name__}")
+            continue
         if wanted is not None and compacted:
             table = table.filter(pc.is_in(table.column("document_id"), pa.array(sorted(wanted), pa.string())))
         parts.setdefault(schema_name, []).append(table)

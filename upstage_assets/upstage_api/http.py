@@ -20,6 +20,7 @@ from typing import Any
 
 import httpx
 
+from upstage_assets.redaction import redact
 from upstage_assets.upstage_api.errors import (
     UpstageDownloadExpired,
     UpstageError,
@@ -27,7 +28,6 @@ from upstage_assets.upstage_api.errors import (
     UpstageRateLimited,
     UpstageServerError,
     error_for_response,
-    redact,
 )
 from upstage_assets.upstage_api.rate_limiter import RateLimiter
 

@@ -8,6 +8,7 @@ also skips the stages it already has, except from the stage it last failed at.
 from __future__ import annotations
 
 import io
+import logging
 from collections.abc import Iterable, Mapping, Sequence
 
 import pyarrow.parquet as pq
@@ -20,6 +21,8 @@ from upstage_assets.storage.object_store import ObjectStore
 
 ONLY_DOCUMENTS_TAG = "upstage_assets/only_documents"  # comma-separated keys the step processes
 RESUME_TAG = "upstage_assets/resume"  # "true": skip the stages a document already has
+
+logger = logging.getLogger(__name__)
 
 
 def documents_wanted(tags: Mapping[str, str], keys: Sequence[str]) -> list[str]:
@@ -38,7 +41,12 @@ def _failed_stage(store: ObjectStore, layout: OutputLayout, document_id: str) ->
         return None  # the stage refuses the key itself
     if not store.exists(key):
         return None
-    table = pq.read_table(io.BytesIO(store.read_bytes(key)), columns=["stage"])
+    try:
+        table = pq.read_table(io.BytesIO(store.read_bytes(key)), columns=["stage"])
+    except Exception as exc:  # an unreadable record must not stop the batch: resume from the start
+        logger.warning("failure record of %s unreadable (%s); its stages are not skipped", document_id,
+                       type(exc).__name__)
+        return DOCUMENT_ASSET_KEYS[0].to_user_string()
     return table.column("stage")[0].as_py() if table.num_rows else None
 
 
