@@ -18,8 +18,8 @@ from upstage_assets.cli.common import progress_bar
 from upstage_assets.defs.pipeline.keys import DOCUMENT_ASSET_KEYS
 from upstage_assets.operations.launch import execute_batches
 from upstage_assets.operations.recovery import RecoveryBatch
+from upstage_assets.operations.runner import QUIET_LOGS
 
-QUIET_LOGGERS = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
 DAEMON_FRESH_SECONDS = 120
 
 
@@ -42,7 +42,7 @@ def execute_batches_here(defs: Any, instance: Any, batches: Sequence[RecoveryBat
             bar.update(len(batch.documents))
 
         execute_batches(instance, defs.resolve_job_def("process_documents"), batches, reason=reason,
-                        resume=resume, run_config=None if verbose else QUIET_LOGGERS, on_run=on_run)
+                        resume=resume, run_config=None if verbose else QUIET_LOGS, on_run=on_run)
     report.seconds = time.monotonic() - started
     return report
 

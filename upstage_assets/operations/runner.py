@@ -1,8 +1,11 @@
-"""Run the inbox once, in this process: the sensor's tick, then its batched runs.
+"""Run the inbox once, in this process: the inbox sensor's ticks, then the runs they request.
 
-Used by `make demo` and the CLI when no daemon is running. It evaluates the real
-``new_inbox_documents`` sensor against a persistent instance and executes the runs it
-requests, so the result is the same as letting the daemon do it, only sooner.
+Used by `make demo` and by benchmarks and tests that want results without a daemon. It
+evaluates the real ``new_inbox_documents`` sensor (``new_s3_documents`` for an s3:// inbox,
+following its cursor across budgeted ticks) against a persistent instance and executes each
+requested run here with ``execute_in_process``, so the result is the same as letting the
+daemon do it, only sooner. The CLI's ``ingest --wait`` and ``retry-failed`` plan their own
+batches (``operations/recovery.py``) and do not go through here.
 """
 
 from __future__ import annotations

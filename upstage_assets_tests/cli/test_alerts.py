@@ -4,9 +4,10 @@ import pytest
 from dagster import DagsterEventType, build_run_status_sensor_context
 
 from upstage_assets.definitions import build_definitions
-from upstage_assets.defs.alerts import mask_secrets, post_webhook
+from upstage_assets.defs.alerts import post_webhook
 from upstage_assets.defs.pipeline.partitions import DOCUMENTS_PARTITIONS_NAME
 from upstage_assets.ingest.folder import register_objects
+from upstage_assets.redaction import redact
 from upstage_assets.settings import Settings
 from upstage_assets.storage.object_store import LocalObjectStore
 from upstage_assets_tests.cli.webhook_receiver import WebhookReceiver
@@ -32,9 +33,9 @@ def test_post_to_a_closed_port_returns_false_without_raising():
     assert post_webhook({"text": "x"}, url, timeout=0.5, backoff_s=0.01) is False
 
 
-def test_mask_secrets_masks_every_secret_value(secrets_env, monkeypatch):
+def test_redact_masks_every_secret_value(secrets_env, monkeypatch):
     monkeypatch.setenv("UPSTAGE_ASSETS_WEBHOOK_URL", "http://127.0.0.1:1/secret-hook")
-    text = mask_secrets(f"key={API_KEY} aws=aws-secret-that-must-never-leak hook=http://127.0.0.1:1/secret-hook")
+    text = redact(f"key={API_KEY} aws=aws-secret-that-must-never-leak hook=http://127.0.0.1:1/secret-hook")
     assert API_KEY not in text and "aws-secret" not in text and "secret-hook" not in text
     assert text.count("[REDACTED]") == 3
 
