@@ -10,6 +10,7 @@ from __future__ import annotations
 from dagster import _check as check
 from dagster._core.definitions.data_version import DATA_VERSION_TAG
 from dagster._core.definitions.resource_annotation import TreatAsResourceParam
+from dagster._core.definitions.sensor_definition import SensorExecutionData
 from dagster._core.events import EngineEventData
 from dagster._core.execution.backfill import (
     BULK_ACTION_TERMINAL_STATUSES,
@@ -36,7 +37,7 @@ from dagster._core.utils import make_new_backfill_id
 __all__ = [
     "ASSET_PARTITION_RANGE_END_TAG", "ASSET_PARTITION_RANGE_START_TAG", "BACKFILL_ID_TAG", "PARTITION_NAME_TAG",
     "BULK_ACTION_TERMINAL_STATUSES", "DATA_VERSION_TAG", "BulkActionStatus", "BulkActionsFilter",
-    "CheckStepHealthResult", "EngineEventData", "PartitionBackfill", "RetryMode", "StepDelegatingExecutor",
+    "CheckStepHealthResult", "EngineEventData", "PartitionBackfill", "RetryMode", "SensorExecutionData", "StepDelegatingExecutor",
     "StepHandler", "StepHandlerContext", "TreatAsResourceParam", "check", "extract_message_or_forward_to_file",
     "get_retries_config", "make_new_backfill_id",
 ]

@@ -13,9 +13,11 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
-from dagster import DagsterInstance, Definitions, build_sensor_context
+from dagster import DagsterInstance, Definitions, SensorDefinition, build_sensor_context
 
+from upstage_assets.dagster_compat import SensorExecutionData
 from upstage_assets.storage.registry import DocumentRecord
 
 # Runs still log everything to the instance (the UI); the console shows warnings and errors only.
@@ -40,6 +42,19 @@ class InboxReport:
                 f"runs: {len(self.runs)} ({ok} succeeded)"]
 
 
+def tick_sensor(sensor_def: SensorDefinition, instance: DagsterInstance, storage: Any, cursor: str | None = None,
+                apply: bool = True) -> SensorExecutionData:
+    """Evaluate one tick the way the daemon does, and (``apply``) add the partitions it requests."""
+    from upstage_assets.defs.pipeline.partitions import DOCUMENTS_PARTITIONS_NAME
+
+    with build_sensor_context(instance=instance, resources={"storage": storage}, cursor=cursor) as context:
+        tick = sensor_def.evaluate_tick(context)
+    if apply:
+        for request in tick.dynamic_partitions_requests or []:
+            instance.add_dynamic_partitions(DOCUMENTS_PARTITIONS_NAME, list(request.partition_keys))
+    return tick
+
+
 def process_inbox_once(dagster_home: str | os.PathLike[str] | None, instance: DagsterInstance | None = None,
                        defs: Definitions | None = None, verbose: bool = False) -> InboxReport:
     from upstage_assets.operations.local_instance import local_instance
@@ -51,7 +66,6 @@ def process_inbox_once(dagster_home: str | os.PathLike[str] | None, instance: Da
     from upstage_assets.definitions import build_definitions
 
     defs = defs or build_definitions()
-    from upstage_assets.defs.pipeline.partitions import DOCUMENTS_PARTITIONS_NAME
     from upstage_assets.defs.sensors.s3 import pass_in_progress
     from upstage_assets.operations.reporting import summarize_outputs
 
@@ -62,13 +76,10 @@ def process_inbox_once(dagster_home: str | os.PathLike[str] | None, instance: Da
     report = InboxReport()
     cursor = None
     while True:
-        with build_sensor_context(instance=instance, resources={"storage": storage}, cursor=cursor) as context:
-            tick = sensor_def.evaluate_tick(context)
+        tick = tick_sensor(sensor_def, instance, storage, cursor)
         cursor = tick.cursor
         if not tick.run_requests and not (on_s3 and pass_in_progress(cursor)):
             break
-        for request in tick.dynamic_partitions_requests or []:
-            instance.add_dynamic_partitions(DOCUMENTS_PARTITIONS_NAME, list(request.partition_keys))
         for run_request in tick.run_requests or []:
             result = job.execute_in_process(instance=instance, tags=run_request.tags, raise_on_error=False,
                                             run_config=None if verbose else QUIET_LOGS)

@@ -11,7 +11,7 @@ from upstage_assets.operations.reporting import read_tables as reporting_tables
 from upstage_assets.resources.io_managers import ParquetTableIOManager
 from upstage_assets.resources.storage import StorageResource
 from upstage_assets.storage.object_store import LocalObjectStore
-from upstage_assets_tests.cli.rows import LAYOUT, SCHEMA, row_bytes
+from upstage_assets_tests.storage.rows import LAYOUT, SCHEMA, row_bytes
 
 
 def _compacted_then_quarantined(root):

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from upstage_assets_tests.cli.webhook_receiver import WebhookReceiver
+from upstage_assets_tests.defs.webhook_receiver import WebhookReceiver
 from upstage_assets_tests.ui.dagster_stack import REPO_ROOT, VENV_BIN, DagsterStack, stack_env
 
 CHROMIUM = "/usr/bin/chromium"

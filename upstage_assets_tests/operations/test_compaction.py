@@ -9,7 +9,7 @@ import pyarrow.dataset as ds
 from upstage_assets.exporters.base import ExportSource
 from upstage_assets.operations.compaction import PART_PREFIX, compact_tables
 from upstage_assets.storage.object_store import LocalObjectStore
-from upstage_assets_tests.cli.rows import LAYOUT, SCHEMA, row_bytes
+from upstage_assets_tests.storage.rows import LAYOUT, SCHEMA, row_bytes
 
 
 def _fill(store, count: int, when: datetime) -> list[str]:

@@ -10,7 +10,7 @@ from upstage_assets.ingest.folder import register_objects
 from upstage_assets.redaction import redact
 from upstage_assets.settings import Settings
 from upstage_assets.storage.object_store import LocalObjectStore
-from upstage_assets_tests.cli.webhook_receiver import WebhookReceiver
+from upstage_assets_tests.defs.webhook_receiver import WebhookReceiver
 
 API_KEY = "up_test_key_that_must_never_leak_0123"
 

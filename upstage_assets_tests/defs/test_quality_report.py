@@ -9,7 +9,7 @@ from PIL import Image
 from upstage_assets.defs.quality_report import REPORT_CHART_KEY, quality_report
 from upstage_assets.resources.storage import StorageResource
 from upstage_assets.storage.object_store import LocalObjectStore
-from upstage_assets_tests.cli.rows import row_bytes
+from upstage_assets_tests.storage.rows import row_bytes
 
 
 def test_the_report_measures_coverage_and_confidence_and_writes_a_chart(tmp_path, dagster_instance):
@@ -42,7 +42,7 @@ def test_an_unreadable_table_file_is_left_out_and_counted(tmp_path, monkeypatch)
     from upstage_assets.defs.quality_report import quality_report
     from upstage_assets.resources.storage import StorageResource
     from upstage_assets.storage.object_store import LocalObjectStore
-    from upstage_assets_tests.cli.rows import LAYOUT, SCHEMA, row_bytes
+    from upstage_assets_tests.storage.rows import LAYOUT, SCHEMA, row_bytes
 
     store = LocalObjectStore(tmp_path / "outputs")
     store.write_bytes(*row_bytes("a" * 16, 10.0, datetime(2024, 1, 1, tzinfo=UTC)))

@@ -14,7 +14,7 @@ from upstage_assets.exporters import EXPORTERS, ExportSource
 from upstage_assets.ingest.naming import document_id_for_bytes, sha256_hex
 from upstage_assets.storage.object_store import LocalObjectStore
 from upstage_assets.storage.registry import DocumentRecord, DocumentRegistry
-from upstage_assets_tests.cli.rows import LAYOUT, SCHEMA, row_bytes
+from upstage_assets_tests.storage.rows import LAYOUT, SCHEMA, row_bytes
 
 PAGE_W_MM, PAGE_H_MM = 210.0, 297.0
 LINES = [("INVOICE No. 2024-0113", 20, 30), ("Total due: 1,234.50 EUR", 20, 60)]

@@ -12,7 +12,7 @@ from upstage_assets.ingest.folder import register_objects
 from upstage_assets.operations.backlog import failed_documents
 from upstage_assets.settings import Settings
 from upstage_assets.storage.object_store import LocalObjectStore
-from upstage_assets_tests.cli.rows import LAYOUT, SCHEMA, row_bytes
+from upstage_assets_tests.storage.rows import LAYOUT, SCHEMA, row_bytes
 
 
 def _failed_documents(data_root, instance, defs):
