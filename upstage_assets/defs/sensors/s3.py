@@ -1,6 +1,6 @@
 """``new_s3_documents``: an S3 inbox becomes partitions and batched runs, incrementally.
 
-Each tick runs one bounded step of ``scan_s3_inbox`` (see ``storage/s3_scan.py`` for the
+Each tick runs one bounded step of ``scan_s3_inbox`` (see ``ingest/s3_scan.py`` for the
 cursor, the versioning by ETag and the content dedup), adds every new document as a
 dynamic partition in one request and asks for runs of ``DOCUMENTS_PER_RUN`` documents.
 Zero-byte objects land in the failures table under an id derived from their URI.
