@@ -19,6 +19,17 @@ BACKENDS = ("local", "emulator", "upstage")
 UPSTAGE_URL = "https://api.upstage.ai"
 EMULATOR_URL = "http://127.0.0.1:8765"
 WEBHOOK_ENV = "UPSTAGE_ASSETS_WEBHOOK_URL"
+API_KEY_ENV = "UPSTAGE_API_KEY"
+
+
+def _whole_number(env: Mapping[str, str], name: str, default: int) -> int:
+    value = env.get(name)
+    if value is None or not value.strip():
+        return default
+    try:
+        return int(value)
+    except ValueError:
+        raise ValueError(f"{name}={value!r} is not a whole number") from None
 
 
 @dataclass(frozen=True)
@@ -37,6 +48,7 @@ class Settings:
     upstage_base_url: str | None = None  # UPSTAGE_API_BASE_URL (default: the emulator's or Upstage's)
     documents_per_run: int = 50  # UPSTAGE_ASSETS_DOCUMENTS_PER_RUN: documents in one batched run
     max_documents_per_tick: int = 1000  # UPSTAGE_ASSETS_MAX_DOCUMENTS_PER_TICK: inbox sensor reads per tick
+    api_key_set: bool = False  # whether UPSTAGE_API_KEY is non-empty (the key itself is read by the client only)
 
     def __post_init__(self) -> None:
         if self.environment not in ENVIRONMENTS:
@@ -64,14 +76,28 @@ class Settings:
             "webhook_url": env.get(WEBHOOK_ENV) or None,
             "s3_endpoint_url": env.get("UPSTAGE_ASSETS_S3_ENDPOINT_URL") or None,
             "upstage_base_url": env.get("UPSTAGE_API_BASE_URL") or None,
-            "documents_per_run": int(env.get("UPSTAGE_ASSETS_DOCUMENTS_PER_RUN", "50")),
-            "max_documents_per_tick": int(env.get("UPSTAGE_ASSETS_MAX_DOCUMENTS_PER_TICK", "1000")),
+            "documents_per_run": _whole_number(env, "UPSTAGE_ASSETS_DOCUMENTS_PER_RUN", 50),
+            "max_documents_per_tick": _whole_number(env, "UPSTAGE_ASSETS_MAX_DOCUMENTS_PER_TICK", 1000),
+            "api_key_set": bool(env.get(API_KEY_ENV, "").strip()),
         }
         values.update(overrides)
         return cls(**values)
 
     def replace(self, **changes: Any) -> Settings:
         return dataclasses.replace(self, **changes)
+
+    def problems(self) -> list[str]:
+        """What must be set before a document is sent anywhere: one line each, naming the variable.
+
+        Checked by the CLI before it registers or launches anything (exit code 2), so a missing
+        key never surfaces as a run's traceback after the documents were registered.
+        """
+        found = []
+        if self.backend in ("emulator", "upstage") and not self.api_key_set:
+            what = ("any value will do for the emulator, e.g. export UPSTAGE_API_KEY=dev-key"
+                    if self.backend == "emulator" else "your key from the Upstage console")
+            found.append(f"{API_KEY_ENV} is not set; UPSTAGE_ASSETS_BACKEND={self.backend} needs it ({what})")
+        return found
 
     @property
     def schedules_running(self) -> bool:

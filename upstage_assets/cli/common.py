@@ -33,13 +33,41 @@ def open_instance() -> Any:
         raise CliError(f"cannot open the Dagster instance in {dagster_home()}: {type(exc).__name__}: {exc}") from exc
 
 
-def load_definitions() -> Any:
-    from upstage_assets.definitions import build_definitions
+def load_settings(*, launching: bool = False, sources: tuple[str, ...] = ()) -> Any:
+    """The environment's ``Settings``; with ``launching``, everything a run needs is checked first.
+
+    ``sources`` are extra URIs the command reads (``ingest s3://...``). Every missing setting is
+    named on one line (exit code 2) before anything is registered or launched.
+    """
+    from upstage_assets.settings import Settings
 
     try:
-        return build_definitions()
+        settings = Settings.from_env()
     except ValueError as exc:  # a bad UPSTAGE_ASSETS_* setting
         raise CliError(str(exc)) from exc
+    problems = settings.problems() if launching else []
+    uses_s3 = any(str(u).startswith("s3://") for u in (settings.inbox, settings.output_root, *sources))
+    if uses_s3 and not _aws_credentials_found():
+        problems.append("no AWS credentials found for s3:// (set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, "
+                        "or a profile; any values for moto or MinIO)")
+    if problems:
+        raise CliError("; ".join(problems))
+    return settings
+
+
+def _aws_credentials_found() -> bool:
+    import botocore.session
+
+    try:
+        return botocore.session.get_session().get_credentials() is not None
+    except Exception:  # an unreadable profile is as good as none
+        return False
+
+
+def load_definitions(*, launching: bool = False, sources: tuple[str, ...] = ()) -> Any:
+    from upstage_assets.definitions import build_definitions
+
+    return build_definitions(load_settings(launching=launching, sources=sources))
 
 
 def storage_of(defs: Any) -> Any:

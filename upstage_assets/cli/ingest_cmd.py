@@ -11,7 +11,7 @@ from upstage_assets.cli.common import (
     EXIT_OK,
     CliError,
     info,
-    load_definitions,
+    load_settings,
     open_instance,
     print_json,
     progress_bar,
@@ -97,6 +97,7 @@ def _resolve_schema(name: str | None) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
+    from upstage_assets.definitions import build_definitions
     from upstage_assets.defs.pipeline.keys import VALIDATED_DOCUMENTS
     from upstage_assets.ingest.folder import IngestResult, register_objects
     from upstage_assets.ingest.naming import document_id_for_bytes
@@ -106,8 +107,9 @@ def run(args: argparse.Namespace) -> int:
 
     if args.batch_size < 1:
         raise CliError("--batch-size must be at least 1")
+    settings = load_settings(launching=not args.register_only, sources=(args.path,))
+    defs = build_definitions(settings)
     schema = _resolve_schema(args.schema)
-    defs = load_definitions()
     storage = storage_of(defs)
     source, given = _source(args.path, storage)
     skipped: list[tuple[str, str]] = []

@@ -10,7 +10,7 @@ from upstage_assets.cli.common import (
     EXIT_OK,
     CliError,
     info,
-    load_definitions,
+    load_settings,
     open_instance,
     print_json,
     storage_of,
@@ -56,11 +56,13 @@ def run(args: argparse.Namespace) -> int:
         partition_order,
         unfinished_documents,
     )
+    from upstage_assets.definitions import build_definitions
     from upstage_assets.operations.recovery import plan_batches
 
     if args.batch_size < 1 or (args.max_gap is not None and args.max_gap < 0):
         raise CliError("--batch-size must be at least 1 and --max-gap at least 0")
-    defs = load_definitions()
+    settings = load_settings(launching=not args.dry_run)
+    defs = build_definitions(settings)
     storage = storage_of(defs)
     failed = failed_documents(storage, retryable_only=args.retryable_only)
     registry = storage.registry()
