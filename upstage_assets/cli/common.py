@@ -55,6 +55,24 @@ def load_settings(*, launching: bool = False, sources: tuple[str, ...] = ()) -> 
     return settings
 
 
+def check_api_reachable(settings: Any, timeout_s: float = 5.0) -> None:
+    """Before runs execute here: a TCP connection to the Upstage base URL, or one line naming the setting."""
+    import socket
+    from urllib.parse import urlsplit
+
+    if settings.backend == "local":
+        return
+    url = urlsplit(settings.base_url)
+    port = url.port or (443 if url.scheme == "https" else 80)
+    try:
+        with socket.create_connection((url.hostname or "", port), timeout=timeout_s):
+            pass
+    except OSError as exc:
+        hint = " (start it with `upstage-assets emulator`)" if settings.backend == "emulator" else ""
+        raise CliError(f"cannot connect to {settings.base_url}{hint}: {exc.strerror or type(exc).__name__}; "
+                       "check UPSTAGE_API_BASE_URL") from None
+
+
 def _aws_credentials_found() -> bool:
     import botocore.session
 

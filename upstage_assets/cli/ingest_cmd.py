@@ -10,6 +10,7 @@ from upstage_assets.cli.common import (
     EXIT_DOCUMENTS_FAILED,
     EXIT_OK,
     CliError,
+    check_api_reachable,
     info,
     load_settings,
     open_instance,
@@ -108,6 +109,8 @@ def run(args: argparse.Namespace) -> int:
     if args.batch_size < 1:
         raise CliError("--batch-size must be at least 1")
     settings = load_settings(launching=not args.register_only, sources=(args.path,))
+    if args.wait and not args.register_only:
+        check_api_reachable(settings)
     defs = build_definitions(settings)
     schema = _resolve_schema(args.schema)
     storage = storage_of(defs)

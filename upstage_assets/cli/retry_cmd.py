@@ -9,6 +9,7 @@ from upstage_assets.cli.common import (
     EXIT_DOCUMENTS_FAILED,
     EXIT_OK,
     CliError,
+    check_api_reachable,
     info,
     load_settings,
     open_instance,
@@ -62,6 +63,8 @@ def run(args: argparse.Namespace) -> int:
     if args.batch_size < 1 or (args.max_gap is not None and args.max_gap < 0):
         raise CliError("--batch-size must be at least 1 and --max-gap at least 0")
     settings = load_settings(launching=not args.dry_run)
+    if args.wait and not args.dry_run:
+        check_api_reachable(settings)
     defs = build_definitions(settings)
     storage = storage_of(defs)
     failed = failed_documents(storage, retryable_only=args.retryable_only)

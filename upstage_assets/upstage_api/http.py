@@ -27,6 +27,7 @@ from upstage_assets.upstage_api.errors import (
     UpstageProtocolError,
     UpstageRateLimited,
     UpstageServerError,
+    UpstageUnreachable,
     error_for_response,
 )
 from upstage_assets.upstage_api.rate_limiter import RateLimiter
@@ -35,6 +36,9 @@ logger = logging.getLogger("upstage_assets.upstage_http")
 
 RETRYABLE_STATUS = frozenset({429, 500, 502, 503, 504})
 TRANSPORT_ERRORS = (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError)
+#: Nothing answered at all (refused, unknown host, connect timeout): the address is wrong or down.
+CONNECT_ERRORS = (httpx.ConnectError, httpx.ConnectTimeout)
+BASE_URL_SETTING = "UPSTAGE_API_BASE_URL"
 
 
 @dataclass(frozen=True)
@@ -171,10 +175,12 @@ class UpstageHttp:
             retry_after: float | None = None
             failure: str
             status = 0
+            unreachable = False
             try:
                 response = await self._send_once(method, url, endpoint, pages, headers, json, data, files, params)
             except TRANSPORT_ERRORS as exc:
                 failure = f"{type(exc).__name__}"
+                unreachable = isinstance(exc, CONNECT_ERRORS)
             else:
                 status = response.status_code
                 self.stats.statuses[status] += 1
@@ -190,6 +196,8 @@ class UpstageHttp:
             delay = self.retry.delay(attempt, retry_after, self.rng)
             elapsed = time.monotonic() - started
             if attempt >= self.retry.max_attempts or elapsed + delay > self.retry.max_total_s:
+                if unreachable:
+                    raise self._unreachable(url, path, failure, attempt, elapsed)
                 raise self._exhausted(path, status, failure, attempt, elapsed)
             self.stats.retries += 1
             logger.warning("Upstage %s %s failed (%s), attempt %d/%d; retrying in %.2f s",
@@ -209,6 +217,13 @@ class UpstageHttp:
             return await client.send(request)
         async with self.limiter.slot(endpoint, pages):
             return await client.send(request)
+
+    def _unreachable(self, url: str, path: str, failure: str, attempts: int, elapsed: float) -> UpstageError:
+        target = self.base_url if url.startswith(self.base_url) else "the download URL"
+        setting = f"; check {BASE_URL_SETTING}" if target == self.base_url else ""
+        message = redact(f"cannot connect to {target} ({failure} on {attempts} attempts in {elapsed:.1f} s)"
+                         f"{setting}", self._api_key)
+        return UpstageUnreachable(message, status=0, path=path)
 
     def _exhausted(self, path: str, status: int, failure: str, attempts: int, elapsed: float) -> UpstageError:
         message = redact(f"Upstage {path} still failing after {attempts} attempts in {elapsed:.1f} s "
