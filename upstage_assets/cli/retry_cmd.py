@@ -51,13 +51,13 @@ def add_parser(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from upstage_assets.definitions import build_definitions
     from upstage_assets.operations.backlog import (
         add_partitions,
         failed_documents,
         partition_order,
         unfinished_documents,
     )
-    from upstage_assets.definitions import build_definitions
     from upstage_assets.operations.recovery import plan_batches
 
     if args.batch_size < 1 or (args.max_gap is not None and args.max_gap < 0):
