@@ -27,7 +27,7 @@ def build_parser_resource(settings: Settings) -> Any:
 
     from upstage_assets.resources.upstage_client import UpstageClient
 
-    preset = EMULATOR_CLIENT_LIMITS if settings.backend == "emulator" else {}
+    preset: dict[str, Any] = dict(EMULATOR_CLIENT_LIMITS) if settings.backend == "emulator" else {}
     # The environment's UPSTAGE_CLIENT_* limits win over the preset; run config wins over both.
     return UpstageClient(base_url=settings.base_url, backend_label=settings.backend,
                          api_key=EnvVar("UPSTAGE_API_KEY"), **{**preset, **settings.client_overrides()})
