@@ -64,6 +64,7 @@ def collect_status(defs: Any, instance: Any) -> dict[str, Any]:
     from upstage_assets.defs.pipeline.partitions import DOCUMENTS_PARTITIONS_NAME
     from upstage_assets.exporters.base import ExportSource
     from upstage_assets.operations.backlog import unfinished_documents
+    from upstage_assets.storage.billing import read_usage_totals
     from upstage_assets.storage.failures import read_failures
 
     storage = storage_of(defs)
@@ -78,9 +79,9 @@ def collect_status(defs: Any, instance: Any) -> dict[str, Any]:
     source = ExportSource(store, layout, storage.read_source)
     validated = source.tables(layout.tables)
     quarantined = source.tables(layout.quarantine)
-    billed = sum(sum(v or 0 for v in t.column("pages_billed").to_pylist())
-                 for t in [*validated.values(), *quarantined.values()] if "pages_billed" in t.column_names)
-    price = float(getattr(defs.resources.get("parser"), "price_per_page", 0.0) or 0.0)
+    usage = read_usage_totals(store, layout)
+    parser = defs.resources.get("parser")
+    prices = parser.product_prices() if hasattr(parser, "product_prices") else {}
     unfinished = unfinished_documents(instance, storage)
     return {
         "documents": len(registered), "partitions": len(partitions), "done": done,
@@ -90,8 +91,9 @@ def collect_status(defs: Any, instance: Any) -> dict[str, Any]:
         "failures": [{k: f[k] for k in ("document_id", "stage", "error_code", "message", "retryable", "run_id",
                                         "failed_at")} for f in failures],
         "unfinished": len(unfinished), "unfinished_documents": unfinished,
-        "pages": pages, "pages_billed": billed, "price_per_page_usd": price,
-        "estimated_cost_usd": round(billed * price, 4),
+        "pages": pages, "pages_billed": usage.pages_billed, "cost_usd": usage.as_dict()["cost_usd"],
+        "possibly_billed_twice": usage.possibly_billed_twice, "price_per_page_usd": prices,
+        "estimated_cost_usd": usage.total_cost_usd,
         "runs_in_flight": _runs_in_flight(instance), "running": _running_progress(instance),
         "backfills_in_flight": _backfills_in_flight(instance),
     }
@@ -104,8 +106,12 @@ def _print_text(status: dict[str, Any], show_all: bool) -> None:
     rows = ", ".join(f"{k}: {v}" for k, v in status["rows"].items()) or "none"
     quarantined = ", ".join(f"{k}: {v}" for k, v in status["quarantined"].items()) or "none"
     print(f"rows: {rows}; quarantined: {quarantined}")
-    print(f"pages: {status['pages']} ({status['pages_billed']} billed), estimated cost so far: "
-          f"${status['estimated_cost_usd']:.2f}")
+    billed, cost = status["pages_billed"], status["cost_usd"]
+    products = ", ".join(f"{p} {billed[p]} pages ${cost[p]:.2f}" for p in billed)
+    print(f"pages: {status['pages']}; billed: {products}; estimated cost so far: ${status['estimated_cost_usd']:.2f}")
+    twice = sum(status["possibly_billed_twice"].values())
+    if twice:
+        print(f"  possibly billed twice (an answer was lost and the request sent again): {twice} pages")
     flight = status["runs_in_flight"]
     print(f"runs: {flight['queued']} queued, {flight['starting'] + flight['started']} running; "
           f"backfills in progress: {status['backfills_in_flight']}")

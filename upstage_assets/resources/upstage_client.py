@@ -88,9 +88,19 @@ class UpstageClient(ConfigurableResource):  # type: ignore[type-arg]
 
     __str__ = __repr__
 
-    def price_per_page(self) -> float:
-        """Estimated price of one parsed page (progress tags, alerts)."""
-        return float(self.price_parse_standard)
+    def product_prices(self, parse_mode: str = "standard") -> dict[str, float]:
+        """USD per billed page of each product a document goes through (``storage.billing``).
+
+        Defaults are the commonly quoted per-page rates (Document Parse standard $0.01,
+        enhanced $0.03); Upstage publishes current prices at https://www.upstage.ai/pricing and
+        in the console's billing page: set ``price_*`` to your contract's figures.
+        """
+        ledger = UsageLedger(prices=self.prices())
+        return {"parse": ledger.price(price_key("document-parse", parse_mode)),
+                "extraction": ledger.price(price_key("information-extract", self.extraction_mode()))}
+
+    def extraction_mode(self) -> str:
+        return "standard"
 
     def endpoint_limits(self) -> dict[str, EndpointLimits]:
         burst = self.rate_limit_burst

@@ -7,6 +7,7 @@
     tables/<schema>/<id>.parquet      one typed row per document (validated_documents)
     quarantine/<schema>/<id>.parquet  rows that failed validation, with the reason
     failures/<id>.parquet       the latest error per document (the document_failures table)
+    usage/<product>/<id>.json   pages billed and estimated cost per product (parse, extraction)
 
 One file per document keeps every write atomic and independent, so a crash never leaves a
 shared file half-written; each folder reads as one Parquet dataset.
@@ -36,6 +37,7 @@ class OutputLayout:
     tables: str = "tables"
     quarantine: str = "quarantine"
     failures: str = "failures"
+    usage: str = "usage"
 
     @staticmethod
     def document_segment(name: str) -> str:
@@ -59,6 +61,9 @@ class OutputLayout:
 
     def quarantine_key(self, schema_name: str, document_id: str) -> str:
         return f"{self.quarantine}/{_segment(schema_name)}/{_segment(document_id)}.parquet"
+
+    def usage_key(self, product: str, document_id: str) -> str:
+        return f"{self.usage}/{_segment(product)}/{_segment(document_id)}.json"
 
     def failure_key(self, document_id: str) -> str:
         return f"{self.failures}/{_segment(document_id)}.parquet"

@@ -14,7 +14,7 @@ schema change) reads the earlier stages from storage.
 import asyncio
 import time
 import traceback
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -39,7 +39,7 @@ from upstage_assets.defs.pipeline.config import DocumentPipelineConfig
 from upstage_assets.defs.pipeline.keys import KIE_FIELDS, PARSED_LAYOUTS, RAW_DOCUMENTS, VALIDATED_DOCUMENTS
 from upstage_assets.defs.pipeline.metadata import to_metadata
 from upstage_assets.defs.pipeline.partitions import documents_partitions
-from upstage_assets.defs.pipeline.progress import publish_progress
+from upstage_assets.defs.pipeline.progress import billed_totals, publish_progress
 from upstage_assets.defs.pipeline.resume import documents_wanted, stages_to_skip
 from upstage_assets.defs.pipeline.stages import (
     DocumentState,
@@ -115,8 +115,18 @@ class DocumentOutcome:
     completed: list[AssetKey]
     error: DocumentError | None = None
     failed_stage: AssetKey | None = None
-    pages_billed: int = 0
+    pages_billed: dict[str, int] = field(default_factory=dict)  # per product (storage.billing)
+    cost_usd: float = 0.0
+    possibly_billed_twice: int = 0
     quarantined: bool = False
+
+    def bill(self, metadata: dict[str, Any]) -> None:
+        """Add a stage's billing figures (the ``ProductUsage.metadata`` keys) to this document's."""
+        product = metadata.get("product")
+        if product:
+            self.pages_billed[product] = self.pages_billed.get(product, 0) + int(metadata.get("pages_billed") or 0)
+            self.cost_usd += float(metadata.get("estimated_cost_usd") or 0.0)
+            self.possibly_billed_twice += int(metadata.get("possibly_billed_twice") or 0)
 
 
 async def _process_document(context: AssetExecutionContext, env: StageEnv, document_id: str,
@@ -136,7 +146,7 @@ async def _process_document(context: AssetExecutionContext, env: StageEnv, docum
                 continue
             try:
                 metadata = await stage(env, state)
-                outcome.pages_billed += int(metadata.get("pages_billed") or 0) if asset_key == PARSED_LAYOUTS else 0
+                outcome.bill(metadata)
                 outcome.quarantined = outcome.quarantined or metadata.get("status") == "quarantined"
                 data_version = _data_version(asset_key, state)
                 context.log_event(AssetMaterialization(
@@ -194,7 +204,7 @@ async def _process_batch(context: AssetExecutionContext, env: StageEnv, keys: li
                 rate = done / elapsed if elapsed else 0.0
                 eta = (len(keys) - done) / rate if rate else 0.0
                 context.log.info(f"progress: {done}/{len(keys)} documents, {rate:.2f} docs/s, ETA {eta:.0f}s")
-                publish_progress(context, outcomes, len(keys), elapsed, env.price_per_page)
+                publish_progress(context, outcomes, len(keys), elapsed)
     finally:
         await env.parser.aclose()
     return outcomes
@@ -216,7 +226,7 @@ def _build_env(context: AssetExecutionContext, config: DocumentPipelineConfig, s
                     parser=parser, backend=parser_resource.backend_label,
                     read_source=storage.read_source, limits=config.limits(),
                     parse_options=ParseOptions(ocr=config.ocr), schema_for=schema_for,
-                    price_per_page=parser_resource.price_per_page())
+                    prices=parser_resource.product_prices(ParseOptions(ocr=config.ocr).mode))
 
 
 def _summary(outcomes: list[DocumentOutcome], seconds: float) -> dict[str, Any]:
@@ -225,7 +235,7 @@ def _summary(outcomes: list[DocumentOutcome], seconds: float) -> dict[str, Any]:
     return {"documents": len(outcomes), "succeeded": sum(1 for o in outcomes if o.error is None),
             "failed": len(failed), "pending_budget": len(pending),
             "quarantined": sum(1 for o in outcomes if o.quarantined),
-            "pages_billed": sum(o.pages_billed for o in outcomes), "seconds": round(seconds, 2),
+            **billed_totals(outcomes), "seconds": round(seconds, 2),
             "docs_per_second": round(len(outcomes) / seconds, 2) if seconds else None}
 
 
