@@ -18,7 +18,10 @@ from upstage_assets.cli.common import progress_bar
 from upstage_assets.defs.pipeline.keys import DOCUMENT_ASSET_KEYS
 from upstage_assets.operations.launch import execute_batches
 from upstage_assets.operations.recovery import RecoveryBatch
-from upstage_assets.operations.runner import QUIET_LOGS
+
+#: Runs executed by the CLI log everything to the instance (the UI, `dagster` logs) but print
+#: nothing: the command prints one line per failed document itself, never a stack trace.
+CLI_LOGS = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
 
 DAEMON_FRESH_SECONDS = 120
 
@@ -42,7 +45,7 @@ def execute_batches_here(defs: Any, instance: Any, batches: Sequence[RecoveryBat
             bar.update(len(batch.documents))
 
         execute_batches(instance, defs.resolve_job_def("process_documents"), batches, reason=reason,
-                        resume=resume, run_config=None if verbose else QUIET_LOGS, on_run=on_run)
+                        resume=resume, run_config=None if verbose else CLI_LOGS, on_run=on_run)
     report.seconds = time.monotonic() - started
     return report
 

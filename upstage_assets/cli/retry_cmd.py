@@ -50,6 +50,27 @@ def add_parser(subparsers: Any) -> None:
     parser.set_defaults(handler=run)
 
 
+def _reasons(storage: Any, unfinished: list[str]) -> dict[str, str]:
+    """Why each document is in the plan: its recorded failure, or "unfinished"."""
+    from upstage_assets.storage.failures import read_failures
+
+    reasons = {d: "unfinished (no result and no recorded failure)" for d in unfinished}
+    for f in read_failures(storage.output_store(), storage.layout).to_pylist():
+        reasons[f["document_id"]] = f"{f['stage']}: [{f['error_code']}] {f['message']}"
+    return reasons
+
+
+def _print_plan(runs: list[dict[str, Any]]) -> None:
+    """The planned runs on stdout: range, documents wanted, healthy ones skipped, and each document's reason."""
+    if not runs:
+        print("nothing to retry")
+    for number, planned in enumerate(runs, start=1):
+        print(f"run {number}: partitions {planned['start']}..{planned['end']}, {planned['documents']} documents "
+              f"({planned['skipped_in_range']} healthy ones in the range skipped)")
+        for document in planned["planned"]:
+            print(f"  {document['document_id']}  {document['reason']}")
+
+
 def run(args: argparse.Namespace) -> int:
     from upstage_assets.definitions import build_definitions
     from upstage_assets.operations.backlog import (
@@ -76,15 +97,19 @@ def run(args: argparse.Namespace) -> int:
     wanted = failed + unfinished
     add_partitions(instance, wanted)
     batches = plan_batches(partition_order(instance), wanted, args.batch_size, max_gap=args.max_gap)
+    reasons = _reasons(storage, unfinished)
     outcome: dict[str, Any] = {
         "failed": len(failed), "unfinished": len(unfinished), "not_registered": unknown,
         "runs_planned": [{"start": b.start, "end": b.end, "documents": len(b.documents),
-                          "failed_in_range": len(b.documents), "skipped_in_range": b.span - len(b.documents)}
+                          "failed_in_range": len(b.documents), "skipped_in_range": b.span - len(b.documents),
+                          "planned": [{"document_id": d, "reason": reasons.get(d, "")} for d in b.documents]}
                          for b in batches],
         "runs": [], "backfill_id": None, "still_failed": [],
     }
     info(f"{len(failed)} failed and {len(unfinished)} unfinished documents in {len(batches)} runs"
          + (f"; {len(unknown)} not in the registry (skipped)" if unknown else ""))
+    if args.dry_run and not args.json:
+        _print_plan(outcome["runs_planned"])
     code = EXIT_OK
     if batches and not args.dry_run:
         if args.wait:
