@@ -9,6 +9,7 @@ pipeline's BackfillPolicy (50 documents a run) and its queue bounds how many run
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -48,6 +49,33 @@ def execute_batches_here(defs: Any, instance: Any, batches: Sequence[RecoveryBat
                         resume=resume, run_config=None if verbose else CLI_LOGS, on_run=on_run)
     report.seconds = time.monotonic() - started
     return report
+
+
+def run_problems(instance: Any, run_id: str) -> list[str]:
+    """Why a run failed, and failed checks that did not fail it, one line each, for the CLI's summary."""
+    from dagster import DagsterEventType
+
+    lines = []
+    for entry in instance.all_logs(run_id, of_type=DagsterEventType.ASSET_CHECK_EVALUATION):
+        evaluation = entry.dagster_event.event_specific_data
+        if evaluation.passed:
+            continue
+        metadata = {k: getattr(v, "value", v) for k, v in evaluation.metadata.items()}
+        detail = ""
+        if "quarantined_fraction" in metadata:
+            detail = (f": {metadata['quarantined_fraction']:.0%} of {metadata.get('validated', '?')} validated documents "
+                      f"quarantined (limit {metadata.get('max_quarantined_fraction', '?')}); see `upstage-assets "
+                      "status` and the quarantine tables")
+        lines.append(f"check {evaluation.check_name} failed{detail}")
+    for entry in instance.all_logs(run_id, of_type=DagsterEventType.STEP_FAILURE):
+        error = entry.dagster_event.step_failure_data.error
+        message = re.sub(r"^[\w.]+: ", "", (error.message if error else "").strip()).splitlines()  # no class path
+        lines.append(f"step {entry.dagster_event.step_key} failed: {message[0] if message else 'no message'}")
+    for entry in instance.all_logs(run_id, of_type=DagsterEventType.RUN_FAILURE):
+        message = (entry.dagster_event.message or "").strip().splitlines()
+        if not lines and message:
+            lines.append(message[0])
+    return lines
 
 
 def submit_backfill(defs: Any, instance: Any, keys: Sequence[str], *, title: str, reason: str) -> LaunchReport:

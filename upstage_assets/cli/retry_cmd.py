@@ -20,8 +20,9 @@ from upstage_assets.cli.launch import execute_batches_here, submit_backfill
 
 HELP = "re-run the documents that are currently failed or unfinished"
 DESCRIPTION = """\
-Re-run every document in the failures table (or only those whose error may pass on a retry,
-with --retryable-only), and every unfinished one: a document whose run ended without its
+Re-run every document in the failures table whose error may pass on a retry (a permanent one:
+encrypted, empty, corrupt, unsupported, fails the same way again; --include-permanent retries
+those too, e.g. after a fix in the platform), and every unfinished one: a document whose run ended without its
 result and without a recorded failure (a crashed, killed or canceled run). A Dagster run covers one contiguous partition range, so failed
 documents are grouped into ranges of the partition order, at most --batch-size failed ones
 per run; the healthy documents inside a range are skipped (not processed or paid again), and
@@ -37,7 +38,9 @@ def add_parser(subparsers: Any) -> None:
     parser = subparsers.add_parser("retry-failed", help=HELP, description=DESCRIPTION,
                                    formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--retryable-only", action="store_true",
-                        help="skip documents whose error is permanent for these bytes (corrupt, encrypted, ...)")
+                        help="the default since permanent failures are left out (kept for scripts)")
+    parser.add_argument("--include-permanent", action="store_true",
+                        help="also retry documents whose error is permanent for these bytes (corrupt, encrypted, ...)")
     parser.add_argument("--batch-size", type=int, default=50, help="documents per run (default 50)")
     parser.add_argument("--max-gap", type=int, default=None,
                         help="most healthy documents a run's range may skip between two failed ones "
@@ -88,7 +91,8 @@ def run(args: argparse.Namespace) -> int:
         check_api_reachable(settings)
     defs = build_definitions(settings)
     storage = storage_of(defs)
-    failed = failed_documents(storage, retryable_only=args.retryable_only)
+    failed = failed_documents(storage, retryable_only=not args.include_permanent)
+    permanent = [] if args.include_permanent else failed_documents(storage, permanent_only=True)
     registry = storage.registry()
     unknown = [d for d in failed if not registry.contains(d)]
     failed = [d for d in failed if d not in set(unknown)]
@@ -100,6 +104,7 @@ def run(args: argparse.Namespace) -> int:
     reasons = _reasons(storage, unfinished)
     outcome: dict[str, Any] = {
         "failed": len(failed), "unfinished": len(unfinished), "not_registered": unknown,
+        "permanent_left_out": len(permanent),
         "runs_planned": [{"start": b.start, "end": b.end, "documents": len(b.documents),
                           "failed_in_range": len(b.documents), "skipped_in_range": b.span - len(b.documents),
                           "planned": [{"document_id": d, "reason": reasons.get(d, "")} for d in b.documents]}
@@ -107,7 +112,8 @@ def run(args: argparse.Namespace) -> int:
         "runs": [], "backfill_id": None, "still_failed": [],
     }
     info(f"{len(failed)} failed and {len(unfinished)} unfinished documents in {len(batches)} runs"
-         + (f"; {len(unknown)} not in the registry (skipped)" if unknown else ""))
+         + (f"; {len(unknown)} not in the registry (skipped)" if unknown else "")
+         + (f"; {len(permanent)} permanently failed left out (--include-permanent)" if permanent else ""))
     if args.dry_run and not args.json:
         _print_plan(outcome["runs_planned"])
     code = EXIT_OK

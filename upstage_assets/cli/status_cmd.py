@@ -133,8 +133,17 @@ def _print_text(status: dict[str, Any], show_all: bool) -> None:
         print(f"  {document_id}")
     if not show_all and len(unfinished) > MAX_FAILURES_SHOWN:
         print(f"  ... {len(unfinished) - MAX_FAILURES_SHOWN} more (--all-failures)")
-    if status["failed"] or status["unfinished"]:
-        print("re-run them with: upstage-assets retry-failed")
+    from upstage_assets.storage.failures import SOURCE_STAGES
+
+    # Sources refused at registration are fixed by replacing the file, not by a re-run.
+    retryable = sum(1 for f in status["failures"] if f["retryable"] and f["stage"] not in SOURCE_STAGES)
+    permanent = sum(1 for f in status["failures"] if not f["retryable"] and f["stage"] not in SOURCE_STAGES)
+    if retryable or status["unfinished"]:
+        print(f"re-run the {retryable + status['unfinished']} retryable and unfinished ones with: "
+              "upstage-assets retry-failed")
+    if permanent:
+        print(f"{permanent} failed permanently (the same bytes fail the same way): replace the files, or "
+              "upstage-assets retry-failed --include-permanent after a fix in the platform")
 
 
 def run(args: argparse.Namespace) -> int:

@@ -41,14 +41,14 @@ def test_ingest_no_progress_prints_one_line_per_failed_document_and_no_trace(fai
 @pytest.mark.slow
 def test_retry_failed_dry_run_prints_the_planned_runs_on_stdout(failed_twice, capsys):
     _, outcome, _ = failed_twice
-    code = main(["retry-failed", "--dry-run"])
+    code = main(["retry-failed", "--dry-run", "--include-permanent"])
     out, _ = capsys.readouterr()
     assert code == 0
     assert out.startswith("run 1: partitions ") and "2 documents" in out, out
     for failure in outcome["failed"]:
         (line,) = [line for line in out.splitlines() if line.startswith(f"  {failure['document_id']}")]
         assert "raw_documents: [corrupt_document]" in line
-    code = main(["retry-failed", "--dry-run", "--json"])
+    code = main(["retry-failed", "--dry-run", "--include-permanent", "--json"])
     plan = json.loads(capsys.readouterr().out)
     assert {d["document_id"] for r in plan["runs_planned"] for d in r["planned"]} == \
         {f["document_id"] for f in outcome["failed"]}
