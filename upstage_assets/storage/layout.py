@@ -3,7 +3,8 @@
     registry/<id>.json          what was registered: source URI, sha256, size, schema
     raw/<id>.json               fingerprint + detected type + page count (raw_documents)
     parsed/<id>.json            Document Parse response (parsed_layouts)
-    kie/<id>.json               extracted fields (kie_fields)
+    kie/<id>.json               extracted fields (kie_fields), with the document's primary schema
+    kie_more/<schema>/<id>.json extracted fields with each further schema the same bytes were sent under
     tables/<schema>/<id>.parquet      one typed row per document (validated_documents)
     quarantine/<schema>/<id>.parquet  rows that failed validation, with the reason
     failures/<id>.parquet       the latest error per document (the document_failures table)
@@ -34,6 +35,7 @@ class OutputLayout:
     raw: str = "raw"
     parsed: str = "parsed"
     kie: str = "kie"
+    kie_more: str = "kie_more"
     tables: str = "tables"
     quarantine: str = "quarantine"
     failures: str = "failures"
@@ -53,7 +55,10 @@ class OutputLayout:
     def parsed_key(self, document_id: str) -> str:
         return f"{self.parsed}/{_segment(document_id)}.json"
 
-    def kie_key(self, document_id: str) -> str:
+    def kie_key(self, document_id: str, extra_schema: str | None = None) -> str:
+        """The primary schema's fields, or (``extra_schema``) another schema's for the same bytes."""
+        if extra_schema is not None:
+            return f"{self.kie_more}/{_segment(extra_schema)}/{_segment(document_id)}.json"
         return f"{self.kie}/{_segment(document_id)}.json"
 
     def table_key(self, schema_name: str, document_id: str) -> str:

@@ -182,9 +182,23 @@ def _fields_markdown(fields: dict[str, dict[str, Any]]) -> str:
 
 
 async def run_kie(env: StageEnv, state: DocumentState) -> dict[str, Any]:
-    raw = await ensure_raw(env, state)
+    """Extract with every schema the document was registered under (one parse, shared, paid once)."""
+    record = await load_record(env, state)
+    names = record.all_schemas()
+    shown: dict[str, Any] = {}
+    pages = 0
+    for index, name in enumerate(names):
+        kie, metadata = await _extract(env, state, name, primary=index == 0)
+        pages += int(kie["pages_billed"] or 0)
+        shown = shown or metadata
+    usage = await _bill(env, state.document_id, EXTRACTION, pages)
+    return {**usage.metadata(), **shown, **({"schemas": ", ".join(names)} if len(names) > 1 else {})}
+
+
+async def _extract(env: StageEnv, state: DocumentState, name: str, *, primary: bool) -> tuple[dict[str, Any],
+                                                                                            dict[str, Any]]:
     parsed = await ensure_parsed(env, state)
-    schema: ExtractionSchema = env.schema_for(raw["schema"])
+    schema: ExtractionSchema = env.schema_for(name)
     document = await source_document(env, state)
     try:
         result = await env.parser.extract(document, schema, parsed)
@@ -199,12 +213,13 @@ async def run_kie(env: StageEnv, state: DocumentState) -> dict[str, Any]:
            "backend": env.backend, "model": result.response.get("model", ""),
            "pages_billed": result.pages_billed, "fields": result.fields, "response": result.response,
            "extracted_at": datetime.now(UTC).isoformat()}
-    path = await _write_json(env, env.layout.kie_key(state.document_id), kie)
-    state.kie = kie
-    usage = await _bill(env, state.document_id, EXTRACTION, result.pages_billed)
-    return {**usage.metadata(), "schema": schema.name, "schema_version": schema.version, "fields_found": f"{len(found)}/{len(result.fields)}",
-            "mean_confidence": round(sum(confidences) / len(confidences), 3) if confidences else None,
-            "fields": _fields_markdown(result.fields), "model": kie["model"], "path": path}
+    path = await _write_json(env, env.layout.kie_key(state.document_id, None if primary else name), kie)
+    if primary:
+        state.kie = kie
+    return kie, {"schema": schema.name, "schema_version": schema.version,
+                 "fields_found": f"{len(found)}/{len(result.fields)}",
+                 "mean_confidence": round(sum(confidences) / len(confidences), 3) if confidences else None,
+                 "fields": _fields_markdown(result.fields), "model": kie["model"], "path": path}
 
 
 async def ensure_kie(env: StageEnv, state: DocumentState) -> dict[str, Any]:
@@ -214,10 +229,23 @@ async def ensure_kie(env: StageEnv, state: DocumentState) -> dict[str, Any]:
 
 
 async def run_validate(env: StageEnv, state: DocumentState) -> dict[str, Any]:
-    raw = await ensure_raw(env, state)
-    kie = await ensure_kie(env, state)
+    """One typed row per schema the document was extracted with; the primary schema's outcome is shown."""
     record = await load_record(env, state)
-    schema = env.schema_for(raw["schema"])
+    shown: dict[str, Any] = {}
+    for index, name in enumerate(record.all_schemas()):
+        if index == 0:
+            kie = await ensure_kie(env, state)
+        else:
+            kie = await _read_json(env, env.layout.kie_key(state.document_id, name), "kie_fields", state.document_id)
+        metadata = await _validate_one(env, state, record, name, kie)
+        shown = shown or metadata
+    return shown
+
+
+async def _validate_one(env: StageEnv, state: DocumentState, record: DocumentRecord, name: str,
+                        kie: dict[str, Any]) -> dict[str, Any]:
+    raw = await ensure_raw(env, state)
+    schema = env.schema_for(name)
     parsed = state.parsed if state.parsed is not None else await ensure_parsed(env, state)
     # the table's lineage column: both products' billed pages (status and tags show them apart)
     pages_billed = response_pages_billed(parsed) + int(kie.get("pages_billed") or 0)
