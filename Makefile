@@ -32,6 +32,7 @@ lint: setup
 	$(VENV)/bin/mypy upstage_assets
 
 dev: setup
+	DAGSTER_HOME=$(CURDIR)/data/dagster_home $(VENV)/bin/upstage-assets init
 	DAGSTER_HOME=$(CURDIR)/data/dagster_home $(PY) -m upstage_assets.demo --prepare-only
 	DAGSTER_HOME=$(CURDIR)/data/dagster_home $(VENV)/bin/dagster dev -h 127.0.0.1 -p 3000
 

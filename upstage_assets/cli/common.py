@@ -24,11 +24,27 @@ def dagster_home() -> str:
 
 
 def open_instance() -> Any:
-    """The persistent instance in $DAGSTER_HOME (default data/dagster_home, created with the local config)."""
-    from upstage_assets.operations.local_instance import local_instance
+    """The persistent instance in $DAGSTER_HOME (default data/dagster_home).
 
+    A fresh home gets the project's dagster.yaml, said on stderr; a home that already holds an
+    instance without one (``dagster dev`` started on Dagster's defaults) is refused, never
+    written behind a running instance's back: `upstage-assets init` does that explicitly.
+    """
+    from upstage_assets.operations.local_instance import (
+        instance_config_problem,
+        is_fresh_home,
+        local_instance,
+        write_instance_config,
+    )
+
+    home = dagster_home()
+    problem = instance_config_problem(home)
+    if problem and not is_fresh_home(home):
+        raise CliError(problem)
+    if problem and write_instance_config(home):
+        info(f"wrote the instance configuration {os.path.abspath(home)}/dagster.yaml (a new DAGSTER_HOME)")
     try:
-        return local_instance(dagster_home())
+        return local_instance(home)
     except Exception as exc:
         raise CliError(f"cannot open the Dagster instance in {dagster_home()}: {type(exc).__name__}: {exc}") from exc
 
