@@ -19,6 +19,7 @@ from pydantic import Field
 
 from upstage_assets.schemas.extraction import ExtractionSchema
 from upstage_assets.upstage_api.budget import SpendBudget
+from upstage_assets.upstage_api.circuit import BreakerSettings, CircuitBreaker
 from upstage_assets.upstage_api.document_parse import AsyncPollSettings, DocumentParseApi
 from upstage_assets.upstage_api.errors import UpstageError
 from upstage_assets.upstage_api.extraction import ExtractionOptions, InformationExtractionApi
@@ -43,6 +44,13 @@ class UpstageClient(ConfigurableResource):  # type: ignore[type-arg]
     read_timeout_s: float = 300.0
     max_connections: int = 20
     max_in_flight: int = 8
+
+    breaker_threshold: int = Field(default=5, description="same failures in a row to one endpoint that pause it "
+                                   "(a circuit breaker: the batch waits instead of spending every document's retries)")
+    breaker_base_pause_s: float = 2.0
+    breaker_max_pause_s: float = 60.0
+    breaker_max_outage_s: float = Field(default=600.0, description="longest one outage is waited out; then the "
+                                        "documents fail (retryable) and later runs retry them")
 
     max_attempts: int = 6
     backoff_base_s: float = 0.5
@@ -122,8 +130,10 @@ class UpstageClient(ConfigurableResource):  # type: ignore[type-arg]
         }
 
     def create_parser(self, run_id: str | None = None, on_budget_warning: Callable[[str], None] | None = None,
-                      store: SharedStateStore | None = None) -> UpstageParser:
-        """The working parser for one run (``run_id`` scopes the per-run budget)."""
+                      store: SharedStateStore | None = None,
+                      on_circuit_change: Callable[[str, str], None] | None = None) -> UpstageParser:
+        """The working parser for one run (``run_id`` scopes the per-run budget; ``on_circuit_change``
+        hears when an endpoint is paused by the circuit breaker and when it answers again)."""
         store = store or open_state_store(self.rate_limit_store)
         limiter = RateLimiter(store, self.endpoint_limits(), account=self.account,
                               max_in_flight=self.max_in_flight, max_wait_s=self.poll_timeout_s,
@@ -134,7 +144,10 @@ class UpstageClient(ConfigurableResource):  # type: ignore[type-arg]
             timeout=httpx.Timeout(connect=self.connect_timeout_s, read=self.read_timeout_s,
                                   write=self.read_timeout_s, pool=self.read_timeout_s),
             retry=RetryPolicy(self.max_attempts, self.backoff_base_s, self.backoff_max_s, self.retry_total_s),
-            limiter=limiter, max_connections=self.max_connections)
+            limiter=limiter, max_connections=self.max_connections,
+            breaker=CircuitBreaker(BreakerSettings(self.breaker_threshold, self.breaker_base_pause_s,
+                                                   self.breaker_max_pause_s, self.breaker_max_outage_s),
+                                   on_change=on_circuit_change))
         budget = SpendBudget(store, run_id or uuid.uuid4().hex, self.budget_per_run_usd, self.budget_per_day_usd,
                              tuple(self.budget_warn_at), on_budget_warning, account=self.account)
         poll = AsyncPollSettings(self.poll_initial_s, self.poll_max_s, timeout_s=self.poll_timeout_s)

@@ -21,6 +21,7 @@ from typing import Any
 import httpx
 
 from upstage_assets.redaction import redact
+from upstage_assets.upstage_api.circuit import CircuitBreaker
 from upstage_assets.upstage_api.errors import (
     UpstageDownloadExpired,
     UpstageError,
@@ -97,6 +98,7 @@ class UpstageHttp:
         limiter: RateLimiter | None = None,
         max_connections: int = 20,
         rng: random.Random | None = None,
+        breaker: CircuitBreaker | None = None,
     ):
         self.base_url = base_url.rstrip("/")
         self._api_key = api_key
@@ -105,6 +107,7 @@ class UpstageHttp:
         self.limiter = limiter
         self.limits = httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections)
         self.rng = rng or random.Random()
+        self.breaker = breaker
         self.stats = TransportStats()
         self._client: httpx.AsyncClient | None = None
         self._client_loop: asyncio.AbstractEventLoop | None = None
@@ -170,12 +173,15 @@ class UpstageHttp:
     ) -> httpx.Response:
         started = time.monotonic()
         attempt = 0
+        breaker = self.breaker if endpoint != "download" else None
         while True:
             attempt += 1
             retry_after: float | None = None
             failure: str
             status = 0
             unreachable = False
+            if breaker is not None:
+                started += await breaker.before(endpoint)  # an outage's pause is not this request's retry time
             try:
                 response = await self._send_once(method, url, endpoint, pages, headers, json, data, files, params)
             except TRANSPORT_ERRORS as exc:
@@ -184,6 +190,8 @@ class UpstageHttp:
             else:
                 status = response.status_code
                 self.stats.statuses[status] += 1
+                if breaker is not None and status not in RETRYABLE_STATUS:
+                    breaker.record_success(endpoint)  # the endpoint answers (a 4xx is about this request)
                 if status < 300:
                     return response
                 if status in expired_on:
@@ -193,6 +201,9 @@ class UpstageHttp:
                     raise error_for_response(status, path, response.content, self._api_key)
                 retry_after = parse_retry_after(response.headers.get("retry-after"))
                 failure = f"HTTP {status}"
+            if breaker is not None and status != 429 and breaker.record_failure(endpoint, failure):
+                attempt -= 1  # the endpoint is down for everyone: wait for it, keep this request's attempts
+                continue
             delay = self.retry.delay(attempt, retry_after, self.rng)
             elapsed = time.monotonic() - started
             if attempt >= self.retry.max_attempts or elapsed + delay > self.retry.max_total_s:

@@ -22,6 +22,10 @@ class DocumentPipelineConfig(Config):
     max_quarantine_fraction: float = Field(
         default=0.5, description="the quarantine check (not the run) fails when more of a batch than this is "
                     "quarantined")
+    api_retry_rounds: int = Field(
+        default=1, ge=0, le=5,
+        description="after the batch, documents whose API calls still failed (an outage longer than the client's "
+                    "circuit breaker waits, throttling) are tried this many more times in the same run")
     fail_step_on_document_errors: bool = Field(
         default=True,
         description="after every document has been tried, fail the step if any document failed, so "

@@ -39,7 +39,7 @@ from upstage_assets.defs.pipeline.config import DocumentPipelineConfig
 from upstage_assets.defs.pipeline.keys import KIE_FIELDS, PARSED_LAYOUTS, RAW_DOCUMENTS, VALIDATED_DOCUMENTS
 from upstage_assets.defs.pipeline.metadata import to_metadata
 from upstage_assets.defs.pipeline.partitions import documents_partitions
-from upstage_assets.defs.pipeline.progress import billed_totals, publish_progress
+from upstage_assets.defs.pipeline.progress import billed_totals, publish_api_state, publish_progress
 from upstage_assets.defs.pipeline.resume import documents_wanted, stages_to_skip
 from upstage_assets.defs.pipeline.stages import (
     DocumentState,
@@ -56,6 +56,7 @@ from upstage_assets.resources.local_engine import LocalEngineResource
 from upstage_assets.schemas.extraction import BUILTIN_SCHEMAS, ExtractionSchema, load_schema
 from upstage_assets.settings import Settings
 from upstage_assets.storage.failures import clear_failure, record_failure
+from upstage_assets.upstage_api.errors import UpstageError
 from upstage_assets.upstage_api.parser import ParseOptions
 
 DOCUMENTS_PER_RUN = Settings().documents_per_run  # the default batch (see bench/throughput.py)
@@ -188,8 +189,35 @@ async def _record_document_failure(context: AssetExecutionContext, env: StageEnv
                         f"[{error.code}] {error.message}")
 
 
+def _api_retryable(error: DocumentError | None) -> bool:
+    """An API failure that may pass once the API is back (an outage, throttling); not a budget stop."""
+    return isinstance(error, UpstageError) and error.retryable
+
+
+async def _retry_api_failures(context: AssetExecutionContext, env: StageEnv, selected: set[AssetKey],
+                              semaphore: asyncio.Semaphore, outcomes: list[DocumentOutcome],
+                              skips: dict[str, set[AssetKey]], rounds: int) -> None:
+    """Documents whose API calls still failed (an outage longer than the circuit breaker waits) get
+    ``rounds`` more tries in this run, resuming after the stages they finished; bounded."""
+    for round_number in range(1, rounds + 1):
+        again = [(i, o) for i, o in enumerate(outcomes) if _api_retryable(o.error)]
+        if not again:
+            return
+        context.log.warning(f"retry round {round_number}/{rounds}: {len(again)} documents whose API calls failed")
+        retried = await asyncio.gather(*[
+            _process_document(context, env, o.document_id, selected, semaphore,
+                              (skips.get(o.document_id) or set()) | set(o.completed)) for _, o in again])
+        for (index, old), new in zip(again, retried, strict=True):
+            new.completed = old.completed + new.completed
+            for product, pages in old.pages_billed.items():
+                new.pages_billed[product] = new.pages_billed.get(product, 0) + pages
+            new.cost_usd += old.cost_usd
+            new.possibly_billed_twice += old.possibly_billed_twice
+            outcomes[index] = new
+
+
 async def _process_batch(context: AssetExecutionContext, env: StageEnv, keys: list[str],
-                         selected: set[AssetKey], concurrency: int) -> list[DocumentOutcome]:
+                         selected: set[AssetKey], concurrency: int, retry_rounds: int = 0) -> list[DocumentOutcome]:
     semaphore = asyncio.Semaphore(concurrency)
     started = time.monotonic()
     outcomes: list[DocumentOutcome] = []
@@ -205,6 +233,9 @@ async def _process_batch(context: AssetExecutionContext, env: StageEnv, keys: li
                 eta = (len(keys) - done) / rate if rate else 0.0
                 context.log.info(f"progress: {done}/{len(keys)} documents, {rate:.2f} docs/s, ETA {eta:.0f}s")
                 publish_progress(context, outcomes, len(keys), elapsed)
+        if retry_rounds:
+            await _retry_api_failures(context, env, selected, semaphore, outcomes, skips, retry_rounds)
+            publish_progress(context, outcomes, len(keys), time.monotonic() - started)
     finally:
         await env.parser.aclose()
     return outcomes
@@ -221,7 +252,8 @@ def _build_env(context: AssetExecutionContext, config: DocumentPipelineConfig, s
     if isinstance(parser_resource, LocalEngineResource):
         parser = parser_resource.create_parser()
     else:  # the Upstage client scopes its per-run budget to this run and warns through the run's log
-        parser = parser_resource.create_parser(run_id=context.run_id, on_budget_warning=context.log.warning)
+        parser = parser_resource.create_parser(run_id=context.run_id, on_budget_warning=context.log.warning,
+                                               on_circuit_change=lambda _, text: publish_api_state(context, text))
     return StageEnv(store=store, layout=storage.layout, registry=storage.registry(),
                     parser=parser, backend=parser_resource.backend_label,
                     read_source=storage.read_source, limits=config.limits(),
@@ -247,7 +279,8 @@ def run_document_pipeline(context: AssetExecutionContext, config: DocumentPipeli
     context.log.info(f"processing {len(keys)} documents through "
                      f"{', '.join(k.to_user_string() for k, _ in STAGES if k in selected)} ({env.backend} backend)")
     started = time.monotonic()
-    outcomes = asyncio.run(_process_batch(context, env, keys, selected, config.max_concurrent_documents))
+    outcomes = asyncio.run(_process_batch(context, env, keys, selected, config.max_concurrent_documents,
+                                          config.api_retry_rounds))
     summary = _summary(outcomes, time.monotonic() - started)
     context.log.info(f"batch summary: {summary}")
 

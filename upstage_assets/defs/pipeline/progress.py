@@ -19,6 +19,7 @@ PAGES_TAG = f"{TAG_PREFIX}pages_billed"  # parse + extraction
 PARSE_PAGES_TAG = f"{TAG_PREFIX}pages_billed_parse"
 EXTRACTION_PAGES_TAG = f"{TAG_PREFIX}pages_billed_extraction"
 TWICE_TAG = f"{TAG_PREFIX}possibly_billed_twice"
+API_TAG = f"{TAG_PREFIX}api"  # "ok", or why requests are paused (the client's circuit breaker)
 COST_TAG = f"{TAG_PREFIX}cost_usd"
 RATE_TAG = f"{TAG_PREFIX}docs_per_s"
 ETA_TAG = f"{TAG_PREFIX}eta_s"
@@ -56,6 +57,15 @@ def publish_progress(context: Any, outcomes: Sequence[Any], total: int, elapsed_
         context.instance.add_run_tags(context.run_id, progress_tags(outcomes, total, elapsed_s))
     except Exception as exc:  # a busy SQLite file, a read-only instance: progress is best effort
         context.log.debug(f"could not update run progress tags: {type(exc).__name__}")
+
+
+def publish_api_state(context: Any, text: str) -> None:
+    """The circuit breaker's state as a run tag (seen in the UI's run list) and in the run's log."""
+    (context.log.info if text == "ok" else context.log.warning)(f"Upstage API: {text}")
+    try:
+        context.instance.add_run_tags(context.run_id, {API_TAG: text[:250]})
+    except Exception as exc:  # best effort, like the other progress tags
+        context.log.debug(f"could not update the API state tag: {type(exc).__name__}")
 
 
 def read_progress(tags: dict[str, str]) -> dict[str, str]:
