@@ -23,13 +23,16 @@ from upstage_assets.upstage_api.circuit import BreakerSettings, CircuitBreaker
 from upstage_assets.upstage_api.document_parse import AsyncPollSettings, DocumentParseApi
 from upstage_assets.upstage_api.errors import UpstageError
 from upstage_assets.upstage_api.extraction import ExtractionOptions, InformationExtractionApi
-from upstage_assets.upstage_api.http import RetryPolicy, UpstageHttp
+from upstage_assets.upstage_api.http import CURRENT_DOCUMENT, RetryPolicy, UpstageHttp
 from upstage_assets.upstage_api.parser import DocumentParser, ExtractionResult, ParseOptions, SourceDocument
 from upstage_assets.upstage_api.rate_limiter import EndpointLimits, RateLimiter
 from upstage_assets.upstage_api.shared_state import SharedStateStore, open_state_store
 from upstage_assets.upstage_api.usage import UsageLedger, pages_billed, price_key
 
 logger = logging.getLogger("upstage_assets.upstage_client")
+#: Which endpoints bill which product (``storage.billing``).
+PRODUCT_ENDPOINTS = {"parse": ("document-parse", "ocr", "document-parse-async"),
+                     "extraction": ("information-extraction",)}
 
 
 class UpstageClient(ConfigurableResource):  # type: ignore[type-arg]
@@ -203,8 +206,16 @@ class UpstageParser(DocumentParser):
         self.ledger.record(document.document_id, "prebuilt-extraction", result.response)
         return result
 
+    def possibly_billed_twice(self, document_id: str, product: str) -> int:
+        """Pages of this document's requests for ``product`` sent again after their answer was lost
+        (the server may have processed and billed the first one too)."""
+        endpoints = PRODUCT_ENDPOINTS.get(product, ())
+        return sum(pages for (doc, endpoint), pages in self.http.stats.answer_lost_pages.items()
+                   if doc == document_id and endpoint in endpoints)
+
     async def _billed(self, document: SourceDocument, price: float, call: Any) -> Any:
         """Reserve the document's cost, await the call, settle to the billed pages (release on failure)."""
+        CURRENT_DOCUMENT.set(document.document_id)  # this task's requests are this document's
         try:
             reservation = self.budget.reserve(document.document_id, document.page_count, price)
         except BaseException:

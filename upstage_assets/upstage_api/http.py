@@ -10,6 +10,7 @@ limiter, so retries count against the account's allowance like any other request
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import email.utils
 import logging
 import random
@@ -40,6 +41,10 @@ TRANSPORT_ERRORS = (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProt
 #: Nothing answered at all (refused, unknown host, connect timeout): the address is wrong or down.
 CONNECT_ERRORS = (httpx.ConnectError, httpx.ConnectTimeout)
 BASE_URL_SETTING = "UPSTAGE_API_BASE_URL"
+#: The request was sent and the answer lost: the server may have processed (and billed) it.
+ANSWER_LOST_ERRORS = (httpx.ReadTimeout, httpx.ReadError, httpx.RemoteProtocolError)
+#: Which document a request is for (set per document task by the parser; tasks copy it).
+CURRENT_DOCUMENT: contextvars.ContextVar[str | None] = contextvars.ContextVar("upstage_document", default=None)
 
 
 @dataclass(frozen=True)
@@ -83,6 +88,8 @@ class TransportStats:
     attempts: int = 0
     retries: int = 0
     statuses: Counter[int] = field(default_factory=Counter)
+    # (document id, endpoint) -> pages of requests sent again after their answer was lost
+    answer_lost_pages: Counter[tuple[str, str]] = field(default_factory=Counter)
 
 
 class UpstageHttp:
@@ -187,6 +194,8 @@ class UpstageHttp:
             except TRANSPORT_ERRORS as exc:
                 failure = f"{type(exc).__name__}"
                 unreachable = isinstance(exc, CONNECT_ERRORS)
+                if isinstance(exc, ANSWER_LOST_ERRORS) and pages and endpoint not in ("poll", "download"):
+                    self.stats.answer_lost_pages[(CURRENT_DOCUMENT.get() or "", endpoint)] += pages
             else:
                 status = response.status_code
                 self.stats.statuses[status] += 1
