@@ -37,3 +37,16 @@ def test_ingest_wait_refuses_an_unreachable_base_url_before_registering(capsys, 
     assert code == 2 and err.count("\n") == 1, err
     assert f"cannot connect to {base_url}" in err and "UPSTAGE_API_BASE_URL" in err
     assert not (data_root / "outputs" / "registry").exists()
+
+
+def test_one_default_emulator_port_for_the_emulator_the_client_and_the_readme():
+    from pathlib import Path
+
+    from upstage_assets.emulator.__main__ import DEFAULT_PORT, build_parser
+    from upstage_assets.settings import Settings
+
+    assert build_parser().parse_args([]).port == DEFAULT_PORT
+    assert Settings(backend="emulator").base_url == f"http://127.0.0.1:{DEFAULT_PORT}"
+    readme = (Path(__file__).parents[2] / "README.md").read_text()
+    assert "UPSTAGE_API_BASE_URL" in readme and f"127.0.0.1:{DEFAULT_PORT}" in readme
+    assert "--port 8787" not in readme
