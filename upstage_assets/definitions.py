@@ -12,6 +12,7 @@ from dagster import Definitions
 from upstage_assets import settings
 from upstage_assets.alerts import ALERT_SENSORS
 from upstage_assets.assets.document_pipeline import document_pipeline
+from upstage_assets.assets.learned_kie import LEARNED_KIE_ASSETS, LEARNED_KIE_CHECKS
 from upstage_assets.assets.quality_report import quality_report
 from upstage_assets.executors import executor_for_backend
 from upstage_assets.jobs import process_documents_job
@@ -25,7 +26,8 @@ from upstage_assets.sensors_s3 import new_s3_documents
 def build_definitions(environment: str | None = None, backend: str | None = None) -> Definitions:
     """Definitions for an environment; tests call this with their own settings."""
     return Definitions(
-        assets=[document_pipeline, quality_report],
+        assets=[document_pipeline, quality_report, *LEARNED_KIE_ASSETS],
+        asset_checks=LEARNED_KIE_CHECKS,
         jobs=[process_documents_job, compact_tables_job],
         schedules=SCHEDULES,
         sensors=[new_inbox_documents, new_s3_documents, new_manifests, *ALERT_SENSORS],

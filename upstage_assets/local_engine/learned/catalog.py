@@ -6,8 +6,9 @@ schema, metrics, code version). A model serves a schema when every field it was 
 for is a field of that schema of the same kind: the built-in receipt model then extracts
 company, date, address and total of any receipt-like schema, and the rules do the rest.
 
-Models are looked up in ``$UPSTAGE_ASSETS_MODEL_DIR`` (``<dir>/<schema>/current.pt``, written
-when a trained model passes its evaluation) before the defaults shipped in the package.
+Models are looked up in ``$UPSTAGE_ASSETS_MODEL_DIR`` (default: the local output root's ``models/``;
+``<dir>/<schema>/current.pt``, written when a trained model passes its evaluation) before the
+defaults shipped in the package.
 """
 
 from __future__ import annotations
@@ -41,13 +42,22 @@ class LearnedModel:
         return bool(self.fields) and all((spec.name, spec.kind) in wanted for spec in self.fields)
 
 
+def model_bytes(tagger: FieldTagger, fields: list[FieldSpec], card: dict[str, Any]) -> bytes:
+    """The model file's bytes: weights, config, fields and card."""
+    import io
+
+    state = {name: tensor.detach().cpu() for name, tensor in tagger.state_dict().items()}
+    buffer = io.BytesIO()
+    torch.save({"format": MODEL_FORMAT, "config": dict(tagger.config), "fields": [f.to_json() for f in fields],
+                "card": card, "state_dict": state}, buffer)
+    return buffer.getvalue()
+
+
 def save_model(path: Path, tagger: FieldTagger, fields: list[FieldSpec], card: dict[str, Any]) -> Path:
     """Write atomically (a reader never loads half a file)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
-    state = {name: tensor.detach().cpu() for name, tensor in tagger.state_dict().items()}
-    torch.save({"format": MODEL_FORMAT, "config": dict(tagger.config), "fields": [f.to_json() for f in fields],
-                "card": card, "state_dict": state}, tmp)
+    tmp.write_bytes(model_bytes(tagger, fields, card))
     os.replace(tmp, path)
     return path
 
@@ -69,12 +79,19 @@ def load_model(path: Path) -> LearnedModel:
 
 
 def model_dir_from_env() -> Path | None:
+    """``UPSTAGE_ASSETS_MODEL_DIR``, else the ``models/`` folder of a local output root (where
+    ``current_kie_model`` promotes to); an S3 output root has no local folder to read."""
     value = os.environ.get("UPSTAGE_ASSETS_MODEL_DIR", "").strip()
-    return Path(value) if value else None
+    if value:
+        return Path(value)
+    from upstage_assets import settings
+
+    root = settings.output_root()
+    return None if "://" in root else Path(root) / "models"
 
 
 def candidate_paths() -> list[Path]:
-    """Promoted models first (newest folder name order is irrelevant: one current per schema), then packaged."""
+    """Promoted models first (one ``current.pt`` per schema folder), then the packaged defaults."""
     paths: list[Path] = []
     directory = model_dir_from_env()
     if directory is not None and directory.is_dir():

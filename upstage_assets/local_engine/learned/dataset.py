@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from upstage_assets.local_engine.learned.corpus import LabelledDocument
-from upstage_assets.local_engine.learned.features import PageView, encode_line, page_view
+from upstage_assets.local_engine.learned.features import VOCAB_SIZE, PageView, char_id, encode_line, page_view
 from upstage_assets.local_engine.learned.targets import field_kind, value_spans
 
 
@@ -99,25 +99,30 @@ def split(examples: list[Example], holdout_share: float) -> tuple[list[Example],
 CONFUSABLE = ["0O", "1IL", "5S", "8B", "2Z", "6G", "MN", "UV", "CG", ",.", ":;", "EF", "PR", "HM"]
 
 
-def noisy(example: Example, rng: random.Random, rate: float) -> Example:
-    """A copy with OCR-like slips: swapped look-alike characters and lost spaces."""
-    from upstage_assets.local_engine.learned.features import char_id
-
-    swaps: dict[int, list[int]] = {}
+def _swap_table() -> list[list[int]]:
+    table: list[list[int]] = [[] for _ in range(VOCAB_SIZE)]
     for group in CONFUSABLE:
         for ch in group:
-            swaps.setdefault(char_id(ch), []).extend(char_id(o) for o in group if o != ch)
+            table[char_id(ch)].extend(char_id(o) for o in group if o != ch)
+    return table
+
+
+SWAPS = _swap_table()
+
+
+def noisy(example: Example, rng: random.Random, rate: float) -> Example:
+    """A copy with OCR-like slips: swapped look-alike characters and lost spaces."""
     space = char_id(" ")
+    generator = np.random.default_rng(rng.getrandbits(32))
     chars, targets = [], []
     for line, target in zip(example.chars, example.targets, strict=True):
-        keep = np.ones(len(line), dtype=bool)
+        rolls = generator.random(len(line))
+        keep = ~((line == space) & (rolls < rate * 4))
         out = line.copy()
-        for i, code in enumerate(line):
-            roll = rng.random()
-            if code == space and roll < rate * 4:
-                keep[i] = False
-            elif roll < rate and code in swaps:
-                out[i] = rng.choice(swaps[code])
+        for i in np.flatnonzero(rolls < rate):
+            options = SWAPS[int(line[i])]
+            if options:
+                out[i] = options[int(generator.integers(len(options)))]
         chars.append(out[keep])
         targets.append(target[keep])
     return Example(example.document_id, example.name, example.source, chars, example.geometry, targets,

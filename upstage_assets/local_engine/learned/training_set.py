@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +43,8 @@ class TrainingSet:
     text: str  # "ocr" (the local engine's parse), "transcripts" (boxes/) or "stored" (the API's parse)
     train: list[Example]
     held_back: list[Example]
+    documents: list[LabelledDocument] = field(default_factory=list)
+    properties: dict[str, Any] = field(default_factory=dict)
 
     def describe(self) -> dict[str, Any]:
         def found(examples: list[Example]) -> dict[str, float]:
@@ -83,16 +85,65 @@ def from_corpus(corpus: Path, *, text: str = "ocr", holdout_share: float = 0.15,
     if text not in TEXT_SOURCES:
         raise ValueError(f"text must be one of {TEXT_SOURCES}, not {text!r}")
     name, properties = schema_name_and_properties(corpus_schema(corpus))
-    fields = field_specs(properties)
     documents = _transcript_documents(corpus, limit) if text == "transcripts" else \
         iter_corpus(corpus, cache=cache, limit=limit)
-    train, held = split(examples_from_documents(documents, fields), holdout_share)
-    return TrainingSet(fields, name, f"labels:{corpus.name}", text, train, held)
+    return from_documents(documents, properties, name, f"labels:{corpus.name}", text=text,
+                          holdout_share=holdout_share)
 
 
 def from_documents(documents: Iterable[LabelledDocument], properties: dict[str, Any], schema_name: str,
-                   source: str, *, holdout_share: float = 0.15) -> TrainingSet:
-    """Any labelled documents (pseudo-labels from the output store, say) with the schema's fields."""
+                   source: str, *, text: str = "stored", holdout_share: float = 0.15) -> TrainingSet:
+    """Any labelled documents (a corpus, pseudo-labels from the output store) with the schema's fields."""
     fields = field_specs(properties)
-    train, held = split(examples_from_documents(documents, fields), holdout_share)
-    return TrainingSet(fields, schema_name, source, "stored", train, held)
+    unique = list({doc.document_id: doc for doc in documents}.values())
+    examples = examples_from_documents(unique, fields)
+    fields, examples = _learnable(fields, examples)
+    train, held = split(examples, holdout_share)
+    return TrainingSet(fields, schema_name, source, text, train, held, unique, properties)
+
+
+# A field needs this many documents with its value found on the page to be learned at all.
+MIN_FIELD_EXAMPLES = 3
+
+
+def _learnable(fields: list[FieldSpec], examples: list[Example]) -> tuple[list[FieldSpec], list[Example]]:
+    """Drop fields the data never shows (they stay with the rules), and their target columns."""
+    if not examples:
+        return fields, examples
+    counts = np.sum([e.known for e in examples], axis=0)
+    keep = [i for i in range(len(fields)) if counts[i] >= MIN_FIELD_EXAMPLES]
+    if len(keep) == len(fields):
+        return fields, examples
+    for e in examples:
+        e.targets = [t[:, keep] for t in e.targets]
+        e.known = e.known[keep]
+    return [fields[i] for i in keep], examples
+
+
+MANIFEST_FORMAT = 1
+
+
+def to_manifest(training_set: TrainingSet) -> dict[str, Any]:
+    """The whole training set as JSON: which documents, their labels and parses, the split."""
+    held = {e.document_id for e in training_set.held_back}
+    used = held | {e.document_id for e in training_set.train}
+    return {"format": MANIFEST_FORMAT, "schema": training_set.schema_name, "properties": training_set.properties,
+            "source": training_set.source, "text": training_set.text,
+            "documents": [{"document_id": d.document_id, "name": d.name, "source": d.source,
+                           "split": "held_back" if d.document_id in held else "train", "labels": d.labels,
+                           "parsed": d.parsed} for d in training_set.documents if d.document_id in used]}
+
+
+def from_manifest(manifest: dict[str, Any]) -> TrainingSet:
+    """The training set a manifest describes, with the split it recorded."""
+    if manifest.get("format") != MANIFEST_FORMAT:
+        raise ValueError(f"unknown training-set format {manifest.get('format')!r}")
+    properties = manifest["properties"]
+    fields = field_specs(properties)
+    documents = [LabelledDocument(d["document_id"], d["name"], d["parsed"], d["labels"], d["source"])
+                 for d in manifest["documents"]]
+    held_ids = {d["document_id"] for d in manifest["documents"] if d["split"] == "held_back"}
+    fields, examples = _learnable(fields, examples_from_documents(documents, fields))
+    return TrainingSet(fields, manifest["schema"], manifest["source"], manifest["text"],
+                       [e for e in examples if e.document_id not in held_ids],
+                       [e for e in examples if e.document_id in held_ids], documents, properties)
