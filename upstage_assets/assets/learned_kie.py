@@ -48,7 +48,7 @@ class LearnedKieConfig(Config):
     text: str = Field(default="ocr", description="source=labels: ocr (local engine, cached) or transcripts (boxes/)")
     min_confidence: float = Field(default=0.8, description="source=pseudo: lowest confidence taken as a label")
     holdout_share: float = Field(default=0.15)
-    epochs: int = Field(default=30)
+    epochs: int = Field(default=12)
     seed: int = Field(default=17)
 
 

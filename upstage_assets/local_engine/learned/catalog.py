@@ -114,7 +114,7 @@ def _cached(path: Path) -> LearnedModel | None:
         if key not in _loaded:
             try:
                 _loaded[key] = load_model(path)
-            except (OSError, ValueError, RuntimeError, KeyError):
+            except Exception:  # torch raises many types for a damaged file (UnpicklingError, ...)
                 return None  # an unreadable model never breaks extraction: the rules answer
         return _loaded[key]
 
