@@ -13,8 +13,6 @@
   ``models/`` folder).
 """
 
-from __future__ import annotations
-
 import io
 import json
 from typing import Any
