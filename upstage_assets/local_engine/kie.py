@@ -405,8 +405,12 @@ def information_extraction_response(
     location: bool = False,
     confidence: bool = False,
     numeric_confidence: bool = False,
+    sources: bool = False,
 ) -> dict[str, Any]:
-    """A chat.completion response (contract section 4); ``additional_values`` when asked for."""
+    """A chat.completion response (contract section 4); ``additional_values`` when asked for.
+
+    ``sources`` adds which extractor answered each field (``model``/``rules``): the local
+    backend's own record, not part of the API's wire format (the emulator leaves it out)."""
     fields = extract_fields(parse_response, object_schema(response_format))
     values = {name: f["value"] for name, f in fields.items() if f["value"] not in (None, "")}
     content = json.dumps(values, ensure_ascii=False)
@@ -414,7 +418,9 @@ def information_extraction_response(
     if location or confidence:
         extras = {}
         for name, f in fields.items():
-            entry: dict[str, Any] = {"_value": f["value"], "source": f.get("source", "rules")}
+            entry: dict[str, Any] = {"_value": f["value"]}
+            if sources:
+                entry["source"] = f.get("source", "rules")
             if location:
                 entry.update({"page": f["page"], "coordinates": f["coordinates"] or []})
             if confidence:

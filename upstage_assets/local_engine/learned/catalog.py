@@ -2,9 +2,9 @@
 
 A model file (``.pt``, read with ``weights_only=True``: no pickled code runs on load) holds
 the tagger's weights and config, the fields it was trained for, and the model card (data,
-schema, metrics, code version). A model serves a schema when every field it was trained
-for is a field of that schema of the same kind: the built-in receipt model then extracts
-company, date, address and total of any receipt-like schema, and the rules do the rest.
+schema, metrics, code version). A model serves a schema with the same scalar fields as the
+schema it was trained for (``schema_fields`` in its card); the fields it could not learn
+(never found on the pages) are left to the rules.
 
 Models are looked up in ``$UPSTAGE_ASSETS_MODEL_DIR`` (default: the local output root's ``models/``;
 ``<dir>/<schema>/current.pt``, written when a trained model passes its evaluation) before the
@@ -37,8 +37,17 @@ class LearnedModel:
     path: Path | None = None
 
     def serves(self, properties: dict[str, Any]) -> bool:
-        """Every field this model knows is a property of the schema, with the same kind."""
-        wanted = {(spec.name, spec.kind) for spec in field_specs(properties)}
+        """The schema is the one the model was trained for: the same scalar fields (names and kinds).
+
+        Fields of that schema the training data never showed stay with the rules; a schema with
+        other fields (the built-in receipt schema adds currency and receipt_number to the SROIE
+        fields) is not assumed to mean the same thing by the same names.
+        """
+        specs = field_specs(properties)
+        wanted = {(spec.name, spec.kind) for spec in specs}
+        trained_for = self.card.get("schema_fields")
+        if trained_for is not None and sorted(trained_for) != sorted(spec.name for spec in specs):
+            return False
         return bool(self.fields) and all((spec.name, spec.kind) in wanted for spec in self.fields)
 
 

@@ -23,7 +23,7 @@ from typing import Any
 import torch
 
 from upstage_assets.local_engine.learned.catalog import LearnedModel, save_model
-from upstage_assets.local_engine.learned.dataset import Example
+from upstage_assets.local_engine.learned.dataset import Example, field_specs
 from upstage_assets.local_engine.learned.features import PageView
 from upstage_assets.local_engine.learned.train import TrainConfig, field_accuracy, select_device, train
 from upstage_assets.local_engine.learned.training_set import TrainingSet, from_corpus
@@ -75,6 +75,7 @@ def fit(training_set: TrainingSet, config: TrainConfig, progress: Any = None) ->
         "version": datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ"),
         "schema": training_set.schema_name,
         "fields": description["fields"],
+        "schema_fields": sorted(spec.name for spec in field_specs(training_set.properties)),
         "data": {k: v for k, v in description.items() if not k.endswith("_ids")} | {
             "documents_sha256": hashlib.sha256("".join(description["train_ids"]).encode()).hexdigest()[:16]},
         "config": asdict(config),

@@ -46,16 +46,16 @@ def tag(model: FieldTagger, views: list[PageView], device: torch.device) -> list
 
 
 def _best_candidate(view: PageView, probs: list[np.ndarray], field: int,
-                    candidates: Callable[[str], list[tuple[int, int, Any]]]) -> Prediction | None:
-    """The candidate token whose characters the model marks most strongly."""
+                    candidates: Callable[[str], list[tuple[int, int, Any, float]]]) -> Prediction | None:
+    """The candidate token whose characters the model marks most strongly (times its prior weight)."""
     best: tuple[float, Any, int, int] | None = None
     for index, text in enumerate(view.texts):
         line_probs = probs[index][:, field]
-        for start, end, value in candidates(text):
+        for start, end, value, weight in candidates(text):
             end = min(end, len(line_probs))
             if end <= start or value is None:
                 continue
-            score = float(line_probs[start:end].mean())
+            score = float(line_probs[start:end].mean()) * weight
             if best is None or score > best[0]:
                 best = (score, value, index, start)
     if best is None:
@@ -63,38 +63,58 @@ def _best_candidate(view: PageView, probs: list[np.ndarray], field: int,
     return Prediction(best[1], best[0], segment_at(view, best[2], best[3]))
 
 
-def _dates(text: str) -> list[tuple[int, int, Any]]:
-    return [(start, end, parse_date(token)) for start, end, token in date_tokens(text)]
+def _dates(text: str) -> list[tuple[int, int, Any, float]]:
+    return [(start, end, parse_date(token), 1.0) for start, end, token in date_tokens(text)]
 
 
-def _amounts(text: str) -> list[tuple[int, int, Any]]:
-    return [(start, end, value) for start, end, value, _ in amount_tokens(text)]
+# Totals and prices are written with cents; a bare integer (a count, a table number) needs
+# clearly stronger marks to win (the rules weigh bare integers down the same way).
+BARE_INTEGER_WEIGHT = 0.6
+
+
+def _amounts(text: str) -> list[tuple[int, int, Any, float]]:
+    return [(start, end, value, 1.0 if decimals else BARE_INTEGER_WEIGHT)
+            for start, end, value, decimals in amount_tokens(text)]
+
+
+def _best_run(line_probs: np.ndarray) -> tuple[int, int, float] | None:
+    """(start, end inclusive, mean probability) of the longest marked run of a line."""
+    marked = np.flatnonzero(line_probs > TEXT_THRESHOLD)
+    if len(marked) < 2:
+        return None
+    runs: list[tuple[int, int]] = []
+    for column in marked:
+        if runs and column - runs[-1][1] <= TEXT_GAP + 1:
+            runs[-1] = (runs[-1][0], int(column))
+        else:
+            runs.append((int(column), int(column)))
+    start, end = max(runs, key=lambda r: r[1] - r[0])
+    return start, end, float(line_probs[start:end + 1].mean())
 
 
 def _text_value(view: PageView, probs: list[np.ndarray], field: int) -> Prediction | None:
+    """The strongest marked line, grown over the marked lines right above and below it: a value is
+    one block of lines, so a stray mark elsewhere on the page does not join it."""
+    runs = [_best_run(probs[index][:, field]) for index in range(len(view.texts))]
+    strengths = [(run[1] - run[0] + 1) * run[2] if run else 0.0 for run in runs]
+    if not any(strengths):
+        return None
+    anchor = int(np.argmax(strengths))
+    first_line = last_line = anchor
+    while first_line > 0 and runs[first_line - 1]:
+        first_line -= 1
+    while last_line + 1 < len(runs) and runs[last_line + 1]:
+        last_line += 1
     pieces: list[str] = []
     scores: list[float] = []
-    first: Segment | None = None
-    for index in range(len(view.texts)):
-        line_probs = probs[index][:, field]
-        marked = np.flatnonzero(line_probs > TEXT_THRESHOLD)
-        if not len(marked):
-            continue
-        runs: list[tuple[int, int]] = []
-        for column in marked:
-            if runs and column - runs[-1][1] <= TEXT_GAP + 1:
-                runs[-1] = (runs[-1][0], int(column))
-            else:
-                runs.append((int(column), int(column)))
-        start, end = max(runs, key=lambda r: r[1] - r[0])
+    for index in range(first_line, last_line + 1):
+        start, end, _ = runs[index]  # type: ignore[misc]
         original = view.raw_texts[index][start:end + 1]  # as printed: the model reads upper case
         pieces.append(original.replace(SEGMENT_SEPARATOR, " ").strip())
-        scores.extend(line_probs[start:end + 1].tolist())
-        first = first or segment_at(view, index, start)
-    if not pieces:
-        return None
+        scores.extend(probs[index][start:end + 1, field].tolist())
     value = " ".join(p for p in pieces if p).strip()
-    return Prediction(value, float(np.mean(scores)), first) if value else None
+    return Prediction(value, float(np.mean(scores)), segment_at(view, first_line, runs[first_line][0])) \
+        if value else None  # type: ignore[index]
 
 
 def decode(view: PageView, probs: list[np.ndarray], fields: list[FieldSpec]) -> dict[str, Prediction | None]:

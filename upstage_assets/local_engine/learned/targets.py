@@ -81,7 +81,9 @@ def date_spans(lines: list[str], value: Any) -> list[Span]:
     return spans
 
 
-AMOUNT_TOKEN = re.compile(r"(?<![\d.,'])-?\d(?:[\d,.']*\d)?")
+# Number-shaped tokens; OCR's spaces around a decimal point ("6 .36", "129. 44") are closed, and
+# its dash for a point ("14- 10") read as one, as the rules' amount reader does.
+AMOUNT_TOKEN = re.compile(r"(?<![\d.,'])-?\d(?:[\d,.']*\d)?(?:\s?[.,]\s?\d{2}(?!\d)| ?- \d{2}(?![\d-]))?")
 
 
 def amount_tokens(text: str) -> list[tuple[int, int, float, bool]]:
@@ -89,7 +91,8 @@ def amount_tokens(text: str) -> list[tuple[int, int, float, bool]]:
     found = []
     for match in AMOUNT_TOKEN.finditer(text):
         token = match.group(0)
-        value = amount_from_token(token.replace("'", ""))
+        token = re.sub(r"\s", "", re.sub(r"(\d) ?- (\d{2})$", r"\1.\2", token)).replace("'", "")
+        value = amount_from_token(token)
         if value is not None and len(re.sub(r"\D", "", token)) <= 12:
             found.append((match.start(), match.end(), value, bool(re.search(r"[.,]\d{1,2}$", token))))
     return found

@@ -52,6 +52,25 @@ def test_a_model_serves_schemas_holding_all_its_fields_with_the_same_kinds():
         ["company", "address", "date", "total", "currency", "receipt_number"]
 
 
+def test_a_model_with_its_training_schema_serves_exactly_that_schema():
+    sroie = {name: {"type": "string"} for name in ("company", "date", "address", "total")}
+    model = LearnedModel(FieldTagger(4), RECEIPT_FIELDS, {"schema_fields": sorted(sroie)})
+    assert model.serves(sroie)
+    assert not model.serves(load_schema("receipt").properties)  # more fields: not the schema it learned
+    learned_three = LearnedModel(FieldTagger(3), RECEIPT_FIELDS[:2] + RECEIPT_FIELDS[3:],
+                                 {"schema_fields": sorted(sroie)})
+    assert learned_three.serves(sroie)  # address never found in its data: the rules keep it
+
+
+def test_the_packaged_receipt_model_is_small_and_serves_the_sroie_schema_only():
+    packaged = sorted(catalog.PACKAGED_MODELS.glob("*.pt"))
+    assert packaged and all(path.stat().st_size < 5_000_000 for path in packaged)
+    model = load_model(packaged[0])
+    assert {f.name for f in model.fields} == {"company", "date", "address", "total"}
+    assert not model.serves(load_schema("receipt").properties)
+    assert model.card["held_back_metrics"] and model.card["config"]["seed"] == 17
+
+
 def test_rules_answer_where_no_model_serves_the_schema_and_say_so(no_packaged_models):
     save_model(no_packaged_models / "receipt" / "current.pt", FieldTagger(4), RECEIPT_FIELDS, {})
     fields = extract_fields(RECEIPT, load_schema("invoice").json_schema)
