@@ -107,14 +107,20 @@ def _text_value(view: PageView, probs: list[np.ndarray], field: int) -> Predicti
         last_line += 1
     pieces: list[str] = []
     scores: list[float] = []
+    starts: list[int] = []
     for index in range(first_line, last_line + 1):
-        start, end, _ = runs[index]  # type: ignore[misc]
+        run = runs[index]
+        if run is None:
+            continue
+        start, end, _ = run
         original = view.raw_texts[index][start:end + 1]  # as printed: the model reads upper case
         pieces.append(original.replace(SEGMENT_SEPARATOR, " ").strip())
         scores.extend(probs[index][start:end + 1, field].tolist())
+        starts.append(start)
     value = " ".join(p for p in pieces if p).strip()
-    return Prediction(value, float(np.mean(scores)), segment_at(view, first_line, runs[first_line][0])) \
-        if value else None  # type: ignore[index]
+    if not value:
+        return None
+    return Prediction(value, float(np.mean(scores)), segment_at(view, first_line, starts[0]))
 
 
 def decode(view: PageView, probs: list[np.ndarray], fields: list[FieldSpec]) -> dict[str, Prediction | None]:
