@@ -93,9 +93,9 @@ def model_dir_from_env() -> Path | None:
     value = os.environ.get("UPSTAGE_ASSETS_MODEL_DIR", "").strip()
     if value:
         return Path(value)
-    from upstage_assets import settings
+    from upstage_assets.settings import Settings
 
-    root = settings.output_root()
+    root = Settings.from_env().output_root
     return None if "://" in root else Path(root) / "models"
 
 

@@ -14,9 +14,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from upstage_assets.ingest.naming import sha256_hex
 from upstage_assets.inspection import sniff_mime_type
 from upstage_assets.local_engine.learned.parse_cache import ParseCache
-from upstage_assets.partitions import sha256_hex
 
 
 @dataclass

@@ -20,7 +20,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from upstage_assets.partitions import sha256_hex
+from upstage_assets.ingest.naming import sha256_hex
 
 # The modules whose code decides what a parse answers (not the extractor's own modules).
 ENGINE_MODULES = ("document_parse.py", "geometry.py", "layout.py", "ocr.py", "page_sources.py", "pdf_text.py",

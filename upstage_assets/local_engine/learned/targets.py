@@ -41,7 +41,7 @@ class Span:
 
 def field_kind(name: str, prop: dict[str, Any]) -> str:
     """``date``, ``amount`` or ``text``: how a value is found on the page and read back."""
-    from upstage_assets.evaluation import field_kind as compare_kind
+    from upstage_assets.operations.evaluation import field_kind as compare_kind
 
     kind = compare_kind(name, prop)
     if kind == "number" or name.lower() in ("total", "amount", "subtotal", "tax", "total_amount", "grand_total"):

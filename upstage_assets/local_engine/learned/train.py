@@ -63,7 +63,7 @@ def _loss(model: FieldTagger, batch: list[Example], device: torch.device, positi
 def field_accuracy(model: FieldTagger, views: list[PageView], labels: list[dict[str, Any]],
                    fields: list[FieldSpec], device: torch.device) -> dict[str, float]:
     """Share of labelled values read exactly right (the accuracy bench's comparison)."""
-    from upstage_assets.evaluation import field_matches
+    from upstage_assets.operations.evaluation import field_matches
 
     model.eval()
     right = dict.fromkeys((f.name for f in fields), 0)

@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from upstage_assets.ingest.naming import sha256_hex
 from upstage_assets.local_engine.learned.corpus import (
     LabelledDocument,
     corpus_files,
@@ -30,7 +31,6 @@ from upstage_assets.local_engine.learned.dataset import (
     split,
 )
 from upstage_assets.local_engine.learned.parse_cache import ParseCache
-from upstage_assets.partitions import sha256_hex
 
 TEXT_SOURCES = ("ocr", "transcripts")
 

@@ -15,12 +15,13 @@ import shutil
 import pytest
 from dagster import materialize
 
-from upstage_assets.assets.learned_kie import LEARNED_KIE_ASSETS, LEARNED_KIE_CHECKS
 from upstage_assets.definitions import build_definitions
-from upstage_assets.evaluation import values_match
-from upstage_assets.partitions import document_id_for_bytes
+from upstage_assets.defs.learned_kie import LEARNED_KIE_ASSETS, LEARNED_KIE_CHECKS
+from upstage_assets.ingest.naming import document_id_for_bytes
+from upstage_assets.operations.evaluation import values_match
+from upstage_assets.operations.runner import process_inbox_once
 from upstage_assets.resources.storage import StorageResource
-from upstage_assets.runner import process_inbox_once
+from upstage_assets.settings import Settings
 
 TRAIN_RECEIPTS = 10
 NEW_RECEIPTS = 3
@@ -55,7 +56,7 @@ def test_documents_processed_by_the_api_train_the_model_the_local_backend_then_u
         monkeypatch.setenv("UPSTAGE_API_KEY", "up_test_key")
         monkeypatch.setenv("UPSTAGE_ASSETS_BACKEND", "emulator")
         _fill_inbox(data_root / "inbox", _receipt_pdfs(tmp_path / "api", 11, TRAIN_RECEIPTS))
-        report = process_inbox_once(None, instance=dagster_instance, defs=build_definitions("local", "emulator"))
+        report = process_inbox_once(None, instance=dagster_instance, defs=build_definitions(Settings.from_env(backend="emulator")))
         assert report.runs and all(ok for _, ok in report.runs), report.runs
     finally:
         emulator.stop()
@@ -82,7 +83,7 @@ def test_documents_processed_by_the_api_train_the_model_the_local_backend_then_u
     shutil.rmtree(data_root / "inbox")
     new = _receipt_pdfs(tmp_path / "new", 12, NEW_RECEIPTS)
     _fill_inbox(data_root / "inbox", new)
-    report = process_inbox_once(None, instance=dagster_instance, defs=build_definitions("local", "local"))
+    report = process_inbox_once(None, instance=dagster_instance, defs=build_definitions(Settings.from_env(backend="local")))
     assert report.runs and all(ok for _, ok in report.runs), report.runs
     right = 0
     for sample in new:
