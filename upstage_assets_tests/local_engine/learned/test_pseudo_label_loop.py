@@ -3,7 +3,8 @@
 Receipts go through the Upstage backend (the production client against the project's
 emulator on loopback), the training-set, model and promotion assets run in Dagster on
 what that left in the output store, and new receipts are then processed by the local
-backend, whose KIE answers with the promoted model and says so per field. Generated
+backend, whose KIE answers with the promoted model and says so per field; a worse
+candidate then fails the blocking check and the current model stays. Generated
 text-layer receipts keep it fast (no OCR); nothing is mocked.
 """
 
@@ -97,3 +98,16 @@ def test_documents_processed_by_the_api_train_the_model_the_local_backend_then_u
                 assert field["source"] == "rules", name  # fields the model was not trained for
         assert any(kie["fields"][name]["source"] == "model" for name in LEARNED_FIELDS)
     assert right >= 0.8 * NEW_RECEIPTS * len(LEARNED_FIELDS)
+
+    # A worse candidate (one epoch) fails the blocking check and is never promoted.
+    current = (outputs / "models" / "receipt" / "current.pt").read_bytes()
+    worse = {**config, "epochs": 1}
+    result = materialize([*LEARNED_KIE_ASSETS, *LEARNED_KIE_CHECKS],
+                         run_config={"ops": {name: {"config": worse} for name in run_config["ops"]}},
+                         resources={"storage": StorageResource(output_root=str(outputs))}, instance=dagster_instance,
+                         raise_on_error=False)
+    evaluations = result.get_asset_check_evaluations()
+    assert [e.passed for e in evaluations] == [False]
+    promoted = {e.materialization.asset_key.to_user_string() for e in result.get_asset_materialization_events()}
+    assert "kie_model" in promoted and "current_kie_model" not in promoted
+    assert (outputs / "models" / "receipt" / "current.pt").read_bytes() == current
