@@ -1,0 +1,108 @@
+"""Text a retrieval user would accept (issue 18): ligatures, hyphenation, right-to-left
+scripts, sideways and rotated pages, running headers and footers out of the Markdown."""
+
+from __future__ import annotations
+
+import io
+
+import pypdfium2 as pdfium
+import pytest
+
+from upstage_assets.local_engine.bidi import logical_word_order, visual_to_logical
+from upstage_assets.local_engine.document_parse import parse_document
+from upstage_assets_tests.local_engine import samples
+
+
+def _parse(data: bytes) -> dict:
+    return parse_document(data, mime_type="application/pdf")
+
+
+def _texts(response: dict) -> list[str]:
+    return [e["content"]["text"] for e in response["elements"]]
+
+
+def _one_page(*lines: tuple[float, float, str], size: int = 12) -> bytes:
+    pdf = samples._pdf()
+    pdf.add_page()
+    pdf.set_font("DejaVu", "", size)
+    for x, y, text in lines:
+        pdf.set_xy(x, y)
+        pdf.cell(0, 8, text)
+    return bytes(pdf.output())
+
+
+def test_ligature_code_points_are_expanded() -> None:
+    data = _one_page((20, 20, "We \ufb01nd \ufb02oating o\ufb03ces"))
+    assert "We find floating offices" in _texts(_parse(data))
+
+
+def test_word_hyphenated_at_line_end_is_joined() -> None:
+    data = _one_page((20, 30, "The engine must be able to com-"), (20, 36, "pile the code quickly."))
+    markdown = _parse(data)["content"]["markdown"]
+    assert "compile" in markdown
+    assert "com-" not in markdown and "com\n" not in markdown
+
+
+def test_right_to_left_words_in_logical_order_without_spaces_between_letters() -> None:
+    # fpdf2 draws each string left to right: the visual order of Hebrew "\u05e2\u05d5\u05dc\u05dd" / Arabic "\u062d\u0628\u064a\u0628\u064a".
+    data = _one_page((20, 50, "\u05dd\u05dc\u05d5\u05e2"), (20, 60, "\u064a\u0628\u064a\u0628\u062d"))
+    texts = _texts(_parse(data))
+    assert "\u05e2\u05d5\u05dc\u05dd" in texts
+    assert "\u062d\u0628\u064a\u0628\u064a" in texts
+
+
+def test_bidi_helpers_keep_numbers_and_latin_runs_in_their_order() -> None:
+    assert visual_to_logical("\u064a\u0628\u064a\u0628\u064e\u062d") == "\u062d\u064e\u0628\u064a\u0628\u064a"
+    assert visual_to_logical("12\u05d0\u05d1") == "\u05d1\u05d012"
+    assert logical_word_order(["ACME", "Ltd", "\u05e9\u05dc\u05d5\u05dd", "\u05e2\u05d5\u05dc\u05dd"]) == [
+        "\u05e2\u05d5\u05dc\u05dd", "\u05e9\u05dc\u05d5\u05dd", "ACME", "Ltd"]
+    assert logical_word_order(["plain", "words"]) == ["plain", "words"]
+
+
+def test_sideways_line_on_an_upright_page_reads_as_one_line() -> None:
+    pdf = samples._pdf()
+    pdf.add_page()
+    pdf.set_font("DejaVu", "", 12)
+    pdf.set_xy(20, 20)
+    pdf.cell(0, 8, "An upright paragraph of ordinary running text on this page.")
+    with pdf.rotation(90, x=100, y=200):
+        pdf.text(100, 200, "Sideways words here")
+    texts = _texts(_parse(bytes(pdf.output())))
+    assert "Sideways words here" in texts
+
+
+@pytest.mark.parametrize("rotate", [90, 180, 270])
+def test_page_turned_by_rotate_is_read_along_its_text(rotate: int) -> None:
+    """Text drawn upright on a sheet whose /Rotate turns it sideways (one char per line before)."""
+    data = _one_page((20, 20, "Hello world from a turned page"), (20, 30, "Second line here"), size=14)
+    doc = pdfium.PdfDocument(data)
+    doc[0].set_rotation(rotate)
+    buffer = io.BytesIO()
+    doc.save(buffer)
+    doc.close()
+    response = _parse(buffer.getvalue())
+    markdown = response["content"]["markdown"]
+    assert "Hello world from a turned page" in markdown
+    assert markdown.index("Hello world") < markdown.index("Second line here")
+
+
+def test_running_header_and_page_numbers_are_elements_left_out_of_markdown(report_pdf: bytes) -> None:
+    response = _parse(report_pdf)
+    categories = {e["content"]["text"]: e["category"] for e in response["elements"]}
+    assert categories["ACME Holdings - Quarterly Report"] == "header"
+    assert categories["Page 1 of 2"] == "footer"
+    markdown = response["content"]["markdown"]
+    assert "ACME Holdings" not in markdown and "Page 1 of 2" not in markdown
+    assert "Annual Summary" in markdown
+    assert "ACME Holdings" in response["content"]["html"]  # still there, tagged <header>
+    kept = parse_document(report_pdf, mime_type="application/pdf", headers_footers_in_markdown=True)
+    assert "ACME Holdings" in kept["content"]["markdown"]
+
+
+def test_single_page_footer_with_page_x_of_y_is_a_footer() -> None:
+    data = _one_page((20, 30, "Invoice body text that says what was bought."),
+                     (20, 285, "Facture 2022089083 - Page 1/1"), size=10)
+    response = _parse(data)
+    footer = [e for e in response["elements"] if e["category"] == "footer"]
+    assert [e["content"]["text"] for e in footer] == ["Facture 2022089083 - Page 1/1"]
+    assert "Page 1/1" not in response["content"]["markdown"]
