@@ -160,6 +160,7 @@ def _page_elements(page: PageContent, blocks: list[_Block], repeated: set[str], 
     elements = [_block_element(page, block, body, heading_ratio, repeated) for block in blocks]
     for box in page.figures:
         elements.append(Element("figure", page.number, box, page.width, page.height))
+    _mark_outermost_page_numbers(elements)
     gutter = 0.01 * page.width
     headers = [e for e in elements if e.category == "header"]
     footers = [e for e in elements if e.category == "footer"]
@@ -169,6 +170,19 @@ def _page_elements(page: PageContent, blocks: list[_Block], repeated: set[str], 
         return reading_order(items, lambda element: element.box, min_gutter=gutter)
 
     return order(headers) + order(body_elements) + order(footers)
+
+
+def _mark_outermost_page_numbers(elements: list[Element]) -> None:
+    """A lone page number below (above) everything else on the page is a footer (header),
+    wherever the page's margins are (LaTeX puts it well above the bottom tenth)."""
+    for element in elements:
+        if element.category != "paragraph" or len(element.lines) != 1 or not _PAGE_NUMBER.match(element.lines[0]):
+            continue
+        others = [e.box for e in elements if e is not element]
+        if all(box.y1 <= element.box.y0 for box in others):
+            element.category = "footer"
+        elif all(box.y0 >= element.box.y1 for box in others):
+            element.category = "header"
 
 
 def _block_element(page: PageContent, block: _Block, body: float, heading_ratio: float,

@@ -106,3 +106,23 @@ def test_single_page_footer_with_page_x_of_y_is_a_footer() -> None:
     footer = [e for e in response["elements"] if e["category"] == "footer"]
     assert [e["content"]["text"] for e in footer] == ["Facture 2022089083 - Page 1/1"]
     assert "Page 1/1" not in response["content"]["markdown"]
+
+
+def test_columns_with_a_gutter_narrower_than_a_line_are_read_one_after_the_other() -> None:
+    """LaTeX's two-column gap is 10 pt: less than a line height, once merged across the gutter."""
+    pdf = samples._pdf()
+    pdf.add_page()
+    pdf.set_font("DejaVu", "B", 16)
+    pdf.set_xy(20, 20)
+    pdf.cell(170, 10, "A Title Over Both Columns", align="C")
+    pdf.set_font("DejaVu", "", 10)
+    pdf.set_xy(20, 40)
+    pdf.multi_cell(83, 5, samples.LOREM_LEFT * 2, align="J")
+    pdf.set_xy(106.5, 40)  # a 3.5 mm (10 pt) gutter
+    pdf.multi_cell(83, 5, samples.LOREM_RIGHT * 2, align="J")
+    response = _parse(bytes(pdf.output()))
+    texts = _texts(response)
+    assert not any("Revenue" in t and "Risks" in t for t in texts)
+    markdown = " ".join(response["content"]["markdown"].split())
+    assert markdown.index("A Title Over Both Columns") < markdown.index("Revenue grew")
+    assert markdown.index("Risks remain") > markdown.rindex("after the warehouse move")
