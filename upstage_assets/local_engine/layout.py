@@ -20,6 +20,7 @@ from upstage_assets.local_engine.geometry import (
     union_all,
 )
 from upstage_assets.local_engine.reading_order import reading_order
+from upstage_assets.local_engine.table_regions import merge_stacked_tables, split_table_runs
 from upstage_assets.local_engine.tables import table_rows
 
 # Lines further apart than this many line heights start a new block (a blank line).
@@ -99,7 +100,8 @@ def layout_document(pages: list[PageContent]) -> list[Element]:
 
 
 def _page_blocks(page: PageContent) -> list[_Block]:
-    return _grow_blocks(line_pieces(page.lines))
+    blocks = [block.lines for block in _grow_blocks(line_pieces(page.lines))]
+    return [_Block(lines) for lines in merge_stacked_tables(split_table_runs(blocks))]
 
 
 def _grow_blocks(fragments: list[Line]) -> list[_Block]:

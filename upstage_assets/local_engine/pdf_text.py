@@ -27,6 +27,9 @@ MIN_TEXT_LAYER_CHARS = 3
 # Images smaller than this share of the page are decoration (logos stay: they are bigger).
 MIN_FIGURE_AREA = 0.01
 _LINE_BREAKS = {0x0A, 0x0D, 0x02, 0xFFFE}
+# A text layer whose characters are mostly control codes is garbled (fonts without a usable
+# ToUnicode map): the page is OCRed like a scan rather than emitting the garbage.
+GARBLED_CONTROL_SHARE = 0.3
 _BOLD_WEIGHT = 600
 
 
@@ -136,8 +139,9 @@ def _page_chars(textpage: pdfium.PdfTextPage, frame: _PageFrame) -> list[Char]:
     get_unicode, get_box = pdfium_c.FPDFText_GetUnicode, pdfium_c.FPDFText_GetLooseCharBox
     coords = frame.coords
     chars: list[Char] = []
-    high = 0
-    for i in range(textpage.count_chars()):
+    high = controls = 0
+    count = textpage.count_chars()
+    for i in range(count):
         code = get_unicode(textpage, i)
         if 0xD800 <= code <= 0xDBFF:
             high = code
@@ -147,6 +151,8 @@ def _page_chars(textpage: pdfium.PdfTextPage, frame: _PageFrame) -> list[Char]:
                 continue
             code, high = 0x10000 + ((high - 0xD800) << 10) + (code - 0xDC00), 0
         if code <= 32 or code in _LINE_BREAKS or (code > 127 and chr(code).isspace()):
+            if code < 32 and code not in _LINE_BREAKS and code != 9:
+                controls += 1
             chars.append(("", 0.0, 0.0, 0.0, 0.0, _SOFT_HYPHEN if code in _SOFT_HYPHEN_CODES else _BREAK))
             continue
         if not get_box(textpage, i, rect_ref):
@@ -155,6 +161,8 @@ def _page_chars(textpage: pdfium.PdfTextPage, frame: _PageFrame) -> list[Char]:
         if cx1 <= cx0 and cy1 <= cy0:
             continue
         chars.append((chr(code), cx0, cy0, cx1, cy1, i))
+    if count >= 20 and controls > GARBLED_CONTROL_SHARE * count:
+        return []  # a font without a usable ToUnicode map: read the page as a scan instead
     return chars
 
 

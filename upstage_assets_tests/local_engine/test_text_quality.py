@@ -126,3 +126,31 @@ def test_columns_with_a_gutter_narrower_than_a_line_are_read_one_after_the_other
     markdown = " ".join(response["content"]["markdown"].split())
     assert markdown.index("A Title Over Both Columns") < markdown.index("Revenue grew")
     assert markdown.index("Risks remain") > markdown.rindex("after the warehouse move")
+
+
+def _pdf_with_control_code_text() -> bytes:
+    """A page whose font maps its glyphs to control codes (no usable ToUnicode): garbage text."""
+    text = bytes(range(1, 9)) * 10
+    stream = b"BT /F1 12 Tf 50 700 Td (" + text.replace(b"\\", b"\\\\") + b") Tj ET"
+    objects = [b"<< /Type /Catalog /Pages 2 0 R >>", b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+               b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R "
+               b"/Resources << /Font << /F1 5 0 R >> >> >>",
+               b"<< /Length %d >>\nstream\n" % len(stream) + stream + b"\nendstream",
+               b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>"]
+    out, offsets = b"%PDF-1.4\n", []
+    for number, body in enumerate(objects, 1):
+        offsets.append(len(out))
+        out += b"%d 0 obj\n" % number + body + b"\nendobj\n"
+    xref = len(out)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
+    out += b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
+    return out + b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, xref)
+
+
+def test_garbled_text_layer_is_not_used() -> None:
+    """Such a page is read like a scan (OCR) instead of emitting control-code garbage."""
+    from upstage_assets.local_engine import pdf_text
+
+    with pdf_text.open_pdf(_pdf_with_control_code_text()) as pdf:
+        page = pdf_text.page_content(pdf, 0)
+    assert not pdf_text.has_text_layer(page)
