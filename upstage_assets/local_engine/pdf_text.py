@@ -19,6 +19,7 @@ import pypdfium2.raw as pdfium_c
 from upstage_assets.errors import CorruptDocument, EncryptedDocument
 from upstage_assets.local_engine.bidi import has_rtl, visual_to_logical
 from upstage_assets.local_engine.geometry import Box, PageContent, Word, group_into_lines
+from upstage_assets.unicode_text import char_from_code_units
 
 PDFIUM_LOCK = threading.RLock()
 
@@ -139,28 +140,32 @@ def _page_chars(textpage: pdfium.PdfTextPage, frame: _PageFrame) -> list[Char]:
     get_unicode, get_box = pdfium_c.FPDFText_GetUnicode, pdfium_c.FPDFText_GetLooseCharBox
     coords = frame.coords
     chars: list[Char] = []
-    high = controls = 0
+    controls = 0
     count = textpage.count_chars()
-    for i in range(count):
+    i = -1
+    while i + 1 < count:
+        i += 1
+        index = i
         code = get_unicode(textpage, i)
-        if 0xD800 <= code <= 0xDBFF:
-            high = code
-            continue
-        if 0xDC00 <= code <= 0xDFFF:
-            if not high:
-                continue
-            code, high = 0x10000 + ((high - 0xD800) << 10) + (code - 0xDC00), 0
+        if 0xD800 <= code <= 0xDFFF or code > 0x10FFFF:
+            # pdfium hands out UTF-16 units: join a surrogate pair into its character (the low
+            # unit's own index is then skipped); a lone surrogate becomes U+FFFD.
+            following = get_unicode(textpage, i + 1) if i + 1 < count else None
+            char, joined = char_from_code_units(code, following)
+            if joined:
+                i += 1
+            code = ord(char)
         if code <= 32 or code in _LINE_BREAKS or (code > 127 and chr(code).isspace()):
             if code < 32 and code not in _LINE_BREAKS and code != 9:
                 controls += 1
             chars.append(("", 0.0, 0.0, 0.0, 0.0, _SOFT_HYPHEN if code in _SOFT_HYPHEN_CODES else _BREAK))
             continue
-        if not get_box(textpage, i, rect_ref):
+        if not get_box(textpage, index, rect_ref):
             continue
         cx0, cy0, cx1, cy1 = coords(rect.left, rect.bottom, rect.right, rect.top)
         if cx1 <= cx0 and cy1 <= cy0:
             continue
-        chars.append((chr(code), cx0, cy0, cx1, cy1, i))
+        chars.append((chr(code), cx0, cy0, cx1, cy1, index))
     if count >= 20 and controls > GARBLED_CONTROL_SHARE * count:
         return []  # a font without a usable ToUnicode map: read the page as a scan instead
     return chars
