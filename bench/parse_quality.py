@@ -36,7 +36,7 @@ def normalise(text: str) -> str:
     """Fold what a reader would not notice: compatibility forms, quotes, dashes, markup, spacing."""
     text = unicodedata.normalize("NFKC", html.unescape(re.sub(r"<[^>]+>", " ", text))).translate(_FOLD)
     text = re.sub(r"(?m)^\s*(#+|[-*]|\|?\s*-{3,}[-|\s]*)\s", " ", text)
-    text = re.sub(r"[|*_]", " ", text)
+    text = re.sub(r"[*_]", "", text.replace("|", " "))
     return re.sub(r"\s+", " ", text).strip()
 
 
