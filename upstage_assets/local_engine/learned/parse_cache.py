@@ -22,9 +22,8 @@ from typing import Any
 
 from upstage_assets.ingest.naming import sha256_hex
 
-# The modules whose code decides what a parse answers (not the extractor's own modules).
-ENGINE_MODULES = ("document_parse.py", "geometry.py", "layout.py", "ocr.py", "page_sources.py", "pdf_text.py",
-                  "preprocess.py", "reading_order.py", "render.py", "tables.py", "columns.py")
+# Every local-engine module decides what a parse answers, except the extractor's own.
+EXTRACTOR_MODULES = ("kie.py", "field_matching.py", "normalize.py", "line_items.py")
 ENGINE_DISTRIBUTIONS = ("rapidocr", "rapidocr-onnxruntime", "onnxruntime", "pypdfium2")
 DEFAULT_CACHE_DIR = Path("data") / "cache" / "parse"
 
@@ -39,9 +38,8 @@ def engine_fingerprint() -> str:
         except metadata.PackageNotFoundError:
             continue
     engine_dir = Path(__file__).resolve().parent.parent
-    for module in ENGINE_MODULES:
-        path = engine_dir / module
-        if path.exists():
+    for path in sorted(engine_dir.glob("*.py")):
+        if path.name not in EXTRACTOR_MODULES:
             digest.update(path.read_bytes())
     return digest.hexdigest()[:16]
 
