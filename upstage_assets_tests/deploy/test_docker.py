@@ -41,7 +41,7 @@ def test_hadolint_catches_problems(tmp_path: Path) -> None:
 def test_dockerfile_shape() -> None:
     text = DOCKERFILE.read_text()
     stages = re.findall(r"^FROM\s+(\S+)(?:\s+AS\s+(\S+))?", text, flags=re.M)
-    assert [name for _, name in stages] == ["requirements", "builder", "wheel", "runtime"]
+    assert [name for _, name in stages] == ["requirements", "wheel", "runtime"]
     assert re.search(r"^ARG PYTHON_IMAGE=python:3\.11\.\d+-slim-\w+$", text, flags=re.M)
     assert re.search(r"^ARG TORCH_VARIANT=cpu$", text, flags=re.M)
     # pytorch.org's CPU index is the default torch source; offline builds pass another (make image).
