@@ -27,7 +27,7 @@ from upstage_assets_tests.deploy.containers.podman import (
     wait_until,
 )
 
-pytestmark = [needs_podman, pytest.mark.slow]
+pytestmark = [needs_podman, pytest.mark.slow, pytest.mark.timeout(3600)]  # the first test may build the image
 UID = 10001  # the Dockerfile's dagster user
 
 
