@@ -34,10 +34,10 @@ from dagster._core.execution.backfill import BULK_ACTION_TERMINAL_STATUSES, Bulk
 from dagster._core.storage.tags import BACKFILL_ID_TAG
 
 from upstage_assets.assets.keys import PARSED_LAYOUTS, VALIDATED_DOCUMENTS
+from upstage_assets.redaction import redact
 from upstage_assets.resources.storage import StorageResource
 
 WEBHOOK_ENV = "UPSTAGE_ASSETS_WEBHOOK_URL"
-SECRET_ENVS = ("UPSTAGE_API_KEY", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_ACCESS_KEY_ID", WEBHOOK_ENV)
 MAX_REASONS = 5
 POST_ATTEMPTS = 3
 BACKFILL_LOOKBACK_SECONDS = 3600
@@ -49,15 +49,6 @@ def webhook_url() -> str | None:
 
 def _default_status() -> DefaultSensorStatus:
     return DefaultSensorStatus.RUNNING if webhook_url() else DefaultSensorStatus.STOPPED
-
-
-def redact(text: str) -> str:
-    """Mask every secret value from the environment (and anything that looks like a bearer token)."""
-    for name in SECRET_ENVS:
-        value = os.environ.get(name)
-        if value and len(value) >= 4:
-            text = text.replace(value, "[redacted]")
-    return text
 
 
 @dataclass

@@ -12,9 +12,17 @@ import posixpath
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
-from upstage_assets.errors import DocumentError, DocumentTooLarge, EmptyDocument, UnsafeSourceName
+from upstage_assets.errors import (
+    DocumentError,
+    DocumentTooLarge,
+    EmptyDocument,
+    InternalError,
+    SourceUnavailable,
+    UnsafeSourceName,
+)
 from upstage_assets.inspection import SUPPORTED_EXTENSIONS, DocumentLimits
 from upstage_assets.partitions import document_id_for_sha256, sha256_hex
+from upstage_assets.redaction import redact
 from upstage_assets.schemas.extraction import BUILTIN_SCHEMAS
 from upstage_assets.storage.failures import clear_failure, record_failure
 from upstage_assets.storage.object_store import ObjectInfo, ObjectStore, UnsafeKeyError
@@ -30,6 +38,7 @@ class IngestResult:
     duplicates: list[str] = field(default_factory=list)  # source URIs whose bytes were already registered
     skipped: list[tuple[str, str]] = field(default_factory=list)  # (source URI, reason)
     remaining: int = 0  # candidates left for the next call (work is chunked)
+    retry_later: list[str] = field(default_factory=list)  # keys that failed to read: looked at again next pass
 
     @property
     def new_ids(self) -> list[str]:
@@ -91,22 +100,41 @@ def register_objects(
                            stage=REGISTRATION_STAGE, error=refusal, run_id="registration")
             result.skipped.append((uri, "zero-byte object" if isinstance(refusal, EmptyDocument) else refusal.message))
             continue
-        clear_failure(registry.store, registry.layout, failure_id_for_source(uri))
-        data = source.read_bytes(info.key)
-        sha = sha256_hex(data)
-        document_id = document_id_for_sha256(sha)
-        if document_id in known or registry.contains(document_id):
-            result.duplicates.append(uri)
-            known.add(document_id)
-            continue
-        record = DocumentRecord(document_id=document_id, source_uri=uri, sha256=sha, size_bytes=len(data),
-                                filename=posixpath.basename(info.key),
-                                schema=schema_for_key(info.key, default_schema),
-                                extra=(extra_for(uri) if extra_for else {}))
-        registry.put(record)
-        known.add(document_id)
-        result.new_records.append(record)
+        try:
+            _register_one(source, registry, info, uri, default_schema, known, extra_for, result)
+        except Exception as exc:  # one unreadable object is recorded and retried next pass; the rest go on
+            error = (SourceUnavailable(f"{uri} could not be read: {type(exc).__name__}: {redact(str(exc))[:200]}")
+                     if isinstance(exc, OSError) else InternalError.from_exception(exc, REGISTRATION_STAGE))
+            try:
+                record_failure(registry.store, registry.layout, document_id=failure_id_for_source(uri),
+                               source_uri=uri, stage=REGISTRATION_STAGE, error=error, run_id="registration")
+            except Exception:  # the store itself is failing: the skip reason still says why
+                pass
+            result.skipped.append((uri, error.message))
+            result.retry_later.append(info.key)
     return result
+
+
+def _register_one(source: ObjectStore, registry: DocumentRegistry, info: ObjectInfo, uri: str,
+                  default_schema: str, known: set[str], extra_for: Callable[[str], dict] | None,
+                  result: IngestResult) -> None:
+    from upstage_assets.storage.s3_scan import failure_id_for_source  # s3_scan imports this module
+
+    data = source.read_bytes(info.key)
+    clear_failure(registry.store, registry.layout, failure_id_for_source(uri))
+    sha = sha256_hex(data)
+    document_id = document_id_for_sha256(sha)
+    if document_id in known or registry.contains(document_id):
+        result.duplicates.append(uri)
+        known.add(document_id)
+        return
+    record = DocumentRecord(document_id=document_id, source_uri=uri, sha256=sha, size_bytes=len(data),
+                            filename=posixpath.basename(info.key),
+                            schema=schema_for_key(info.key, default_schema),
+                            extra=(extra_for(uri) if extra_for else {}))
+    registry.put(record)
+    known.add(document_id)
+    result.new_records.append(record)
 
 
 def load_index(store: ObjectStore) -> dict[str, str]:
@@ -140,8 +168,10 @@ def scan_inbox(source: ObjectStore, output: ObjectStore, registry: DocumentRegis
             continue
         candidates.append(info)
     result = register_objects(source, registry, candidates, default_schema=default_schema)
+    retry_later = set(result.retry_later)
     for info in candidates:
-        index[info.key] = info.version
+        if info.key not in retry_later:
+            index[info.key] = info.version
     result.skipped.extend(skipped)
     result.remaining = remaining
     save_index(output, index)

@@ -36,7 +36,13 @@ from dagster import (
     RunRequest,
     RunsFilter,
 )
-from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
+from dagster._core.storage.tags import (
+    ASSET_PARTITION_RANGE_END_TAG,
+    ASSET_PARTITION_RANGE_START_TAG,
+)
+from dagster._core.storage.tags import (
+    PARTITION_NAME_TAG as PARTITION_TAG,
+)
 
 from upstage_assets.assets.keys import DOCUMENT_ASSET_KEYS, KIE_FIELDS, VALIDATED_DOCUMENTS
 from upstage_assets.errors import UnsafeDocumentKey
@@ -75,7 +81,12 @@ def _failed_stage(store: ObjectStore, layout: OutputLayout, document_id: str) ->
         return None  # the stage refuses the key itself
     if not store.exists(key):
         return None
-    table = pq.read_table(io.BytesIO(store.read_bytes(key)), columns=["stage"])
+    try:
+        table = pq.read_table(io.BytesIO(store.read_bytes(key)), columns=["stage"])
+    except Exception as exc:  # an unreadable record must not stop the batch: resume from the start
+        logger.warning("failure record of %s unreadable (%s); its stages are not skipped", document_id,
+                       type(exc).__name__)
+        return DOCUMENT_ASSET_KEYS[0].to_user_string()
     return table.column("stage")[0].as_py() if table.num_rows else None
 
 
@@ -175,6 +186,64 @@ def stale_documents(instance: DagsterInstance, storage: Any, default_schema: str
         if current[ref] is not None and recorded[document_id] != current[ref]:
             stale.append(document_id)
     return stale
+
+
+ACTIVE_RUN_STATUSES = [DagsterRunStatus.QUEUED, DagsterRunStatus.NOT_STARTED, DagsterRunStatus.STARTING,
+                       DagsterRunStatus.STARTED, DagsterRunStatus.CANCELING]
+
+
+def _run_documents(tags: Mapping[str, str], order: Sequence[str], index: Mapping[str, int]) -> set[str]:
+    """The documents a run covers: its partition, or its range narrowed to its listed documents."""
+    listed = tags.get(ONLY_DOCUMENTS_TAG)
+    if listed:
+        return set(listed.split(","))
+    if tags.get(PARTITION_TAG):
+        return {tags[PARTITION_TAG]}
+    start, end = tags.get(ASSET_PARTITION_RANGE_START_TAG), tags.get(ASSET_PARTITION_RANGE_END_TAG)
+    if start is not None and end is not None and start in index and end in index:
+        return set(order[index[start]:index[end] + 1])
+    return set()
+
+
+def _backfill_documents(instance: DagsterInstance) -> set[str]:
+    """Documents targeted by asset backfills still in progress (their runs may not exist yet)."""
+    from dagster._core.execution.backfill import BulkActionStatus
+
+    documents: set[str] = set()
+    for backfill in instance.get_backfills(status=BulkActionStatus.REQUESTED):
+        data = backfill.asset_backfill_data
+        if data is None:
+            continue
+        for key in DOCUMENT_ASSET_KEYS:
+            subset = data.target_subset.partitions_subsets_by_asset_key.get(key)
+            if subset is not None:
+                documents |= set(subset.get_partition_keys())
+    return documents
+
+
+def documents_in_flight(instance: DagsterInstance) -> set[str]:
+    """Documents that a queued or running run, or a backfill in progress, may still process."""
+    order = partition_order(instance)
+    index = {key: i for i, key in enumerate(order)}
+    covered: set[str] = set()
+    for run in instance.get_runs(filters=RunsFilter(statuses=ACTIVE_RUN_STATUSES)):
+        covered |= _run_documents(run.tags, order, index)
+    return covered | _backfill_documents(instance)
+
+
+def unfinished_documents(instance: DagsterInstance, storage: Any) -> list[str]:
+    """Documents in limbo: no ``validated_documents``, no recorded failure, and nothing processing them.
+
+    A run that ended (succeeded, failed, canceled, or died) without finishing a document and
+    without recording its failure leaves it here: a crash outside the per-document boundary, a
+    killed worker, a canceled run. ``retry-failed`` processes them, resuming at the stage reached.
+    """
+    failed = set(failed_documents(storage))
+    missing = [d for d in missing_documents(instance, storage) if d not in failed]
+    if not missing:
+        return []
+    busy = documents_in_flight(instance)
+    return [d for d in missing if d not in busy]
 
 
 def failed_documents(storage: Any, *, retryable_only: bool = False) -> list[str]:

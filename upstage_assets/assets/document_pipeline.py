@@ -13,6 +13,7 @@ schema change) reads the earlier stages from storage.
 
 import asyncio
 import time
+import traceback
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -45,9 +46,10 @@ from upstage_assets.assets.stages import (
     run_raw,
     run_validate,
 )
-from upstage_assets.errors import BudgetExceeded, DocumentError, UnsafeDocumentKey
+from upstage_assets.errors import BudgetExceeded, DocumentError, InternalError, UnsafeDocumentKey
 from upstage_assets.partitions import documents_partitions
 from upstage_assets.recovery import documents_wanted, stages_to_skip
+from upstage_assets.redaction import redact
 from upstage_assets.resources.catalog import backend_name, price_per_page
 from upstage_assets.resources.local_engine import LocalEngineResource
 from upstage_assets.resources.parser import ParseOptions
@@ -118,6 +120,12 @@ class DocumentOutcome:
 async def _process_document(context: AssetExecutionContext, env: StageEnv, document_id: str,
                             selected: set[AssetKey], semaphore: asyncio.Semaphore,
                             skip: set[AssetKey] | None = None) -> DocumentOutcome:
+    """Take one document through the selected stages; any exception becomes its recorded failure.
+
+    This is the batch's error boundary: whatever one document raises (a ``DocumentError``, or a
+    ``KeyError``/``UnicodeError``/pyarrow error nobody foresaw, which becomes ``internal_error``),
+    it is recorded against that document and stage, and the other documents go on.
+    """
     state = DocumentState(document_id)
     outcome = DocumentOutcome(document_id, completed=[])
     async with semaphore:
@@ -126,27 +134,46 @@ async def _process_document(context: AssetExecutionContext, env: StageEnv, docum
                 continue
             try:
                 metadata = await stage(env, state)
+                outcome.pages_billed += int(metadata.get("pages_billed") or 0) if asset_key == PARSED_LAYOUTS else 0
+                outcome.quarantined = outcome.quarantined or metadata.get("status") == "quarantined"
+                data_version = _data_version(asset_key, state)
+                context.log_event(AssetMaterialization(
+                    asset_key=asset_key, partition=document_id,
+                    tags={DATA_VERSION_TAG: data_version} if data_version else None,
+                    metadata=to_metadata({"document": _document_name(state), **metadata})))
             except DocumentError as exc:
-                outcome.error, outcome.failed_stage = exc, asset_key
-                source = state.record.source_uri if state.record else None
-                try:
-                    await asyncio.to_thread(record_failure, env.store, env.layout, document_id=document_id,
-                                            source_uri=source, stage=asset_key.to_user_string(), error=exc,
-                                            run_id=context.run_id)
-                except UnsafeDocumentKey:  # a key that cannot name a file: the step's failure lists it
-                    pass
-                context.log.warning(f"document {document_id} failed at {asset_key.to_user_string()}: "
-                                    f"[{exc.code}] {exc.message}")
+                await _record_document_failure(context, env, state, asset_key, exc, outcome)
                 return outcome
-            outcome.pages_billed += int(metadata.get("pages_billed") or 0) if asset_key == PARSED_LAYOUTS else 0
-            outcome.quarantined = outcome.quarantined or metadata.get("status") == "quarantined"
-            data_version = _data_version(asset_key, state)
-            context.log_event(AssetMaterialization(asset_key=asset_key, partition=document_id,
-                                                   tags={DATA_VERSION_TAG: data_version} if data_version else None,
-                                                   metadata=to_metadata({"document": _document_name(state), **metadata})))
+            except Exception as exc:  # the boundary: one document never fails the batch
+                error = InternalError.from_exception(exc, asset_key.to_user_string())
+                context.log.error(f"document {document_id}: unexpected {type(exc).__name__} at "
+                                  f"{asset_key.to_user_string()}\n{redact(traceback.format_exc())}")
+                await _record_document_failure(context, env, state, asset_key, error, outcome)
+                return outcome
             outcome.completed.append(asset_key)
-    await asyncio.to_thread(clear_failure, env.store, env.layout, document_id)
+    try:
+        await asyncio.to_thread(clear_failure, env.store, env.layout, document_id)
+    except Exception as exc:  # a stale failure row is corrected by the next run
+        context.log.warning(f"document {document_id}: could not clear its old failure record: "
+                            f"{type(exc).__name__}: {redact(str(exc))}")
     return outcome
+
+
+async def _record_document_failure(context: AssetExecutionContext, env: StageEnv, state: DocumentState,
+                                   asset_key: AssetKey, error: DocumentError, outcome: DocumentOutcome) -> None:
+    outcome.error, outcome.failed_stage = error, asset_key
+    source = state.record.source_uri if state.record else None
+    try:
+        await asyncio.to_thread(record_failure, env.store, env.layout, document_id=state.document_id,
+                                source_uri=source, stage=asset_key.to_user_string(), error=error,
+                                run_id=context.run_id)
+    except UnsafeDocumentKey:  # a key that cannot name a file: the step's failure lists it
+        pass
+    except Exception as exc:  # the step's summary and failure still list the document
+        context.log.error(f"document {state.document_id}: its failure could not be recorded: "
+                          f"{type(exc).__name__}: {redact(str(exc))}")
+    context.log.warning(f"document {state.document_id} failed at {asset_key.to_user_string()}: "
+                        f"[{error.code}] {error.message}")
 
 
 async def _process_batch(context: AssetExecutionContext, env: StageEnv, keys: list[str],

@@ -6,13 +6,15 @@ from typing import Any
 
 from dagster import MetadataValue
 
+from upstage_assets.unicode_text import valid_unicode
+
 MARKDOWN_KEYS = {"preview", "fields"}
 PATH_KEYS = {"path", "source_uri"}
 
 
 def to_metadata(values: dict[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {}
-    for key, value in values.items():
+    for key, value in valid_unicode(values).items():
         if value is None:
             continue
         if key in MARKDOWN_KEYS:

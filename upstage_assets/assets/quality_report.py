@@ -45,16 +45,31 @@ def _is_filled(value: Any) -> bool:
     return value not in (None, "", [])
 
 
+def _confidence(value: Any) -> float | None:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None  # a malformed confidence leaves that one value out, not the report
+    return number if number == number else None
+
+
+def _confidence_map(row: dict[str, Any]) -> dict[str, Any]:
+    try:
+        return dict(row.get("field_confidence") or [])
+    except (TypeError, ValueError):
+        return {}
+
+
 def field_quality(table: pa.Table) -> list[FieldQuality]:
-    """Coverage and confidences of each extracted (non-lineage) column."""
+    """Coverage and confidences of each extracted (non-lineage) column; malformed values are left out."""
     rows = table.to_pylist()
-    confidence_maps = [dict(r.get("field_confidence") or []) for r in rows]
+    confidence_maps = [_confidence_map(r) for r in rows]
     result = []
     for name in table.column_names:
         if name in LINEAGE_COLUMNS:
             continue
         filled = sum(1 for r in rows if _is_filled(r.get(name)))
-        confidences = [float(m[name]) for m in confidence_maps if m.get(name) is not None]
+        confidences = [c for c in (_confidence(m.get(name)) for m in confidence_maps) if c is not None]
         result.append(FieldQuality(name, filled / len(rows) if rows else 0.0, confidences))
     return result
 
@@ -132,10 +147,13 @@ def quality_report(context: AssetExecutionContext, storage: StorageResource) -> 
     store.write_bytes(REPORT_MARKDOWN_KEY, (markdown + f"\n\n![quality chart]({chart_path})\n").encode())
     embedded = f"![quality chart](data:image/png;base64,{base64.b64encode(chart).decode()})"
     context.log.info(f"quality report over {sum(rows.values())} rows in {len(rows)} tables")
+    for key, reason in source.unreadable:
+        context.log.warning(f"quality report left out {key}: {reason}")
     return MaterializeResult(metadata={
         "report": MetadataValue.md(markdown),
         "chart": MetadataValue.md(embedded),
         "chart_path": MetadataValue.path(chart_path),
         "rows": sum(rows.values()),
         "quarantined": sum(quarantined.values()),
+        "files_left_out": len(source.unreadable),
     })

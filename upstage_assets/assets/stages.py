@@ -31,6 +31,7 @@ from upstage_assets.schemas.extraction import ExtractionSchema
 from upstage_assets.storage.layout import OutputLayout
 from upstage_assets.storage.object_store import ObjectStore
 from upstage_assets.storage.registry import DocumentRecord, DocumentRegistry
+from upstage_assets.unicode_text import valid_text, valid_unicode
 from upstage_assets.validation import Lineage, validate_fields
 
 PREVIEW_CHARS = 1500
@@ -66,7 +67,7 @@ class DocumentState:
 
 
 async def _write_json(env: StageEnv, key: str, obj: Any) -> str:
-    data = json.dumps(obj, ensure_ascii=False, default=str).encode()
+    data = json.dumps(valid_unicode(obj), ensure_ascii=False, default=str).encode()
     return await asyncio.to_thread(env.store.write_bytes, key, data)
 
 
@@ -115,9 +116,10 @@ async def run_raw(env: StageEnv, state: DocumentState) -> dict[str, Any]:
            "size_bytes": info.size_bytes, "mime_type": info.mime_type, "page_count": info.page_count,
            "filename": record.filename, "schema": record.schema, "width_px": info.width_px,
            "height_px": info.height_px, "registered_at": record.registered_at}
+    raw = valid_unicode(raw)  # a file name may carry undecodable bytes (surrogate escapes)
     path = await _write_json(env, env.layout.raw_key(state.document_id), raw)
     state.raw = raw
-    return {"source_uri": record.source_uri, "filename": record.filename, "sha256": record.sha256,
+    return {"source_uri": raw["source_uri"], "filename": raw["filename"], "sha256": record.sha256,
             "size_bytes": info.size_bytes, "mime_type": info.mime_type, "pages": info.page_count,
             "schema": record.schema, "path": path}
 
@@ -134,7 +136,7 @@ def _element_counts(parsed: dict[str, Any]) -> dict[str, int]:
 
 async def run_parse(env: StageEnv, state: DocumentState) -> dict[str, Any]:
     document = await source_document(env, state)
-    parsed = await env.parser.parse(document, env.parse_options)
+    parsed = valid_unicode(await env.parser.parse(document, env.parse_options))
     path = await _write_json(env, env.layout.parsed_key(state.document_id), parsed)
     state.parsed = parsed
     pages_billed = int((parsed.get("usage") or {}).get("pages") or 0)
@@ -176,6 +178,7 @@ async def run_kie(env: StageEnv, state: DocumentState) -> dict[str, Any]:
         raise
     except (KeyError, ValueError, TypeError) as exc:
         raise ExtractionFailed(f"the extraction response could not be read: {type(exc).__name__}: {exc}") from exc
+    result.fields, result.response = valid_unicode(result.fields), valid_unicode(result.response)
     found = [n for n, f in result.fields.items() if f.get("value") not in (None, "", [])]
     confidences = [f["confidence"] for f in result.fields.values() if isinstance(f.get("confidence"), float)]
     kie = {"document_id": state.document_id, "schema_name": schema.name, "schema_version": schema.version,
@@ -210,7 +213,7 @@ async def run_validate(env: StageEnv, state: DocumentState) -> dict[str, Any]:
     lineage = Lineage(document_id=state.document_id, source_uri=raw["source_uri"], sha256=raw["sha256"],
                       backend=kie.get("backend", env.backend), model=kie.get("model", ""),
                       pages_billed=pages_billed,
-                      source_metadata={str(k): str(v) for k, v in record.extra.items()})
+                      source_metadata={valid_text(str(k)): valid_text(str(v)) for k, v in record.extra.items()})
     if kie.get("schema_version") != schema.version:
         raise UpstreamMissing(f"kie_fields of {state.document_id} was extracted with schema version "
                               f"{kie.get('schema_version')}, the schema is now {schema.version}: re-run kie_fields")

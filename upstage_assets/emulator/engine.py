@@ -23,6 +23,7 @@ from upstage_assets.emulator.settings import EmulatorSettings
 from upstage_assets.emulator.wire import ParseOptions
 from upstage_assets.errors import DocumentError
 from upstage_assets.inspection import PDF, TIFF, DocumentInfo, DocumentLimits, inspect_document
+from upstage_assets.unicode_text import valid_unicode
 
 
 def inspect(data: bytes, *, max_bytes: int, max_pages: int, max_pixels: int) -> DocumentInfo:
@@ -150,9 +151,11 @@ def extract_fields_guarded(parse_response: dict[str, Any], schema: dict[str, Any
 
 
 def _guard(fn: Callable[[], Any]) -> Any:
-    """Engine refusals become the API's codes; an engine that isn't there yet is a 501."""
+    """Engine refusals become the API's codes; an engine that isn't there yet is a 501.
+
+    The answer's text is made valid Unicode here, as the real API's JSON always is."""
     try:
-        return fn()
+        return valid_unicode(fn())
     except DocumentError as exc:
         raise api_error_for_document(exc) from None
     except NotImplementedError:

@@ -32,6 +32,7 @@ class ExportSource:
     store: ObjectStore
     layout: OutputLayout
     read_source: Callable[[str], bytes]
+    unreadable: list[tuple[str, str]] = field(default_factory=list)  # (file key, reason): left out of reads
 
     @property
     def registry(self) -> DocumentRegistry:
@@ -55,7 +56,12 @@ class ExportSource:
             schema_name = info.key[len(area) + 1:].split("/", 1)[0]
             if wanted and schema_name not in wanted:
                 continue
-            parts.setdefault(schema_name, []).append(pq.read_table(io.BytesIO(self.store.read_bytes(info.key))))
+            try:
+                part = pq.read_table(io.BytesIO(self.store.read_bytes(info.key)))
+            except Exception as exc:  # one torn or foreign file is reported, the rest are read
+                self.unreadable.append((info.key, f"unreadable Parquet: {type(exc).__name__}"))
+                continue
+            parts.setdefault(schema_name, []).append(part)
         result = {}
         for name, tables in sorted(parts.items()):
             superseded = latest_quarantine_times(self.store, self.layout, name) if area == self.layout.tables else {}

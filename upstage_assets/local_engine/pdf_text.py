@@ -17,6 +17,7 @@ import pypdfium2.raw as pdfium_c
 
 from upstage_assets.errors import CorruptDocument, EncryptedDocument
 from upstage_assets.local_engine.geometry import Box, PageContent, Word, group_into_lines
+from upstage_assets.unicode_text import char_from_code_units
 
 PDFIUM_LOCK = threading.RLock()
 
@@ -131,13 +132,25 @@ def _words_from_chars(textpage: pdfium.PdfTextPage, frame: _PageFrame) -> list[W
             words.append(Word(text=text, box=Box(x0, y0, x1, y1), font_size=size_at, bold=bold))
         chars.clear()
 
-    for i in range(textpage.count_chars()):
+    count = textpage.count_chars()
+    i = -1
+    while i + 1 < count:
+        i += 1
+        index = i
         code = get_unicode(textpage, i)
-        if code <= 32 or code in _LINE_BREAKS or (code > 127 and chr(code).isspace()):
+        char = None
+        if 0xD800 <= code <= 0xDFFF or code > 0x10FFFF:
+            # pdfium hands out UTF-16 units: join a surrogate pair into its character (the low
+            # unit's own index is then skipped); a lone surrogate becomes U+FFFD.
+            following = get_unicode(textpage, i + 1) if i + 1 < count else None
+            char, joined = char_from_code_units(code, following)
+            if joined:
+                i += 1
+        if char is None and (code <= 32 or code in _LINE_BREAKS or (code > 127 and chr(code).isspace())):
             if chars:
                 flush()
             continue
-        if not get_box(textpage, i, rect_ref):
+        if not get_box(textpage, index, rect_ref):
             continue
         cx0, cy0, cx1, cy1 = frame.coords(rect.left, rect.bottom, rect.right, rect.top)
         if cx1 <= cx0 and cy1 <= cy0:
@@ -152,7 +165,7 @@ def _words_from_chars(textpage: pdfium.PdfTextPage, frame: _PageFrame) -> list[W
             if smaller <= 0 or overlap < 0.5 * smaller or gap > 0.25 * height or gap < -0.5 * height:
                 flush()
         if not chars:
-            x0, y0, x1, y1, first_index = cx0, cy0, cx1, cy1, i
+            x0, y0, x1, y1, first_index = cx0, cy0, cx1, cy1, index
         else:
             if cx0 < x0:
                 x0 = cx0
@@ -162,7 +175,7 @@ def _words_from_chars(textpage: pdfium.PdfTextPage, frame: _PageFrame) -> list[W
                 x1 = cx1
             if cy1 > y1:
                 y1 = cy1
-        chars.append(chr(code))
+        chars.append(char or chr(code))
     if chars:
         flush()
     return words

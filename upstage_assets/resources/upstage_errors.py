@@ -9,11 +9,10 @@ the API key must not reach a log, an exception or the failures table.
 from __future__ import annotations
 
 import json
-import re
 
 from upstage_assets.errors import DocumentError
+from upstage_assets.redaction import redact
 
-_KEY_PATTERN = re.compile(r"(Bearer\s+)?up_[A-Za-z0-9_\-]+")
 MAX_SERVER_MESSAGE = 300
 
 
@@ -115,13 +114,6 @@ ERROR_FOR_STATUS: dict[int, type[UpstageError]] = {
     422: UpstageCorruptDocument,
     429: UpstageRateLimited,
 }
-
-
-def redact(text: str, secret: str | None = None) -> str:
-    """Remove the key (and anything shaped like an Upstage key) from text bound for a message."""
-    if secret:
-        text = text.replace(secret, "[REDACTED]")
-    return _KEY_PATTERN.sub("[REDACTED]", text)
 
 
 def server_message(body: bytes) -> str:

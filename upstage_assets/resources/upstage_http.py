@@ -20,6 +20,7 @@ from typing import Any
 
 import httpx
 
+from upstage_assets.redaction import redact
 from upstage_assets.resources.rate_limiter import RateLimiter
 from upstage_assets.resources.upstage_errors import (
     UpstageDownloadExpired,
@@ -28,7 +29,6 @@ from upstage_assets.resources.upstage_errors import (
     UpstageRateLimited,
     UpstageServerError,
     error_for_response,
-    redact,
 )
 
 logger = logging.getLogger("upstage_assets.upstage_http")

@@ -21,6 +21,7 @@ Reads and registry writes run on a small thread pool (boto3 clients are thread-s
 
 from __future__ import annotations
 
+import logging
 import posixpath
 import time
 from collections import Counter
@@ -46,6 +47,8 @@ from upstage_assets.storage.s3_state import (
 )
 
 INBOX_STAGE = "inbox"
+UNREADABLE = -1  # the size a failed read reports
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -184,9 +187,16 @@ class _Tick:
         except ClientError as exc:
             if exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404", "NotFound"):
                 return _Read(obj, None, None, 0)
-            raise
+            return self._unreadable(obj, exc)
+        except Exception as exc:  # one object that cannot be read must not stop the tick
+            return self._unreadable(obj, exc)
         sha = sha256_hex(data)  # of what was read: the key may have been overwritten since the listing
         return _Read(obj, sha, document_id_for_sha256(sha), len(data))
+
+    def _unreadable(self, obj: _Listed, exc: Exception) -> _Read:
+        """Skipped and reported; not remembered, so the next pass reads it again."""
+        logger.warning("could not read %s: %s", obj.key, type(exc).__name__)
+        return _Read(obj, None, None, UNREADABLE)
 
     def flush(self, pending: list[_Listed]) -> None:
         """Read the pending objects in parallel, then decide and register in listing order."""
@@ -198,7 +208,8 @@ class _Tick:
         for obj, sha, document_id, size in hashed:
             uri = self.inbox.uri(obj.relative)
             if document_id is None:
-                self.result.skipped["vanished before it could be read"] += 1
+                self.result.skipped["unreadable, retried next pass" if size == UNREADABLE
+                                    else "vanished before it could be read"] += 1
                 continue
             if sha is None and document_id not in self.known():
                 # Known by ETag but never became a partition (an interrupted tick): read it after all.

@@ -35,7 +35,7 @@ def test_redact_masks_every_secret_value(secrets_env, monkeypatch):
     monkeypatch.setenv("UPSTAGE_ASSETS_WEBHOOK_URL", "http://127.0.0.1:1/secret-hook")
     text = redact(f"key={API_KEY} aws=aws-secret-that-must-never-leak hook=http://127.0.0.1:1/secret-hook")
     assert API_KEY not in text and "aws-secret" not in text and "secret-hook" not in text
-    assert text.count("[redacted]") == 3
+    assert text.count("[REDACTED]") == 3
 
 
 def test_a_failed_run_posts_documents_failed_with_reasons(data_root, dagster_instance, secrets_env, monkeypatch):

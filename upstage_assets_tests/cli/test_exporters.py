@@ -112,3 +112,27 @@ def test_tables_export_one_latest_row_per_document_in_each_format(tmp_path):
     records = [json.loads(line) for line in lines]
     assert sorted(r["document_id"] for r in records) == ids
     assert isinstance(records[0]["field_confidence"], dict)
+
+
+def test_one_unreadable_file_is_skipped_and_reported_the_rest_exported(tmp_path):
+    """A torn Parquet part and a parsed JSON that is not JSON each cost only themselves."""
+    source, document_id = _store_with_one_document(tmp_path)
+    store = source.store
+    good = [f"{i:016x}" for i in range(2)]
+    for row_id in good:
+        store.write_bytes(*row_bytes(row_id, 10.0, datetime(2024, 1, 1, tzinfo=UTC)))
+    torn = f"{LAYOUT.tables}/{SCHEMA.name}/{'f' * 16}.parquet"
+    store.write_bytes(torn, b"PAR1 this is not a parquet file")
+    store.write_bytes(LAYOUT.parsed_key("e" * 16), b'{"content": ')  # cut short
+    DocumentRegistry(store, LAYOUT).put(DocumentRecord("e" * 16, "/nowhere.pdf", "0" * 64, 1, "x.pdf", "invoice"))
+
+    parquet = EXPORTERS["parquet"](source, tmp_path / "export")
+    assert parquet.records == 2 and [key for key, _ in parquet.skipped] == [torn]
+    assert "unreadable Parquet" in parquet.skipped[0][1]
+
+    markdown = EXPORTERS["markdown"](source, tmp_path / "md")
+    assert [p.name for p in markdown.files] == [f"{document_id}.md"]
+    assert [d for d, _ in markdown.skipped] == ["e" * 16] and "JSONDecodeError" in markdown.skipped[0][1]
+
+    crops = EXPORTERS["lmdb"](source, tmp_path / "ocr.lmdb")
+    assert crops.records == 2 and ("e" * 16) in [d for d, _ in crops.skipped]

@@ -33,3 +33,20 @@ def test_the_report_measures_coverage_and_confidence_and_writes_a_chart(tmp_path
     chart = Image.open(io.BytesIO(store.read_bytes(REPORT_CHART_KEY)))
     assert chart.format == "PNG" and chart.width > 400
     assert metadata["chart_path"].value == str(outputs / REPORT_CHART_KEY)
+
+
+def test_an_unreadable_table_file_is_left_out_and_counted(tmp_path, monkeypatch):
+    """One torn Parquet file does not stop the report; its metadata says how many were left out."""
+    from dagster import build_asset_context
+
+    from upstage_assets.assets.quality_report import quality_report
+    from upstage_assets.resources.storage import StorageResource
+    from upstage_assets.storage.object_store import LocalObjectStore
+    from upstage_assets_tests.cli.rows import LAYOUT, SCHEMA, row_bytes
+
+    store = LocalObjectStore(tmp_path / "outputs")
+    store.write_bytes(*row_bytes("a" * 16, 10.0, datetime(2024, 1, 1, tzinfo=UTC)))
+    store.write_bytes(f"{LAYOUT.tables}/{SCHEMA.name}/{'b' * 16}.parquet", b"not parquet")
+    storage = StorageResource(output_root=str(tmp_path / "outputs"), inbox=str(tmp_path / "inbox"))
+    result = quality_report(build_asset_context(), storage)
+    assert result.metadata["rows"] == 1 and result.metadata["files_left_out"] == 1
