@@ -47,7 +47,9 @@ def test_played_code_server_passes_the_smoke_test(played: str) -> None:
               "--port", "3030"]
     wait_until(lambda: subprocess.run(health, capture_output=True, timeout=60).returncode == 0, 300,
                f"the played code server on {address}:3030", 3, lambda: logs(played))
-    validated = podman("exec", played, "dagster", "definitions", "validate", "-m", "upstage_assets.definitions",
+    # validate opens an instance; the code server needs none, so a scratch home for this check.
+    validated = podman("exec", "-e", "DAGSTER_HOME=/tmp/home", played, "sh", "-c",
+                       "mkdir -p /tmp/home && dagster definitions validate -m upstage_assets.definitions",
                        timeout=300)
     assert "Validation successful" in validated.stdout + validated.stderr
     assert "ingest" in podman("exec", played, "upstage-assets", "--help").stdout
