@@ -28,7 +28,8 @@ test-fast: setup
 	$(VENV)/bin/pytest -q -m "not slow" $(PYTEST_ARGS)
 
 # The CPU image with docker, or podman without a Docker daemon (offline: Debian-package base, local torch wheel).
-image: system-deps
+# Needs docker or podman (+ debootstrap when no registry answers): `make system-deps` installs podman as root.
+image:
 	bash scripts/build-image.sh
 
 # The image smoke test, the compose stack (podman-compose) and the k8s pods (podman kube play).
