@@ -50,13 +50,13 @@ def add_parser(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from upstage_assets.recovery import (
+    from upstage_assets.operations.backlog import (
         add_partitions,
         failed_documents,
         partition_order,
-        plan_batches,
         unfinished_documents,
     )
+    from upstage_assets.operations.recovery import plan_batches
 
     if args.batch_size < 1 or (args.max_gap is not None and args.max_gap < 0):
         raise CliError("--batch-size must be at least 1 and --max-gap at least 0")

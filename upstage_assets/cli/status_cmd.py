@@ -47,23 +47,23 @@ def _running_progress(instance: Any) -> list[dict[str, Any]]:
     """Progress tags of running runs (done/total, failed, pages, cost, docs/s, ETA)."""
     from dagster import DagsterRunStatus, RunsFilter
 
-    from upstage_assets.run_progress import read_progress
+    from upstage_assets.defs.pipeline.progress import read_progress
 
     runs = instance.get_runs(RunsFilter(statuses=[DagsterRunStatus.STARTED]), limit=20)
     return [{"run_id": run.run_id, **read_progress(run.tags)} for run in runs]
 
 
 def _backfills_in_flight(instance: Any) -> int:
-    from dagster._core.execution.backfill import BulkActionStatus
+    from upstage_assets.dagster_compat import BulkActionStatus
 
     return len(instance.get_backfills(status=BulkActionStatus.REQUESTED))
 
 
 def collect_status(defs: Any, instance: Any) -> dict[str, Any]:
-    from upstage_assets.assets.keys import DOCUMENT_ASSET_KEYS
+    from upstage_assets.defs.pipeline.keys import DOCUMENT_ASSET_KEYS
+    from upstage_assets.defs.pipeline.partitions import DOCUMENTS_PARTITIONS_NAME
     from upstage_assets.exporters.base import ExportSource
-    from upstage_assets.partitions import DOCUMENTS_PARTITIONS_NAME
-    from upstage_assets.recovery import unfinished_documents
+    from upstage_assets.operations.backlog import unfinished_documents
     from upstage_assets.storage.failures import read_failures
 
     storage = storage_of(defs)
@@ -80,7 +80,7 @@ def collect_status(defs: Any, instance: Any) -> dict[str, Any]:
     quarantined = source.tables(layout.quarantine)
     billed = sum(sum(v or 0 for v in t.column("pages_billed").to_pylist())
                  for t in [*validated.values(), *quarantined.values()] if "pages_billed" in t.column_names)
-    price = float(getattr(defs.resources.get("parser"), "price_per_page", 0.0) or 0.0)
+    price = float(defs.resources["parser"].price_per_page())
     unfinished = unfinished_documents(instance, storage)
     return {
         "documents": len(registered), "partitions": len(partitions), "done": done,

@@ -16,12 +16,13 @@ import pytest
 from dagster import AssetKey, DagsterInstance, materialize
 from fpdf import FPDF
 
-from upstage_assets.assets import document_pipeline as pipeline_module
-from upstage_assets.assets.document_pipeline import document_pipeline
-from upstage_assets.assets.stages import load_record
 from upstage_assets.cli import main
+from upstage_assets.defs.pipeline import document_pipeline as pipeline_module
+from upstage_assets.defs.pipeline.document_pipeline import build_document_pipeline
+from upstage_assets.defs.pipeline.stages import load_record
+from upstage_assets.defs.resources import build_resources
 from upstage_assets.local_engine.document_parse import parse_document
-from upstage_assets.resources.catalog import build_resources
+from upstage_assets.settings import Settings
 from upstage_assets.storage.failures import read_failures
 from upstage_assets.unicode_text import valid_text, valid_unicode
 from upstage_assets_tests.pipeline.hostile_pdfs import surrogate_pdf
@@ -134,14 +135,14 @@ UNEXPECTED = [
 @pytest.mark.slow
 @pytest.mark.parametrize("exc", UNEXPECTED, ids=lambda e: type(e).__name__)
 def test_an_unexpected_exception_fails_only_its_document(data_root, dagster_instance, monkeypatch, exc):
-    from upstage_assets.ingest import register_objects
+    from upstage_assets.ingest.folder import register_objects
     from upstage_assets.storage.object_store import LocalObjectStore, ObjectInfo
 
     inbox = LocalObjectStore(data_root / "inbox")
     files = {f"invoice-{n}.pdf": invoice_pdf(n) for n in range(10)}
     for name, data in files.items():
         inbox.write_bytes(name, data)
-    resources = build_resources("local", "local")
+    resources = build_resources(Settings.from_env(backend="local"))
     registered = register_objects(inbox, resources["storage"].registry(),
                                   [ObjectInfo(n, len(d), "1") for n, d in files.items()], default_schema="invoice")
     ids = {r.filename: r.document_id for r in registered.new_records}
@@ -149,7 +150,7 @@ def test_an_unexpected_exception_fails_only_its_document(data_root, dagster_inst
     dagster_instance.add_dynamic_partitions("documents", keys)
     inject_failure(monkeypatch, KIE, "invoice-3.pdf", exc)
 
-    result = materialize([document_pipeline], instance=dagster_instance, resources=resources,
+    result = materialize([build_document_pipeline(Settings())], instance=dagster_instance, resources=resources,
                          raise_on_error=False, tags={"dagster/asset_partition_range_start": keys[0],
                                                      "dagster/asset_partition_range_end": keys[-1]})
     assert not result.success  # the step reports its failed document...
@@ -252,13 +253,13 @@ def test_documents_left_in_limbo_by_a_dead_worker_are_reported_and_retried(capsy
 
 def test_an_object_that_cannot_be_read_is_reported_and_looked_at_again(data_root, monkeypatch):
     """Registration's boundary: one unreadable inbox file is recorded and retried next pass."""
-    from upstage_assets.ingest import scan_inbox
+    from upstage_assets.ingest.folder import scan_inbox
     from upstage_assets.storage.object_store import LocalObjectStore
 
     inbox, output = LocalObjectStore(data_root / "inbox"), LocalObjectStore(data_root / "outputs")
     for number in range(3):
         inbox.write_bytes(f"invoice-{number}.pdf", invoice_pdf(number))
-    registry = build_resources("local", "local")["storage"].registry()
+    registry = build_resources(Settings.from_env(backend="local"))["storage"].registry()
     real_read = LocalObjectStore.read_bytes
 
     def flaky_read(self, key):

@@ -16,10 +16,11 @@ import pyarrow.parquet as pq
 import pytest
 from dagster import materialize
 
-from upstage_assets.assets.document_pipeline import document_pipeline
-from upstage_assets.ingest import register_objects
-from upstage_assets.recovery import unfinished_documents
-from upstage_assets.resources.catalog import build_resources
+from upstage_assets.defs.pipeline.document_pipeline import build_document_pipeline
+from upstage_assets.defs.resources import build_resources
+from upstage_assets.ingest.folder import register_objects
+from upstage_assets.operations.backlog import unfinished_documents
+from upstage_assets.settings import Settings
 from upstage_assets.storage.failures import read_failures
 from upstage_assets.storage.object_store import LocalObjectStore, ObjectInfo
 from upstage_assets_tests.reliability.corpus import CORPUS, corpus_available
@@ -51,7 +52,7 @@ def test_mutated_pdfs_end_done_or_failed_with_a_reason(data_root, dagster_instan
     for name, data in mutated_documents(_sources(), COUNT, SEED):
         inbox.write_bytes(name, data)
         names[name] = data
-    resources = build_resources("local", "local")
+    resources = build_resources(Settings.from_env(backend="local"))
     storage = resources["storage"]
     registered = register_objects(inbox, storage.registry(), [ObjectInfo(n, len(d), "1") for n, d in names.items()],
                                   default_schema="invoice")
@@ -60,7 +61,7 @@ def test_mutated_pdfs_end_done_or_failed_with_a_reason(data_root, dagster_instan
     order = dagster_instance.get_dynamic_partitions("documents")
     for start in range(0, len(order), BATCH):
         batch = order[start:start + BATCH]
-        result = materialize([document_pipeline], instance=dagster_instance, resources=resources,
+        result = materialize([build_document_pipeline(Settings())], instance=dagster_instance, resources=resources,
                              raise_on_error=False, run_config={"ops": {"document_pipeline": {"config": {
                                  "max_pages": 4, "max_pixels_per_page": 20_000_000}}}},
                              tags={"dagster/asset_partition_range_start": batch[0],
