@@ -28,11 +28,14 @@ MANIFEST = REPO / "k8s" / "manifests" / "code-server.yaml"
 def played(image: str, tmp_path: Path) -> Iterator[tuple[str, str]]:
     """(pod, code-server container) of the played Deployment; `podman kube down` removes them.
 
-    The shipped manifest is played with only its Deployment's name made unique, so two test runs
-    on one machine never take each other's pod down."""
+    The shipped manifest is played with two changes, so that test runs on one machine never
+    collide: the Deployment's name is made unique, and its containerPort is dropped (podman 4.3
+    publishes a containerPort on the host, Kubernetes does not; the test reaches the pod's own IP)."""
     docs = [d for d in yaml.safe_load_all(MANIFEST.read_text()) if d]
     (deployment,) = [d for d in docs if d["kind"] == "Deployment"]
     deployment["metadata"]["name"] += f"-{uuid.uuid4().hex[:8]}"
+    for container in deployment["spec"]["template"]["spec"]["containers"]:
+        container.pop("ports", None)
     played_file = tmp_path / MANIFEST.name
     played_file.write_text(yaml.safe_dump_all(docs))
     pod_name = f"{deployment['metadata']['name']}-pod-0"
