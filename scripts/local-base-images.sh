@@ -13,13 +13,13 @@ PYTHON_BASE=localhost/upstage-assets/debian-py311:bookworm
 POSTGRES_LOCAL=localhost/upstage-assets/postgres:15-bookworm
 MOTO_LOCAL=localhost/upstage-assets/moto:5.2.5
 DEBIAN_MIRROR=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
+root=""  # debootstrap's scratch folder, removed however the script ends
+trap '[ -z "$root" ] || rm -rf "$root"' EXIT
 
 python_base() {
   image_exists "$PYTHON_BASE" && return 0
   command -v debootstrap >/dev/null || { echo "local-base-images: debootstrap is missing (make system-deps)" >&2; exit 1; }
-  local root
   root=$(mktemp -d /var/tmp/upstage-debootstrap.XXXXXX)
-  trap 'rm -rf "$root"' RETURN
   echo "local-base-images: debootstrap bookworm -> $PYTHON_BASE"
   # python-is-python3: the Dockerfile calls `python`, as the official python images provide.
   debootstrap --variant=minbase --include=python3,python3-venv,python-is-python3,ca-certificates \
