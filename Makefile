@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PYTEST_ARGS ?=
 
-.PHONY: setup system-deps demo test test-fast lint bench bench-quick accuracy reliability train dev clean
+.PHONY: setup system-deps demo test test-fast lint bench bench-quick accuracy reliability train dev clean image stack-test
 
 $(VENV)/.installed: pyproject.toml setup.py
 	$(PYTHON) -m venv $(VENV)
@@ -26,6 +26,16 @@ test: setup system-deps
 
 test-fast: setup
 	$(VENV)/bin/pytest -q -m "not slow" $(PYTEST_ARGS)
+
+# The CPU image with docker, or podman without a Docker daemon (offline: Debian-package base, local torch wheel).
+# Needs docker or podman (+ debootstrap when no registry answers): `make system-deps` installs podman as root.
+image:
+	bash scripts/build-image.sh
+
+# The image smoke test, the compose stack (podman-compose) and the k8s pods (podman kube play).
+# Also part of `make test` whenever podman is installed.
+stack-test: setup system-deps
+	$(VENV)/bin/pytest -q upstage_assets_tests/deploy/containers $(PYTEST_ARGS)
 
 lint: setup
 	$(VENV)/bin/ruff check upstage_assets upstage_assets_tests bench
