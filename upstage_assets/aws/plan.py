@@ -10,7 +10,6 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-BUCKET_PREFIXES = ("raw/", "parsed/", "kie/", "tables/", "quarantine/", "failures/")
 ECS_TRUST = {"Version": "2012-10-17", "Statement": [
     {"Effect": "Allow", "Principal": {"Service": "ecs-tasks.amazonaws.com"}, "Action": "sts:AssumeRole"}]}
 EC2_TRUST = {"Version": "2012-10-17", "Statement": [
@@ -130,8 +129,11 @@ def task_role_policy(s: BootstrapSettings) -> str:
     ]}, sort_keys=True)
 
 
-def run_container_definition(s: BootstrapSettings, secret_arns: dict[str, str]) -> dict[str, Any]:
-    """The single `run` container the EcsRunLauncher overrides (command, env) for every run."""
+def run_container_definition(s: BootstrapSettings, secret_arns: dict[str, Any]) -> dict[str, Any]:
+    """The single `run` container the EcsRunLauncher overrides (command, env) for every run.
+
+    ``secret_arns`` holds ARNs, or CloudFormation references to the parameters carrying them.
+    """
     return {
         "name": "run",
         "image": s.image_uri,
