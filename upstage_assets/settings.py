@@ -21,6 +21,10 @@ EMULATOR_URL = "http://127.0.0.1:8765"
 WEBHOOK_ENV = "UPSTAGE_ASSETS_WEBHOOK_URL"
 
 
+def _optional_float(value: str | None) -> float | None:
+    return float(value) if value not in (None, "") else None
+
+
 @dataclass(frozen=True)
 class Settings:
     """What the environment chooses; the assets never change with it."""
@@ -37,6 +41,9 @@ class Settings:
     upstage_base_url: str | None = None  # UPSTAGE_API_BASE_URL (default: the emulator's or Upstage's)
     documents_per_run: int = 50  # UPSTAGE_ASSETS_DOCUMENTS_PER_RUN: documents in one batched run
     max_documents_per_tick: int = 1000  # UPSTAGE_ASSETS_MAX_DOCUMENTS_PER_TICK: inbox sensor reads per tick
+    budget_per_run_usd: float | None = None  # UPSTAGE_ASSETS_BUDGET_PER_RUN_USD: Upstage spend limit per run
+    budget_per_day_usd: float | None = None  # UPSTAGE_ASSETS_BUDGET_PER_DAY_USD: Upstage spend limit per UTC day
+    state_store: str | None = None  # UPSTAGE_ASSETS_STATE_STORE: limiter + budget state (dir or postgresql:// URL)
 
     def __post_init__(self) -> None:
         if self.environment not in ENVIRONMENTS:
@@ -66,6 +73,9 @@ class Settings:
             "upstage_base_url": env.get("UPSTAGE_API_BASE_URL") or None,
             "documents_per_run": int(env.get("UPSTAGE_ASSETS_DOCUMENTS_PER_RUN", "50")),
             "max_documents_per_tick": int(env.get("UPSTAGE_ASSETS_MAX_DOCUMENTS_PER_TICK", "1000")),
+            "budget_per_run_usd": _optional_float(env.get("UPSTAGE_ASSETS_BUDGET_PER_RUN_USD")),
+            "budget_per_day_usd": _optional_float(env.get("UPSTAGE_ASSETS_BUDGET_PER_DAY_USD")),
+            "state_store": env.get("UPSTAGE_ASSETS_STATE_STORE") or None,
         }
         values.update(overrides)
         return cls(**values)

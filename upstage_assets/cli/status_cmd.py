@@ -21,7 +21,8 @@ Read the instance in $DAGSTER_HOME and the result store and print where things s
 registered documents, how many are done at each stage, the failed ones with their reasons,
 pages, billed pages and estimated cost, and runs in flight. Documents that no run finished and
 none recorded a failure for ("unfinished": a crashed or canceled run) are listed too.
-Exit code 1 when any document is currently failed or unfinished (so a script can gate on it),
+Documents held back by the spend limit are "pending", not failed. Exit code 1 when any
+document is currently failed, unfinished or pending (so a script can gate on it),
 0 otherwise, 2 on configuration errors."""
 MAX_FAILURES_SHOWN = 20
 
@@ -62,6 +63,7 @@ def _backfills_in_flight(instance: Any) -> int:
 def collect_status(defs: Any, instance: Any) -> dict[str, Any]:
     from upstage_assets.defs.pipeline.keys import DOCUMENT_ASSET_KEYS
     from upstage_assets.defs.pipeline.partitions import DOCUMENTS_PARTITIONS_NAME
+    from upstage_assets.errors import BudgetExceeded
     from upstage_assets.exporters.base import ExportSource
     from upstage_assets.operations.backlog import unfinished_documents
     from upstage_assets.storage.failures import read_failures
@@ -72,7 +74,9 @@ def collect_status(defs: Any, instance: Any) -> dict[str, Any]:
     partitions = set(instance.get_dynamic_partitions(DOCUMENTS_PARTITIONS_NAME))
     done = {key.to_user_string(): len(instance.get_materialized_partitions(key) & partitions)
             for key in DOCUMENT_ASSET_KEYS}
-    failures = sorted(read_failures(store, layout).to_pylist(), key=lambda f: str(f["failed_at"]), reverse=True)
+    recorded = sorted(read_failures(store, layout).to_pylist(), key=lambda f: str(f["failed_at"]), reverse=True)
+    pending = [f for f in recorded if f["error_code"] == BudgetExceeded.code]  # held back, not failed
+    failures = [f for f in recorded if f["error_code"] != BudgetExceeded.code]
     pages = sum(int(json.loads(store.read_bytes(i.key)).get("page_count") or 0) for i in store.list(layout.raw)
                 if i.key.endswith(".json"))
     source = ExportSource(store, layout, storage.read_source)
@@ -91,6 +95,7 @@ def collect_status(defs: Any, instance: Any) -> dict[str, Any]:
         "failures": [{k: f[k] for k in ("document_id", "stage", "error_code", "message", "retryable", "run_id",
                                         "failed_at")} for f in failures],
         "unfinished": len(unfinished), "unfinished_documents": unfinished,
+        "pending_budget": len(pending), "pending_budget_documents": sorted(f["document_id"] for f in pending),
         "pages": pages, "pages_billed": billed, "price_per_page_usd": price,
         "estimated_cost_usd": round(billed * price, 4),
         "runs_in_flight": _runs_in_flight(instance), "running": _running_progress(instance),
@@ -128,7 +133,10 @@ def _print_text(status: dict[str, Any], show_all: bool) -> None:
         print(f"  {document_id}")
     if not show_all and len(unfinished) > MAX_FAILURES_SHOWN:
         print(f"  ... {len(unfinished) - MAX_FAILURES_SHOWN} more (--all-failures)")
-    if status["failed"] or status["unfinished"]:
+    if status["pending_budget"]:
+        print(f"pending: {status['pending_budget']} (not sent: the spend limit was reached; raise it, then "
+              "retry-failed)")
+    if status["failed"] or status["unfinished"] or status["pending_budget"]:
         print("re-run them with: upstage-assets retry-failed")
 
 
@@ -138,4 +146,4 @@ def run(args: argparse.Namespace) -> int:
         print_json(status)
     else:
         _print_text(status, args.all_failures)
-    return EXIT_DOCUMENTS_FAILED if status["failed"] or status["unfinished"] else EXIT_OK
+    return EXIT_DOCUMENTS_FAILED if status["failed"] or status["unfinished"] or status["pending_budget"] else EXIT_OK

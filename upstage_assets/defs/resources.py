@@ -25,8 +25,11 @@ def build_parser_resource(settings: Settings) -> Any:
         return UpstageClient(base_url=settings.base_url, backend_label="emulator",
                              api_key=EnvVar("UPSTAGE_API_KEY"), parse_requests_per_second=20.0,
                              parse_pages_per_minute=60_000.0, extract_requests_per_second=20.0,
-                             max_in_flight=16)
-    return UpstageClient(base_url=settings.base_url, backend_label="upstage", api_key=EnvVar("UPSTAGE_API_KEY"))
+                             max_in_flight=16, budget_per_run_usd=settings.budget_per_run_usd,
+                             budget_per_day_usd=settings.budget_per_day_usd, rate_limit_store=settings.state_store)
+    return UpstageClient(base_url=settings.base_url, backend_label="upstage", api_key=EnvVar("UPSTAGE_API_KEY"),
+                         budget_per_run_usd=settings.budget_per_run_usd,
+                         budget_per_day_usd=settings.budget_per_day_usd, rate_limit_store=settings.state_store)
 
 
 def build_resources(settings: Settings) -> dict[str, Any]:

@@ -229,6 +229,18 @@ def _summary(outcomes: list[DocumentOutcome], seconds: float) -> dict[str, Any]:
             "docs_per_second": round(len(outcomes) / seconds, 2) if seconds else None}
 
 
+def _say_pending_budget(context: AssetExecutionContext, outcomes: list[DocumentOutcome]) -> None:
+    """Documents the budget kept back were not sent and are not failed: the run says so, once."""
+    pending = [o for o in outcomes if isinstance(o.error, BudgetExceeded)]
+    if not pending:
+        return
+    first = pending[0].error.message if pending[0].error else ""
+    context.log.warning(
+        f"{len(pending)} documents were not sent: the spend limit was reached ({first}). They stay pending, "
+        "not failed; nothing was paid for them. Raise the limit (budget_per_run_usd / budget_per_day_usd of "
+        "the parser resource), then run `upstage-assets retry-failed`: what was already done is not sent again.")
+
+
 def run_document_pipeline(context: AssetExecutionContext, config: DocumentPipelineConfig, settings: Settings):
     """The step: every wanted document through the selected stages; a check result; failures last."""
     keys = documents_wanted(context.run.tags, list(context.partition_keys))  # recovery runs skip done ones
@@ -240,6 +252,7 @@ def run_document_pipeline(context: AssetExecutionContext, config: DocumentPipeli
     outcomes = asyncio.run(_process_batch(context, env, keys, selected, config.max_concurrent_documents))
     summary = _summary(outcomes, time.monotonic() - started)
     context.log.info(f"batch summary: {summary}")
+    _say_pending_budget(context, outcomes)
 
     if VALIDATED_DOCUMENTS in selected:
         validated = [o for o in outcomes if VALIDATED_DOCUMENTS in o.completed]

@@ -14,6 +14,7 @@ from typing import Any
 TAG_PREFIX = "upstage_assets/progress."
 DONE_TAG = f"{TAG_PREFIX}done"
 FAILED_TAG = f"{TAG_PREFIX}failed"
+PENDING_BUDGET_TAG = f"{TAG_PREFIX}pending_budget"  # not sent: the spend limit was reached
 PAGES_TAG = f"{TAG_PREFIX}pages_billed"
 COST_TAG = f"{TAG_PREFIX}cost_usd"
 RATE_TAG = f"{TAG_PREFIX}docs_per_s"
@@ -25,12 +26,14 @@ def progress_tags(outcomes: Sequence[Any], total: int, elapsed_s: float, price_p
     from upstage_assets.errors import BudgetExceeded
 
     finished = len(outcomes)
-    succeeded = sum(1 for o in outcomes if o.error is None)
+    succeeded = sum(1 for o in outcomes if o.error is None and getattr(o, "stopped", None) is None)
     failed = sum(1 for o in outcomes if o.error is not None and not isinstance(o.error, BudgetExceeded))
+    pending = sum(1 for o in outcomes if isinstance(o.error, BudgetExceeded))
     pages = sum(int(o.pages_billed or 0) for o in outcomes)
     rate = finished / elapsed_s if elapsed_s > 0 else 0.0
     eta = (total - finished) / rate if rate else 0.0
-    return {DONE_TAG: f"{succeeded}/{total}", FAILED_TAG: str(failed), PAGES_TAG: str(pages),
+    return {DONE_TAG: f"{succeeded}/{total}", FAILED_TAG: str(failed), PENDING_BUDGET_TAG: str(pending),
+            PAGES_TAG: str(pages),
             COST_TAG: f"{pages * price_per_page:.4f}", RATE_TAG: f"{rate:.2f}", ETA_TAG: f"{eta:.0f}"}
 
 
