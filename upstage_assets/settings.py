@@ -44,6 +44,7 @@ class Settings:
     budget_per_run_usd: float | None = None  # UPSTAGE_ASSETS_BUDGET_PER_RUN_USD: Upstage spend limit per run
     budget_per_day_usd: float | None = None  # UPSTAGE_ASSETS_BUDGET_PER_DAY_USD: Upstage spend limit per UTC day
     state_store: str | None = None  # UPSTAGE_ASSETS_STATE_STORE: limiter + budget state (dir or postgresql:// URL)
+    shutdown_grace_s: float = 90.0  # UPSTAGE_ASSETS_SHUTDOWN_GRACE_S: SIGTERM -> in-flight documents get this long
 
     def __post_init__(self) -> None:
         if self.environment not in ENVIRONMENTS:
@@ -52,6 +53,8 @@ class Settings:
             raise ValueError(f"UPSTAGE_ASSETS_BACKEND={self.backend!r}; expected one of {', '.join(BACKENDS)}")
         if self.documents_per_run < 1 or self.max_documents_per_tick < 1:
             raise ValueError("UPSTAGE_ASSETS_DOCUMENTS_PER_RUN and _MAX_DOCUMENTS_PER_TICK must be at least 1")
+        if self.shutdown_grace_s < 0:
+            raise ValueError("UPSTAGE_ASSETS_SHUTDOWN_GRACE_S must be at least 0")
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
@@ -76,6 +79,7 @@ class Settings:
             "budget_per_run_usd": _optional_float(env.get("UPSTAGE_ASSETS_BUDGET_PER_RUN_USD")),
             "budget_per_day_usd": _optional_float(env.get("UPSTAGE_ASSETS_BUDGET_PER_DAY_USD")),
             "state_store": env.get("UPSTAGE_ASSETS_STATE_STORE") or None,
+            "shutdown_grace_s": float(env.get("UPSTAGE_ASSETS_SHUTDOWN_GRACE_S", "90")),
         }
         values.update(overrides)
         return cls(**values)
