@@ -36,6 +36,7 @@ from dagster import (
 )
 
 from upstage_assets.dagster_compat import DATA_VERSION_TAG
+from upstage_assets.defs.pipeline.bookkeeping import log_event_patiently
 from upstage_assets.defs.pipeline.config import DocumentPipelineConfig
 from upstage_assets.defs.pipeline.keys import KIE_FIELDS, PARSED_LAYOUTS, RAW_DOCUMENTS, VALIDATED_DOCUMENTS
 from upstage_assets.defs.pipeline.metadata import to_metadata
@@ -162,7 +163,7 @@ async def _document_stages(context: AssetExecutionContext, env: StageEnv, docume
                 outcome.pages_billed += int(metadata.get("pages_billed") or 0) if asset_key == PARSED_LAYOUTS else 0
                 outcome.quarantined = outcome.quarantined or metadata.get("status") == "quarantined"
                 data_version = _data_version(asset_key, state)
-                context.log_event(AssetMaterialization(
+                await log_event_patiently(context, AssetMaterialization(
                     asset_key=asset_key, partition=document_id,
                     tags={DATA_VERSION_TAG: data_version} if data_version else None,
                     metadata=to_metadata({"document": _document_name(state), **metadata})))
