@@ -88,3 +88,92 @@ def _retrying(call, attempts: int = 20):
                 raise
             time.sleep(1.0)
     raise AssertionError("unreachable")
+
+
+@dataclass
+class DbRestartReport:
+    docs: int
+    restarts: int = 0
+    validated_before_restart: int = 0
+    daemon_recovered: bool = False
+    runs: dict[str, str] = field(default_factory=dict)
+    recovery_needed: bool = False  # the README's `retry-failed --wait` finished what the runs left
+    recovery_ok: bool = True
+    lost: list[str] = field(default_factory=list)
+    duplicated: list[str] = field(default_factory=list)
+    processed_twice: list[str] = field(default_factory=list)
+    paid_twice: list[str] = field(default_factory=list)
+    spend_usd: float = 0.0  # today's spend in the shared state (PostgreSQL) after the restart
+    billed_usd: float = 0.0  # what the emulator billed
+    seconds: float = 0.0
+
+
+def run_db_restart_scenario(workdir: Path, docs: int, *, api_key: str, latency_s: float = 0.6,
+                            price_per_page: float = 0.01) -> DbRestartReport:
+    """Documents through a daemon-launched run on a PostgreSQL instance that restarts mid-run."""
+    import os
+
+    from upstage_assets.cli import main as cli_main
+    from upstage_assets.defs.pipeline.keys import DOCUMENT_ASSET_KEYS
+    from upstage_assets.emulator.server import run_emulator_in_thread
+    from upstage_assets.emulator.settings import EmulatorSettings
+    from upstage_assets.upstage_api.budget import utc_day
+    from upstage_assets.upstage_api.shared_state import PostgresStateStore
+    from upstage_assets_tests.execution.documents import (
+        materialization_counts,
+        parquet_rows_by_document,
+        register_documents,
+        write_invoices,
+    )
+    from upstage_assets_tests.fixtures.postgres import restartable_postgres
+    from upstage_assets_tests.reliability.billing import billed_answers, paid_twice
+
+    started = time.monotonic()
+    report = DbRestartReport(docs=docs)
+    data, home = workdir / "data", workdir / "dagster_home"
+    write_invoices(data / "inbox", docs, seed=29)
+    with restartable_postgres() as pg, \
+            run_emulator_in_thread(EmulatorSettings(api_key=api_key, latency_s=latency_s)) as emulator:
+        dagster_url, state_url = postgres_home(home, pg)
+        env = {"DAGSTER_HOME": str(home), "DAGSTER_POSTGRES_URL": dagster_url, "UPSTAGE_ASSETS_DATA": str(data),
+               "UPSTAGE_ASSETS_INBOX": str(data / "inbox"), "UPSTAGE_ASSETS_OUTPUT": str(data / "outputs"),
+               "UPSTAGE_ASSETS_BACKEND": "emulator", "UPSTAGE_API_BASE_URL": emulator.url,
+               "UPSTAGE_API_KEY": api_key, "UPSTAGE_ASSETS_STATE_STORE": state_url,
+               "UPSTAGE_ASSETS_BUDGET_PER_DAY_USD": "1000", "UPSTAGE_ASSETS_INBOX_SENSOR": "stopped",
+               "DAGSTER_DISABLE_TELEMETRY": "1"}
+        previous = {name: os.environ.get(name) for name in env}
+        os.environ.update(env)  # the recovery command runs here, on the same instance
+        try:
+            with DagsterInstance.from_config(str(home)) as instance:
+                keys = register_documents(data / "inbox", data / "outputs", instance)
+                outcome = restart_mid_backfill(instance, pg, home, env, keys, workdir / "daemon.log",
+                                               timeout_s=300 + docs * 4)
+                report.restarts, report.runs = outcome.restarts, outcome.runs
+                report.validated_before_restart = outcome.validated_before_restart
+                report.daemon_recovered = outcome.daemon_heartbeat_after_restart
+                if len(instance.get_materialized_partitions(VALIDATED_DOCUMENTS)) < docs:
+                    report.recovery_needed = True
+                    report.recovery_ok = cli_main(["retry-failed", "--wait", "--no-progress"]) == 0
+                billed = billed_answers(emulator.url)
+                rows = parquet_rows_by_document(data / "outputs")
+                report.lost = [k for k in keys if rows.get(k, 0) == 0]
+                report.duplicated = [k for k in keys if rows.get(k, 0) > 1]
+                twice: set[str] = set()
+                for asset in DOCUMENT_ASSET_KEYS:
+                    twice |= {k for k, n in materialization_counts(instance, asset, keys).items() if n > 1}
+                report.processed_twice = sorted(twice)
+                report.paid_twice = paid_twice(billed, keys)
+                report.billed_usd = round(sum(sum(g.values()) for g in billed.values()) * price_per_page, 6)
+        finally:
+            for name, value in previous.items():
+                if value is None:
+                    os.environ.pop(name, None)
+                else:
+                    os.environ[name] = value
+        store = PostgresStateStore(state_url)
+        try:
+            report.spend_usd = round(store.spend(f"default:day:{utc_day()}"), 6)
+        finally:
+            store.close()
+    report.seconds = round(time.monotonic() - started, 1)
+    return report

@@ -19,6 +19,7 @@ import sys
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from dagster import DagsterInstance, DagsterRunStatus
@@ -112,3 +113,78 @@ def wait_for_retries(instance: DagsterInstance, run_id: str, documents: int, tim
         time.sleep(0.5)
     states = {r.run_id[:8]: (r.status.value, r.tags.get("dagster/retry_number")) for r in instance.get_runs()}
     raise TimeoutError(f"the interrupted run {run_id[:8]} was not finished by retries: {states}")
+
+
+@dataclass
+class SpotReport:
+    docs: int
+    interruptions: int = 0
+    validated_at_signal: int = 0
+    interrupted_status: str = ""
+    failure_reason: str = ""
+    retried_by_daemon: bool = False  # the daemon re-executed the run without anyone asking
+    final_status: str = ""
+    said_so: bool = False  # the interrupted worker logged what it finished and what it left
+    runs: int = 0
+    lost: list[str] = field(default_factory=list)
+    duplicated: list[str] = field(default_factory=list)  # more than one row in the tables
+    processed_twice: list[str] = field(default_factory=list)  # an asset materialized twice
+    paid_twice: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+
+def run_spot_scenario(workdir: Path, docs: int, *, api_key: str, latency_s: float = 0.6,
+                      concurrency: int = 4) -> SpotReport:
+    """Documents through a daemon-launched run whose worker gets SIGTERM a quarter of the way in."""
+    from upstage_assets.defs.pipeline.keys import DOCUMENT_ASSET_KEYS
+    from upstage_assets.emulator.server import run_emulator_in_thread
+    from upstage_assets.emulator.settings import EmulatorSettings
+    from upstage_assets_tests.execution.documents import (
+        materialization_counts,
+        parquet_rows_by_document,
+        register_documents,
+        write_invoices,
+    )
+    from upstage_assets_tests.reliability.billing import billed_answers, paid_twice
+
+    started = time.monotonic()
+    report = SpotReport(docs=docs)
+    data, home = workdir / "data", workdir / "dagster_home"
+    write_invoices(data / "inbox", docs, seed=23)
+    ensure_dagster_home(home)  # the project's local dagster.yaml: queued runs, run retries
+    with run_emulator_in_thread(EmulatorSettings(api_key=api_key, latency_s=latency_s)) as emulator:
+        env = {"DAGSTER_HOME": str(home), "UPSTAGE_ASSETS_DATA": str(data),
+               "UPSTAGE_ASSETS_INBOX": str(data / "inbox"), "UPSTAGE_ASSETS_OUTPUT": str(data / "outputs"),
+               "UPSTAGE_ASSETS_BACKEND": "emulator", "UPSTAGE_API_BASE_URL": emulator.url,
+               "UPSTAGE_API_KEY": api_key, "UPSTAGE_ASSETS_STATE_STORE": str(workdir / "state"),
+               "UPSTAGE_ASSETS_INBOX_SENSOR": "stopped", "DAGSTER_DISABLE_TELEMETRY": "1"}
+        with DagsterInstance.from_config(str(home)) as instance:
+            keys = register_documents(data / "inbox", data / "outputs", instance)
+            with running_daemon(home, env, workdir / "daemon.log"):
+                launch_range_run(home, env, keys, concurrency=concurrency)
+                run_id, report.validated_at_signal = interrupt_when(
+                    instance, validated_at_least=max(1, docs // 4), timeout_s=120 + docs * 4)
+                report.interruptions = 1
+                runs = wait_for_retries(instance, run_id, docs, timeout_s=200 + docs * 4)
+            billed = billed_answers(emulator.url)
+            interrupted = instance.get_run_by_id(run_id)
+            assert interrupted is not None
+            report.interrupted_status = interrupted.status.value
+            report.failure_reason = interrupted.tags.get("dagster/failure_reason", "")
+            retries = [r for r in (instance.get_run_by_id(i) for i in runs if i != run_id) if r is not None]
+            report.runs = len(runs)
+            report.retried_by_daemon = bool(retries) and retries[0].parent_run_id == run_id and \
+                retries[0].tags.get("dagster/retry_number") is not None
+            report.final_status = retries[-1].status.value if retries else report.interrupted_status
+            report.said_so = any("SIGTERM received: stopped taking documents" in (e.message or "")
+                                 for e in instance.all_logs(run_id))
+            rows = parquet_rows_by_document(data / "outputs")
+            report.lost = [k for k in keys if rows.get(k, 0) == 0]
+            report.duplicated = [k for k in keys if rows.get(k, 0) > 1]
+            twice: set[str] = set()
+            for asset in DOCUMENT_ASSET_KEYS:
+                twice |= {k for k, n in materialization_counts(instance, asset, keys).items() if n > 1}
+            report.processed_twice = sorted(twice)
+            report.paid_twice = paid_twice(billed, keys)
+    report.seconds = round(time.monotonic() - started, 1)
+    return report

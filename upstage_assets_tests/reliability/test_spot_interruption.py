@@ -1,10 +1,9 @@
-"""Spot interruptions (issue 20): SIGTERM to a run worker mid-batch loses nothing, processes nothing
-twice and pays for nothing twice; the daemon retries the run by itself and the retry resumes.
+"""Spot interruptions (issue 20): what a batch does with SIGTERM, in this process.
 
-The first tests run the batch in this process and send the signal from inside a stage (so it
-lands while requests are in flight); the last one is the real thing: a dagster-daemon, Dagster's
-own run worker process, SIGTERM from outside, the project's dagster.yaml retrying the run.
-Real emulator on loopback throughout; billing is counted per document by the emulator.
+The signal is sent from inside a stage so it lands while requests are in flight. The real
+thing (a dagster-daemon, Dagster's own run worker process, SIGTERM from outside, the project's
+dagster.yaml retrying the run, billing counted per document) is ``spot.run_spot_scenario``, run
+by ``bench/reliability.py`` and so by ``test_reliability_report.py`` at a small size.
 """
 
 from __future__ import annotations
@@ -13,7 +12,7 @@ import os
 import signal
 
 import pytest
-from dagster import AssetKey, DagsterInstance, DagsterRunStatus, materialize
+from dagster import AssetKey, DagsterInstance, materialize
 
 from upstage_assets.defs.pipeline import document_pipeline as pipeline_module
 from upstage_assets.defs.pipeline.document_pipeline import build_document_pipeline
@@ -21,21 +20,12 @@ from upstage_assets.defs.pipeline.keys import DOCUMENT_ASSET_KEYS, PARSED_LAYOUT
 from upstage_assets.defs.resources import build_resources
 from upstage_assets.emulator.server import run_emulator_in_thread
 from upstage_assets.emulator.settings import EmulatorSettings
-from upstage_assets.operations.local_instance import ensure_dagster_home
 from upstage_assets.settings import Settings
 from upstage_assets_tests.execution.documents import (
-    materialization_counts,
-    parquet_rows_by_document,
     register_documents,
     write_invoices,
 )
-from upstage_assets_tests.reliability.billing import billed_answers, paid_twice
-from upstage_assets_tests.reliability.spot import (
-    interrupt_when,
-    launch_range_run,
-    running_daemon,
-    wait_for_retries,
-)
+from upstage_assets_tests.reliability.billing import billed_answers
 
 KEY = "up_spot_test_key_0123456789abc"
 
@@ -108,44 +98,6 @@ def test_after_the_grace_period_requests_in_flight_are_abandoned_and_the_worker_
     assert "0 stopped after the stage in flight, 4 not started, 2 abandoned after the 0 s grace" in messages
     assert not instance.get_materialized_partitions(PARSED_LAYOUTS)
     assert not (data / "outputs" / "failures").exists()
-
-
-@pytest.mark.slow
-@pytest.mark.timeout(900)
-def test_a_real_run_worker_sigtermed_mid_batch_is_retried_and_nothing_is_lost_doubled_or_paid_twice(tmp_path):
-    documents = 16
-    data, home = tmp_path / "data", tmp_path / "dagster_home"
-    write_invoices(data / "inbox", documents)
-    ensure_dagster_home(home)  # the project's local dagster.yaml: queued runs, run retries
-    with run_emulator_in_thread(EmulatorSettings(api_key=KEY, latency_s=0.6)) as emulator:
-        env = {"DAGSTER_HOME": str(home), "UPSTAGE_ASSETS_DATA": str(data),
-               "UPSTAGE_ASSETS_INBOX": str(data / "inbox"), "UPSTAGE_ASSETS_OUTPUT": str(data / "outputs"),
-               "UPSTAGE_ASSETS_BACKEND": "emulator", "UPSTAGE_API_BASE_URL": emulator.url,
-               "UPSTAGE_API_KEY": KEY, "UPSTAGE_ASSETS_STATE_STORE": str(tmp_path / "state"),
-               "UPSTAGE_ASSETS_INBOX_SENSOR": "stopped", "DAGSTER_DISABLE_TELEMETRY": "1"}
-        with DagsterInstance.from_config(str(home)) as instance:
-            keys = register_documents(data / "inbox", data / "outputs", instance)
-            with running_daemon(home, env, tmp_path / "daemon.log"):
-                launch_range_run(home, env, keys, concurrency=4)
-                run_id, done_at_signal = interrupt_when(instance, validated_at_least=4, timeout_s=300)
-                runs = wait_for_retries(instance, run_id, documents, timeout_s=400)
-            billed = billed_answers(emulator.url)
-            interrupted = instance.get_run_by_id(run_id)
-            assert interrupted.status == DagsterRunStatus.FAILURE and done_at_signal < documents
-            assert interrupted.tags.get("dagster/failure_reason") == "UNEXPECTED_TERMINATION"
-            retries = [instance.get_run_by_id(r) for r in runs if r != run_id]
-            assert retries and retries[0].parent_run_id == run_id, "the daemon retried the run by itself"
-            assert retries[-1].status == DagsterRunStatus.SUCCESS
-            messages = " ".join(e.message or "" for e in instance.all_logs(run_id))
-            assert "SIGTERM received: stopped taking documents" in messages
-
-            rows = parquet_rows_by_document(data / "outputs")
-            assert sorted(rows) == sorted(keys) and set(rows.values()) == {1}, "none lost, none duplicated"
-            for asset in DOCUMENT_ASSET_KEYS:
-                counts = materialization_counts(instance, asset, keys)
-                assert set(counts.values()) == {1}, (asset, counts)  # none processed twice
-            assert paid_twice(billed, keys) == [], billed
-            assert all(billed[k] == {"document-parse": 1, "information-extraction": 1} for k in keys), billed
 
 
 def test_stage_order_is_what_the_interruption_tests_assume():
