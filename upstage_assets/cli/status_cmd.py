@@ -84,8 +84,7 @@ def collect_status(defs: Any, instance: Any) -> dict[str, Any]:
     quarantined = source.tables(layout.quarantine)
     billed = sum(sum(v or 0 for v in t.column("pages_billed").to_pylist())
                  for t in [*validated.values(), *quarantined.values()] if "pages_billed" in t.column_names)
-    price_of = getattr(defs.resources.get("parser"), "price_per_page", None)  # a method on both backends
-    price = float(price_of() if callable(price_of) else price_of or 0.0)
+    price = float(defs.resources["parser"].price_per_page())
     unfinished = unfinished_documents(instance, storage)
     return {
         "documents": len(registered), "partitions": len(partitions), "done": done,

@@ -44,9 +44,11 @@ def latest_rows(table: pa.Table, newer_elsewhere: dict[str, object] | None = Non
     if table.num_rows == 0 or "document_id" not in table.column_names:
         return table
     indexed = table.append_column("__row", pa.array(range(table.num_rows), pa.int64()))
-    order = indexed.sort_by([("document_id", "ascending"), ("processed_at", "descending"), ("__row", "descending")])
+    timed = "processed_at" in table.column_names  # tables written by other tools may lack it: last row wins
+    keys = [("document_id", "ascending"), *([("processed_at", "descending")] if timed else []), ("__row", "descending")]
+    order = indexed.sort_by(keys)
     ids = order.column("document_id").to_pylist()
-    times = order.column("processed_at").to_pylist()
+    times = order.column("processed_at").to_pylist() if timed else [None] * len(ids)
     keep = []
     for i, doc in enumerate(ids):
         if i and ids[i - 1] == doc:
