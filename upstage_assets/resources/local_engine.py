@@ -45,7 +45,7 @@ class LocalParser(DocumentParser):
         layout = parsed
         loop = asyncio.get_running_loop()
         response = await loop.run_in_executor(self._pool, lambda: information_extraction_response(
-            layout, schema.response_format, location=True, confidence=True, numeric_confidence=True))
+            layout, schema.response_format, location=True, confidence=True, numeric_confidence=True, sources=True))
         fields = fields_from_ie_response(response, list(schema.properties))
         return ExtractionResult(response=response, fields=fields, pages_billed=0)
 
