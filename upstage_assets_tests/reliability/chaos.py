@@ -60,7 +60,7 @@ class ChaosReport:
     recovery_runs: int = 0
     lost: list[str] = field(default_factory=list)
     duplicated: list[str] = field(default_factory=list)
-    paid_twice: list[str] = field(default_factory=list)  # billed twice for one endpoint (the SIGKILL's in-flight)
+    paid_twice: list[str] = field(default_factory=list)  # billed twice for one endpoint (SIGKILL, read timeouts)
     partial_files: list[str] = field(default_factory=list)  # *.tmp left behind
     unreadable: list[str] = field(default_factory=list)  # parquet/json that does not load
     in_progress: list[str] = field(default_factory=list)  # partitions stuck "in progress"

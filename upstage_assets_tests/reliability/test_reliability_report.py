@@ -47,7 +47,6 @@ def test_reliability_suite_loses_nothing_duplicates_nothing_records_every_bad_in
     chaos = report["chaos"]
     assert 0 < chaos["killed_after"] < DOCUMENTS and chaos["killed_run_failed"]
     assert chaos["faults_by_kind"].get("rate_limit_429", 0) > 0
-    assert len(chaos["paid_twice"]) <= 4, "only answers in flight when the worker was SIGKILLed (4 at a time)"
     assert chaos["partial_files"] == [] and chaos["unreadable"] == [] and chaos["in_progress"] == []
     assert chaos["unfinished_runs"] == [] and chaos["still_failing"] == []
     assert report["s3"]["faults"] > 0 and report["s3"]["wrong_reads"] == 0 and report["s3"]["half_written"] == 0
