@@ -44,7 +44,11 @@ def __getattr__(name: str) -> Definitions:
     """``defs`` is built from the environment when Dagster first asks for it, not at import, so tests
     and the CLI import ``build_definitions`` without reading the environment or building everything."""
     if name == "defs":
-        value = build_definitions()
+        from upstage_assets.operations.local_instance import warn_if_unconfigured
+
+        settings = Settings.from_env()
+        warn_if_unconfigured(settings.environment)
+        value = build_definitions(settings)
         globals()["defs"] = value
         return value
     raise AttributeError(name)

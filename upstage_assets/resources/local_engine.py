@@ -70,8 +70,8 @@ class LocalEngineResource(ConfigurableResource):
         """What lineage and the UI call this backend."""
         return "local"
 
-    def price_per_page(self) -> float:
-        return 0.0  # nothing is billed
+    def product_prices(self, parse_mode: str = "standard") -> dict[str, float]:
+        return {"parse": 0.0, "extraction": 0.0}  # nothing is billed
 
     def create_parser(self) -> DocumentParser:
         device = self.device or os.environ.get("UPSTAGE_ASSETS_DEVICE")

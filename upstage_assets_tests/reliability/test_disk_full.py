@@ -3,7 +3,7 @@
 The disk fills by injection (``reliability/disk.py``: ``os.write`` under the output folder stops
 at a byte quota, then ENOSPC), because a size-limited filesystem needs a root-only mount. The
 whole flow (runs that go on for what fits, ``retry-failed`` once space is back) is
-``disk.run_disk_full_scenario``, run by ``bench/reliability.py`` and ``test_reliability_report.py``.
+``disk.run_disk_full_scenario``, run by ``upstage_assets_tests.reliability.report`` and ``test_reliability_report.py``.
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@
 The signal is sent from inside a stage so it lands while requests are in flight. The real
 thing (a dagster-daemon, Dagster's own run worker process, SIGTERM from outside, the project's
 dagster.yaml retrying the run, billing counted per document) is ``spot.run_spot_scenario``, run
-by ``bench/reliability.py`` and so by ``test_reliability_report.py`` at a small size.
+by ``upstage_assets_tests.reliability.report`` and so by ``test_reliability_report.py`` at a small size.
 """
 
 from __future__ import annotations
