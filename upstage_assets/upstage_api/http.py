@@ -236,8 +236,8 @@ class UpstageHttp:
             except TRANSPORT_ERRORS as exc:
                 failure = f"{type(exc).__name__}"
                 unreachable = isinstance(exc, CONNECT_ERRORS)
-                if isinstance(exc, ANSWER_LOST_ERRORS) and pages and endpoint not in ("poll", "download"):
-                    self.stats.answer_lost_pages[(CURRENT_DOCUMENT.get() or "", endpoint)] += pages
+                if isinstance(exc, ANSWER_LOST_ERRORS):
+                    self._answer_lost(endpoint, pages)
             else:
                 status = response.status_code
                 self.stats.statuses[status] += 1
@@ -251,6 +251,7 @@ class UpstageHttp:
                     except UpstageProtocolError as exc:
                         malformed = exc
                         failure = f"HTTP {status} with a malformed body"
+                        self._answer_lost(endpoint, pages)  # computed, maybe billed, and unusable
                 elif status in expired_on:
                     raise UpstageDownloadExpired(f"download URL answered HTTP {status} (expired)",
                                                  status=status, path=path)
@@ -278,6 +279,11 @@ class UpstageHttp:
             logger.warning("Upstage %s %s failed (%s), attempt %d/%d; retrying in %.2f s",
                            method, path, failure, attempt, self.retry.max_attempts, delay)
             await asyncio.sleep(delay)
+
+    def _answer_lost(self, endpoint: str, pages: int) -> None:
+        """Pages of a billed request whose answer was lost or unusable: sending it again may bill them twice."""
+        if pages and endpoint not in ("poll", "download"):
+            self.stats.answer_lost_pages[(CURRENT_DOCUMENT.get() or "", endpoint)] += pages
 
     async def _send_once(
         self, method: str, url: str, endpoint: str, pages: int, headers: dict[str, str],

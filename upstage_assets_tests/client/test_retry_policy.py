@@ -155,6 +155,26 @@ def test_a_body_that_stays_malformed_fails_the_document_with_a_retryable_protoco
     assert len(server.arrivals_for(SYNC_PATH)) == 3
 
 
+def test_a_malformed_answer_sent_again_counts_its_pages_as_possibly_billed_twice(server):
+    """The API computed (and may have billed) the garbled answer; the re-send is recorded like a lost answer."""
+    from upstage_assets.upstage_api.document_parse import SYNC_PATH, DocumentParseApi
+    from upstage_assets.upstage_api.http import CURRENT_DOCUMENT
+    from upstage_assets.upstage_api.parser import ParseOptions, SourceDocument
+
+    good = {"api": "2.0", "content": {}, "elements": [], "usage": {"pages": 2}}
+    server.queue(SYNC_PATH, Answer(200, b'{"api": "2.0", "elem'), Answer(200, good))
+    http = make_http(server.url, retry=RetryPolicy(max_attempts=3, base_delay_s=0.01, max_delay_s=0.02))
+    document = SourceDocument("doc-7", "a.pdf", b"%PDF-1.4 stub", "application/pdf", 2)
+
+    async def parse() -> None:
+        CURRENT_DOCUMENT.set("doc-7")
+        await DocumentParseApi(http).parse(document, ParseOptions())
+
+    asyncio.run(parse())
+    assert len(server.arrivals_for(SYNC_PATH)) == 2
+    assert http.stats.answer_lost_pages == {("doc-7", "document-parse"): 2}
+
+
 def test_a_truncated_body_is_retried(start_emulator):
     """The emulator's truncated fault: Content-Length promises more than is sent, then the connection drops."""
     from upstage_assets.upstage_api.document_parse import DocumentParseApi
