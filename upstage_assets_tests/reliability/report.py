@@ -234,9 +234,11 @@ def db_ok(db: Any) -> bool:
 
 
 def disk_ok(disk: Any) -> bool:
-    """Full disk: documents stopped, nothing torn left, only storage_full errors, all done after."""
+    """Full disk: documents stopped, nothing torn left, each one failed storage_full in status (its record
+    kept in the run's tags where the disk refused it), all done after."""
     return (disk.disk_full >= 1 and disk.refused_writes >= 1 and not disk.partial_files and not disk.unreadable
-            and not disk.other_errors and disk.storage_full_logged == disk.disk_full and disk.recovered)
+            and not disk.other_errors and disk.storage_full_logged == disk.storage_full_recorded == disk.disk_full
+            and disk.recovered)
 
 
 def main(argv: list[str] | None = None) -> int:

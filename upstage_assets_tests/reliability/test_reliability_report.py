@@ -66,4 +66,5 @@ def test_reliability_suite_loses_nothing_duplicates_nothing_records_every_bad_in
     assert disk["refused_writes"] > 0 and disk["disk_full"] > 0 and 0 < disk["done_while_full"] < SCENARIO_DOCUMENTS
     assert disk["partial_files"] == disk["unreadable"] == disk["other_errors"] == [], disk
     assert disk["storage_full_logged"] == disk["disk_full"], "each stopped document's error says storage_full"
+    assert disk["storage_full_recorded"] == disk["disk_full"], "status shows each one failed with storage_full"
     assert disk["recovered"] and disk["lost"] == disk["duplicated"] == [], disk
