@@ -65,7 +65,9 @@ def _worker_main(conn: Any, memory_mb: int | None) -> None:
 
         limit = memory_mb * 1024 * 1024
         resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
-    for name in filter(None, (m.strip() for m in os.environ.get(PRELOAD_ENV, "").split(","))):
+    # The engine's imports (numpy, pdfium, OpenCV, onnxruntime) are paid here, not by the first document.
+    for name in ("upstage_assets.local_engine.document_parse", "upstage_assets.local_engine.kie",
+                 *filter(None, (m.strip() for m in os.environ.get(PRELOAD_ENV, "").split(",")))):
         importlib.import_module(name)
     conn.send(("ready", os.getpid()))
     while True:
