@@ -10,6 +10,7 @@ segment, in the next segment to the right, or in the line below.
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass
 from difflib import SequenceMatcher
 from typing import Any
@@ -77,9 +78,15 @@ def spell_number_signs(text: str) -> str:
     return NUMBER_SIGN.sub("No ", text)
 
 
+def fold_accents(text: str) -> str:
+    """'Šaving' -> 'Saving', 'Numéro' -> 'Numero' (Hangul syllables recomposed, not split into jamo)."""
+    decomposed = unicodedata.normalize("NFKD", text)
+    return unicodedata.normalize("NFC", "".join(ch for ch in decomposed if not unicodedata.combining(ch)))
+
+
 def normalise_label(text: str) -> str:
-    """Case-folded words; number signs ("N°", "Nº", "№") read as "no", "#" kept."""
-    return re.sub(r"[^0-9a-z가-힣#]+", " ", spell_number_signs(text).casefold()).strip()
+    """Case-folded words without accents; number signs ("N°", "Nº", "№") read as "no", "#" kept."""
+    return re.sub(r"[^0-9a-z가-힣#]+", " ", fold_accents(spell_number_signs(text)).casefold()).strip()
 
 
 @dataclass(frozen=True)

@@ -186,6 +186,9 @@ def _labelled_value(lines: list[list[Segment]], name: str, prop: dict[str, Any],
             if is_amount_field(name, prop) and not re.search(r"\d[.,]\d{1,2}(?!\d)", text) and \
                     detect_currency(text) is None:
                 quality *= 0.3  # a bare integer next to an amount label is more often a count or a year
+            if is_amount_field(name, prop) and segment is not hit.segment and OTHER_LABEL.match(text) and \
+                    detect_currency(text.split()[0]) is None:
+                quality *= 0.3  # "Rounding 0.00" beside "Total Sales": another label's amount
             if prop.get("type") == "string" and not is_date_field(name, prop) and parse_date(text) and \
                     len(re.sub(r"[\d\W]", "", text)) <= 12:
                 continue  # a date is not a name or an identifier
@@ -196,6 +199,10 @@ def _labelled_value(lines: list[list[Segment]], name: str, prop: dict[str, Any],
     if best is None:
         return None
     return _found(best[2], 0.35 + 0.6 * best[0], best[3])
+
+
+# A segment that starts with a word of its own before its number carries another label.
+OTHER_LABEL = re.compile(r"^\s*[^\W\d_]{3,}")
 
 
 def _top_lines(lines: list[list[Segment]], limit: int = 8) -> list[tuple[int, str, Segment]]:

@@ -178,3 +178,12 @@ def test_page_numbers_captions_and_headings_are_not_names():
     fields = extract_fields(doc, load_schema("invoice").json_schema)
     assert fields["issuer"]["value"] == "Kettle & Crumb Bakery"
     assert fields["bill_to"]["value"] != "Summary"
+
+
+def test_accented_ocr_of_an_excluded_label_and_another_labels_amount_are_not_the_total():
+    doc = response(element(0, "KEDAI MAJU SDN BHD", 0.02, "heading1"),
+                   element(1, "Total Šaving  0.00  Total  77.20", 0.4),  # OCR with an accent the print lacks
+                   element(2, "Total Sales  Rounding 0.00", 0.5, x1=0.9), element(3, "RM 54.50", 0.53, x1=0.3))
+    fields = extract_fields(doc, load_schema("receipt").json_schema)
+    assert fields["total"]["value"] in (77.2, 54.5)
+    assert fields["total"]["value"] != 0.0
