@@ -61,7 +61,8 @@ class FieldScore:
 def run_pipeline(corpus: Path, backend: str, work: Path, limit: int | None) -> tuple[dict, dict, float]:
     """Process the corpus; return ({stem: fields}, {stem: parsed text}, seconds)."""
     from upstage_assets.definitions import build_definitions
-    from upstage_assets.runner import process_inbox_once
+    from upstage_assets.operations.runner import process_inbox_once
+    from upstage_assets.settings import Settings
 
     inbox, outputs = work / "inbox", work / "outputs"
     documents = sorted(p for p in (corpus / "documents").iterdir() if p.is_file())[: limit or None]
@@ -76,7 +77,7 @@ def run_pipeline(corpus: Path, backend: str, work: Path, limit: int | None) -> t
 
     started = time.monotonic()
     with DagsterInstance.ephemeral() as instance:
-        report = process_inbox_once(None, instance=instance, defs=build_definitions("local", backend))
+        report = process_inbox_once(None, instance=instance, defs=build_definitions(Settings.from_env(backend=backend)))
     seconds = time.monotonic() - started
     fields_by_name: dict[str, dict] = {}
     text_by_name: dict[str, str] = {}
@@ -91,7 +92,12 @@ def run_pipeline(corpus: Path, backend: str, work: Path, limit: int | None) -> t
 
 
 def score(corpus: Path, fields_by_name: dict, text_by_name: dict) -> tuple[dict[str, FieldScore], float | None, int]:
-    from upstage_assets.evaluation import character_error_rate, field_kind, field_matches, text_similarity
+    from upstage_assets.operations.evaluation import (
+        character_error_rate,
+        field_kind,
+        field_matches,
+        text_similarity,
+    )
 
     schema = json.loads((corpus / "schema.json").read_text())["json_schema"]["schema"]["properties"]
     scores = {name: FieldScore() for name in schema}

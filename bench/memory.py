@@ -25,11 +25,12 @@ from harness import PY, RESULTS, ROOT, TreeRssSampler, make_documents, mib, star
 
 WORKER = """
 import os, sys
+from upstage_assets.settings import Settings
 from upstage_assets.definitions import build_definitions
-from upstage_assets.local_instance import local_instance
+from upstage_assets.operations.local_instance import local_instance
 instance = local_instance(os.environ["DAGSTER_HOME"])
 keys = instance.get_dynamic_partitions("documents")
-job = build_definitions("local", "emulator").resolve_job_def("process_documents")
+job = build_definitions(Settings.from_env(backend="emulator")).resolve_job_def("process_documents")
 result = job.execute_in_process(instance=instance, raise_on_error=False,
     tags={"dagster/asset_partition_range_start": keys[0], "dagster/asset_partition_range_end": keys[-1]},
     run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}},
@@ -46,9 +47,10 @@ def measure(n: int, url: str, work: Path) -> tuple[int, float, int]:
     subprocess.run([PY, "-c", (
         "import os\n"
         "from upstage_assets.definitions import build_definitions\n"
-        "from upstage_assets.ingest import scan_inbox\n"
-        "from upstage_assets.local_instance import local_instance\n"
-        "defs = build_definitions('local', 'emulator'); s = defs.resources['storage']\n"
+        "from upstage_assets.settings import Settings\n"
+        "from upstage_assets.ingest.folder import scan_inbox\n"
+        "from upstage_assets.operations.local_instance import local_instance\n"
+        "defs = build_definitions(Settings.from_env(backend='emulator')); s = defs.resources['storage']\n"
         "r = scan_inbox(s.inbox_store(), s.output_store(), s.registry(), default_schema='invoice', max_documents=10**9)\n"
         "local_instance(os.environ['DAGSTER_HOME']).add_dynamic_partitions('documents', r.new_ids)\n")],
         env=env, cwd=ROOT, check=True)

@@ -35,7 +35,7 @@ sys.path.insert(0, str(ROOT))
 
 from dagster import DagsterInstance  # noqa: E402
 
-from upstage_assets.assets.keys import PARSED_LAYOUTS, RAW_DOCUMENTS  # noqa: E402
+from upstage_assets.defs.pipeline.keys import PARSED_LAYOUTS, RAW_DOCUMENTS  # noqa: E402
 from upstage_assets_tests.reliability.bad_input_run import BadInputReport, judge, run_bad_inputs  # noqa: E402
 from upstage_assets_tests.reliability.bad_inputs import write_bad_inputs  # noqa: E402
 from upstage_assets_tests.reliability.chaos import run_chaos  # noqa: E402
@@ -92,8 +92,8 @@ def async_jobs(workdir: Path) -> dict[str, Any]:
     """Failed, stalled and expired-URL async jobs: each a bounded, specific, retryable error."""
     from upstage_assets.emulator.server import run_emulator_in_thread
     from upstage_assets.emulator.settings import EmulatorSettings
-    from upstage_assets.resources.parser import ParseOptions, SourceDocument
-    from upstage_assets.resources.upstage_errors import UpstageError
+    from upstage_assets.upstage_api.errors import UpstageError
+    from upstage_assets.upstage_api.parser import ParseOptions, SourceDocument
     from upstage_assets_tests.reliability.bad_inputs import pdf_bytes
     from upstage_assets_tests.reliability.platform import emulator_client
 

@@ -115,8 +115,8 @@ def main() -> None:
     from dagster import DagsterInstance
     from dagster_aws.s3 import S3Resource
 
+    from upstage_assets.ingest.s3_scan import S3ScanLimits
     from upstage_assets.resources.storage import StorageResource
-    from upstage_assets.storage.s3_scan import S3ScanLimits
 
     moto, endpoint = start_moto()
     try:
@@ -161,14 +161,15 @@ def run_tick(instance, storage, limits, cursor, phase: str, trace: bool) -> tupl
     """One evaluation of the sensor's body on a real sensor context, measured."""
     from dagster import build_sensor_context
 
-    from upstage_assets.sensors_s3 import s3_inbox_tick
+    from upstage_assets.defs.sensors.s3 import s3_inbox_tick
+    from upstage_assets.settings import Settings
 
     if trace:
         tracemalloc.start()
     with RssSampler() as rss, build_sensor_context(instance=instance, resources={"storage": storage},
                                                    cursor=cursor) as context:
         started = time.perf_counter()
-        data, scan = s3_inbox_tick(context, storage, limits)
+        data, scan = s3_inbox_tick(context, storage, limits, Settings.from_env())
         seconds = time.perf_counter() - started
     traced = tracemalloc.get_traced_memory()[1] if trace else 0
     if trace:

@@ -57,7 +57,7 @@ def client_resource(url: str, rps: float):
 
 
 async def _one(parser, path: Path, schema, index: int):
-    from upstage_assets.resources.parser import ParseOptions, SourceDocument
+    from upstage_assets.upstage_api.parser import ParseOptions, SourceDocument
 
     document = SourceDocument(f"doc{index}", path.name, path.read_bytes(), "application/pdf", 1)
     parsed = await parser.parse(document, ParseOptions())
@@ -103,12 +103,13 @@ def _register(work: Path, url: str, paths: list[Path]) -> tuple[object, object, 
                                             "UPSTAGE_API_KEY", "UPSTAGE_ASSETS_INBOX", "UPSTAGE_ASSETS_OUTPUT",
                                             "UPSTAGE_ASSETS_INBOX_SENSOR")})
     from upstage_assets.definitions import build_definitions
-    from upstage_assets.ingest import scan_inbox
-    from upstage_assets.local_instance import local_instance
+    from upstage_assets.ingest.folder import scan_inbox
+    from upstage_assets.operations.local_instance import local_instance
+    from upstage_assets.settings import Settings
 
     for p in paths:
         shutil.copyfile(p, work / "inbox" / p.name)
-    defs = build_definitions("local", "emulator")
+    defs = build_definitions(Settings.from_env(backend="emulator"))
     storage = defs.resources["storage"]
     instance = local_instance(work / "dagster_home")
     result = scan_inbox(storage.inbox_store(), storage.output_store(), storage.registry(),

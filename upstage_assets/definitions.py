@@ -1,37 +1,52 @@
 """The code location: assets, checks, jobs, sensors and environment-selected resources.
 
-``UPSTAGE_ASSETS_ENV`` (local | aws | k8s) and ``UPSTAGE_ASSETS_BACKEND`` (local | emulator |
-upstage) pick the resources; the assets never change. The embedded default is the local
-engine with local-folder storage: no key, no cloud, nothing to start by hand.
+``Settings.from_env()`` reads ``UPSTAGE_ASSETS_ENV`` (local | aws | k8s),
+``UPSTAGE_ASSETS_BACKEND`` (local | emulator | upstage) and the rest once, here; every
+factory below takes that one object. The assets never change with the environment. The
+embedded default is the local engine with local-folder storage: no key, no cloud, nothing
+to start by hand.
 """
 
 from __future__ import annotations
 
 from dagster import Definitions
 
-from upstage_assets import settings
-from upstage_assets.alerts import ALERT_SENSORS
-from upstage_assets.assets.document_pipeline import document_pipeline
-from upstage_assets.assets.quality_report import quality_report
-from upstage_assets.executors import executor_for_backend
-from upstage_assets.jobs import process_documents_job
-from upstage_assets.manifest import new_manifests
-from upstage_assets.resources.catalog import build_resources
-from upstage_assets.schedules import SCHEDULES, compact_tables_job
-from upstage_assets.sensors import new_inbox_documents
-from upstage_assets.sensors_s3 import new_s3_documents
+from upstage_assets.defs.alerts import build_alert_sensors
+from upstage_assets.defs.executors import executor_for_settings
+from upstage_assets.defs.pipeline.document_pipeline import build_document_pipeline
+from upstage_assets.defs.pipeline.jobs import process_documents_job
+from upstage_assets.defs.quality_report import quality_report
+from upstage_assets.defs.resources import build_resources
+from upstage_assets.defs.schedules import build_schedules, compact_tables_job
+from upstage_assets.defs.sensors.inbox import build_inbox_sensor
+from upstage_assets.defs.sensors.manifests import build_manifest_sensor
+from upstage_assets.defs.sensors.s3 import build_s3_documents_sensor
+from upstage_assets.settings import Settings
 
 
-def build_definitions(environment: str | None = None, backend: str | None = None) -> Definitions:
-    """Definitions for an environment; tests call this with their own settings."""
+def build_definitions(settings: Settings | None = None) -> Definitions:
+    """Definitions for one set of settings (default: read from the environment now)."""
+    settings = settings or Settings.from_env()
     return Definitions(
-        assets=[document_pipeline, quality_report],
+        assets=[build_document_pipeline(settings), quality_report],
         jobs=[process_documents_job, compact_tables_job],
-        schedules=SCHEDULES,
-        sensors=[new_inbox_documents, new_s3_documents, new_manifests, *ALERT_SENSORS],
-        resources=build_resources(environment, backend),
-        executor=executor_for_backend(backend or settings.backend()),
+        schedules=build_schedules(settings),
+        sensors=[build_inbox_sensor(settings), build_s3_documents_sensor(settings), build_manifest_sensor(settings),
+                 *build_alert_sensors(settings)],
+        resources=build_resources(settings),
+        executor=executor_for_settings(settings),
     )
 
 
-defs = build_definitions()
+def __getattr__(name: str) -> Definitions:
+    """``defs`` is built from the environment when Dagster first asks for it, not at import, so tests
+    and the CLI import ``build_definitions`` without reading the environment or building everything."""
+    if name == "defs":
+        value = build_definitions()
+        globals()["defs"] = value
+        return value
+    raise AttributeError(name)
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), "defs"})  # so Dagster's module discovery (inspect.getmembers) finds ``defs``

@@ -19,7 +19,7 @@ from pathlib import Path
 
 def _compare_with_truth(tables: dict, truth: dict, records_by_uri: dict) -> tuple[int, int]:
     """Count documents whose every printed truth field matches the Parquet row (normalised)."""
-    from upstage_assets.evaluation import values_match
+    from upstage_assets.operations.evaluation import values_match
 
     matched = total = 0
     for filename, expected in truth.items():
@@ -74,7 +74,7 @@ def main(argv: list[str] | None = None) -> int:
         os.environ.setdefault("UPSTAGE_API_KEY", "demo-key-for-the-local-emulator")
         print(f"emulator listening on {emulator.url}")
     try:
-        from upstage_assets.runner import process_inbox_once
+        from upstage_assets.operations.runner import process_inbox_once
 
         started = time.monotonic()
         report = process_inbox_once(data / "dagster_home")
@@ -83,7 +83,7 @@ def main(argv: list[str] | None = None) -> int:
         if emulator is not None:
             emulator.stop()
 
-    from upstage_assets.reporting import read_tables
+    from upstage_assets.operations.reporting import read_tables
 
     tables = read_tables(outputs)
     records_by_name = {r.filename: r.document_id for r in report.records}

@@ -7,6 +7,9 @@ a corrupt PDF cannot until someone replaces the file.
 
 from __future__ import annotations
 
+from upstage_assets.redaction import redact
+from upstage_assets.unicode_text import valid_text
+
 
 class DocumentError(Exception):
     """A problem with one document; the run records it and moves on to the next one."""
@@ -20,7 +23,7 @@ class DocumentError(Exception):
 
     def as_record(self) -> dict[str, object]:
         return {"error_code": self.code, "error_class": type(self).__name__,
-                "message": self.message, "retryable": self.retryable}
+                "message": valid_text(self.message), "retryable": self.retryable}
 
 
 class EmptyDocument(DocumentError):
@@ -115,3 +118,30 @@ class UnsupportedScript(DocumentError):
     """The page is in a script the installed OCR cannot read (Korean without tesseract's data)."""
 
     code = "unsupported_script"
+
+
+class InternalError(DocumentError):
+    """An unexpected exception while one document was processed (a bug, or input nobody foresaw).
+
+    It is recorded against that document like any other failure, so the batch goes on; it is
+    retryable because a fixed release (or a transient cause) may let the same bytes through.
+    """
+
+    code = "internal_error"
+    retryable = True
+    MAX_MESSAGE = 300
+
+    def __init__(self, message: str, exception_type: str = ""):
+        super().__init__(message)
+        self.exception_type = exception_type
+
+    @classmethod
+    def from_exception(cls, exc: BaseException, stage: str) -> InternalError:
+        detail = valid_text(redact(str(exc)))
+        if len(detail) > cls.MAX_MESSAGE:
+            detail = detail[:cls.MAX_MESSAGE] + "..."
+        name = type(exc).__name__
+        return cls(f"{name} in {stage}: {detail}" if detail else f"{name} in {stage}", exception_type=name)
+
+    def as_record(self) -> dict[str, object]:
+        return {**super().as_record(), "error_class": self.exception_type or type(self).__name__}

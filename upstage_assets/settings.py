@@ -1,48 +1,88 @@
-"""Environment-level settings read once at load time (one place for every env variable)."""
+"""The code location's settings: one frozen object, read from the environment once.
+
+``Settings.from_env()`` is called by ``definitions.py`` (and the CLI) when the code location
+loads; the result is passed into every factory (``build_definitions(settings)``), so nothing
+reads ``UPSTAGE_ASSETS_*`` at import time and a test builds any environment x backend by
+giving its own ``Settings``.
+"""
 
 from __future__ import annotations
 
+import dataclasses
 import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
 
 ENVIRONMENTS = ("local", "aws", "k8s")
 BACKENDS = ("local", "emulator", "upstage")
+UPSTAGE_URL = "https://api.upstage.ai"
+EMULATOR_URL = "http://127.0.0.1:8765"
+WEBHOOK_ENV = "UPSTAGE_ASSETS_WEBHOOK_URL"
 
 
-def environment() -> str:
-    env = os.environ.get("UPSTAGE_ASSETS_ENV", "local")
-    if env not in ENVIRONMENTS:
-        raise ValueError(f"UPSTAGE_ASSETS_ENV={env!r}; expected one of {', '.join(ENVIRONMENTS)}")
-    return env
+@dataclass(frozen=True)
+class Settings:
+    """What the environment chooses; the assets never change with it."""
 
+    environment: str = "local"  # UPSTAGE_ASSETS_ENV: local | aws | k8s
+    backend: str = "local"  # UPSTAGE_ASSETS_BACKEND: local | emulator | upstage
+    data_root: str = "data"  # UPSTAGE_ASSETS_DATA: folder or s3:// prefix holding inbox and outputs
+    output_root: str = "data/outputs"  # UPSTAGE_ASSETS_OUTPUT
+    inbox: str = "data/inbox"  # UPSTAGE_ASSETS_INBOX
+    default_schema: str = "invoice"  # UPSTAGE_ASSETS_DEFAULT_SCHEMA: built-in name or JSON schema path
+    inbox_sensors_running: bool = True  # UPSTAGE_ASSETS_INBOX_SENSOR=running|stopped (default: running locally)
+    webhook_url: str | None = field(default=None, repr=False)  # UPSTAGE_ASSETS_WEBHOOK_URL: turns alerts on
+    s3_endpoint_url: str | None = None  # UPSTAGE_ASSETS_S3_ENDPOINT_URL (moto, MinIO)
+    upstage_base_url: str | None = None  # UPSTAGE_API_BASE_URL (default: the emulator's or Upstage's)
+    documents_per_run: int = 50  # UPSTAGE_ASSETS_DOCUMENTS_PER_RUN: documents in one batched run
+    max_documents_per_tick: int = 1000  # UPSTAGE_ASSETS_MAX_DOCUMENTS_PER_TICK: inbox sensor reads per tick
 
-def backend() -> str:
-    name = os.environ.get("UPSTAGE_ASSETS_BACKEND", "local")
-    if name not in BACKENDS:
-        raise ValueError(f"UPSTAGE_ASSETS_BACKEND={name!r}; expected one of {', '.join(BACKENDS)}")
-    return name
+    def __post_init__(self) -> None:
+        if self.environment not in ENVIRONMENTS:
+            raise ValueError(f"UPSTAGE_ASSETS_ENV={self.environment!r}; expected one of {', '.join(ENVIRONMENTS)}")
+        if self.backend not in BACKENDS:
+            raise ValueError(f"UPSTAGE_ASSETS_BACKEND={self.backend!r}; expected one of {', '.join(BACKENDS)}")
+        if self.documents_per_run < 1 or self.max_documents_per_tick < 1:
+            raise ValueError("UPSTAGE_ASSETS_DOCUMENTS_PER_RUN and _MAX_DOCUMENTS_PER_TICK must be at least 1")
 
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+        """Read every setting once; ``overrides`` win over the environment (tests, the CLI)."""
+        env = os.environ if environ is None else environ
+        environment = overrides.pop("environment", None) or env.get("UPSTAGE_ASSETS_ENV", "local")
+        data_root = overrides.pop("data_root", None) or env.get("UPSTAGE_ASSETS_DATA", "data")
+        sensor = env.get("UPSTAGE_ASSETS_INBOX_SENSOR", "running" if environment == "local" else "stopped")
+        values: dict[str, Any] = {
+            "environment": environment,
+            "backend": env.get("UPSTAGE_ASSETS_BACKEND", "local"),
+            "data_root": data_root,
+            "output_root": env.get("UPSTAGE_ASSETS_OUTPUT", f"{data_root}/outputs"),
+            "inbox": env.get("UPSTAGE_ASSETS_INBOX", f"{data_root}/inbox"),
+            "default_schema": env.get("UPSTAGE_ASSETS_DEFAULT_SCHEMA", "invoice"),
+            "inbox_sensors_running": sensor.strip().lower() == "running",
+            "webhook_url": env.get(WEBHOOK_ENV) or None,
+            "s3_endpoint_url": env.get("UPSTAGE_ASSETS_S3_ENDPOINT_URL") or None,
+            "upstage_base_url": env.get("UPSTAGE_API_BASE_URL") or None,
+            "documents_per_run": int(env.get("UPSTAGE_ASSETS_DOCUMENTS_PER_RUN", "50")),
+            "max_documents_per_tick": int(env.get("UPSTAGE_ASSETS_MAX_DOCUMENTS_PER_TICK", "1000")),
+        }
+        values.update(overrides)
+        return cls(**values)
 
-def data_root() -> str:
-    return os.environ.get("UPSTAGE_ASSETS_DATA", "data")
+    def replace(self, **changes: Any) -> Settings:
+        return dataclasses.replace(self, **changes)
 
+    @property
+    def schedules_running(self) -> bool:
+        """Nothing runs behind a laptop user's back; deployed environments run their schedules."""
+        return self.environment != "local"
 
-def output_root() -> str:
-    return os.environ.get("UPSTAGE_ASSETS_OUTPUT", f"{data_root()}/outputs")
+    @property
+    def alerts_running(self) -> bool:
+        return self.webhook_url is not None
 
-
-def inbox() -> str:
-    return os.environ.get("UPSTAGE_ASSETS_INBOX", f"{data_root()}/inbox")
-
-
-def default_schema_name() -> str:
-    return os.environ.get("UPSTAGE_ASSETS_DEFAULT_SCHEMA", "invoice")
-
-
-def inbox_sensor_status() -> str:
-    """Running by default locally (drop files, get tables); opt-in elsewhere."""
-    default = "running" if environment() == "local" else "stopped"
-    return os.environ.get("UPSTAGE_ASSETS_INBOX_SENSOR", default)
-
-
-def s3_endpoint_url() -> str | None:
-    return os.environ.get("UPSTAGE_ASSETS_S3_ENDPOINT_URL") or None
+    @property
+    def base_url(self) -> str:
+        """Where the Upstage client sends requests (the emulator's address for ``emulator``)."""
+        return self.upstage_base_url or (EMULATOR_URL if self.backend == "emulator" else UPSTAGE_URL)

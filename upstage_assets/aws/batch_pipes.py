@@ -18,22 +18,23 @@ from contextlib import contextmanager
 from typing import IO, Any
 
 import boto3
-from dagster import MetadataValue, PipesClient
-from dagster._core.definitions.resource_annotation import TreatAsResourceParam
-from dagster._core.errors import DagsterExecutionInterruptedError
-from dagster._core.execution.context.asset_execution_context import AssetExecutionContext
-from dagster._core.execution.context.compute import OpExecutionContext
-from dagster._core.pipes.client import PipesClientCompletedInvocation, PipesMessageReader, PipesParams
-from dagster._core.pipes.context import PipesMessageHandler
-from dagster._core.pipes.utils import (
+from dagster import (
+    AssetExecutionContext,
+    DagsterExecutionInterruptedError,
+    MetadataValue,
+    OpExecutionContext,
+    PipesClient,
+    PipesClientCompletedInvocation,
     PipesEnvContextInjector,
-    extract_message_or_forward_to_file,
+    PipesMessageHandler,
+    PipesMessageReader,
     open_pipes_session,
 )
-from dagster_pipes import PipesDefaultMessageWriter
+from dagster_pipes import PipesDefaultMessageWriter, PipesParams
 
 from upstage_assets.aws.batch_failures import BatchJobError, classify_failure, latest_log_stream
 from upstage_assets.aws.plan import spot_retry_strategy
+from upstage_assets.dagster_compat import TreatAsResourceParam, extract_message_or_forward_to_file
 
 TERMINAL = {"SUCCEEDED", "FAILED"}
 DEFAULT_LOG_GROUP = "/aws/batch/job"

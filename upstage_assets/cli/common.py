@@ -25,7 +25,7 @@ def dagster_home() -> str:
 
 def open_instance() -> Any:
     """The persistent instance in $DAGSTER_HOME (default data/dagster_home, created with the local config)."""
-    from upstage_assets.local_instance import local_instance
+    from upstage_assets.operations.local_instance import local_instance
 
     try:
         return local_instance(dagster_home())

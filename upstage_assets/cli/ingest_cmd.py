@@ -68,7 +68,7 @@ def _source(path: str, storage: Any) -> tuple[ObjectStore, list[ObjectInfo] | No
 
 
 def _candidates(source: ObjectStore, given: list[ObjectInfo] | None, skipped: list[tuple[str, str]]) -> list[ObjectInfo]:
-    from upstage_assets.ingest import is_candidate
+    from upstage_assets.ingest.naming import skip_reason
 
     found = []
     try:
@@ -76,7 +76,7 @@ def _candidates(source: ObjectStore, given: list[ObjectInfo] | None, skipped: li
     except Exception as exc:  # an unreachable bucket, missing credentials
         raise CliError(f"cannot list {source.root_uri}: {type(exc).__name__}: {exc}") from exc
     for candidate in listing:
-        reason = is_candidate(candidate)
+        reason = skip_reason(candidate.key)
         if reason:
             skipped.append((source.uri(candidate.key), reason))
         else:
@@ -86,9 +86,9 @@ def _candidates(source: ObjectStore, given: list[ObjectInfo] | None, skipped: li
 
 def _resolve_schema(name: str | None) -> str:
     from upstage_assets.schemas.extraction import load_schema
-    from upstage_assets.settings import default_schema_name
+    from upstage_assets.settings import Settings
 
-    chosen = name or default_schema_name()
+    chosen = name or Settings.from_env().default_schema
     try:
         load_schema(chosen)
     except Exception as exc:
@@ -97,10 +97,11 @@ def _resolve_schema(name: str | None) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from upstage_assets.assets.keys import VALIDATED_DOCUMENTS
-    from upstage_assets.ingest import IngestResult, register_objects
-    from upstage_assets.partitions import document_id_for_bytes
-    from upstage_assets.recovery import add_partitions, partition_order, plan_batches
+    from upstage_assets.defs.pipeline.keys import VALIDATED_DOCUMENTS
+    from upstage_assets.ingest.folder import IngestResult, register_objects
+    from upstage_assets.ingest.naming import document_id_for_bytes
+    from upstage_assets.operations.backlog import add_partitions, partition_order
+    from upstage_assets.operations.recovery import plan_batches
     from upstage_assets.storage.failures import read_failures
 
     if args.batch_size < 1:

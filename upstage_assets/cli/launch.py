@@ -1,6 +1,6 @@
 """Turning document ids into work: runs executed here (``--wait``) or a backfill for the daemon.
 
-In process, each batch of ``upstage_assets.recovery.plan_batches`` (a contiguous partition
+In process, each batch of ``upstage_assets.operations.recovery.plan_batches`` (a contiguous partition
 range holding at most 50 wanted documents; the others in the range are skipped, not redone)
 is one ``process_documents`` run on the persistent instance, so the UI shows it like any other. Without ``--wait`` the documents become one asset backfill,
 exactly what the UI's "Materialize" button creates: the daemon splits it into runs per the
@@ -14,11 +14,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from upstage_assets.assets.keys import DOCUMENT_ASSET_KEYS
 from upstage_assets.cli.common import progress_bar
-from upstage_assets.recovery import RecoveryBatch, execute_batches
+from upstage_assets.defs.pipeline.keys import DOCUMENT_ASSET_KEYS
+from upstage_assets.operations.launch import execute_batches
+from upstage_assets.operations.recovery import RecoveryBatch
+from upstage_assets.operations.runner import QUIET_LOGS
 
-QUIET_LOGGERS = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
 DAEMON_FRESH_SECONDS = 120
 
 
@@ -41,15 +42,14 @@ def execute_batches_here(defs: Any, instance: Any, batches: Sequence[RecoveryBat
             bar.update(len(batch.documents))
 
         execute_batches(instance, defs.resolve_job_def("process_documents"), batches, reason=reason,
-                        resume=resume, run_config=None if verbose else QUIET_LOGGERS, on_run=on_run)
+                        resume=resume, run_config=None if verbose else QUIET_LOGS, on_run=on_run)
     report.seconds = time.monotonic() - started
     return report
 
 
 def submit_backfill(defs: Any, instance: Any, keys: Sequence[str], *, title: str, reason: str) -> LaunchReport:
     """One asset backfill over ``keys`` for the daemon to run; returns at once."""
-    from dagster._core.execution.backfill import PartitionBackfill
-    from dagster._core.utils import make_new_backfill_id
+    from upstage_assets.dagster_compat import PartitionBackfill, make_new_backfill_id
 
     backfill = PartitionBackfill.from_asset_partitions(
         backfill_id=make_new_backfill_id(), asset_graph=defs.resolve_asset_graph(),

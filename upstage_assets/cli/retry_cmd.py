@@ -17,10 +17,11 @@ from upstage_assets.cli.common import (
 )
 from upstage_assets.cli.launch import execute_batches_here, submit_backfill
 
-HELP = "re-run the documents that are currently failed"
+HELP = "re-run the documents that are currently failed or unfinished"
 DESCRIPTION = """\
 Re-run every document in the failures table (or only those whose error may pass on a retry,
-with --retryable-only). A Dagster run covers one contiguous partition range, so failed
+with --retryable-only), and every unfinished one: a document whose run ended without its
+result and without a recorded failure (a crashed, killed or canceled run). A Dagster run covers one contiguous partition range, so failed
 documents are grouped into ranges of the partition order, at most --batch-size failed ones
 per run; the healthy documents inside a range are skipped (not processed or paid again), and
 a failed document resumes at the stage it failed in. --max-gap N starts a new run where more
@@ -49,7 +50,13 @@ def add_parser(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from upstage_assets.recovery import add_partitions, failed_documents, partition_order, plan_batches
+    from upstage_assets.operations.backlog import (
+        add_partitions,
+        failed_documents,
+        partition_order,
+        unfinished_documents,
+    )
+    from upstage_assets.operations.recovery import plan_batches
 
     if args.batch_size < 1 or (args.max_gap is not None and args.max_gap < 0):
         raise CliError("--batch-size must be at least 1 and --max-gap at least 0")
@@ -60,26 +67,29 @@ def run(args: argparse.Namespace) -> int:
     unknown = [d for d in failed if not registry.contains(d)]
     failed = [d for d in failed if d not in set(unknown)]
     instance = open_instance()
-    add_partitions(instance, failed)
-    batches = plan_batches(partition_order(instance), failed, args.batch_size, max_gap=args.max_gap)
+    unfinished = [d for d in unfinished_documents(instance, storage) if d not in set(failed)]
+    wanted = failed + unfinished
+    add_partitions(instance, wanted)
+    batches = plan_batches(partition_order(instance), wanted, args.batch_size, max_gap=args.max_gap)
     outcome: dict[str, Any] = {
-        "failed": len(failed), "not_registered": unknown,
+        "failed": len(failed), "unfinished": len(unfinished), "not_registered": unknown,
         "runs_planned": [{"start": b.start, "end": b.end, "documents": len(b.documents),
                           "failed_in_range": len(b.documents), "skipped_in_range": b.span - len(b.documents)}
                          for b in batches],
         "runs": [], "backfill_id": None, "still_failed": [],
     }
-    info(f"{len(failed)} failed documents in {len(batches)} runs"
+    info(f"{len(failed)} failed and {len(unfinished)} unfinished documents in {len(batches)} runs"
          + (f"; {len(unknown)} not in the registry (skipped)" if unknown else ""))
     code = EXIT_OK
     if batches and not args.dry_run:
         if args.wait:
             report = execute_batches_here(defs, instance, batches, reason="retry failed", resume=True,
                                           verbose=args.verbose, show_progress=not args.no_progress)
-            still = set(failed_documents(storage)) & {d for b in batches for d in b.documents}
+            planned = {d for b in batches for d in b.documents}
+            still = (set(failed_documents(storage)) | set(unfinished_documents(instance, storage))) & planned
             outcome["runs"] = [{"run_id": r, "success": ok} for r, ok in report.runs]
             outcome["still_failed"] = sorted(still)
-            info(f"{len(failed) - len(still & set(failed))} recovered, {len(still)} still failing")
+            info(f"{len(wanted) - len(still)} recovered, {len(still)} still failing")
             code = EXIT_DOCUMENTS_FAILED if still else EXIT_OK
         else:
             keys = list(dict.fromkeys(d for b in batches for d in b.documents))

@@ -19,8 +19,10 @@ HELP = "documents, progress per asset, failures with reasons, pages and cost so 
 DESCRIPTION = """\
 Read the instance in $DAGSTER_HOME and the result store and print where things stand:
 registered documents, how many are done at each stage, the failed ones with their reasons,
-pages, billed pages and estimated cost, and runs in flight. Exit code 1 when any document
-is currently failed (so a script can gate on it), 0 otherwise, 2 on configuration errors."""
+pages, billed pages and estimated cost, and runs in flight. Documents that no run finished and
+none recorded a failure for ("unfinished": a crashed or canceled run) are listed too.
+Exit code 1 when any document is currently failed or unfinished (so a script can gate on it),
+0 otherwise, 2 on configuration errors."""
 MAX_FAILURES_SHOWN = 20
 
 
@@ -45,22 +47,23 @@ def _running_progress(instance: Any) -> list[dict[str, Any]]:
     """Progress tags of running runs (done/total, failed, pages, cost, docs/s, ETA)."""
     from dagster import DagsterRunStatus, RunsFilter
 
-    from upstage_assets.run_progress import read_progress
+    from upstage_assets.defs.pipeline.progress import read_progress
 
     runs = instance.get_runs(RunsFilter(statuses=[DagsterRunStatus.STARTED]), limit=20)
     return [{"run_id": run.run_id, **read_progress(run.tags)} for run in runs]
 
 
 def _backfills_in_flight(instance: Any) -> int:
-    from dagster._core.execution.backfill import BulkActionStatus
+    from upstage_assets.dagster_compat import BulkActionStatus
 
     return len(instance.get_backfills(status=BulkActionStatus.REQUESTED))
 
 
 def collect_status(defs: Any, instance: Any) -> dict[str, Any]:
-    from upstage_assets.assets.keys import DOCUMENT_ASSET_KEYS
+    from upstage_assets.defs.pipeline.keys import DOCUMENT_ASSET_KEYS
+    from upstage_assets.defs.pipeline.partitions import DOCUMENTS_PARTITIONS_NAME
     from upstage_assets.exporters.base import ExportSource
-    from upstage_assets.partitions import DOCUMENTS_PARTITIONS_NAME
+    from upstage_assets.operations.backlog import unfinished_documents
     from upstage_assets.storage.failures import read_failures
 
     storage = storage_of(defs)
@@ -77,7 +80,8 @@ def collect_status(defs: Any, instance: Any) -> dict[str, Any]:
     quarantined = source.tables(layout.quarantine)
     billed = sum(sum(v or 0 for v in t.column("pages_billed").to_pylist())
                  for t in [*validated.values(), *quarantined.values()] if "pages_billed" in t.column_names)
-    price = float(getattr(defs.resources.get("parser"), "price_per_page", 0.0) or 0.0)
+    price = float(defs.resources["parser"].price_per_page())
+    unfinished = unfinished_documents(instance, storage)
     return {
         "documents": len(registered), "partitions": len(partitions), "done": done,
         "rows": {name: t.num_rows for name, t in validated.items()},
@@ -85,6 +89,7 @@ def collect_status(defs: Any, instance: Any) -> dict[str, Any]:
         "failed": len(failures),
         "failures": [{k: f[k] for k in ("document_id", "stage", "error_code", "message", "retryable", "run_id",
                                         "failed_at")} for f in failures],
+        "unfinished": len(unfinished), "unfinished_documents": unfinished,
         "pages": pages, "pages_billed": billed, "price_per_page_usd": price,
         "estimated_cost_usd": round(billed * price, 4),
         "runs_in_flight": _runs_in_flight(instance), "running": _running_progress(instance),
@@ -115,7 +120,14 @@ def _print_text(status: dict[str, Any], show_all: bool) -> None:
         print(f"  {f['document_id']} at {f['stage']}: [{f['error_code']}, {retry}] {f['message']}")
     if len(shown) < status["failed"]:
         print(f"  ... {status['failed'] - len(shown)} more (--all-failures)")
-    if status["failed"]:
+    unfinished = status["unfinished_documents"]
+    print(f"unfinished: {status['unfinished']} (no result and no recorded failure, and no run or backfill "
+          "is processing them)")
+    for document_id in (unfinished if show_all else unfinished[:MAX_FAILURES_SHOWN]):
+        print(f"  {document_id}")
+    if not show_all and len(unfinished) > MAX_FAILURES_SHOWN:
+        print(f"  ... {len(unfinished) - MAX_FAILURES_SHOWN} more (--all-failures)")
+    if status["failed"] or status["unfinished"]:
         print("re-run them with: upstage-assets retry-failed")
 
 
@@ -125,4 +137,4 @@ def run(args: argparse.Namespace) -> int:
         print_json(status)
     else:
         _print_text(status, args.all_failures)
-    return EXIT_DOCUMENTS_FAILED if status["failed"] else EXIT_OK
+    return EXIT_DOCUMENTS_FAILED if status["failed"] or status["unfinished"] else EXIT_OK

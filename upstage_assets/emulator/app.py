@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import hmac
+import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from functools import partial
 
@@ -25,6 +26,7 @@ from upstage_assets.emulator.settings import EmulatorSettings
 from upstage_assets.emulator.state import ApiCall, EmulatorState, InjectedResponse
 
 Handler = Callable[[ApiCall], Awaitable[Response]]
+logger = logging.getLogger(__name__)
 
 
 def check_auth(state: EmulatorState, request: Request) -> None:
@@ -53,6 +55,10 @@ def api_endpoint(path: str, handler: Handler) -> Callable[[Request], Awaitable[R
             response = injected.response
         except ApiError as exc:
             response = exc.response()
+        except Exception as exc:  # a crashing engine answers this request with 500; the server lives on
+            logger.exception("internal error answering %s", path)
+            response = error_response(500, f"internal error while processing the request: {type(exc).__name__}",
+                                      "internal_server_error")
         if call.group is not None and response.status_code != 429:
             await call.hold_for_latency()
         if call.fault is not None and call.fault.kind == MALFORMED:

@@ -20,9 +20,10 @@ from typing import Any
 
 from upstage_assets.emulator.api_errors import ApiError, api_error_for_document
 from upstage_assets.emulator.settings import EmulatorSettings
-from upstage_assets.emulator.wire import ParseOptions
+from upstage_assets.emulator.wire import ResolvedParseRequest
 from upstage_assets.errors import DocumentError
 from upstage_assets.inspection import PDF, TIFF, DocumentInfo, DocumentLimits, inspect_document
+from upstage_assets.unicode_text import valid_unicode
 
 
 def inspect(data: bytes, *, max_bytes: int, max_pages: int, max_pixels: int) -> DocumentInfo:
@@ -82,7 +83,7 @@ class Engine:
         """``fn(*args)`` in the pool; fn and args must be picklable (module-level) for process pools."""
         return await asyncio.get_running_loop().run_in_executor(self._pool, fn, *args)
 
-    async def parse(self, data: bytes, mime_type: str, options: ParseOptions) -> dict[str, Any]:
+    async def parse(self, data: bytes, mime_type: str, options: ResolvedParseRequest) -> dict[str, Any]:
         """A Document Parse (or OCR) response for the whole of ``data``."""
         key = (hashlib.sha256(data).hexdigest(), mime_type, options)
         cached = self._cache_get(key)
@@ -121,7 +122,7 @@ class Engine:
                 self._cache.popitem(last=False)
 
 
-def _call_engine(data: bytes, mime_type: str, options: ParseOptions) -> dict[str, Any]:
+def _call_engine(data: bytes, mime_type: str, options: ResolvedParseRequest) -> dict[str, Any]:
     from upstage_assets.local_engine.document_parse import ocr_document, parse_document
 
     if options.is_ocr:
@@ -150,9 +151,11 @@ def extract_fields_guarded(parse_response: dict[str, Any], schema: dict[str, Any
 
 
 def _guard(fn: Callable[[], Any]) -> Any:
-    """Engine refusals become the API's codes; an engine that isn't there yet is a 501."""
+    """Engine refusals become the API's codes; an engine that isn't there yet is a 501.
+
+    The answer's text is made valid Unicode here, as the real API's JSON always is."""
     try:
-        return fn()
+        return valid_unicode(fn())
     except DocumentError as exc:
         raise api_error_for_document(exc) from None
     except NotImplementedError:

@@ -11,15 +11,15 @@ import asyncio
 import time
 import uuid
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from upstage_assets.emulator.api_errors import ApiError
 from upstage_assets.emulator.background import BackgroundTasks
+from upstage_assets.emulator.engine import Engine
+from upstage_assets.emulator.extraction import extract_document
+from upstage_assets.emulator.faults import FaultInjector
 from upstage_assets.emulator.jobs import utc_now
 from upstage_assets.emulator.settings import EmulatorSettings
-
-if TYPE_CHECKING:
-    from upstage_assets.emulator.state import EmulatorState
 
 ASYNC_MAX_PAGES = 1000
 
@@ -59,9 +59,10 @@ class ExtractJob:
 
 
 class ExtractJobStore:
-    def __init__(self, settings: EmulatorSettings, state: EmulatorState):
+    def __init__(self, settings: EmulatorSettings, engine: Engine, faults: FaultInjector):
         self.settings = settings
-        self.state = state
+        self.engine = engine
+        self.faults = faults
         self.jobs: dict[str, ExtractJob] = {}
         self._tasks = BackgroundTasks()
 
@@ -76,17 +77,15 @@ class ExtractJobStore:
         await self._tasks.close()
 
     async def _run(self, job: ExtractJob, documents: list[bytes], response_format: dict[str, Any]) -> None:
-        from upstage_assets.emulator.extraction import extract_document
-
         await asyncio.sleep(self.settings.async_queue_s)
         job.status, job.started_at = "IN_PROGRESS", utc_now()
         for batch, data in zip(job.batches, documents, strict=True):
             started = time.monotonic()
             batch.status = "IN_PROGRESS"
             try:
-                if self.state.faults.batch_fails():
+                if self.faults.batch_fails():
                     raise ApiError(500, "internal error while extracting the document (injected)")
-                batch.result = await extract_document(self.state, data, response_format, location=False,
+                batch.result = await extract_document(self.settings, self.engine, data, response_format, location=False,
                                                       confidence=False, max_pages=ASYNC_MAX_PAGES)
                 batch.status = "COMPLETED"
             except ApiError as exc:

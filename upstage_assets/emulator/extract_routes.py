@@ -65,7 +65,7 @@ async def extract(call: ApiCall) -> Response:
     settings = call.state.settings
     call.admit_pages(inspect(data, max_bytes=settings.ie_max_bytes, max_pages=settings.ie_sync_max_pages,
                              max_pixels=settings.max_pixels_per_page).page_count)
-    result = await extract_document(call.state, data, response_format, location=location,
+    result = await extract_document(call.state.settings, call.state.engine, data, response_format, location=location,
                                     confidence=confidence, max_pages=settings.ie_sync_max_pages)
     return JSONResponse(result)
 
@@ -94,7 +94,7 @@ async def _generate_schema(call: ApiCall, body: dict[str, Any]) -> Response:
     settings = call.state.settings
     parsed = []
     for data in documents:
-        response, pages = await parse_for_extraction(call.state, data, settings.ie_sync_max_pages)
+        response, pages = await parse_for_extraction(call.state.settings, call.state.engine, data, settings.ie_sync_max_pages)
         call.pages += pages
         parsed.append(response)
     content = json.dumps(schema_from_parse(parsed, intent))
@@ -116,7 +116,7 @@ async def prebuilt(call: ApiCall) -> Response:
     call.admit_pages(billed)
     if info.page_count > billed:
         data = await call.state.engine.run(split_pages, data, info.mime_type, 1, billed)
-    parse_response, _ = await parse_for_extraction(call.state, data, settings.prebuilt_max_pages)
+    parse_response, _ = await parse_for_extraction(call.state.settings, call.state.engine, data, settings.prebuilt_max_pages)
     extracted = await call.state.engine.run(extract_fields_guarded, parse_response, schema)
     return JSONResponse(prebuilt_response(model, schema, extracted, info.page_count, billed))
 

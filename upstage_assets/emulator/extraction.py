@@ -17,14 +17,14 @@ from urllib.parse import urlsplit
 import httpx
 
 from upstage_assets.emulator.api_errors import ApiError
-from upstage_assets.emulator.engine import inspect
-from upstage_assets.emulator.state import EmulatorState
-from upstage_assets.emulator.wire import ParseOptions
+from upstage_assets.emulator.engine import Engine, inspect
+from upstage_assets.emulator.settings import EmulatorSettings
+from upstage_assets.emulator.wire import ResolvedParseRequest
 from upstage_assets.schemas.extraction import SchemaError, validate_schema
 
 IE_MODEL_ALIASES = ("information-extract",)
 SCHEMA_GENERATE_MODEL = "schema-generate"
-FULL_PARSE = ParseOptions(model="document-parse", output_formats=("html", "markdown", "text"))
+FULL_PARSE = ResolvedParseRequest(model="document-parse", output_formats=("html", "markdown", "text"))
 
 
 def check_ie_model(model: Any) -> str:
@@ -125,19 +125,19 @@ def _count_properties(schema: Any) -> int:
     return total + _count_properties(schema.get("items"))
 
 
-async def parse_for_extraction(state: EmulatorState, data: bytes, max_pages: int) -> tuple[dict[str, Any], int]:
+async def parse_for_extraction(settings: EmulatorSettings, engine: Engine, data: bytes,
+                               max_pages: int) -> tuple[dict[str, Any], int]:
     """Inspect with the IE limits and run a full Document Parse; returns (parse response, pages)."""
-    settings = state.settings
     info = inspect(data, max_bytes=settings.ie_max_bytes, max_pages=max_pages,
                    max_pixels=settings.max_pixels_per_page)
-    return await state.engine.parse(data, info.mime_type, FULL_PARSE), info.page_count
+    return await engine.parse(data, info.mime_type, FULL_PARSE), info.page_count
 
 
-async def extract_document(state: EmulatorState, data: bytes, response_format: dict[str, Any], *,
-                           location: bool, confidence: bool, max_pages: int) -> dict[str, Any]:
-    parse_response, pages = await parse_for_extraction(state, data, max_pages)
-    result = await state.engine.extract(parse_response, response_format, location=location, confidence=confidence)
-    return complete_chat(result, state.settings.ie_snapshot)
+async def extract_document(settings: EmulatorSettings, engine: Engine, data: bytes, response_format: dict[str, Any],
+                           *, location: bool, confidence: bool, max_pages: int) -> dict[str, Any]:
+    parse_response, pages = await parse_for_extraction(settings, engine, data, max_pages)
+    result = await engine.extract(parse_response, response_format, location=location, confidence=confidence)
+    return complete_chat(result, settings.ie_snapshot)
 
 
 def complete_chat(result: dict[str, Any], model: str) -> dict[str, Any]:

@@ -8,12 +8,11 @@ Async-job failures draw from a second stream so they don't shift the per-request
 from __future__ import annotations
 
 import asyncio
-import json
 import random
 import threading
 from dataclasses import dataclass
 
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
 from upstage_assets.emulator.api_errors import error_response
@@ -119,13 +118,3 @@ class DroppedConnection(Response):
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         await send({"type": "http.response.start", "status": 200,
                     "headers": [(b"content-type", b"application/json"), (b"content-length", b"2")]})
-
-
-def is_json_response(response: Response) -> bool:
-    if not isinstance(response, JSONResponse):
-        return False
-    try:
-        json.loads(bytes(response.body))
-    except ValueError:
-        return False
-    return True

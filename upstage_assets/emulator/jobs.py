@@ -23,7 +23,7 @@ from upstage_assets.emulator.background import BackgroundTasks
 from upstage_assets.emulator.engine import Engine, split_pages
 from upstage_assets.emulator.faults import FaultInjector
 from upstage_assets.emulator.settings import EmulatorSettings
-from upstage_assets.emulator.wire import ParseOptions
+from upstage_assets.emulator.wire import ResolvedParseRequest
 
 
 def utc_now() -> str:
@@ -47,7 +47,7 @@ class ParseJob:
     id: str
     model: str
     snapshot: str
-    options: ParseOptions
+    options: ResolvedParseRequest
     total_pages: int
     batches: list[Batch]
     status: str = "submitted"
@@ -80,7 +80,7 @@ class ParseJobStore:
         self.downloads: dict[str, Download] = {}
         self._tasks = BackgroundTasks()
 
-    def submit(self, data: bytes, mime_type: str, page_count: int, options: ParseOptions,
+    def submit(self, data: bytes, mime_type: str, page_count: int, options: ResolvedParseRequest,
                failure: str | None = None) -> ParseJob:
         """Register the job and start it; a failure known at submission ends it as ``failed``."""
         size = self.settings.async_batch_pages

@@ -76,7 +76,7 @@ def rps_limit(rps: float, clock: Callable[[], float] = time.monotonic) -> Slidin
     return SlidingWindowLimit(1.0, 1.0 / rps, clock)
 
 
-class RateLimiter:
+class ServerRateLimits:
     """One RPS and one PPM window per configured endpoint group."""
 
     def __init__(self, rps: dict[str, float], ppm: dict[str, float],

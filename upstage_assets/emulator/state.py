@@ -19,6 +19,7 @@ from starlette.responses import Response
 
 from upstage_assets.emulator.api_errors import ApiError
 from upstage_assets.emulator.engine import Engine
+from upstage_assets.emulator.extract_jobs import ExtractJobStore
 from upstage_assets.emulator.faults import (
     RATE_LIMIT,
     SERVER_ERROR,
@@ -29,22 +30,20 @@ from upstage_assets.emulator.faults import (
     injected_error_response,
 )
 from upstage_assets.emulator.jobs import ParseJobStore
-from upstage_assets.emulator.limits import RateLimiter
+from upstage_assets.emulator.limits import ServerRateLimits
 from upstage_assets.emulator.settings import EmulatorSettings
 from upstage_assets.emulator.stats import EmulatorStats
 
 
 class EmulatorState:
     def __init__(self, settings: EmulatorSettings):
-        from upstage_assets.emulator.extract_jobs import ExtractJobStore
-
         self.settings = settings
         self.stats = EmulatorStats()
-        self.limiter = RateLimiter(settings.rps_limits, settings.ppm_limits)
+        self.limiter = ServerRateLimits(settings.rps_limits, settings.ppm_limits)
         self.faults = FaultInjector(settings)
         self.engine = Engine(settings)
         self.parse_jobs = ParseJobStore(settings, self.engine, self.faults)
-        self.extract_jobs = ExtractJobStore(settings, self)
+        self.extract_jobs = ExtractJobStore(settings, self.engine, self.faults)
         self._latency_rng = random.Random(None if settings.seed is None else settings.seed + 2)
         self._latency_lock = threading.Lock()
 

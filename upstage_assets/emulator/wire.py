@@ -70,7 +70,7 @@ def parse_choice(name: str, raw: str | None, choices: tuple[str, ...], default: 
 
 
 @dataclass(frozen=True)
-class ParseOptions:
+class ResolvedParseRequest:
     """The Document Parse fields after the quirks are resolved; hashable for the result cache."""
 
     model: str
@@ -97,7 +97,7 @@ def resolve_model(raw: str | None, *, default: str | None) -> str:
     raise ApiError(400, f"invalid model name {model!r}", "invalid_model_name")
 
 
-def parse_options(form: dict[str, Any], *, default_model: str | None) -> ParseOptions:
+def parse_options(form: dict[str, Any], *, default_model: str | None) -> ResolvedParseRequest:
     """Read the multipart fields of a Document Parse / OCR request."""
     model = resolve_model(_text(form.get("model")), default=default_model)
     formats = parse_list_field("output_formats", form.get("output_formats"), ("html",))
@@ -106,7 +106,7 @@ def parse_options(form: dict[str, Any], *, default_model: str | None) -> ParseOp
         raise ApiError(400, f"output_formats: unknown format(s) {unknown}; use html, markdown, text",
                        "invalid_parameter")
     mode = parse_choice("mode", _text(form.get("mode")), PARSE_MODES, "standard")
-    return ParseOptions(
+    return ResolvedParseRequest(
         model=model,
         mode=mode,
         ocr=parse_choice("ocr", _text(form.get("ocr")), OCR_MODES, "auto"),

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -10,12 +9,11 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
-import pyarrow.parquet as pq
 
-from upstage_assets.compaction import latest_quarantine_times, latest_rows
 from upstage_assets.storage.layout import OutputLayout
 from upstage_assets.storage.object_store import ObjectStore
 from upstage_assets.storage.registry import DocumentRegistry
+from upstage_assets.storage.tables import read_tables
 
 
 @dataclass
@@ -32,6 +30,7 @@ class ExportSource:
     store: ObjectStore
     layout: OutputLayout
     read_source: Callable[[str], bytes]
+    unreadable: list[tuple[str, str]] = field(default_factory=list)  # (file key, reason): left out of reads
 
     @property
     def registry(self) -> DocumentRegistry:
@@ -46,18 +45,7 @@ class ExportSource:
         return [i.key[len(prefix):-len(".json")] for i in self.store.list(area) if i.key.endswith(".json")]
 
     def tables(self, area: str = "tables", schemas: Iterable[str] | None = None) -> dict[str, pa.Table]:
-        """``{schema: table}`` from every Parquet file under ``<area>/<schema>/``, one (latest) row per document."""
-        wanted = set(schemas or ())
-        parts: dict[str, list[pa.Table]] = {}
-        for info in self.store.list(area):
-            if not info.key.endswith(".parquet"):
-                continue
-            schema_name = info.key[len(area) + 1:].split("/", 1)[0]
-            if wanted and schema_name not in wanted:
-                continue
-            parts.setdefault(schema_name, []).append(pq.read_table(io.BytesIO(self.store.read_bytes(info.key))))
-        result = {}
-        for name, tables in sorted(parts.items()):
-            superseded = latest_quarantine_times(self.store, self.layout, name) if area == self.layout.tables else {}
-            result[name] = latest_rows(pa.concat_tables(tables, promote_options="permissive"), superseded)
-        return result
+        """``{schema: table}`` under ``<area>/``: the one table reader (``storage/tables.py``); a torn or
+        foreign file is reported in ``unreadable`` and the rest are read."""
+        return read_tables(self.store, self.layout, area=area, schemas=schemas,
+                           on_unreadable=lambda key, reason: self.unreadable.append((key, reason)))

@@ -7,6 +7,8 @@ from pathlib import Path
 from typing import Any
 
 from upstage_assets.exporters.base import ExportResult, ExportSource
+from upstage_assets.redaction import redact
+from upstage_assets.unicode_text import valid_text
 
 
 def document_markdown(parsed: dict[str, Any]) -> str:
@@ -26,19 +28,32 @@ def export_markdown(source: ExportSource, out_dir: Path, *, schemas: Iterable[st
     wanted = set(schemas or ())
     registry = source.registry
     for document_id in source.document_ids(source.layout.parsed):
-        record = registry.get(document_id)
-        if wanted and (record is None or record.schema not in wanted):
+        try:
+            written = _write_document(source, registry, document_id, wanted, out_dir)
+        except Exception as exc:  # one unreadable result is reported; the other documents are exported
+            result.skipped.append((document_id, f"{type(exc).__name__}: {redact(str(exc))[:200]}"))
             continue
-        parsed = source.read_json(source.layout.parsed_key(document_id))
-        header = [f"<!-- document_id: {document_id} -->"]
-        if record is not None:
-            header += [f"<!-- source: {record.source_uri} -->", f"<!-- schema: {record.schema} -->"]
-        path = out_dir / f"{document_id}.md"
-        tmp = path.with_name(f".{path.name}.tmp")
-        tmp.write_text("\n".join(header) + "\n\n" + document_markdown(parsed).rstrip() + "\n", encoding="utf-8")
-        tmp.replace(path)
-        result.files.append(path)
+        if written is None:
+            continue
+        result.files.append(written)
         result.records += 1
         if progress is not None:
             progress.update(1)
     return result
+
+
+def _write_document(source: ExportSource, registry: Any, document_id: str, wanted: set[str],
+                    out_dir: Path) -> Path | None:
+    record = registry.get(document_id)
+    if wanted and (record is None or record.schema not in wanted):
+        return None
+    parsed = source.read_json(source.layout.parsed_key(document_id))
+    header = [f"<!-- document_id: {document_id} -->"]
+    if record is not None:
+        header += [f"<!-- source: {record.source_uri} -->", f"<!-- schema: {record.schema} -->"]
+    path = out_dir / f"{document_id}.md"
+    tmp = path.with_name(f".{path.name}.tmp")
+    text = "\n".join(header) + "\n\n" + document_markdown(parsed).rstrip() + "\n"
+    tmp.write_text(valid_text(text), encoding="utf-8")
+    tmp.replace(path)
+    return path

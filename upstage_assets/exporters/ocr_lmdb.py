@@ -20,6 +20,8 @@ from typing import Any
 from PIL import Image
 
 from upstage_assets.exporters.base import ExportResult, ExportSource
+from upstage_assets.redaction import redact
+from upstage_assets.unicode_text import valid_text
 
 SKIPPED_CATEGORIES = {"table", "figure", "chart", "equation"}
 PDF_RENDER_SCALE = 2.0  # 144 dpi: enough for recognisers trained at 32-48 px line height
@@ -116,29 +118,32 @@ def export_lmdb(source: ExportSource, out_dir: Path, *, schemas: Iterable[str] |
                 if record is None:
                     result.skipped.append((document_id, "not in the registry"))
                 continue
-            parsed = source.read_json(source.layout.parsed_key(document_id))
-            raw = source.read_json(source.layout.raw_key(document_id))
-            samples = list(line_samples(parsed))
-            if not samples:
-                result.skipped.append((document_id, "no single-line text elements with coordinates"))
-            else:
-                try:
-                    pages = list(page_images(source.read_source(record.source_uri), raw["mime_type"]))
-                except Exception as exc:  # a source moved or unreadable: skip the document, say why
-                    result.skipped.append((document_id, f"page images unavailable: {type(exc).__name__}"))
-                    pages = []
-                items = []
-                for page_number, box, text in samples:
-                    if not 1 <= page_number <= len(pages):
-                        continue
-                    image = crop(pages[page_number - 1], box)
-                    if image is None:
-                        continue
-                    buffer = io.BytesIO()
-                    image.save(buffer, format="PNG")
-                    items.append((buffer.getvalue(), text))
-                if items:
-                    writer.put_all(items)
+            try:
+                parsed = source.read_json(source.layout.parsed_key(document_id))
+                raw = source.read_json(source.layout.raw_key(document_id))
+                samples = list(line_samples(parsed))
+                if not samples:
+                    result.skipped.append((document_id, "no single-line text elements with coordinates"))
+                else:
+                    try:
+                        pages = list(page_images(source.read_source(record.source_uri), raw["mime_type"]))
+                    except Exception as exc:  # a source moved or unreadable: skip the document, say why
+                        result.skipped.append((document_id, f"page images unavailable: {type(exc).__name__}"))
+                        pages = []
+                    items = []
+                    for page_number, box, text in samples:
+                        if not 1 <= page_number <= len(pages):
+                            continue
+                        image = crop(pages[page_number - 1], box)
+                        if image is None:
+                            continue
+                        buffer = io.BytesIO()
+                        image.save(buffer, format="PNG")
+                        items.append((buffer.getvalue(), valid_text(text)))
+                    if items:
+                        writer.put_all(items)
+            except Exception as exc:  # one unreadable result is reported; the other documents are exported
+                result.skipped.append((document_id, f"{type(exc).__name__}: {redact(str(exc))[:200]}"))
             if progress is not None:
                 progress.update(1)
     finally:

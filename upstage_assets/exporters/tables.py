@@ -60,6 +60,7 @@ def _export(source: ExportSource, out_dir: Path, schemas: Iterable[str] | None, 
             tmp.replace(path)
             result.files.append(path)
             result.records += table.num_rows
+    result.skipped.extend(source.unreadable)
     return result
 
 

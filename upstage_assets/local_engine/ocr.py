@@ -116,6 +116,27 @@ def recognise_crop(engine: OcrModels, crop: np.ndarray) -> RecognisedLine:
     return RecognisedLine(chars, columns, confidences, len(best), width)
 
 
+DIRECTION_INPUT = (48, 192)  # the direction classifier's input (height, width)
+
+
+def upside_down_scores(image: np.ndarray, quads: list[np.ndarray], device: str | None = None) -> list[float]:
+    """Per text line (quad in image pixels), the direction classifier's probability that it reads upside down."""
+    if not quads:
+        return []
+    engine = get_engine(device)
+    height, width = DIRECTION_INPUT
+    batch = np.zeros((len(quads), 3, height, width), dtype=np.float32)
+    for index, quad in enumerate(quads):
+        crop = crop_line(image, np.asarray(quad, dtype=np.float32))
+        resized_w = min(width, max(1, int(math.ceil(height * crop.shape[1] / max(1, crop.shape[0])))))
+        resized = cv2.resize(crop, (resized_w, height)).astype(np.float32)
+        batch[index, :, :, :resized_w] = (resized.transpose(2, 0, 1) / 255.0 - 0.5) / 0.5
+    with engine.lock:
+        name = engine.direction.get_inputs()[0].name
+        scores = engine.direction.run(None, {name: batch})[0]
+    return [float(row[1]) for row in scores]
+
+
 def _recognise(engine: OcrModels, image: np.ndarray, boxes: list[np.ndarray]) -> list[OcrWord]:
     read = [(box, crop, recognise_crop(engine, crop)) for box, crop in ((b, crop_line(image, b)) for b in boxes)]
     suspects = [i for i, (_, _, line) in enumerate(read) if korean.is_suspect(line.text, line.confidence)]

@@ -30,12 +30,14 @@ class ModelSet:
     detector: str
     recogniser: str
     recognition_height: int  # the recogniser's input height (PP-OCRv4 read best at 44 px here)
+    direction: str  # the 0/180 text-direction classifier
 
 
 MODEL_SETS = {
-    "ppocrv6": ModelSet("rapidocr", "models/PP-OCRv6_det_small.onnx", "models/PP-OCRv6_rec_small.onnx", 48),
+    "ppocrv6": ModelSet("rapidocr", "models/PP-OCRv6_det_small.onnx", "models/PP-OCRv6_rec_small.onnx", 48,
+                        "models/ch_ppocr_mobile_v2.0_cls_mobile.onnx"),
     "ppocrv4": ModelSet("rapidocr_onnxruntime", "models/ch_PP-OCRv4_det_infer.onnx",
-                        "models/ch_PP-OCRv4_rec_infer.onnx", 44),
+                        "models/ch_PP-OCRv4_rec_infer.onnx", 44, "models/ch_ppocr_mobile_v2.0_cls_infer.onnx"),
 }
 
 
@@ -47,6 +49,7 @@ class OcrModels:
     charset: list[str]  # index -> character; 0 is the CTC blank
     recognition_height: int
     provider: str  # the execution provider the sessions run on
+    direction: Any = None  # classifier: (N, 3, 48, 192) line crops -> (N, 2) scores for 0 and 180 degrees
 
     def __post_init__(self) -> None:
         # A session is thread-safe, but one engine call at a time keeps memory flat.
@@ -99,4 +102,5 @@ def load_models(device: str | None = None, name: str | None = None) -> OcrModels
     if isinstance(classes, int) and classes != len(charset):
         raise RuntimeError(f"{name} recogniser has {classes} classes but {len(charset)} characters")
     return OcrModels(name, detector, recogniser, charset, models.recognition_height,
-                     provider=recogniser.get_providers()[0])
+                     provider=recogniser.get_providers()[0],
+                     direction=_session(model_file(models, models.direction), providers))

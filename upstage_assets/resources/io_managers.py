@@ -1,9 +1,9 @@
 """IO managers over the result store: JSON documents and Parquet tables, local or S3.
 
 The document pipeline writes each document's result itself, the moment it is done (see
-``assets/document_pipeline.py``); these IO managers are how downstream assets and users'
-own assets read those results back, partition-aware, and how they write their own outputs
-atomically to the same place.
+``defs/pipeline/document_pipeline.py``), under the storage layout (``raw/``, ``parsed/``,
+``kie/``, ``tables/``). These IO managers are how users' own assets read those results back,
+partition-aware, from the same places, and how they write their own outputs atomically.
 """
 
 from __future__ import annotations
@@ -13,20 +13,20 @@ import json
 from typing import Any
 
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from dagster import ConfigurableIOManager, InputContext, OutputContext
 
-from upstage_assets.compaction import PART_PREFIX, latest_rows
+from upstage_assets.defs.pipeline.keys import KIE_FIELDS, PARSED_LAYOUTS, RAW_DOCUMENTS
+from upstage_assets.errors import DocumentError, UnsafeDocumentKey
 from upstage_assets.resources.storage import StorageResource
+from upstage_assets.storage.layout import OutputLayout
 from upstage_assets.storage.object_store import UnsafeKeyError
+from upstage_assets.storage.tables import read_tables
 
 
-def _segment(key: str) -> str:
-    """A document key is one path segment: it may not climb into another asset's folder."""
-    if not key or "/" in key or "\\" in key or key in (".", "..") or "\x00" in key:
-        raise UnsafeKeyError(f"unsafe document key {key!r}")
-    return key
+class MissingDocumentResult(DocumentError):
+    code = "missing_result"
+    retryable = False
 
 
 def _partition_keys(context: InputContext | OutputContext) -> list[str] | None:
@@ -35,35 +35,58 @@ def _partition_keys(context: InputContext | OutputContext) -> list[str] | None:
     return list(context.asset_partition_keys)
 
 
+def folder_for(asset_path: list[str], layout: OutputLayout) -> str:
+    """The pipeline's assets live in the layout's folders; any other asset in a folder of its key."""
+    by_asset = {RAW_DOCUMENTS.path[-1]: layout.raw, PARSED_LAYOUTS.path[-1]: layout.parsed,
+                KIE_FIELDS.path[-1]: layout.kie}
+    if len(asset_path) == 1 and asset_path[0] in by_asset:
+        return by_asset[asset_path[0]]
+    return "/".join(asset_path)
+
+
 class DocumentJsonIOManager(ConfigurableIOManager):
-    """``{document_id: json}`` for the partitions asked for (all registered ones when unpartitioned)."""
+    """``{document_id: json}`` for the partitions asked for (all stored ones when unpartitioned)."""
 
     storage: StorageResource
 
-    def _prefix(self, context: InputContext | OutputContext) -> str:
-        return "/".join(context.asset_key.path)
+    def _folder(self, context: InputContext | OutputContext) -> str:
+        return folder_for(list(context.asset_key.path), self.storage.layout)
+
+    def _key(self, folder: str, document_id: str) -> str:
+        """``<folder>/<id>.json``; an id that is not one path segment is refused before any I/O."""
+        try:
+            return f"{folder}/{self.storage.layout.document_segment(document_id)}.json"
+        except UnsafeDocumentKey as exc:  # the store's error, as for any other unsafe key
+            raise UnsafeKeyError(str(exc)) from exc
 
     def handle_output(self, context: OutputContext, obj: Any) -> None:
         if obj is None:
             return
         store = self.storage.output_store()
+        folder = self._folder(context)
         items = obj.items() if isinstance(obj, dict) and _partition_keys(context) else [("all", obj)]
         paths, sizes = [], []
         for key, value in items:
             data = json.dumps(value, ensure_ascii=False, default=str).encode()  # whole, before the write
-            paths.append(store.write_bytes(f"{self._prefix(context)}/{_segment(str(key))}.json", data))
+            paths.append(store.write_bytes(self._key(folder, str(key)), data))
             sizes.append(len(data))
         context.add_output_metadata({"objects": len(paths), "first_path": paths[0] if paths else "",
                                      "bytes": sum(sizes)})
 
     def load_input(self, context: InputContext) -> dict[str, Any]:
+        """Every asked-for document's JSON; a partition without a stored result is an error, not ``{}``."""
         store = self.storage.output_store()
-        prefix = self._prefix(context)
+        folder = self._folder(context)
         keys = _partition_keys(context)
         if keys is None:
-            keys = [i.key[len(prefix) + 1:-5] for i in store.list(prefix) if i.key.endswith(".json")]
-        return {k: json.loads(store.read_bytes(f"{prefix}/{_segment(k)}.json")) for k in keys
-                if store.exists(f"{prefix}/{_segment(k)}.json")}
+            return {i.key[len(folder) + 1:-len(".json")]: json.loads(store.read_bytes(i.key))
+                    for i in store.list(folder) if i.key.endswith(".json")}
+        missing = [k for k in keys if not store.exists(self._key(folder, k))]
+        if missing:
+            raise MissingDocumentResult(
+                f"{len(missing)} of {len(keys)} documents have no {context.asset_key.to_user_string()} result "
+                f"under {folder}/ (e.g. {missing[:3]}): materialize them first")
+        return {k: json.loads(store.read_bytes(self._key(folder, k))) for k in keys}
 
 
 class ParquetTableIOManager(ConfigurableIOManager):
@@ -83,21 +106,6 @@ class ParquetTableIOManager(ConfigurableIOManager):
         context.add_output_metadata({"rows": obj.num_rows, "path": path, "bytes": len(buffer.getvalue())})
 
     def load_input(self, context: InputContext) -> dict[str, pa.Table]:
-        storage = self.storage
-        store = storage.output_store()
-        wanted = set(_partition_keys(context) or [])
-        by_schema: dict[str, list[pa.Table]] = {}
-        prefix = storage.layout.tables
-        for info in store.list(prefix):
-            if not info.key.endswith(".parquet"):
-                continue
-            schema_name, _, filename = info.key[len(prefix) + 1:].rpartition("/")
-            compacted = filename.startswith(PART_PREFIX)  # many documents per file (weekly compaction)
-            if wanted and not compacted and filename[:-len(".parquet")] not in wanted:
-                continue
-            table = pq.read_table(io.BytesIO(store.read_bytes(info.key)))
-            if wanted and compacted:
-                table = table.filter(pc.is_in(table.column("document_id"), pa.array(sorted(wanted), pa.string())))
-            by_schema.setdefault(schema_name, []).append(table)
-        return {name: latest_rows(pa.concat_tables(tables, promote_options="permissive"))
-                for name, tables in by_schema.items()}
+        """The one table reader: newest row per document, quarantined ones removed."""
+        keys = _partition_keys(context)
+        return read_tables(self.storage.output_store(), self.storage.layout, documents=keys)

@@ -17,9 +17,9 @@ from dagster import ConfigurableResource
 from pydantic import Field
 
 from upstage_assets.local_engine.isolation import EngineLimits, EnginePool
-from upstage_assets.resources.parser import DocumentParser, ExtractionResult, ParseOptions, SourceDocument
 from upstage_assets.schemas.extraction import ExtractionSchema
 from upstage_assets.schemas.ie_response import fields_from_ie_response
+from upstage_assets.upstage_api.parser import DocumentParser, ExtractionResult, ParseOptions, SourceDocument
 
 
 class LocalParser(DocumentParser):
@@ -75,6 +75,14 @@ class LocalEngineResource(ConfigurableResource):
     @property
     def backend(self) -> str:
         return "local"
+
+    @property
+    def backend_label(self) -> str:
+        """What lineage and the UI call this backend."""
+        return "local"
+
+    def price_per_page(self) -> float:
+        return 0.0  # nothing is billed
 
     def create_parser(self) -> DocumentParser:
         device = self.device or os.environ.get("UPSTAGE_ASSETS_DEVICE")

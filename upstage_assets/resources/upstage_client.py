@@ -17,16 +17,16 @@ import httpx
 from dagster import ConfigurableResource
 from pydantic import Field
 
-from upstage_assets.resources.budget import SpendBudget
-from upstage_assets.resources.document_parse_api import AsyncPollSettings, DocumentParseApi
-from upstage_assets.resources.extraction_api import ExtractionOptions, InformationExtractionApi
-from upstage_assets.resources.parser import DocumentParser, ExtractionResult, ParseOptions, SourceDocument
-from upstage_assets.resources.rate_limiter import EndpointLimits, RateLimiter
-from upstage_assets.resources.shared_state import SharedStateStore, open_state_store
-from upstage_assets.resources.upstage_errors import UpstageError
-from upstage_assets.resources.upstage_http import RetryPolicy, UpstageHttp
-from upstage_assets.resources.usage import UsageLedger, pages_billed, price_key
 from upstage_assets.schemas.extraction import ExtractionSchema
+from upstage_assets.upstage_api.budget import SpendBudget
+from upstage_assets.upstage_api.document_parse import AsyncPollSettings, DocumentParseApi
+from upstage_assets.upstage_api.errors import UpstageError
+from upstage_assets.upstage_api.extraction import ExtractionOptions, InformationExtractionApi
+from upstage_assets.upstage_api.http import RetryPolicy, UpstageHttp
+from upstage_assets.upstage_api.parser import DocumentParser, ExtractionResult, ParseOptions, SourceDocument
+from upstage_assets.upstage_api.rate_limiter import EndpointLimits, RateLimiter
+from upstage_assets.upstage_api.shared_state import SharedStateStore, open_state_store
+from upstage_assets.upstage_api.usage import UsageLedger, pages_billed, price_key
 
 logger = logging.getLogger("upstage_assets.upstage_client")
 
@@ -35,6 +35,8 @@ class UpstageClient(ConfigurableResource):  # type: ignore[type-arg]
     """Upstage Document Parse + Information Extraction over HTTP. Give the key as ``EnvVar``."""
 
     base_url: str = "https://api.upstage.ai"
+    backend_label: str = Field(default="upstage", description="what lineage and the UI call this backend "
+                               "(the catalog sets 'emulator' when it points the client at the emulator)")
     api_key: str = Field(repr=False, description='Use EnvVar("UPSTAGE_API_KEY"); never logged.')
 
     connect_timeout_s: float = 10.0
@@ -85,6 +87,10 @@ class UpstageClient(ConfigurableResource):  # type: ignore[type-arg]
         return f"UpstageClient(base_url={self.base_url!r}, api_key='[REDACTED]')"
 
     __str__ = __repr__
+
+    def price_per_page(self) -> float:
+        """Estimated price of one parsed page (progress tags, alerts)."""
+        return float(self.price_parse_standard)
 
     def endpoint_limits(self) -> dict[str, EndpointLimits]:
         burst = self.rate_limit_burst

@@ -7,6 +7,7 @@ folder always reads as "what is broken now", and ``reprocess failed`` knows what
 from __future__ import annotations
 
 import io
+import logging
 from datetime import UTC, datetime
 
 import pyarrow as pa
@@ -15,6 +16,9 @@ import pyarrow.parquet as pq
 from upstage_assets.errors import DocumentError
 from upstage_assets.storage.layout import OutputLayout
 from upstage_assets.storage.object_store import ObjectStore
+from upstage_assets.unicode_text import valid_text
+
+logger = logging.getLogger(__name__)
 
 FAILURES_SCHEMA = pa.schema([
     pa.field("document_id", pa.string(), nullable=False),
@@ -36,7 +40,8 @@ SOURCE_STAGES = frozenset({"inbox", "manifest"})
 
 def record_failure(store: ObjectStore, layout: OutputLayout, *, document_id: str, source_uri: str | None,
                    stage: str, error: DocumentError, run_id: str) -> str:
-    row = {"document_id": document_id, "source_uri": source_uri, "stage": stage, **error.as_record(),
+    row = {"document_id": document_id, "source_uri": valid_text(source_uri) if source_uri else source_uri,
+           "stage": stage, **error.as_record(),
            "run_id": run_id, "failed_at": datetime.now(UTC)}
     buffer = io.BytesIO()
     pq.write_table(pa.Table.from_pylist([row], schema=FAILURES_SCHEMA), buffer)
@@ -48,8 +53,15 @@ def clear_failure(store: ObjectStore, layout: OutputLayout, document_id: str) ->
 
 
 def read_failures(store: ObjectStore, layout: OutputLayout) -> pa.Table:
-    tables = [pq.read_table(io.BytesIO(store.read_bytes(info.key)))
-              for info in store.list(layout.failures) if info.key.endswith(".parquet")]
+    """Every failure record; one that cannot be read is logged and left out, never fatal."""
+    tables = []
+    for info in store.list(layout.failures):
+        if not info.key.endswith(".parquet"):
+            continue
+        try:
+            tables.append(pq.read_table(io.BytesIO(store.read_bytes(info.key))).cast(FAILURES_SCHEMA))
+        except Exception as exc:  # a torn or foreign file: the others still count
+            logger.warning("skipping unreadable failure record %s: %s", info.key, type(exc).__name__)
     return pa.concat_tables(tables) if tables else FAILURES_SCHEMA.empty_table()
 
 

@@ -37,6 +37,11 @@ class OutputLayout:
     quarantine: str = "quarantine"
     failures: str = "failures"
 
+    @staticmethod
+    def document_segment(name: str) -> str:
+        """``name`` if it is one plain path segment, else ``UnsafeDocumentKey``."""
+        return _segment(name)
+
     def registry_key(self, document_id: str) -> str:
         return f"{self.registry}/{_segment(document_id)}.json"
 

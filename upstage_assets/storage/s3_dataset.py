@@ -1,22 +1,24 @@
 """Read the Parquet output straight from S3 as one dataset, with pyarrow (and pandas).
 
-Each document's row is its own object under ``tables/<schema>/``; ``pyarrow.dataset`` reads
-the folder as one table without downloading anything by hand. The file system is built
+``s3_dataset`` gives the raw ``pyarrow.dataset`` of a prefix (every file, every row);
+``read_output_tables_from_s3`` gives the tables as every other reader sees them (one current
+row per document, through ``storage/tables.py``). The file system is built
 from the same settings as the storage resource (endpoint, region; credentials from the
 environment's usual chain), so the same call reads from AWS or from a local S3 server.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Iterator
+from dataclasses import dataclass
 from urllib.parse import urlparse
 
 import pyarrow as pa
 import pyarrow.dataset as ds
 import pyarrow.fs as pafs
 
-if TYPE_CHECKING:
-    from upstage_assets.resources.storage import StorageResource
+from upstage_assets.storage.layout import OutputLayout
+from upstage_assets.storage.tables import read_tables
 
 DEFAULT_REGION = "us-east-1"
 
@@ -31,10 +33,6 @@ def s3_filesystem(endpoint_url: str | None = None, region: str | None = None) ->
         kwargs["endpoint_override"] = parsed.netloc or parsed.path
         kwargs["scheme"] = parsed.scheme or "https"
     return pafs.S3FileSystem(**kwargs)
-
-
-def filesystem_for(storage: StorageResource) -> pafs.S3FileSystem:
-    return s3_filesystem(storage.s3.endpoint_url, storage.s3.region_name)
 
 
 def _bucket_path(uri: str) -> str:
@@ -56,16 +54,33 @@ def read_table_from_s3(uri: str, *, filesystem: pafs.FileSystem | None = None, e
     return s3_dataset(uri, filesystem=filesystem, endpoint_url=endpoint_url, region=region).to_table(columns=columns)
 
 
+@dataclass(frozen=True)
+class _Listed:
+    key: str
+
+
+@dataclass(frozen=True)
+class _ArrowFiles:
+    """The table reader's view of a prefix on a pyarrow file system (list keys, read bytes)."""
+
+    filesystem: pafs.FileSystem
+    base: str  # bucket/prefix, no scheme
+
+    def list(self, prefix: str = "") -> Iterator[_Listed]:  # noqa: A003
+        root = f"{self.base}/{prefix}".rstrip("/")
+        infos = self.filesystem.get_file_info(pafs.FileSelector(root, recursive=True, allow_not_found=True))
+        for info in sorted(infos, key=lambda i: i.path):
+            if info.type == pafs.FileType.File:
+                yield _Listed(info.path[len(self.base) + 1:])
+
+    def read_bytes(self, key: str) -> bytes:
+        with self.filesystem.open_input_stream(f"{self.base}/{key}") as stream:
+            return stream.read()
+
+
 def read_output_tables_from_s3(output_root: str, *, area: str = "tables", filesystem: pafs.FileSystem | None = None,
                                endpoint_url: str | None = None, region: str | None = None) -> dict[str, pa.Table]:
-    """``{schema_name: table}`` for an s3:// output root, like ``reporting.read_tables`` for folders."""
+    """``{schema_name: table}`` for an s3:// output root: the one table reader (``storage/tables.py``),
+    one current row per document, like every other reader of the results."""
     fs = filesystem or s3_filesystem(endpoint_url, region)
-    base = f"{_bucket_path(output_root)}/{area}"
-    folders = [info for info in fs.get_file_info(pafs.FileSelector(base, allow_not_found=True))
-               if info.type == pafs.FileType.Directory]
-    tables = {}
-    for folder in sorted(folders, key=lambda i: i.base_name):
-        dataset = ds.dataset(folder.path, format="parquet", filesystem=fs)
-        if dataset.files:
-            tables[folder.base_name] = dataset.to_table()
-    return tables
+    return read_tables(_ArrowFiles(fs, _bucket_path(output_root)), OutputLayout(), area=area)

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from upstage_assets.cli import main
-from upstage_assets.partitions import DOCUMENTS_PARTITIONS_NAME
+from upstage_assets.defs.pipeline.partitions import DOCUMENTS_PARTITIONS_NAME
 
 
 @pytest.fixture

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from upstage_assets.errors import BudgetExceeded
-from upstage_assets.resources.budget import SpendBudget
-from upstage_assets.resources.shared_state import open_state_store
+from upstage_assets.upstage_api.budget import SpendBudget
+from upstage_assets.upstage_api.shared_state import open_state_store
 
 
 def reserve_many(location: str, count: int) -> int:

@@ -5,9 +5,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from upstage_assets.resources.rate_limiter import EndpointLimits, RateLimiter
-from upstage_assets.resources.shared_state import SqliteStateStore
-from upstage_assets.resources.upstage_http import RetryPolicy, UpstageHttp
+from upstage_assets.upstage_api.http import RetryPolicy, UpstageHttp
+from upstage_assets.upstage_api.rate_limiter import EndpointLimits, RateLimiter
+from upstage_assets.upstage_api.shared_state import SqliteStateStore
 
 from .scripted_server import ScriptedServer
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import io
 
-from upstage_assets.resources.parser import SourceDocument
+from upstage_assets.upstage_api.parser import SourceDocument
 
 
 def make_pdf(pages: int = 1, tag: str = "INV-001") -> bytes:

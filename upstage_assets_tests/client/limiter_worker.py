@@ -5,9 +5,9 @@ from __future__ import annotations
 import asyncio
 import time
 
-from upstage_assets.resources.rate_limiter import EndpointLimits, RateLimiter
-from upstage_assets.resources.shared_state import open_state_store
-from upstage_assets.resources.upstage_http import UpstageHttp
+from upstage_assets.upstage_api.http import UpstageHttp
+from upstage_assets.upstage_api.rate_limiter import EndpointLimits, RateLimiter
+from upstage_assets.upstage_api.shared_state import open_state_store
 
 
 def send_through_shared_limiter(url: str, state: str, requests: int, rps: float, start_at: float,

@@ -7,9 +7,9 @@ import time
 from dataclasses import replace
 from typing import Any
 
-from upstage_assets.resources.parser import ParseOptions
 from upstage_assets.resources.upstage_client import UpstageClient
-from upstage_assets.resources.upstage_errors import UpstageError
+from upstage_assets.upstage_api.errors import UpstageError
+from upstage_assets.upstage_api.parser import ParseOptions
 
 from .documents import pdf_document
 

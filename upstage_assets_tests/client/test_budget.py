@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import asyncio
-import multiprocessing
 
 import pytest
 
 from upstage_assets.errors import BudgetExceeded
-from upstage_assets.resources.budget import SpendBudget
-from upstage_assets.resources.parser import ParseOptions, SourceDocument
-from upstage_assets.resources.shared_state import SqliteStateStore
 from upstage_assets.resources.upstage_client import UpstageClient
+from upstage_assets.upstage_api.budget import SpendBudget
+from upstage_assets.upstage_api.parser import ParseOptions, SourceDocument
+from upstage_assets.upstage_api.shared_state import SqliteStateStore
+from upstage_assets_tests.fixtures.pools import process_pool
 
 from .budget_worker import reserve_many
 from .conftest import SENTINEL_KEY
@@ -82,7 +82,7 @@ def test_daily_spend_persists_and_warns_once_per_threshold(tmp_path):
 
 
 def test_concurrent_processes_cannot_overshoot(tmp_path):
-    with multiprocessing.get_context("spawn").Pool(4) as pool:
+    with process_pool(4) as pool:
         accepted = pool.starmap(reserve_many, [(str(tmp_path), 10)] * 4)
     assert sum(accepted) == 20  # $10 / $0.50, whoever got them
     assert SqliteStateStore(tmp_path).spend("default:run:shared-run") == pytest.approx(10.0)

@@ -7,14 +7,14 @@ import json
 
 import pytest
 
-from upstage_assets.resources.document_parse_api import (
+from upstage_assets.upstage_api.document_parse import (
     AsyncPollSettings,
     DocumentParseApi,
     merge_batches,
     upload_filename,
 )
-from upstage_assets.resources.parser import ParseOptions, SourceDocument
-from upstage_assets.resources.upstage_errors import UpstageJobFailed
+from upstage_assets.upstage_api.errors import UpstageJobFailed
+from upstage_assets.upstage_api.parser import ParseOptions, SourceDocument
 
 from .conftest import make_http
 from .scripted_server import Answer

@@ -8,8 +8,8 @@ from typing import Any
 import httpx
 import pytest
 
-from upstage_assets.resources.parser import ParseOptions, SourceDocument
-from upstage_assets.resources.upstage_errors import (
+from upstage_assets.schemas.extraction import load_schema
+from upstage_assets.upstage_api.errors import (
     UpstageBadRequest,
     UpstageCorruptDocument,
     UpstagePayloadTooLarge,
@@ -18,7 +18,7 @@ from upstage_assets.resources.upstage_errors import (
     UpstageUnauthorized,
     UpstageUnsupportedType,
 )
-from upstage_assets.schemas.extraction import load_schema
+from upstage_assets.upstage_api.parser import ParseOptions, SourceDocument
 
 from .documents import make_pdf, pdf_document, png_document
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import multiprocessing
 import subprocess
 import sys
 import time
@@ -13,8 +12,9 @@ from contextlib import contextmanager
 import httpx
 import pytest
 
-from upstage_assets.resources.document_parse_api import parse_form
-from upstage_assets.resources.parser import ParseOptions
+from upstage_assets.upstage_api.document_parse import parse_form
+from upstage_assets.upstage_api.parser import ParseOptions
+from upstage_assets_tests.fixtures.pools import process_pool
 
 from .documents import make_pdf, pdf_document
 from .load_worker import parse_many
@@ -74,7 +74,7 @@ def test_four_processes_stay_under_the_emulator_rate_limit(tmp_path):
 def check_four_processes_under_the_rate_limit(url: str, tmp_path) -> None:
     warm_up_engine_cache(url, [f"p{n}-{i:03d}" for n in range(4) for i in range(5)])
     start_at = time.time() + 3.0
-    with multiprocessing.get_context("spawn").Pool(4) as pool:
+    with process_pool(4) as pool:
         jobs = [pool.apply_async(parse_many, (url, str(tmp_path / "shared"), f"p{n}", 50, LIMITED,
                                               start_at, 5)) for n in range(4)]
         reports = [job.get(timeout=120) for job in jobs]

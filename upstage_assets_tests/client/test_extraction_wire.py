@@ -8,14 +8,14 @@ import json
 
 import pytest
 
-from upstage_assets.resources.extraction_api import (
+from upstage_assets.schemas.extraction import load_schema
+from upstage_assets.upstage_api.extraction import (
     InformationExtractionApi,
     confidence_value,
     fields_from_response,
     prebuilt_fields,
 )
-from upstage_assets.resources.parser import SourceDocument
-from upstage_assets.schemas.extraction import load_schema
+from upstage_assets.upstage_api.parser import SourceDocument
 
 from .conftest import make_http
 from .scripted_server import Answer

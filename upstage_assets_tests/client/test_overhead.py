@@ -9,8 +9,8 @@ import time
 import httpx
 import pytest
 
-from upstage_assets.resources.parser import ParseOptions
-from upstage_assets.resources.shared_state import SqliteStateStore
+from upstage_assets.upstage_api.parser import ParseOptions
+from upstage_assets.upstage_api.shared_state import SqliteStateStore
 
 from .conftest import SENTINEL_KEY, make_http
 from .documents import pdf_document

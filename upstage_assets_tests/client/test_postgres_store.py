@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-import multiprocessing
 import time
 from collections.abc import Iterator
 
 import pytest
 
-from upstage_assets.resources.shared_state import BucketCharge, PostgresStateStore, open_state_store
+from upstage_assets.upstage_api.shared_state import BucketCharge, PostgresStateStore, open_state_store
+from upstage_assets_tests.fixtures.pools import process_pool
+from upstage_assets_tests.fixtures.postgres import running_postgres
 
 from .budget_worker import reserve_many
 from .limiter_worker import send_through_shared_limiter
-from .postgres_server import running_postgres
 from .scripted_server import peak_rate
 
 pytestmark = pytest.mark.slow
@@ -20,8 +20,8 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope="module")
 def postgres_url() -> Iterator[str]:
-    with running_postgres() as url:
-        yield url
+    with running_postgres() as server:
+        yield server.plain_url()
 
 
 def test_url_picks_postgres_with_psycopg2(postgres_url):
@@ -40,7 +40,7 @@ def test_url_picks_postgres_with_psycopg2(postgres_url):
 
 
 def test_budget_is_atomic_across_processes(postgres_url):
-    with multiprocessing.get_context("spawn").Pool(4) as pool:
+    with process_pool(4) as pool:
         accepted = pool.starmap(reserve_many, [(postgres_url, 10)] * 4)
     assert sum(accepted) == 20
     assert open_state_store(postgres_url).spend("default:run:shared-run") == pytest.approx(10.0)
@@ -48,7 +48,7 @@ def test_budget_is_atomic_across_processes(postgres_url):
 
 def test_rate_is_shared_across_processes(postgres_url, server):
     start_at = time.time() + 2.0
-    with multiprocessing.get_context("spawn").Pool(3) as pool:
+    with process_pool(3) as pool:
         jobs = [pool.apply_async(send_through_shared_limiter, (server.url, postgres_url, 10, 10.0, start_at))
                 for _ in range(3)]
         results = [job.get(timeout=60) for job in jobs]

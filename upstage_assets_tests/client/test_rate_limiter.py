@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-import multiprocessing
 import time
 
 import pytest
 
-from upstage_assets.resources.rate_limiter import EndpointLimits, RateLimiter
-from upstage_assets.resources.shared_state import BucketCharge, SqliteStateStore, settle_buckets
-from upstage_assets.resources.upstage_errors import UpstageRateLimited
+from upstage_assets.upstage_api.errors import UpstageRateLimited
+from upstage_assets.upstage_api.rate_limiter import EndpointLimits, RateLimiter
+from upstage_assets.upstage_api.shared_state import BucketCharge, SqliteStateStore, settle_buckets
+from upstage_assets_tests.fixtures.pools import process_pool
 
 from .conftest import make_http
 from .limiter_worker import send_through_shared_limiter
@@ -21,9 +21,8 @@ PATH = "/v1/information-extraction"
 
 def run_processes(url: str, state: str, processes: int, requests: int, rps: float
                   ) -> list[tuple[int, list[float]]]:
-    context = multiprocessing.get_context("spawn")
     start_at = time.time() + 2.0  # past every child's start-up
-    with context.Pool(processes) as pool:
+    with process_pool(processes) as pool:
         jobs = [pool.apply_async(send_through_shared_limiter, (url, state, requests, rps, start_at))
                 for _ in range(processes)]
         return [job.get(timeout=60) for job in jobs]

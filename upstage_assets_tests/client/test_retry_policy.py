@@ -10,7 +10,7 @@ import time
 import httpx
 import pytest
 
-from upstage_assets.resources.upstage_errors import (
+from upstage_assets.upstage_api.errors import (
     UpstageBadRequest,
     UpstageCorruptDocument,
     UpstageInsufficientCredit,
@@ -20,7 +20,7 @@ from upstage_assets.resources.upstage_errors import (
     UpstageUnauthorized,
     UpstageUnsupportedType,
 )
-from upstage_assets.resources.upstage_http import RetryPolicy, parse_retry_after
+from upstage_assets.upstage_api.http import RetryPolicy, parse_retry_after
 
 from .conftest import SENTINEL_KEY, make_http
 from .scripted_server import Answer
@@ -83,11 +83,9 @@ def test_read_timeout_is_retried(server):
 
 
 def test_connection_refused_ends_as_server_error():
-    import socket
+    from upstage_assets_tests.fixtures.ports import free_port
 
-    with socket.socket() as sock:  # a port nobody listens on
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+    port = free_port()  # a port nobody listens on
     http = make_http(f"http://127.0.0.1:{port}", retry=RetryPolicy(max_attempts=3, base_delay_s=0.01))
     with pytest.raises(UpstageServerError, match="ConnectError"):
         post(http)

@@ -9,9 +9,9 @@ import traceback
 import pytest
 from dagster import EnvVar
 
-from upstage_assets.resources.parser import ParseOptions, SourceDocument
 from upstage_assets.resources.upstage_client import UpstageClient
-from upstage_assets.resources.upstage_errors import UpstageError
+from upstage_assets.upstage_api.errors import UpstageError
+from upstage_assets.upstage_api.parser import ParseOptions, SourceDocument
 
 from .conftest import SENTINEL_KEY
 from .documents import make_pdf

@@ -9,16 +9,15 @@ from __future__ import annotations
 import contextlib
 import io
 import json
-import logging
 import os
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pytest
-from moto.server import ThreadedMotoServer
 
 from upstage_assets.aws import bootstrap
+from upstage_assets_tests.fixtures.moto import moto_server
 
 FAKE_API_KEY = "up_test_key_never_print_me_7f3a"
 
@@ -31,14 +30,13 @@ class MotoEndpoint:
 
 @pytest.fixture(scope="session")
 def moto_endpoint() -> Iterator[MotoEndpoint]:
-    for name in ("werkzeug", "moto"):
-        logging.getLogger(name).setLevel(logging.ERROR)
     # moto reads this when it builds the IAM backend (its HTTP config API does not cover IAM).
     os.environ["MOTO_IAM_LOAD_MANAGED_POLICIES"] = "true"
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    url = f"http://{host}:{port}"
+    with moto_server() as url:
+        yield _configured(url)
+
+
+def _configured(url: str) -> MotoEndpoint:
     # Real moto settings, over its HTTP API: AWS managed policies exist (as in a real account), and
     # Batch jobs are accepted and complete without Docker (there is no Docker daemon here).
     body = json.dumps({"iam": {"load_aws_managed_policies": True}, "batch": {"use_docker": False}}).encode()
@@ -47,8 +45,7 @@ def moto_endpoint() -> Iterator[MotoEndpoint]:
     urllib.request.urlopen(urllib.request.Request(f"{url}/moto-api/reset", data=b"", method="POST"))
     env = {"AWS_ENDPOINT_URL": url, "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
            "AWS_DEFAULT_REGION": "us-east-1", "AWS_REGION": "us-east-1"}
-    yield MotoEndpoint(url, env)
-    server.stop()
+    return MotoEndpoint(url, env)
 
 
 @pytest.fixture()

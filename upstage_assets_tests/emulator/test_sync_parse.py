@@ -107,20 +107,24 @@ def test_latency_per_page_is_a_floor(start_emulator):
 
 @pytest.mark.slow
 def test_engine_work_does_not_block_other_requests(start_emulator):
-    """OCR of a forced-OCR PDF runs in the thread pool while polls are answered promptly."""
+    """OCR of a forced-OCR PDF runs in the thread pool while polls are answered promptly.
+
+    The parse is made long by construction (four pages OCR'd with the result cache off), and
+    every bound is relative to how long that parse took here, so a faster or busier machine
+    changes the figures, not the verdict."""
     import threading
     import time
 
     from upstage_assets_tests.emulator.conftest import AUTH
 
     emulator = start_emulator(result_cache_size=0)
-    document = make_pdf(1)
+    document = make_pdf(4)
     done = threading.Event()
     outcome: dict[str, float | int] = {}
 
     def heavy() -> None:
         started = time.monotonic()
-        with httpx.Client(base_url=emulator.url, headers=AUTH, timeout=120) as client:
+        with httpx.Client(base_url=emulator.url, headers=AUTH, timeout=300) as client:
             outcome["status"] = post_parse(client, document, ocr="force").status_code
         outcome["seconds"] = time.monotonic() - started
         done.set()
@@ -134,13 +138,14 @@ def test_engine_work_does_not_block_other_requests(start_emulator):
             poll_latencies.append(time.monotonic() - started)
             time.sleep(0.05)
     assert outcome["status"] == 200
-    assert outcome["seconds"] > 0.5, "the parse was too quick to show anything"
-    # Had the parse run on the event loop, a poll would wait for the whole parse. Threads still share
-    # the GIL and two busy cores, so allow an occasional slow poll, never one near the parse's length.
+    # Had the parse run on the event loop, the first poll would wait for the whole parse and
+    # there would be one or two polls in all. Threads still share the GIL and two busy cores,
+    # so allow an occasional slow poll, never one near the parse's length.
+    parse_seconds = float(outcome["seconds"])
     poll_latencies.sort()
-    assert len(poll_latencies) >= 5, poll_latencies
-    assert poll_latencies[int(len(poll_latencies) * 0.9)] < 0.25, poll_latencies
-    assert poll_latencies[-1] < float(outcome["seconds"]) / 3, (poll_latencies[-1], outcome)
+    assert len(poll_latencies) >= 5, (poll_latencies, parse_seconds)
+    assert poll_latencies[int(len(poll_latencies) * 0.9)] < parse_seconds / 6, (poll_latencies, parse_seconds)
+    assert poll_latencies[-1] < parse_seconds / 3, (poll_latencies[-1], parse_seconds)
 
 
 @pytest.mark.slow
@@ -161,3 +166,26 @@ def test_process_pool_engine_gives_the_same_answers(start_emulator, pdf_1page):
             assert response.status_code == 200, response.text
             answers.append(response.json())
     assert answers[0] == answers[1]
+
+
+def test_an_engine_crash_answers_500_with_an_error_body_and_the_server_lives_on(start_emulator, monkeypatch):
+    """One request whose parse raises something unforeseen gets a 500 in the API's error shape."""
+    from upstage_assets.local_engine import document_parse
+    from upstage_assets_tests.emulator.conftest import AUTH
+
+    real_parse = document_parse.parse_document
+    poison = make_pdf(1, lines=("POISON",))
+
+    def crashing_parse(data: bytes, **kwargs):
+        if data == poison:
+            raise KeyError("a bug in the engine")
+        return real_parse(data, **kwargs)
+
+    monkeypatch.setattr(document_parse, "parse_document", crashing_parse)
+    emulator = start_emulator(result_cache_size=0, engine_executor="thread")
+    with httpx.Client(base_url=emulator.url, headers=AUTH, timeout=60) as client:
+        crashed = post_parse(client, poison)
+        assert crashed.status_code == 500
+        error = crashed.json()["error"]
+        assert error["type"] == "server_error" and "KeyError" in error["message"]
+        assert post_parse(client, make_pdf(1)).status_code == 200

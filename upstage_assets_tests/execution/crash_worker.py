@@ -5,16 +5,17 @@ UPSTAGE_ASSETS_* variables set; one document at a time so the run is killed mid-
 """
 
 from dagster import DagsterInstance
-from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
 
+from upstage_assets.dagster_compat import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
 from upstage_assets.definitions import build_definitions
-from upstage_assets.partitions import DOCUMENTS_PARTITIONS_NAME
+from upstage_assets.defs.pipeline.partitions import DOCUMENTS_PARTITIONS_NAME
+from upstage_assets.settings import Settings
 
 
 def main() -> None:
     with DagsterInstance.get() as instance:
         keys = instance.get_dynamic_partitions(DOCUMENTS_PARTITIONS_NAME)
-        job = build_definitions("local", "local").get_job_def("process_documents")
+        job = build_definitions(Settings.from_env(backend="local")).get_job_def("process_documents")
         job.execute_in_process(
             instance=instance,
             tags={ASSET_PARTITION_RANGE_START_TAG: keys[0], ASSET_PARTITION_RANGE_END_TAG: keys[-1]},

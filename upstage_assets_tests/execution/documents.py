@@ -7,8 +7,8 @@ from pathlib import Path
 
 from dagster import DagsterInstance
 
-from upstage_assets.ingest import register_objects
-from upstage_assets.partitions import DOCUMENTS_PARTITIONS_NAME
+from upstage_assets.defs.pipeline.partitions import DOCUMENTS_PARTITIONS_NAME
+from upstage_assets.ingest.folder import register_objects
 from upstage_assets.samples.invoice_layouts import INVOICE_LAYOUTS
 from upstage_assets.samples.values import random_invoice
 from upstage_assets.storage.object_store import open_store
@@ -62,7 +62,7 @@ def materialization_counts(instance: DagsterInstance, asset_key, keys) -> dict[s
 
 def parquet_rows_by_document(output_root: Path) -> dict[str, int]:
     """Rows per document across the validated tables and the quarantine."""
-    from upstage_assets.reporting import read_tables
+    from upstage_assets.operations.reporting import read_tables
 
     rows: dict[str, int] = {}
     for area in ("tables", "quarantine"):

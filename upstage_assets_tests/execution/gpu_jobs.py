@@ -8,7 +8,8 @@ from pathlib import Path
 
 from dagster import Config, In, Nothing, OpExecutionContext, job, op
 
-from upstage_assets.executors import gpu_executor
+from upstage_assets.defs.executors import gpu_executor
+from upstage_assets.settings import Settings
 
 
 class RecordConfig(Config):
@@ -61,4 +62,4 @@ def process_documents_local():
     """The real document job on the local backend (its executor is gpu_executor)."""
     from upstage_assets.definitions import build_definitions
 
-    return build_definitions("local", "local").resolve_job_def("process_documents")
+    return build_definitions(Settings.from_env(backend="local")).resolve_job_def("process_documents")

@@ -3,7 +3,8 @@ documents inside a range skipped (never processed again), at most N wanted per r
 
 import pytest
 
-from upstage_assets.recovery import ONLY_DOCUMENTS_TAG, RESUME_TAG, documents_wanted, plan_batches
+from upstage_assets.defs.pipeline.resume import ONLY_DOCUMENTS_TAG, RESUME_TAG, documents_wanted
+from upstage_assets.operations.recovery import plan_batches
 
 ORDER = [f"d{i:02d}" for i in range(20)]
 

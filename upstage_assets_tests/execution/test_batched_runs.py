@@ -8,16 +8,19 @@ import time
 import pytest
 from dagster import DagsterRunStatus
 
-from upstage_assets.assets.document_pipeline import DOCUMENTS_PER_RUN
-from upstage_assets.assets.keys import VALIDATED_DOCUMENTS
 from upstage_assets.definitions import build_definitions
-from upstage_assets.recovery import ONLY_DOCUMENTS_TAG, RESUME_TAG, launch_batched_runs, plan_batches
+from upstage_assets.defs.pipeline.document_pipeline import DOCUMENTS_PER_RUN
+from upstage_assets.defs.pipeline.keys import VALIDATED_DOCUMENTS
+from upstage_assets.defs.pipeline.resume import ONLY_DOCUMENTS_TAG, RESUME_TAG
+from upstage_assets.operations.recovery import plan_batches
+from upstage_assets.settings import Settings
 from upstage_assets_tests.execution.documents import (
     materialization_counts,
     parquet_rows_by_document,
     register_documents,
     write_invoices,
 )
+from upstage_assets_tests.launching import launch_batched_runs
 
 
 @pytest.mark.slow
@@ -28,7 +31,7 @@ def test_two_hundred_documents_in_four_runs(data_root, dagster_instance):
 
     seen: list[int] = []
     started = time.perf_counter()
-    run_ids = launch_batched_runs(dagster_instance, keys, DOCUMENTS_PER_RUN, defs=build_definitions("local", "local"),
+    run_ids = launch_batched_runs(dagster_instance, keys, DOCUMENTS_PER_RUN, defs=build_definitions(Settings.from_env(backend="local")),
                                   on_run=lambda batch, run_id, ok: seen.append(len(batch.documents)))
     seconds = time.perf_counter() - started
 

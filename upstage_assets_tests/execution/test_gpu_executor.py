@@ -11,7 +11,7 @@ import time
 import pytest
 from dagster import DagsterEventType, execute_job, reconstructable
 
-from upstage_assets.executors import CPU_FALLBACK_WARNING, DevicePool
+from upstage_assets.defs.executors import CPU_FALLBACK_WARNING, DevicePool
 from upstage_assets_tests.execution.gpu_jobs import four_gpu_steps_job
 
 
@@ -90,9 +90,8 @@ def test_a_device_lease_lives_exactly_as_long_as_the_child_holding_it(tmp_path):
 
 @pytest.mark.slow
 def test_the_document_job_runs_its_step_through_the_gpu_executor(tmp_path, data_root, dagster_instance):
-    from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
-
-    from upstage_assets.assets.keys import VALIDATED_DOCUMENTS
+    from upstage_assets.dagster_compat import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
+    from upstage_assets.defs.pipeline.keys import VALIDATED_DOCUMENTS
     from upstage_assets_tests.execution.documents import register_documents, write_invoices
     from upstage_assets_tests.execution.gpu_jobs import process_documents_local
 

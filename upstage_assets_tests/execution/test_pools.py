@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from upstage_assets.assets.document_pipeline import (
+from upstage_assets.definitions import build_definitions
+from upstage_assets.defs.executors import executor_for_settings, gpu_executor
+from upstage_assets.defs.pipeline.document_pipeline import (
     GPU_POOL,
     UPSTAGE_API_POOL,
-    document_pipeline,
+    build_document_pipeline,
     pipeline_pool_and_tags,
 )
-from upstage_assets.definitions import build_definitions
-from upstage_assets.executors import executor_for_backend, gpu_executor
-from upstage_assets.local_instance import ensure_pool_limits, local_instance
+from upstage_assets.operations.local_instance import ensure_pool_limits, local_instance
+from upstage_assets.settings import Settings
 
 
 def test_local_instance_has_run_limits_per_backfill_pools_and_slot_freeing(tmp_path, monkeypatch):
@@ -34,9 +35,10 @@ def test_local_instance_has_run_limits_per_backfill_pools_and_slot_freeing(tmp_p
 
 
 def test_the_pipeline_step_is_in_the_pool_of_its_backend():
-    assert pipeline_pool_and_tags("local") == (GPU_POOL, {"gpu": "true"})
-    assert pipeline_pool_and_tags("upstage") == (UPSTAGE_API_POOL, {})
-    assert pipeline_pool_and_tags("emulator") == (UPSTAGE_API_POOL, {})
+    assert pipeline_pool_and_tags(Settings(backend="local")) == (GPU_POOL, {"gpu": "true"})
+    assert pipeline_pool_and_tags(Settings(backend="upstage")) == (UPSTAGE_API_POOL, {})
+    assert pipeline_pool_and_tags(Settings(backend="emulator")) == (UPSTAGE_API_POOL, {})
+    document_pipeline = build_document_pipeline(Settings(backend="local"))
     assert document_pipeline.op.pool == GPU_POOL and document_pipeline.op.tags.get("gpu") == "true"
-    assert build_definitions("local", "local").resolve_job_def("process_documents").executor_def is gpu_executor
-    assert executor_for_backend("upstage").name == "in_process"
+    assert build_definitions(Settings.from_env(backend="local")).resolve_job_def("process_documents").executor_def is gpu_executor
+    assert executor_for_settings(Settings(backend="upstage")).name == "in_process"

@@ -16,23 +16,20 @@ import time
 import pytest
 from dagster import AssetKey, DagsterRunStatus
 
-from upstage_assets.assets.document_pipeline import GPU_POOL
-from upstage_assets.assets.keys import (
+from upstage_assets.definitions import build_definitions
+from upstage_assets.defs.pipeline.document_pipeline import GPU_POOL
+from upstage_assets.defs.pipeline.keys import (
     DOCUMENT_ASSET_KEYS,
     PARSED_LAYOUTS,
     RAW_DOCUMENTS,
     VALIDATED_DOCUMENTS,
 )
-from upstage_assets.definitions import build_definitions
-from upstage_assets.local_instance import ensure_pool_limits
-from upstage_assets.partitions import documents_partitions
-from upstage_assets.recovery import (
-    failed_documents,
-    launch_batched_runs,
-    mark_dead_runs_failed,
-    missing_documents,
-    plan_batches,
-)
+from upstage_assets.defs.pipeline.partitions import documents_partitions
+from upstage_assets.operations.backlog import failed_documents, missing_documents
+from upstage_assets.operations.launch import mark_dead_runs_failed
+from upstage_assets.operations.local_instance import ensure_pool_limits
+from upstage_assets.operations.recovery import plan_batches
+from upstage_assets.settings import Settings
 from upstage_assets_tests.execution.documents import (
     materialization_counts,
     parquet_rows_by_document,
@@ -40,6 +37,7 @@ from upstage_assets_tests.execution.documents import (
     register_documents,
     write_invoices,
 )
+from upstage_assets_tests.launching import launch_batched_runs
 
 
 def _status(instance, asset_key: AssetKey):
@@ -96,7 +94,7 @@ def test_a_killed_run_leaves_its_finished_documents_and_process_missing_does_onl
 
     batch_size = 8
     started = time.perf_counter()
-    run_ids = launch_batched_runs(instance, missing, batch_size, defs=build_definitions("local", "local"))
+    run_ids = launch_batched_runs(instance, missing, batch_size, defs=build_definitions(Settings.from_env(backend="local")))
     print(f"\n[crash] killed after {len(finished)}/{len(keys)} validated; process missing: {len(missing)} "
           f"documents in {len(run_ids)} runs, {time.perf_counter() - started:.1f} s")
     assert len(run_ids) == math.ceil(len(missing) / batch_size)
@@ -118,7 +116,7 @@ def test_scattered_failures_are_reprocessed_in_one_run_without_touching_the_othe
         tmp_path, data_root, dagster_instance):
     paths = write_invoices(data_root / "inbox", 12)
     keys = register_documents(data_root / "inbox", data_root / "outputs", dagster_instance)
-    defs = build_definitions("local", "local")
+    defs = build_definitions(Settings.from_env(backend="local"))
     broken = [paths[i] for i in (1, 5, 6, 10)]
     saved = {p: p.read_bytes() for p in broken}
     for path in broken:
@@ -161,7 +159,7 @@ def test_scattered_failures_are_reprocessed_in_one_run_without_touching_the_othe
 def test_process_missing_resumes_each_document_after_its_last_finished_stage(data_root, dagster_instance):
     write_invoices(data_root / "inbox", 4, seed=5)
     keys = register_documents(data_root / "inbox", data_root / "outputs", dagster_instance)
-    defs = build_definitions("local", "local")
+    defs = build_definitions(Settings.from_env(backend="local"))
     # As if a run had died right after parsing: raw and parsed exist, extraction never ran.
     launch_batched_runs(dagster_instance, keys, 50, defs=defs, asset_selection=[RAW_DOCUMENTS, PARSED_LAYOUTS])
     assert missing_documents(dagster_instance) == keys

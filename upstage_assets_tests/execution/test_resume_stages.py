@@ -4,9 +4,14 @@ from __future__ import annotations
 
 from dagster import AssetMaterialization, DagsterInstance
 
-from upstage_assets.assets.keys import DOCUMENT_ASSET_KEYS, KIE_FIELDS, PARSED_LAYOUTS, RAW_DOCUMENTS
+from upstage_assets.defs.pipeline.keys import DOCUMENT_ASSET_KEYS, KIE_FIELDS, PARSED_LAYOUTS, RAW_DOCUMENTS
+from upstage_assets.defs.pipeline.resume import (
+    ONLY_DOCUMENTS_TAG,
+    RESUME_TAG,
+    documents_wanted,
+    stages_to_skip,
+)
 from upstage_assets.errors import ExtractionFailed
-from upstage_assets.recovery import ONLY_DOCUMENTS_TAG, RESUME_TAG, documents_wanted, stages_to_skip
 from upstage_assets.storage.failures import record_failure
 from upstage_assets.storage.layout import OutputLayout
 from upstage_assets.storage.object_store import LocalObjectStore

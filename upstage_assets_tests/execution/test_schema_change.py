@@ -7,18 +7,21 @@ from importlib import resources
 
 import pytest
 from dagster import AssetRecordsFilter, DagsterRunStatus
-from dagster._core.definitions.data_version import DATA_VERSION_TAG
 
-from upstage_assets.assets.keys import KIE_FIELDS, PARSED_LAYOUTS, RAW_DOCUMENTS, VALIDATED_DOCUMENTS
+from upstage_assets.dagster_compat import DATA_VERSION_TAG
 from upstage_assets.definitions import build_definitions
-from upstage_assets.recovery import SCHEMA_STAGES, launch_batched_runs, stale_documents
+from upstage_assets.defs.pipeline.keys import KIE_FIELDS, PARSED_LAYOUTS, RAW_DOCUMENTS, VALIDATED_DOCUMENTS
+from upstage_assets.operations.backlog import stale_documents
+from upstage_assets.operations.recovery import SCHEMA_STAGES
 from upstage_assets.schemas.extraction import load_schema
+from upstage_assets.settings import Settings
 from upstage_assets_tests.execution.documents import (
     materialization_counts,
     parquet_rows_by_document,
     register_documents,
     write_invoices,
 )
+from upstage_assets_tests.launching import launch_batched_runs
 
 
 @pytest.mark.slow
@@ -33,7 +36,7 @@ def test_editing_a_schema_marks_only_its_documents_stale(tmp_path, data_root, da
                                      schema=str(schema_file))
     builtin_keys = register_documents(data_root / "inbox" / "builtin", data_root / "outputs", dagster_instance)
     keys = custom_keys + builtin_keys
-    defs = build_definitions("local", "local")
+    defs = build_definitions(Settings.from_env(backend="local"))
     storage = defs.resources["storage"]
     assert len(launch_batched_runs(dagster_instance, keys, 50, defs=defs)) == 1
     assert stale_documents(dagster_instance, storage) == []

@@ -75,7 +75,7 @@ def test_information_extraction_response_shape():
 
 def test_generated_invoices_end_to_end(sample_documents):
     """Parse + extract the generated born-digital PDFs; every printed field comes back right."""
-    from upstage_assets.evaluation import values_match
+    from upstage_assets.operations.evaluation import values_match
 
     checked = 0
     for sample in sample_documents:

@@ -8,9 +8,10 @@ paid for), through real Dagster runs on a temporary instance.
 from dagster import AssetKey, materialize
 from fpdf import FPDF
 
-from upstage_assets.assets.document_pipeline import document_pipeline
-from upstage_assets.ingest import register_objects
-from upstage_assets.resources.catalog import build_resources
+from upstage_assets.defs.pipeline.document_pipeline import build_document_pipeline
+from upstage_assets.defs.resources import build_resources
+from upstage_assets.ingest.folder import register_objects
+from upstage_assets.settings import Settings
 from upstage_assets.storage.failures import read_failures
 from upstage_assets.storage.object_store import LocalObjectStore, ObjectInfo
 
@@ -32,16 +33,16 @@ def register(data_root, files: dict[str, bytes]) -> dict[str, str]:
     inbox = LocalObjectStore(data_root / "inbox")
     for name, data in files.items():
         inbox.write_bytes(name, data)
-    resources = build_resources("local", "local")
+    resources = build_resources(Settings.from_env(backend="local"))
     infos = [ObjectInfo(name, len(data), "1") for name, data in files.items()]
     result = register_objects(inbox, resources["storage"].registry(), infos, default_schema="invoice")
     return {r.filename: r.document_id for r in result.new_records}
 
 
 def run_raw(instance, keys, **config):
-    resources = build_resources("local", "local")
+    resources = build_resources(Settings.from_env(backend="local"))
     return materialize(
-        [document_pipeline], selection=[RAW], instance=instance, resources=resources, raise_on_error=False,
+        [build_document_pipeline(Settings())], selection=[RAW], instance=instance, resources=resources, raise_on_error=False,
         tags={"dagster/asset_partition_range_start": keys[0], "dagster/asset_partition_range_end": keys[-1]},
         run_config={"ops": {"document_pipeline": {"config": config}}} if config else None,
     )
@@ -66,7 +67,7 @@ def test_bad_documents_fail_alone_with_specific_errors_and_can_be_retried(data_r
     assert materialized == {ids["good.pdf"], ids["영수증 (copy).pdf"]}  # ...but the good ones are kept
 
     failures = {r["document_id"]: r for r in read_failures(LocalObjectStore(data_root / "outputs"),
-                                                            build_resources("local", "local")["storage"].layout).to_pylist()}
+                                                            build_resources(Settings.from_env(backend="local"))["storage"].layout).to_pylist()}
     assert failures[ids["two-pages.pdf"]]["error_code"] == "too_many_pages"
     assert failures[ids["locked.pdf"]]["error_code"] == "encrypted_document"
     assert failures[ids["page.html.pdf"]]["error_code"] == "unsupported_type"
@@ -79,7 +80,7 @@ def test_bad_documents_fail_alone_with_specific_errors_and_can_be_retried(data_r
     assert retry.success
     assert ids["two-pages.pdf"] in dagster_instance.get_materialized_partitions(RAW)
     remaining = read_failures(LocalObjectStore(data_root / "outputs"),
-                              build_resources("local", "local")["storage"].layout).column("document_id").to_pylist()
+                              build_resources(Settings.from_env(backend="local"))["storage"].layout).column("document_id").to_pylist()
     assert ids["two-pages.pdf"] not in remaining and len(remaining) == 3
     raw_metadata = dagster_instance.get_latest_materialization_event(RAW).asset_materialization.metadata
     assert raw_metadata["pages"].value == 2 and raw_metadata["mime_type"].value == "application/pdf"

@@ -9,12 +9,13 @@ import shutil
 import pytest
 from dagster import AssetKey
 
-from upstage_assets.assets.keys import DOCUMENT_ASSET_KEYS
 from upstage_assets.definitions import build_definitions
-from upstage_assets.evaluation import values_match
-from upstage_assets.partitions import document_id_for_bytes
-from upstage_assets.reporting import read_tables
-from upstage_assets.runner import process_inbox_once
+from upstage_assets.defs.pipeline.keys import DOCUMENT_ASSET_KEYS
+from upstage_assets.ingest.naming import document_id_for_bytes
+from upstage_assets.operations.evaluation import values_match
+from upstage_assets.operations.reporting import read_tables
+from upstage_assets.operations.runner import process_inbox_once
+from upstage_assets.settings import Settings
 
 
 def fill_inbox(data_root, samples):
@@ -27,7 +28,7 @@ def fill_inbox(data_root, samples):
 @pytest.mark.slow
 def test_all_samples_reach_the_parquet_table_with_their_true_values(data_root, sample_documents, dagster_instance):
     fill_inbox(data_root, sample_documents)
-    report = process_inbox_once(None, instance=dagster_instance, defs=build_definitions("local", "local"))
+    report = process_inbox_once(None, instance=dagster_instance, defs=build_definitions(Settings.from_env(backend="local")))
 
     assert report.runs and all(success for _, success in report.runs), report.runs
     ids = {document_id_for_bytes(s.path.read_bytes()): s for s in sample_documents}

@@ -2,20 +2,16 @@
 
 import shutil
 
-from dagster import build_sensor_context
-from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
-
-from upstage_assets.partitions import document_id_for_bytes
+from upstage_assets.dagster_compat import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
+from upstage_assets.defs.sensors.inbox import build_inbox_sensor
+from upstage_assets.ingest.naming import document_id_for_bytes
+from upstage_assets.operations.runner import tick_sensor
 from upstage_assets.resources.storage import StorageResource
-from upstage_assets.sensors import new_inbox_documents
+from upstage_assets.settings import Settings
 
 
 def tick(instance, storage):
-    with build_sensor_context(instance=instance, resources={"storage": storage}) as context:
-        data = new_inbox_documents.evaluate_tick(context)
-    for request in data.dynamic_partitions_requests or []:
-        instance.add_dynamic_partitions("documents", list(request.partition_keys))
-    return data
+    return tick_sensor(build_inbox_sensor(Settings()), instance, storage)
 
 
 def test_new_files_register_partitions_and_request_batched_runs(data_root, sample_documents, dagster_instance):

@@ -15,16 +15,19 @@ import pytest
 import yaml
 from dagster import DagsterInstance, DagsterRunStatus
 
-from upstage_assets.assets.keys import DOCUMENT_ASSET_KEYS, VALIDATED_DOCUMENTS
 from upstage_assets.definitions import build_definitions
+from upstage_assets.defs.pipeline.keys import DOCUMENT_ASSET_KEYS, VALIDATED_DOCUMENTS
+from upstage_assets.defs.pipeline.partitions import DOCUMENTS_PARTITIONS_NAME
 from upstage_assets.deploy import instance_yaml_for
-from upstage_assets.partitions import DOCUMENTS_PARTITIONS_NAME
-from upstage_assets.recovery import launch_batched_runs, missing_documents, plan_batches
+from upstage_assets.operations.backlog import missing_documents
+from upstage_assets.operations.recovery import plan_batches
+from upstage_assets.settings import Settings
 from upstage_assets_tests.execution.documents import (
     parquet_rows_by_document,
     register_documents,
     write_invoices,
 )
+from upstage_assets_tests.launching import launch_batched_runs
 
 
 @pytest.fixture
@@ -58,7 +61,7 @@ def test_the_instance_really_stores_in_postgres(postgres_instance, postgres_serv
 def test_documents_flow_end_to_end_on_a_postgres_instance(postgres_instance, data_root):
     write_invoices(data_root / "inbox", 6)
     keys = register_documents(data_root / "inbox", data_root / "outputs", postgres_instance)
-    run_ids = launch_batched_runs(postgres_instance, keys, 4, defs=build_definitions("local", "local"))
+    run_ids = launch_batched_runs(postgres_instance, keys, 4, defs=build_definitions(Settings.from_env(backend="local")))
 
     assert len(run_ids) == 2
     assert all(postgres_instance.get_run_by_id(r).status == DagsterRunStatus.SUCCESS for r in run_ids)

@@ -16,14 +16,14 @@ from typing import Any
 
 from dagster import DagsterEventType, DagsterInstance
 
-from upstage_assets.assets.keys import PARSED_LAYOUTS, RAW_DOCUMENTS
+from upstage_assets.defs.pipeline.keys import PARSED_LAYOUTS, RAW_DOCUMENTS
+from upstage_assets.defs.pipeline.partitions import DOCUMENTS_PARTITIONS_NAME
 from upstage_assets.emulator.server import run_emulator_in_thread
 from upstage_assets.emulator.settings import EmulatorSettings
-from upstage_assets.ingest import scan_inbox
-from upstage_assets.partitions import DOCUMENTS_PARTITIONS_NAME, document_id_for_bytes
-from upstage_assets.recovery import launch_batched_runs
+from upstage_assets.ingest.folder import scan_inbox
+from upstage_assets.ingest.naming import document_id_for_bytes, failure_id_for_source
 from upstage_assets.storage.failures import read_failures
-from upstage_assets.storage.s3_scan import failure_id_for_source
+from upstage_assets_tests.launching import launch_batched_runs
 from upstage_assets_tests.reliability.bad_inputs import BadInput
 from upstage_assets_tests.reliability.chaos import emulator_stats, platform_env
 from upstage_assets_tests.reliability.platform import reliability_definitions

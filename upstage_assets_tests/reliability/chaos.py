@@ -24,22 +24,19 @@ from pathlib import Path
 import pyarrow.parquet as pq
 from dagster import DagsterInstance, DagsterRunStatus
 
-from upstage_assets.assets.keys import VALIDATED_DOCUMENTS
+from upstage_assets.defs.pipeline.keys import VALIDATED_DOCUMENTS
+from upstage_assets.defs.pipeline.partitions import documents_partitions
 from upstage_assets.emulator.server import run_emulator_in_thread
 from upstage_assets.emulator.settings import EmulatorSettings
-from upstage_assets.partitions import documents_partitions
-from upstage_assets.recovery import (
-    failed_documents,
-    launch_batched_runs,
-    mark_dead_runs_failed,
-    missing_documents,
-)
+from upstage_assets.operations.backlog import failed_documents, missing_documents
+from upstage_assets.operations.launch import mark_dead_runs_failed
 from upstage_assets_tests.execution.documents import (
     parquet_rows_by_document,
     persistent_instance,
     register_documents,
     write_invoices,
 )
+from upstage_assets_tests.launching import launch_batched_runs
 from upstage_assets_tests.reliability.platform import TIMEOUT_HOLD_S, reliability_definitions
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -5,9 +5,9 @@ UPSTAGE_ASSETS_* variables, UPSTAGE_API_BASE_URL and UPSTAGE_API_KEY set.
 """
 
 from dagster import DagsterInstance
-from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
 
-from upstage_assets.partitions import DOCUMENTS_PARTITIONS_NAME
+from upstage_assets.dagster_compat import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
+from upstage_assets.defs.pipeline.partitions import DOCUMENTS_PARTITIONS_NAME
 from upstage_assets_tests.reliability.platform import reliability_definitions
 
 

@@ -11,10 +11,11 @@ import os
 
 from dagster import Definitions, EnvVar
 
-from upstage_assets.assets.document_pipeline import document_pipeline
-from upstage_assets.jobs import process_documents_job
-from upstage_assets.resources.catalog import build_resources
+from upstage_assets.defs.pipeline.document_pipeline import build_document_pipeline
+from upstage_assets.defs.pipeline.jobs import process_documents_job
+from upstage_assets.defs.resources import build_resources
 from upstage_assets.resources.upstage_client import UpstageClient
+from upstage_assets.settings import Settings
 
 READ_TIMEOUT_ENV = "RELIABILITY_READ_TIMEOUT_S"
 TIMEOUT_HOLD_S = 1.0  # the emulator's hold for an injected timeout
@@ -36,6 +37,6 @@ def emulator_client(**overrides: object) -> UpstageClient:
 
 def reliability_definitions(**client_overrides: object) -> Definitions:
     """The document pipeline and its job with every resource the product builds, but this client."""
-    resources = build_resources("local", "emulator")
+    resources = build_resources(Settings.from_env(backend="emulator"))
     resources["parser"] = emulator_client(**client_overrides)
-    return Definitions(assets=[document_pipeline], jobs=[process_documents_job], resources=resources)
+    return Definitions(assets=[build_document_pipeline(Settings())], jobs=[process_documents_job], resources=resources)

@@ -13,8 +13,8 @@ import pytest
 
 from upstage_assets.emulator.server import run_emulator_in_thread
 from upstage_assets.emulator.settings import EmulatorSettings
-from upstage_assets.resources.parser import ParseOptions, SourceDocument
-from upstage_assets.resources.upstage_errors import UpstageError
+from upstage_assets.upstage_api.errors import UpstageError
+from upstage_assets.upstage_api.parser import ParseOptions, SourceDocument
 from upstage_assets_tests.reliability.bad_inputs import pdf_bytes
 from upstage_assets_tests.reliability.platform import emulator_client
 

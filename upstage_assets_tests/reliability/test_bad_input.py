@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from upstage_assets.assets.keys import PARSED_LAYOUTS, RAW_DOCUMENTS
+from upstage_assets.defs.pipeline.keys import PARSED_LAYOUTS, RAW_DOCUMENTS
 from upstage_assets_tests.reliability.bad_input_run import judge, run_bad_inputs
 from upstage_assets_tests.reliability.bad_inputs import write_bad_inputs
 

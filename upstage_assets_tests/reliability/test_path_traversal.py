@@ -5,10 +5,11 @@ from __future__ import annotations
 import pytest
 from dagster import materialize
 
-from upstage_assets.assets.document_pipeline import document_pipeline
-from upstage_assets.assets.keys import RAW_DOCUMENTS
-from upstage_assets.ingest import register_objects
-from upstage_assets.resources.catalog import build_resources
+from upstage_assets.defs.pipeline.document_pipeline import build_document_pipeline
+from upstage_assets.defs.pipeline.keys import RAW_DOCUMENTS
+from upstage_assets.defs.resources import build_resources
+from upstage_assets.ingest.folder import register_objects
+from upstage_assets.settings import Settings
 from upstage_assets.storage.object_store import LocalObjectStore, S3ObjectStore, UnsafeKeyError
 from upstage_assets_tests.reliability.bad_inputs import pdf_bytes
 
@@ -24,14 +25,14 @@ def test_hostile_partition_keys_fail_alone_and_write_nothing_outside_the_output_
                                                                                     dagster_instance):
     inbox = LocalObjectStore(data_root / "inbox")
     inbox.write_bytes("good.pdf", pdf_bytes(text="Invoice No: PT-1"))
-    resources = build_resources("local", "local")
+    resources = build_resources(Settings.from_env(backend="local"))
     good = register_objects(inbox, resources["storage"].registry(), list(inbox.list()),
                             default_schema="invoice").new_ids
     hostile = [k for k in HOSTILE_KEYS if "\x00" not in k]  # Dagster refuses NUL in partition keys itself
     dagster_instance.add_dynamic_partitions("documents", [*hostile, *good])
     before = _files(tmp_path)
 
-    result = materialize([document_pipeline], selection=[RAW_DOCUMENTS], instance=dagster_instance,
+    result = materialize([build_document_pipeline(Settings())], selection=[RAW_DOCUMENTS], instance=dagster_instance,
                          resources=resources, raise_on_error=False,
                          tags={"dagster/asset_partition_range_start": hostile[0],
                                "dagster/asset_partition_range_end": good[0]})

@@ -11,6 +11,7 @@ import hashlib
 import pytest
 from dagster_aws.s3 import S3Resource
 
+from upstage_assets.settings import Settings
 from upstage_assets.storage.object_store import S3ObjectStore
 from upstage_assets_tests.reliability.fault_proxy import FaultProxy
 from upstage_assets_tests.reliability.leaks import captured_logs, leaks_in_events, leaks_in_files
@@ -43,10 +44,10 @@ def test_object_store_writes_and_reads_survive_s3_faults_and_nothing_is_half_wri
 def test_the_pipeline_on_flaky_s3_materializes_every_document_once(bucket, data_root, dagster_instance, tmp_path):
     from dagster import materialize
 
-    from upstage_assets.assets.document_pipeline import document_pipeline
-    from upstage_assets.assets.keys import PARSED_LAYOUTS, RAW_DOCUMENTS
-    from upstage_assets.ingest import register_objects
-    from upstage_assets.resources.catalog import build_resources
+    from upstage_assets.defs.pipeline.document_pipeline import build_document_pipeline
+    from upstage_assets.defs.pipeline.keys import PARSED_LAYOUTS, RAW_DOCUMENTS
+    from upstage_assets.defs.resources import build_resources
+    from upstage_assets.ingest.folder import register_objects
     from upstage_assets.storage.failures import read_failures
     from upstage_assets_tests.reliability.bad_inputs import pdf_bytes
 
@@ -61,12 +62,12 @@ def test_the_pipeline_on_flaky_s3_materializes_every_document_once(bucket, data_
         registered = register_objects(inbox, storage.registry(), list(inbox.list()), default_schema="invoice")
         keys = registered.new_ids
         dagster_instance.add_dynamic_partitions("documents", keys)
-        resources = {**build_resources("local", "local"), "storage": storage}
+        resources = {**build_resources(Settings.from_env(backend="local")), "storage": storage}
         from upstage_assets.resources.io_managers import DocumentJsonIOManager, ParquetTableIOManager
 
         resources["document_json_io_manager"] = DocumentJsonIOManager(storage=storage)
         resources["parquet_table_io_manager"] = ParquetTableIOManager(storage=storage)
-        result = materialize([document_pipeline], selection=[RAW_DOCUMENTS, PARSED_LAYOUTS],
+        result = materialize([build_document_pipeline(Settings())], selection=[RAW_DOCUMENTS, PARSED_LAYOUTS],
                              instance=dagster_instance, resources=resources, raise_on_error=False,
                              tags={"dagster/asset_partition_range_start": keys[0],
                                    "dagster/asset_partition_range_end": keys[-1]})

@@ -18,11 +18,11 @@ import psutil
 import pytest
 from dagster import DagsterInstance
 
-from upstage_assets.assets.keys import PARSED_LAYOUTS, RAW_DOCUMENTS
+from upstage_assets.defs.pipeline.keys import PARSED_LAYOUTS, RAW_DOCUMENTS
 from upstage_assets.emulator.server import run_emulator_in_thread
 from upstage_assets.emulator.settings import EmulatorSettings
-from upstage_assets.resources.parser import ParseOptions, SourceDocument
-from upstage_assets.resources.upstage_errors import UpstageError
+from upstage_assets.upstage_api.errors import UpstageError
+from upstage_assets.upstage_api.parser import ParseOptions, SourceDocument
 from upstage_assets_tests.reliability.bad_input_run import run_bad_inputs
 from upstage_assets_tests.reliability.bad_inputs import pdf_bytes, write_bad_inputs
 from upstage_assets_tests.reliability.leaks import captured_logs, leaks_in_events, leaks_in_files

@@ -6,31 +6,24 @@ objects. Credentials are dummies set in the environment, the way production gets
 
 from __future__ import annotations
 
-import logging
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from dagster import build_sensor_context
-from dagster._core.definitions.sensor_definition import SensorDefinition
+from dagster import SensorDefinition
 from dagster_aws.s3 import S3Resource
 
+from upstage_assets.operations.runner import tick_sensor
 from upstage_assets.resources.storage import StorageResource
+from upstage_assets_tests.fixtures.moto import moto_server
 
 
 @pytest.fixture(scope="session")
 def moto_endpoint() -> Iterator[str]:
-    from moto.server import ThreadedMotoServer
-
-    for name in ("werkzeug", "moto", "botocore", "urllib3"):
-        logging.getLogger(name).setLevel(logging.ERROR)
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
-    server.stop()
+    with moto_server() as url:
+        yield url
 
 
 @pytest.fixture
@@ -82,11 +75,7 @@ class Ticker:
     cursor: str | None = None
 
     def tick(self, *, apply: bool = True) -> Any:
-        with build_sensor_context(instance=self.instance, resources={"storage": self.storage},
-                                  cursor=self.cursor) as context:
-            data = self.sensor.evaluate_tick(context)
+        data = tick_sensor(self.sensor, self.instance, self.storage, self.cursor, apply=apply)
         if apply:
-            for request in data.dynamic_partitions_requests or []:
-                self.instance.add_dynamic_partitions("documents", list(request.partition_keys))
             self.cursor = data.cursor
         return data

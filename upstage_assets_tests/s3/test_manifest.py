@@ -8,10 +8,11 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from upstage_assets.manifest import ManifestError, build_manifest_sensor, register_manifest
-from upstage_assets.partitions import document_id_for_bytes
+from upstage_assets.defs.sensors.manifests import build_manifest_sensor
+from upstage_assets.ingest.manifests import ManifestError, register_manifest
+from upstage_assets.ingest.naming import document_id_for_bytes, failure_id_for_source
+from upstage_assets.settings import Settings
 from upstage_assets.storage.failures import read_failures
-from upstage_assets.storage.s3_scan import failure_id_for_source
 from upstage_assets_tests.s3.conftest import Ticker
 
 
@@ -92,7 +93,7 @@ def test_the_manifest_sensor_registers_each_manifest_version_once(bucket, dagste
     pq.write_table(pa.table({"uri": [f"s3://{bucket.name}/elsewhere/d{n}.pdf" for n in range(3)],
                              "batch": ["b1"] * 3}), buffer)
     bucket.put("inbox/_manifests/first.parquet", buffer.getvalue())
-    ticker = Ticker(build_manifest_sensor(), dagster_instance, bucket.storage())
+    ticker = Ticker(build_manifest_sensor(Settings()), dagster_instance, bucket.storage())
 
     first = ticker.tick()
     assert sorted(dagster_instance.get_dynamic_partitions("documents")) == \

@@ -16,9 +16,10 @@ import pytest
 from dagster import AssetKey, DagsterEventType, EventRecordsFilter
 
 from upstage_assets.definitions import build_definitions
-from upstage_assets.evaluation import values_match
-from upstage_assets.partitions import document_id_for_bytes
+from upstage_assets.ingest.naming import document_id_for_bytes
+from upstage_assets.operations.evaluation import values_match
 from upstage_assets.samples import generate_samples
+from upstage_assets.settings import Settings
 from upstage_assets.storage.s3_dataset import read_output_tables_from_s3, s3_dataset, s3_filesystem
 from upstage_assets_tests.s3.conftest import Ticker
 
@@ -75,7 +76,7 @@ def test_documents_uploaded_to_s3_come_back_as_parquet_on_s3(bucket, dagster_ins
     monkeypatch.setenv("UPSTAGE_ASSETS_INBOX", f"s3://{bucket.name}/inbox")
     monkeypatch.setenv("UPSTAGE_ASSETS_OUTPUT", f"s3://{bucket.name}/outputs")
     monkeypatch.setenv("UPSTAGE_ASSETS_S3_ENDPOINT_URL", bucket.endpoint)
-    defs = build_definitions("local", "local")
+    defs = build_definitions(Settings.from_env(backend="local"))
     storage = defs.resources["storage"]
     job = defs.resolve_job_def("process_documents")
     ticker = Ticker(defs.resolve_sensor_def("new_s3_documents"), dagster_instance, storage)
@@ -122,7 +123,7 @@ def test_manifest_columns_reach_the_source_metadata_column_on_s3(bucket, dagster
     monkeypatch.setenv("UPSTAGE_ASSETS_INBOX", f"s3://{bucket.name}/inbox")
     monkeypatch.setenv("UPSTAGE_ASSETS_OUTPUT", f"s3://{bucket.name}/outputs")
     monkeypatch.setenv("UPSTAGE_ASSETS_S3_ENDPOINT_URL", bucket.endpoint)
-    defs = build_definitions("local", "local")
+    defs = build_definitions(Settings.from_env(backend="local"))
     ticker = Ticker(defs.resolve_sensor_def("new_manifests"), dagster_instance, defs.resources["storage"])
     run_until_idle(ticker, defs.resolve_job_def("process_documents"), dagster_instance)
 

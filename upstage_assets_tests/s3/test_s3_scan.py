@@ -7,10 +7,10 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from upstage_assets.partitions import document_id_for_bytes
+from upstage_assets.ingest.naming import document_id_for_bytes
+from upstage_assets.ingest.s3_scan import S3ScanLimits, S3ScanResult, failure_id_for_source, scan_s3_inbox
+from upstage_assets.ingest.s3_state import ScanCursor, load_checkpoint, scope_for
 from upstage_assets.storage.failures import read_failures
-from upstage_assets.storage.s3_scan import S3ScanLimits, S3ScanResult, failure_id_for_source, scan_s3_inbox
-from upstage_assets.storage.s3_state import ScanCursor, load_checkpoint, scope_for
 
 
 class Scanner:

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import pytest
-from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
 
+from upstage_assets.dagster_compat import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
 from upstage_assets.definitions import build_definitions
-from upstage_assets.partitions import document_id_for_bytes
-from upstage_assets.sensors_s3 import build_s3_documents_sensor, new_s3_documents
+from upstage_assets.defs.sensors.s3 import build_s3_documents_sensor
+from upstage_assets.ingest.naming import document_id_for_bytes
+from upstage_assets.settings import Settings
 from upstage_assets.storage.failures import read_failures
 from upstage_assets_tests.s3.conftest import Ticker
 
@@ -20,7 +21,7 @@ def test_new_objects_become_partitions_and_runs_of_many_documents(bucket, dagste
     for n in range(7):
         bucket.put(f"inbox/invoice/i{n}.pdf", doc(n))
     bucket.put("inbox/empty.pdf", b"")
-    sensor = build_s3_documents_sensor(documents_per_run=3)
+    sensor = build_s3_documents_sensor(Settings(), documents_per_run=3)
     ticker = Ticker(sensor, dagster_instance, bucket.storage())
 
     first = ticker.tick()
@@ -47,11 +48,11 @@ def test_new_objects_become_partitions_and_runs_of_many_documents(bucket, dagste
 
 @pytest.mark.slow
 def test_ten_budgeted_ticks_register_everything_exactly_once(bucket, dagster_instance):
-    from upstage_assets.storage.s3_scan import S3ScanLimits
+    from upstage_assets.ingest.s3_scan import S3ScanLimits
 
     for n in range(25):
         bucket.put(f"inbox/b{n:02d}.pdf", doc(n))
-    sensor = build_s3_documents_sensor(limits=S3ScanLimits(max_documents=4, workers=2, time_budget_s=300.0))
+    sensor = build_s3_documents_sensor(Settings(), limits=S3ScanLimits(max_documents=4, workers=2, time_budget_s=300.0))
     ticker = Ticker(sensor, dagster_instance, bucket.storage())
     requested = 0
     for _ in range(10):
@@ -66,9 +67,9 @@ def test_the_sensor_skips_a_local_inbox_and_is_in_the_definitions(tmp_path, dags
     from upstage_assets.resources.storage import StorageResource
 
     storage = StorageResource(output_root=str(tmp_path / "out"), inbox=str(tmp_path / "inbox"))
-    data = Ticker(new_s3_documents, dagster_instance, storage).tick()
+    data = Ticker(build_s3_documents_sensor(Settings()), dagster_instance, storage).tick()
     assert not data.run_requests and "not an s3:// prefix" in data.skip_message
-    defs = build_definitions("local", "local")
+    defs = build_definitions(Settings.from_env(backend="local"))
     assert defs.resolve_sensor_def("new_s3_documents").job_name == "process_documents"
 
 
@@ -76,15 +77,15 @@ def test_the_sensor_skips_a_local_inbox_and_is_in_the_definitions(tmp_path, dags
 def test_process_inbox_once_follows_the_s3_cursor_across_budgeted_ticks(bucket, dagster_instance):
     from dagster import Definitions
 
-    from upstage_assets.runner import process_inbox_once
-    from upstage_assets.storage.s3_scan import S3ScanLimits
+    from upstage_assets.ingest.s3_scan import S3ScanLimits
+    from upstage_assets.operations.runner import process_inbox_once
 
     for n in range(5):
         bucket.put(f"inbox/c{n}.pdf", b"not really a pdf " + str(n).encode())  # refused at raw_documents (unknown type), fast
-    full = build_definitions("local", "local")
+    full = build_definitions(Settings.from_env(backend="local"))
     storage = bucket.storage()
     defs = Definitions(assets=list(full.assets or []), jobs=list(full.jobs or []),
-                       sensors=[build_s3_documents_sensor(limits=S3ScanLimits(max_documents=2, time_budget_s=300.0))],
+                       sensors=[build_s3_documents_sensor(Settings(), limits=S3ScanLimits(max_documents=2, time_budget_s=300.0))],
                        resources={**full.resources, "storage": storage})
     report = process_inbox_once(None, instance=dagster_instance, defs=defs)
     assert len(report.runs) == 3, "2 + 2 + 1 documents, one run per tick"

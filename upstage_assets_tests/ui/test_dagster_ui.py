@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from upstage_assets_tests.cli.webhook_receiver import WebhookReceiver
+from upstage_assets_tests.defs.webhook_receiver import WebhookReceiver
 from upstage_assets_tests.ui.dagster_stack import REPO_ROOT, VENV_BIN, DagsterStack, stack_env
 
 CHROMIUM = "/usr/bin/chromium"
@@ -83,7 +83,7 @@ def stack(tmp_path, webhook):
         pytest.fail(f"{CHROMIUM} is missing: run `make system-deps` (apt-get install -y chromium)")
     env = stack_env(tmp_path)
     env["UPSTAGE_ASSETS_WEBHOOK_URL"] = webhook.url  # the alert sensors start with it set
-    from upstage_assets.local_instance import ensure_dagster_home
+    from upstage_assets.operations.local_instance import ensure_dagster_home
 
     ensure_dagster_home(env["DAGSTER_HOME"])  # the project's dagster.yaml: telemetry off, queue limits
     docs = _generated_pdfs(tmp_path)
@@ -110,9 +110,9 @@ def _instance(stack: DagsterStack):
 def test_materialize_one_document_then_backfill_the_rest_from_the_ui(stack, webhook):
     from playwright.sync_api import sync_playwright
 
-    from upstage_assets.assets.keys import VALIDATED_DOCUMENTS
-    from upstage_assets.partitions import DOCUMENTS_PARTITIONS_NAME
-    from upstage_assets.reporting import read_tables
+    from upstage_assets.defs.pipeline.keys import VALIDATED_DOCUMENTS
+    from upstage_assets.defs.pipeline.partitions import DOCUMENTS_PARTITIONS_NAME
+    from upstage_assets.operations.reporting import read_tables
 
     instance = _instance(stack)
     keys = list(instance.get_dynamic_partitions(DOCUMENTS_PARTITIONS_NAME))

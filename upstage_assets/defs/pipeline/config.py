@@ -1,0 +1,30 @@
+"""Run configuration of the document pipeline (set in the launchpad or a backfill's config)."""
+
+from __future__ import annotations
+
+from dagster import Config
+from pydantic import Field
+
+from upstage_assets.inspection import DocumentLimits
+
+
+class DocumentPipelineConfig(Config):
+    default_schema: str | None = Field(
+        default=None,
+        description="extraction schema for documents registered without one: a built-in name "
+                    "(invoice, receipt) or a path to a JSON schema in the Upstage response_format form "
+                    "(default: $UPSTAGE_ASSETS_DEFAULT_SCHEMA, else invoice)")
+    ocr: str = Field(default="auto", description="auto: OCR only where there is no text layer; force: OCR all")
+    max_concurrent_documents: int = Field(default=8, ge=1, description="documents in flight in one step")
+    max_document_bytes: int = Field(default=100 * 1024 * 1024, description="refuse larger documents")
+    max_pages: int = Field(default=2000, description="refuse documents with more pages")
+    max_pixels_per_page: int = Field(default=200_000_000, description="refuse larger images")
+    max_quarantine_fraction: float = Field(
+        default=0.5, description="the blocking check fails when more of a batch than this is quarantined")
+    fail_step_on_document_errors: bool = Field(
+        default=True,
+        description="after every document has been tried, fail the step if any document failed, so "
+                    "failed documents show as failed partitions (finished ones stay materialized)")
+
+    def limits(self) -> DocumentLimits:
+        return DocumentLimits(self.max_document_bytes, self.max_pages, self.max_pixels_per_page)

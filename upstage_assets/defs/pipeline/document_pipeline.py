@@ -1,0 +1,307 @@
+"""The four per-document assets, executed as one step per batch of documents.
+
+    raw_documents -> parsed_layouts -> kie_fields -> validated_documents
+
+They are one ``multi_asset`` so a batch run takes each document through every selected
+stage as soon as the previous one is done, with bounded async fan-out, and logs one
+materialization per document per asset as it completes. A crash keeps everything that
+finished; a document that fails is recorded (failures table + its partition marked
+failed) without stopping the others; selecting a subset (say, only ``kie_fields`` after a
+schema change) reads the earlier stages from storage.
+"""
+
+
+import asyncio
+import time
+import traceback
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from dagster import (
+    AssetCheckResult,
+    AssetCheckSeverity,
+    AssetCheckSpec,
+    AssetExecutionContext,
+    AssetKey,
+    AssetMaterialization,
+    AssetOut,
+    AssetsDefinition,
+    BackfillPolicy,
+    Failure,
+    MetadataValue,
+    multi_asset,
+)
+
+from upstage_assets.dagster_compat import DATA_VERSION_TAG
+from upstage_assets.defs.pipeline.config import DocumentPipelineConfig
+from upstage_assets.defs.pipeline.keys import KIE_FIELDS, PARSED_LAYOUTS, RAW_DOCUMENTS, VALIDATED_DOCUMENTS
+from upstage_assets.defs.pipeline.metadata import to_metadata
+from upstage_assets.defs.pipeline.partitions import documents_partitions
+from upstage_assets.defs.pipeline.progress import publish_progress
+from upstage_assets.defs.pipeline.resume import documents_wanted, stages_to_skip
+from upstage_assets.defs.pipeline.stages import (
+    DocumentState,
+    StageEnv,
+    run_kie,
+    run_parse,
+    run_raw,
+    run_validate,
+)
+from upstage_assets.deploy.k8s_gpu import gpu_op_tags
+from upstage_assets.errors import BudgetExceeded, DocumentError, InternalError, UnsafeDocumentKey
+from upstage_assets.redaction import redact
+from upstage_assets.resources.local_engine import LocalEngineResource
+from upstage_assets.schemas.extraction import BUILTIN_SCHEMAS, ExtractionSchema, load_schema
+from upstage_assets.settings import Settings
+from upstage_assets.storage.failures import clear_failure, record_failure
+from upstage_assets.upstage_api.parser import ParseOptions
+
+DOCUMENTS_PER_RUN = Settings().documents_per_run  # the default batch (see bench/throughput.py)
+STAGES = ((RAW_DOCUMENTS, run_raw), (PARSED_LAYOUTS, run_parse), (KIE_FIELDS, run_kie),
+          (VALIDATED_DOCUMENTS, run_validate))
+QUARANTINE_CHECK = "quarantine_rate_within_limit"
+UPSTAGE_API_POOL = "upstage_api"  # HTTP-bound: one slot per step talking to the Upstage API
+GPU_POOL = "gpu"  # device-bound: the local engine's step, one slot per GPU on the host
+
+
+def pipeline_pool_and_tags(settings: Settings) -> tuple[str, dict[str, str]]:
+    """The step's concurrency pool and op tags: the local engine is GPU work, the rest HTTP work.
+
+    On Kubernetes the GPU step also carries the ``dagster-k8s/config`` tag that asks for a GPU
+    node (``deploy/k8s_gpu.py``); elsewhere the ``gpu`` tag alone lets the executor lease a device.
+    """
+    if settings.backend == "local":
+        return GPU_POOL, gpu_op_tags() if settings.environment == "k8s" else {"gpu": "true"}
+    return UPSTAGE_API_POOL, {}
+
+
+@lru_cache(maxsize=64)
+def _cached_schema(name_or_path: str, modified_ns: int = 0) -> ExtractionSchema:
+    return load_schema(name_or_path)
+
+
+def _current_schema(name_or_path: str) -> ExtractionSchema:
+    """A schema file edited while the process lives is read again (its version changes)."""
+    path = Path(name_or_path).expanduser()
+    modified = path.stat().st_mtime_ns if name_or_path not in BUILTIN_SCHEMAS and path.is_file() else 0
+    return _cached_schema(name_or_path, modified)
+
+
+def _data_version(asset_key: AssetKey, state: DocumentState) -> str | None:
+    """Per document: its bytes, plus the schema version for the schema-dependent stages, so a
+    schema change shows as a new data version on exactly the documents it affected."""
+    sha256 = (state.raw or {}).get("sha256") or (state.record.sha256 if state.record else None)
+    if not sha256:
+        return None
+    if asset_key in (KIE_FIELDS, VALIDATED_DOCUMENTS) and state.kie:
+        return f"{sha256[:16]}-schema-{state.kie.get('schema_version')}"
+    return sha256[:16]
+
+
+def _builtin_schema_versions() -> str:
+    return "-".join(_cached_schema(n).version[:6] for n in ("invoice", "receipt"))
+
+
+def _document_name(state: DocumentState) -> str | None:
+    """The file name, so a partition's page says which document its hex key stands for."""
+    return state.record.filename if state.record else (state.raw or {}).get("filename")
+
+
+@dataclass
+class DocumentOutcome:
+    document_id: str
+    completed: list[AssetKey]
+    error: DocumentError | None = None
+    failed_stage: AssetKey | None = None
+    pages_billed: int = 0
+    quarantined: bool = False
+
+
+async def _process_document(context: AssetExecutionContext, env: StageEnv, document_id: str,
+                            selected: set[AssetKey], semaphore: asyncio.Semaphore,
+                            skip: set[AssetKey] | None = None) -> DocumentOutcome:
+    """Take one document through the selected stages; any exception becomes its recorded failure.
+
+    This is the batch's error boundary: whatever one document raises (a ``DocumentError``, or a
+    ``KeyError``/``UnicodeError``/pyarrow error nobody foresaw, which becomes ``internal_error``),
+    it is recorded against that document and stage, and the other documents go on.
+    """
+    state = DocumentState(document_id)
+    outcome = DocumentOutcome(document_id, completed=[])
+    async with semaphore:
+        for asset_key, stage in STAGES:
+            if asset_key not in selected or (skip and asset_key in skip):
+                continue
+            try:
+                metadata = await stage(env, state)
+                outcome.pages_billed += int(metadata.get("pages_billed") or 0) if asset_key == PARSED_LAYOUTS else 0
+                outcome.quarantined = outcome.quarantined or metadata.get("status") == "quarantined"
+                data_version = _data_version(asset_key, state)
+                context.log_event(AssetMaterialization(
+                    asset_key=asset_key, partition=document_id,
+                    tags={DATA_VERSION_TAG: data_version} if data_version else None,
+                    metadata=to_metadata({"document": _document_name(state), **metadata})))
+            except DocumentError as exc:
+                await _record_document_failure(context, env, state, asset_key, exc, outcome)
+                return outcome
+            except Exception as exc:  # the boundary: one document never fails the batch
+                error = InternalError.from_exception(exc, asset_key.to_user_string())
+                context.log.error(f"document {document_id}: unexpected {type(exc).__name__} at "
+                                  f"{asset_key.to_user_string()}\n{redact(traceback.format_exc())}")
+                await _record_document_failure(context, env, state, asset_key, error, outcome)
+                return outcome
+            outcome.completed.append(asset_key)
+    try:
+        await asyncio.to_thread(clear_failure, env.store, env.layout, document_id)
+    except Exception as exc:  # a stale failure row is corrected by the next run
+        context.log.warning(f"document {document_id}: could not clear its old failure record: "
+                            f"{type(exc).__name__}: {redact(str(exc))}")
+    return outcome
+
+
+async def _record_document_failure(context: AssetExecutionContext, env: StageEnv, state: DocumentState,
+                                   asset_key: AssetKey, error: DocumentError, outcome: DocumentOutcome) -> None:
+    outcome.error, outcome.failed_stage = error, asset_key
+    source = state.record.source_uri if state.record else None
+    try:
+        await asyncio.to_thread(record_failure, env.store, env.layout, document_id=state.document_id,
+                                source_uri=source, stage=asset_key.to_user_string(), error=error,
+                                run_id=context.run_id)
+    except UnsafeDocumentKey:  # a key that cannot name a file: the step's failure lists it
+        pass
+    except Exception as exc:  # the step's summary and failure still list the document
+        context.log.error(f"document {state.document_id}: its failure could not be recorded: "
+                          f"{type(exc).__name__}: {redact(str(exc))}")
+    context.log.warning(f"document {state.document_id} failed at {asset_key.to_user_string()}: "
+                        f"[{error.code}] {error.message}")
+
+
+async def _process_batch(context: AssetExecutionContext, env: StageEnv, keys: list[str],
+                         selected: set[AssetKey], concurrency: int) -> list[DocumentOutcome]:
+    semaphore = asyncio.Semaphore(concurrency)
+    started = time.monotonic()
+    outcomes: list[DocumentOutcome] = []
+    skips = stages_to_skip(context.instance, context.run.tags, keys, selected, env.store, env.layout)
+    try:
+        tasks = [asyncio.create_task(_process_document(context, env, key, selected, semaphore, skips.get(key)))
+                 for key in keys]
+        for done, task in enumerate(asyncio.as_completed(tasks), start=1):
+            outcomes.append(await task)
+            if done % 10 == 0 or done == len(keys):
+                elapsed = time.monotonic() - started
+                rate = done / elapsed if elapsed else 0.0
+                eta = (len(keys) - done) / rate if rate else 0.0
+                context.log.info(f"progress: {done}/{len(keys)} documents, {rate:.2f} docs/s, ETA {eta:.0f}s")
+                publish_progress(context, outcomes, len(keys), elapsed, env.price_per_page)
+    finally:
+        await env.parser.aclose()
+    return outcomes
+
+
+def _build_env(context: AssetExecutionContext, config: DocumentPipelineConfig, settings: Settings) -> StageEnv:
+    storage = context.resources.storage
+    parser_resource = context.resources.parser
+    store = storage.output_store()
+
+    def schema_for(name: str | None) -> ExtractionSchema:
+        return _current_schema(name or config.default_schema or settings.default_schema)
+
+    if isinstance(parser_resource, LocalEngineResource):
+        parser = parser_resource.create_parser()
+    else:  # the Upstage client scopes its per-run budget to this run and warns through the run's log
+        parser = parser_resource.create_parser(run_id=context.run_id, on_budget_warning=context.log.warning)
+    return StageEnv(store=store, layout=storage.layout, registry=storage.registry(),
+                    parser=parser, backend=parser_resource.backend_label,
+                    read_source=storage.read_source, limits=config.limits(),
+                    parse_options=ParseOptions(ocr=config.ocr), schema_for=schema_for,
+                    price_per_page=parser_resource.price_per_page())
+
+
+def _summary(outcomes: list[DocumentOutcome], seconds: float) -> dict[str, Any]:
+    failed = [o for o in outcomes if o.error and not isinstance(o.error, BudgetExceeded)]
+    pending = [o for o in outcomes if isinstance(o.error, BudgetExceeded)]
+    return {"documents": len(outcomes), "succeeded": sum(1 for o in outcomes if o.error is None),
+            "failed": len(failed), "pending_budget": len(pending),
+            "quarantined": sum(1 for o in outcomes if o.quarantined),
+            "pages_billed": sum(o.pages_billed for o in outcomes), "seconds": round(seconds, 2),
+            "docs_per_second": round(len(outcomes) / seconds, 2) if seconds else None}
+
+
+def run_document_pipeline(context: AssetExecutionContext, config: DocumentPipelineConfig, settings: Settings):
+    """The step: every wanted document through the selected stages; a check result; failures last."""
+    keys = documents_wanted(context.run.tags, list(context.partition_keys))  # recovery runs skip done ones
+    selected = set(context.selected_asset_keys)
+    env = _build_env(context, config, settings)
+    context.log.info(f"processing {len(keys)} documents through "
+                     f"{', '.join(k.to_user_string() for k, _ in STAGES if k in selected)} ({env.backend} backend)")
+    started = time.monotonic()
+    outcomes = asyncio.run(_process_batch(context, env, keys, selected, config.max_concurrent_documents))
+    summary = _summary(outcomes, time.monotonic() - started)
+    context.log.info(f"batch summary: {summary}")
+
+    if VALIDATED_DOCUMENTS in selected:
+        validated = [o for o in outcomes if VALIDATED_DOCUMENTS in o.completed]
+        fraction = (sum(1 for o in validated if o.quarantined) / len(validated)) if validated else 0.0
+        yield AssetCheckResult(
+            check_name=QUARANTINE_CHECK, asset_key=VALIDATED_DOCUMENTS,
+            passed=fraction <= config.max_quarantine_fraction, severity=AssetCheckSeverity.ERROR,
+            metadata={"quarantined_fraction": round(fraction, 3), "validated": len(validated),
+                      **{k: v for k, v in summary.items() if v is not None}})
+
+    failed = [o for o in outcomes if o.error and not isinstance(o.error, BudgetExceeded)]
+    if failed and config.fail_step_on_document_errors:
+        listing = "\n".join(f"- {o.document_id} at {o.failed_stage.to_user_string() if o.failed_stage else '?'}: "
+                            f"[{o.error.code}] {o.error.message}" for o in failed[:50] if o.error)
+        raise Failure(
+            description=f"{len(failed)} of {len(keys)} documents failed; the other documents are materialized. "
+                        "Fix the cause and re-run the failed partitions (`upstage-assets retry-failed`).",
+            metadata={"failures": MetadataValue.md(listing), **summary})
+
+
+def build_document_pipeline(settings: Settings) -> AssetsDefinition:
+    """The four assets as one step, with the pool, op tags and batch size the settings pick."""
+    pool, op_tags = pipeline_pool_and_tags(settings)
+
+    @multi_asset(
+        name="document_pipeline",
+        outs={
+            "raw_documents": AssetOut(
+                key=RAW_DOCUMENTS, is_required=False, io_manager_key="document_json_io_manager",
+                description="One registered source document: where it came from, its SHA-256, size, the type read "
+                            "from its bytes and its page count. Bad input (empty, corrupt, encrypted, unsupported, "
+                            "over the limits) is refused here, before anything is paid for."),
+            "parsed_layouts": AssetOut(
+                key=PARSED_LAYOUTS, is_required=False, io_manager_key="document_json_io_manager",
+                description="The Document Parse result in the Upstage response shape: html/markdown/text content "
+                            "and elements with categories, pages and relative coordinates."),
+            "kie_fields": AssetOut(
+                key=KIE_FIELDS, is_required=False, io_manager_key="document_json_io_manager",
+                code_version=f"schemas-{_builtin_schema_versions()}",
+                description="Schema-driven key information extraction: each field's value, confidence, page and "
+                            "coordinates, in the schema's Upstage Information Extraction form."),
+            "validated_documents": AssetOut(
+                key=VALIDATED_DOCUMENTS, is_required=False, io_manager_key="parquet_table_io_manager",
+                code_version=f"schemas-{_builtin_schema_versions()}",
+                description="Typed rows in Parquet (one table per schema, with lineage columns); rows that fail "
+                            "validation go to the quarantine table with the reason."),
+        },
+        internal_asset_deps={
+            "raw_documents": set(), "parsed_layouts": {RAW_DOCUMENTS},
+            "kie_fields": {PARSED_LAYOUTS}, "validated_documents": {KIE_FIELDS},
+        },
+        check_specs=[AssetCheckSpec(QUARANTINE_CHECK, asset=VALIDATED_DOCUMENTS, blocking=True,
+                                    description="At most max_quarantine_fraction of a batch is quarantined.")],
+        partitions_def=documents_partitions,
+        can_subset=True,
+        backfill_policy=BackfillPolicy.multi_run(settings.documents_per_run),
+        pool=pool,
+        op_tags=op_tags,
+        group_name="documents",
+        required_resource_keys={"parser", "storage"},
+    )
+    def document_pipeline(context: AssetExecutionContext, config: DocumentPipelineConfig):
+        yield from run_document_pipeline(context, config, settings)
+
+    return document_pipeline

@@ -1,0 +1,230 @@
+"""The four per-document stages, free of Dagster so they can be called and tested directly.
+
+Each stage reads what the previous one stored (or gets it handed over in memory when both
+run in the same step), does its work, stores its result atomically and returns the
+metadata shown in the UI. Errors are ``DocumentError``s; the caller records them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import pyarrow.parquet as pq
+
+from upstage_assets.errors import (
+    ContentChanged,
+    DocumentError,
+    DocumentTooLarge,
+    ExtractionFailed,
+    UpstreamMissing,
+)
+from upstage_assets.ingest.naming import sha256_hex
+from upstage_assets.inspection import DocumentLimits, inspect_document
+from upstage_assets.schemas.extraction import ExtractionSchema
+from upstage_assets.storage.layout import OutputLayout
+from upstage_assets.storage.object_store import ObjectStore
+from upstage_assets.storage.registry import DocumentRecord, DocumentRegistry
+from upstage_assets.unicode_text import valid_text, valid_unicode
+from upstage_assets.upstage_api.parser import DocumentParser, ParseOptions, SourceDocument
+from upstage_assets.validation import Lineage, validate_fields
+
+PREVIEW_CHARS = 1500
+
+
+@dataclass
+class StageEnv:
+    """Everything a stage needs, built once per step."""
+
+    store: ObjectStore
+    layout: OutputLayout
+    registry: DocumentRegistry
+    parser: DocumentParser
+    backend: str
+    read_source: Any  # callable(uri) -> bytes
+    limits: DocumentLimits
+    parse_options: ParseOptions
+    schema_for: Any  # callable(name) -> ExtractionSchema
+    price_per_page: float = 0.0
+
+
+@dataclass
+class DocumentState:
+    """What one document has accumulated so far in this step."""
+
+    document_id: str
+    record: DocumentRecord | None = None
+    data: bytes | None = None
+    raw: dict[str, Any] | None = None
+    parsed: dict[str, Any] | None = None
+    kie: dict[str, Any] | None = None
+    metadata: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+
+async def _write_json(env: StageEnv, key: str, obj: Any) -> str:
+    data = json.dumps(valid_unicode(obj), ensure_ascii=False, default=str).encode()
+    return await asyncio.to_thread(env.store.write_bytes, key, data)
+
+
+async def _read_json(env: StageEnv, key: str, what: str, document_id: str) -> Any:
+    exists = await asyncio.to_thread(env.store.exists, key)
+    if not exists:
+        raise UpstreamMissing(f"{what} has no stored result for document {document_id}; materialize it first")
+    return json.loads(await asyncio.to_thread(env.store.read_bytes, key))
+
+
+async def load_record(env: StageEnv, state: DocumentState) -> DocumentRecord:
+    if state.record is None:
+        record = await asyncio.to_thread(env.registry.get, state.document_id)
+        if record is None:
+            raise UpstreamMissing(f"document {state.document_id} is not in the registry; register it first "
+                                  "(the inbox sensor or `upstage-assets ingest` does)")
+        state.record = record
+    return state.record
+
+
+async def load_bytes(env: StageEnv, state: DocumentState) -> bytes:
+    if state.data is None:
+        record = await load_record(env, state)
+        data = await asyncio.to_thread(env.read_source, record.source_uri)
+        if sha256_hex(data) != record.sha256:
+            raise ContentChanged(f"the bytes at {record.source_uri} changed since registration; the new bytes "
+                                 "are a new document (register them again)")
+        state.data = data
+    return state.data
+
+
+async def source_document(env: StageEnv, state: DocumentState) -> SourceDocument:
+    raw = await ensure_raw(env, state)
+    data = await load_bytes(env, state)
+    return SourceDocument(state.document_id, raw["filename"], data, raw["mime_type"], int(raw["page_count"]))
+
+
+async def run_raw(env: StageEnv, state: DocumentState) -> dict[str, Any]:
+    record = await load_record(env, state)
+    if record.size_bytes > env.limits.max_bytes:  # the run's limit, checked before reading the bytes
+        raise DocumentTooLarge(f"the document is {record.size_bytes:,} bytes; the limit is "
+                               f"{env.limits.max_bytes:,} bytes")
+    data = await load_bytes(env, state)
+    info = inspect_document(data, env.limits)
+    raw = {"document_id": state.document_id, "source_uri": record.source_uri, "sha256": record.sha256,
+           "size_bytes": info.size_bytes, "mime_type": info.mime_type, "page_count": info.page_count,
+           "filename": record.filename, "schema": record.schema, "width_px": info.width_px,
+           "height_px": info.height_px, "registered_at": record.registered_at}
+    raw = valid_unicode(raw)  # a file name may carry undecodable bytes (surrogate escapes)
+    path = await _write_json(env, env.layout.raw_key(state.document_id), raw)
+    state.raw = raw
+    return {"source_uri": raw["source_uri"], "filename": raw["filename"], "sha256": record.sha256,
+            "size_bytes": info.size_bytes, "mime_type": info.mime_type, "pages": info.page_count,
+            "schema": record.schema, "path": path}
+
+
+async def ensure_raw(env: StageEnv, state: DocumentState) -> dict[str, Any]:
+    if state.raw is None:
+        state.raw = await _read_json(env, env.layout.raw_key(state.document_id), "raw_documents", state.document_id)
+    return state.raw
+
+
+def _element_counts(parsed: dict[str, Any]) -> dict[str, int]:
+    return dict(Counter(e.get("category", "unknown") for e in parsed.get("elements", [])))
+
+
+async def run_parse(env: StageEnv, state: DocumentState) -> dict[str, Any]:
+    document = await source_document(env, state)
+    parsed = valid_unicode(await env.parser.parse(document, env.parse_options))
+    path = await _write_json(env, env.layout.parsed_key(state.document_id), parsed)
+    state.parsed = parsed
+    pages_billed = int((parsed.get("usage") or {}).get("pages") or 0)
+    markdown = (parsed.get("content") or {}).get("markdown") or (parsed.get("content") or {}).get("text") or ""
+    return {"pages": document.page_count, "pages_billed": pages_billed,
+            "estimated_cost_usd": round(pages_billed * env.price_per_page, 4),
+            "elements": len(parsed.get("elements", [])), "elements_by_category": _element_counts(parsed),
+            "backend": env.backend, "model": parsed.get("model", ""),
+            "preview": markdown[:PREVIEW_CHARS] or "_(no text found)_", "path": path}
+
+
+async def ensure_parsed(env: StageEnv, state: DocumentState) -> dict[str, Any]:
+    if state.parsed is None:
+        state.parsed = await _read_json(env, env.layout.parsed_key(state.document_id), "parsed_layouts",
+                                        state.document_id)
+    return state.parsed
+
+
+def _fields_markdown(fields: dict[str, dict[str, Any]]) -> str:
+    lines = ["| field | value | confidence | page |", "|---|---|---|---|"]
+    for name, f in fields.items():
+        value = f.get("value")
+        shown = json.dumps(value, ensure_ascii=False)[:80] if isinstance(value, list | dict) else str(value)
+        shown = shown.replace("|", "\\|").replace("\n", " ")
+        confidence = f.get("confidence")
+        lines.append(f"| {name} | {shown if value not in (None, '') else '—'} | "
+                     f"{'' if confidence is None else f'{confidence:.2f}'} | {f.get('page') or ''} |")
+    return "\n".join(lines)
+
+
+async def run_kie(env: StageEnv, state: DocumentState) -> dict[str, Any]:
+    raw = await ensure_raw(env, state)
+    parsed = await ensure_parsed(env, state)
+    schema: ExtractionSchema = env.schema_for(raw["schema"])
+    document = await source_document(env, state)
+    try:
+        result = await env.parser.extract(document, schema, parsed)
+    except DocumentError:
+        raise
+    except (KeyError, ValueError, TypeError) as exc:
+        raise ExtractionFailed(f"the extraction response could not be read: {type(exc).__name__}: {exc}") from exc
+    result.fields, result.response = valid_unicode(result.fields), valid_unicode(result.response)
+    found = [n for n, f in result.fields.items() if f.get("value") not in (None, "", [])]
+    confidences = [f["confidence"] for f in result.fields.values() if isinstance(f.get("confidence"), float)]
+    kie = {"document_id": state.document_id, "schema_name": schema.name, "schema_version": schema.version,
+           "backend": env.backend, "model": result.response.get("model", ""),
+           "pages_billed": result.pages_billed, "fields": result.fields, "response": result.response,
+           "extracted_at": datetime.now(UTC).isoformat()}
+    path = await _write_json(env, env.layout.kie_key(state.document_id), kie)
+    state.kie = kie
+    return {"schema": schema.name, "schema_version": schema.version, "fields_found": f"{len(found)}/{len(result.fields)}",
+            "mean_confidence": round(sum(confidences) / len(confidences), 3) if confidences else None,
+            "fields": _fields_markdown(result.fields), "model": kie["model"], "path": path}
+
+
+async def ensure_kie(env: StageEnv, state: DocumentState) -> dict[str, Any]:
+    if state.kie is None:
+        state.kie = await _read_json(env, env.layout.kie_key(state.document_id), "kie_fields", state.document_id)
+    return state.kie
+
+
+async def run_validate(env: StageEnv, state: DocumentState) -> dict[str, Any]:
+    raw = await ensure_raw(env, state)
+    kie = await ensure_kie(env, state)
+    record = await load_record(env, state)
+    schema = env.schema_for(raw["schema"])
+    parsed_pages = 0
+    if state.parsed is not None:
+        parsed_pages = int((state.parsed.get("usage") or {}).get("pages") or 0)
+    else:
+        parsed = await ensure_parsed(env, state)
+        parsed_pages = int((parsed.get("usage") or {}).get("pages") or 0)
+    pages_billed = parsed_pages + int(kie.get("pages_billed") or 0)
+    lineage = Lineage(document_id=state.document_id, source_uri=raw["source_uri"], sha256=raw["sha256"],
+                      backend=kie.get("backend", env.backend), model=kie.get("model", ""),
+                      pages_billed=pages_billed,
+                      source_metadata={valid_text(str(k)): valid_text(str(v)) for k, v in record.extra.items()})
+    if kie.get("schema_version") != schema.version:
+        raise UpstreamMissing(f"kie_fields of {state.document_id} was extracted with schema version "
+                              f"{kie.get('schema_version')}, the schema is now {schema.version}: re-run kie_fields")
+    outcome = validate_fields(kie["fields"], schema, lineage)
+    buffer = io.BytesIO()
+    pq.write_table(outcome.table, buffer)
+    table_key = env.layout.table_key(schema.name, state.document_id)
+    quarantine_key = env.layout.quarantine_key(schema.name, state.document_id)
+    keep, drop = (quarantine_key, table_key) if outcome.quarantined else (table_key, quarantine_key)
+    path = await asyncio.to_thread(env.store.write_bytes, keep, buffer.getvalue())
+    await asyncio.to_thread(env.store.delete, drop)
+    return {"status": "quarantined" if outcome.quarantined else "validated", "rows": 1,
+            "reasons": "; ".join(outcome.reasons) or "none", "table": schema.name,
+            "pages_billed": pages_billed, "path": path}

@@ -1,0 +1,89 @@
+"""Schedules: nightly re-processing of failed documents, weekly compaction of the tables.
+
+Both start stopped in the local environment (nothing should run behind a laptop user's
+back) and running in aws/k8s; turn them on in the UI or with `dagster schedule start`.
+"""
+
+
+from dagster import (
+    Config,
+    DefaultScheduleStatus,
+    OpExecutionContext,
+    ScheduleDefinition,
+    ScheduleEvaluationContext,
+    SkipReason,
+    job,
+    op,
+    schedule,
+)
+from pydantic import Field
+
+from upstage_assets.defs.pipeline.jobs import process_documents_job
+from upstage_assets.operations.backlog import failed_documents, partition_order
+from upstage_assets.operations.compaction import (
+    DEFAULT_ROWS_PER_PART,
+    DEFAULT_SMALL_FILE_BYTES,
+    compact_tables,
+)
+from upstage_assets.operations.recovery import plan_batches
+from upstage_assets.resources.storage import StorageResource
+from upstage_assets.settings import Settings
+
+
+def schedule_status(settings: Settings) -> DefaultScheduleStatus:
+    return DefaultScheduleStatus.RUNNING if settings.schedules_running else DefaultScheduleStatus.STOPPED
+
+
+def reprocess_failed(context: ScheduleEvaluationContext, storage: StorageResource, documents_per_run: int):
+    """The nightly schedule's body: batched resume runs over the retryable failed documents."""
+    order = partition_order(context.instance)
+    known = set(order)
+    failed = [d for d in failed_documents(storage, retryable_only=True) if d in known]  # deleted partitions: no
+    if not failed:
+        return SkipReason("no retryable failed documents")
+    tick = context.scheduled_execution_time.strftime("%Y-%m-%d") if context.scheduled_execution_time else "now"
+    return [batch.run_request(f"nightly-{tick}", "nightly reprocess failed", resume=True,
+                              run_key_prefix=f"reprocess:{tick}")
+            for batch in plan_batches(order, failed, documents_per_run)]
+
+
+class CompactionConfig(Config):
+    small_file_bytes: int = Field(default=DEFAULT_SMALL_FILE_BYTES, description="files smaller than this are merged")
+    rows_per_part: int = Field(default=DEFAULT_ROWS_PER_PART, description="rows per written part file")
+
+
+@op(description="Merge each table's small Parquet files into large parts (atomic, readable throughout).")
+def compact_validated_tables(context: OpExecutionContext, config: CompactionConfig, storage: StorageResource) -> None:
+    reports = compact_tables(storage.output_store(), storage.layout, small_file_bytes=config.small_file_bytes,
+                             rows_per_part=config.rows_per_part)
+    for report in reports:
+        context.log.info(f"{report.schema}: {report.files_before} -> {report.files_after} files, {report.rows} rows "
+                         f"rewritten, {report.stale_rows_dropped} stale rows dropped")
+    context.add_output_metadata({r.schema: f"{r.files_before} -> {r.files_after} files" for r in reports} or
+                                {"tables": "none"})
+
+
+@job(description="Compact tables/<schema>/*.parquet into large part files.")
+def compact_tables_job():
+    compact_validated_tables()
+
+
+def build_schedules(settings: Settings) -> list[ScheduleDefinition]:
+    status = schedule_status(settings)
+
+    @schedule(name="reprocess_failed_nightly", cron_schedule="0 2 * * *", job=process_documents_job,
+              default_status=status, execution_timezone="UTC",
+              description="Every night, re-run the documents whose last error may pass on a retry (throttling, "
+                          f"budget, a source that was unreachable), in runs of up to {settings.documents_per_run}; "
+                          "the healthy documents inside a run's range are skipped, and each resumes at the stage "
+                          "it failed in.")
+    def reprocess_failed_nightly(context: ScheduleEvaluationContext, storage: StorageResource):
+        return reprocess_failed(context, storage, settings.documents_per_run)
+
+    @schedule(name="compact_tables_weekly", cron_schedule="0 3 * * 0", job=compact_tables_job,
+              default_status=status, execution_timezone="UTC",
+              description="Every Sunday, merge the week's one-row Parquet files into large parts.")
+    def compact_tables_weekly(context: ScheduleEvaluationContext):
+        return {}
+
+    return [reprocess_failed_nightly, compact_tables_weekly]

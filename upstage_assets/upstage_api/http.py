@@ -1,0 +1,218 @@
+"""The one HTTP transport every Upstage call goes through: pooling, auth, limits, retries.
+
+Retries follow the contract (section 7): 429, 5xx, timeouts and dropped connections are
+retried with exponential backoff and full jitter (honouring ``Retry-After`` when the server
+sends one), within a bounded number of attempts and a bounded total time; every other 4xx
+raises its specific ``UpstageError`` at once. Every attempt passes through the shared rate
+limiter, so retries count against the account's allowance like any other request.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import logging
+import random
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+from upstage_assets.redaction import redact
+from upstage_assets.upstage_api.errors import (
+    UpstageDownloadExpired,
+    UpstageError,
+    UpstageProtocolError,
+    UpstageRateLimited,
+    UpstageServerError,
+    error_for_response,
+)
+from upstage_assets.upstage_api.rate_limiter import RateLimiter
+
+logger = logging.getLogger("upstage_assets.upstage_http")
+
+RETRYABLE_STATUS = frozenset({429, 500, 502, 503, 504})
+TRANSPORT_ERRORS = (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError)
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """Bounded retries: at most ``max_attempts`` tries and ``max_total_s`` seconds per call."""
+
+    max_attempts: int = 6
+    base_delay_s: float = 0.5
+    max_delay_s: float = 30.0
+    max_total_s: float = 300.0
+    max_retry_after_s: float = 120.0
+
+    def delay(self, attempt: int, retry_after: float | None, rng: random.Random) -> float:
+        """Seconds before attempt ``attempt + 1``: Retry-After if given, else full jitter."""
+        if retry_after is not None:
+            return max(0.0, min(retry_after, self.max_retry_after_s))
+        ceiling = min(self.max_delay_s, self.base_delay_s * (2 ** (attempt - 1)))
+        return rng.uniform(0.0, ceiling)
+
+
+def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
+    """``Retry-After`` as seconds (delta-seconds or HTTP-date); ``None`` when absent or unreadable."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - (now if now is not None else time.time()))
+
+
+@dataclass
+class TransportStats:
+    """What this process sent: for run metadata and the overhead benchmark."""
+
+    attempts: int = 0
+    retries: int = 0
+    statuses: Counter[int] = field(default_factory=Counter)
+
+
+class UpstageHttp:
+    """Async HTTP to one Upstage base URL. Safe to share between tasks on one event loop."""
+
+    def __init__(
+        self,
+        base_url: str,
+        api_key: str,
+        *,
+        timeout: httpx.Timeout | None = None,
+        retry: RetryPolicy | None = None,
+        limiter: RateLimiter | None = None,
+        max_connections: int = 20,
+        rng: random.Random | None = None,
+    ):
+        self.base_url = base_url.rstrip("/")
+        self._api_key = api_key
+        self.timeout = timeout or httpx.Timeout(connect=10.0, read=300.0, write=60.0, pool=60.0)
+        self.retry = retry or RetryPolicy()
+        self.limiter = limiter
+        self.limits = httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections)
+        self.rng = rng or random.Random()
+        self.stats = TransportStats()
+        self._client: httpx.AsyncClient | None = None
+        self._client_loop: asyncio.AbstractEventLoop | None = None
+
+    def __repr__(self) -> str:
+        return f"UpstageHttp(base_url={self.base_url!r}, api_key='[REDACTED]')"
+
+    def _http(self) -> httpx.AsyncClient:
+        """The pooled client for the running loop (a pool's sockets belong to one loop)."""
+        loop = asyncio.get_running_loop()
+        if self._client is None or self._client_loop is not loop or self._client.is_closed:
+            self._client = httpx.AsyncClient(timeout=self.timeout, limits=self.limits,
+                                             headers={"User-Agent": "upstage-assets/0.1"})
+            self._client_loop = loop
+        return self._client
+
+    async def aclose(self) -> None:
+        if self._client is not None and self._client_loop is asyncio.get_running_loop():
+            await self._client.aclose()
+        self._client = None
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        endpoint: str,
+        pages: int = 0,
+        json: Any = None,
+        data: dict[str, Any] | None = None,
+        files: dict[str, Any] | None = None,
+        params: dict[str, Any] | None = None,
+    ) -> httpx.Response:
+        """Send an authenticated request with retries; return the 2xx response or raise ``UpstageError``."""
+        url = f"{self.base_url}{path}"
+        headers = {"Authorization": f"Bearer {self._api_key}"}
+        return await self._send_with_retries(
+            method, url, path, endpoint=endpoint, pages=pages, headers=headers,
+            json=json, data=data, files=files, params=params, expired_on=())
+
+    async def get_json(self, path: str, *, endpoint: str, params: dict[str, Any] | None = None) -> Any:
+        response = await self.request("GET", path, endpoint=endpoint, params=params)
+        return self.decode_json(response, path)
+
+    async def download(self, url: str) -> bytes:
+        """GET a pre-signed URL without auth; 403/404 raise ``UpstageDownloadExpired``."""
+        response = await self._send_with_retries(
+            "GET", url, "download_url", endpoint="download", pages=0, headers={},
+            json=None, data=None, files=None, params=None, expired_on=(403, 404))
+        return response.content
+
+    def decode_json(self, response: httpx.Response, path: str) -> Any:
+        try:
+            return response.json()
+        except ValueError as exc:
+            raise UpstageProtocolError(f"Upstage {path} answered {response.status_code} with a body that is "
+                                       "not JSON", status=response.status_code, path=path) from exc
+
+    async def _send_with_retries(
+        self, method: str, url: str, path: str, *, endpoint: str, pages: int, headers: dict[str, str],
+        json: Any, data: dict[str, Any] | None, files: dict[str, Any] | None,
+        params: dict[str, Any] | None, expired_on: tuple[int, ...],
+    ) -> httpx.Response:
+        started = time.monotonic()
+        attempt = 0
+        while True:
+            attempt += 1
+            retry_after: float | None = None
+            failure: str
+            status = 0
+            try:
+                response = await self._send_once(method, url, endpoint, pages, headers, json, data, files, params)
+            except TRANSPORT_ERRORS as exc:
+                failure = f"{type(exc).__name__}"
+            else:
+                status = response.status_code
+                self.stats.statuses[status] += 1
+                if status < 300:
+                    return response
+                if status in expired_on:
+                    raise UpstageDownloadExpired(f"download URL answered HTTP {status} (expired)",
+                                                 status=status, path=path)
+                if status not in RETRYABLE_STATUS:
+                    raise error_for_response(status, path, response.content, self._api_key)
+                retry_after = parse_retry_after(response.headers.get("retry-after"))
+                failure = f"HTTP {status}"
+            delay = self.retry.delay(attempt, retry_after, self.rng)
+            elapsed = time.monotonic() - started
+            if attempt >= self.retry.max_attempts or elapsed + delay > self.retry.max_total_s:
+                raise self._exhausted(path, status, failure, attempt, elapsed)
+            self.stats.retries += 1
+            logger.warning("Upstage %s %s failed (%s), attempt %d/%d; retrying in %.2f s",
+                           method, path, failure, attempt, self.retry.max_attempts, delay)
+            await asyncio.sleep(delay)
+
+    async def _send_once(
+        self, method: str, url: str, endpoint: str, pages: int, headers: dict[str, str],
+        json: Any, data: dict[str, Any] | None, files: dict[str, Any] | None, params: dict[str, Any] | None,
+    ) -> httpx.Response:
+        self.stats.attempts += 1
+        client = self._http()
+        # Built before the rate slot is taken, so the slot is spent on sending, not on encoding.
+        request = client.build_request(method, url, headers=headers, json=json, data=data, files=files,
+                                       params=params)
+        if self.limiter is None or endpoint == "download":
+            return await client.send(request)
+        async with self.limiter.slot(endpoint, pages):
+            return await client.send(request)
+
+    def _exhausted(self, path: str, status: int, failure: str, attempts: int, elapsed: float) -> UpstageError:
+        message = redact(f"Upstage {path} still failing after {attempts} attempts in {elapsed:.1f} s "
+                         f"(last: {failure})", self._api_key)
+        if status == 429:
+            return UpstageRateLimited(message, status=status, path=path)
+        return UpstageServerError(message, status=status, path=path)
