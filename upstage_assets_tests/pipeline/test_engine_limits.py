@@ -8,8 +8,9 @@ file reliably hangs or crashes pdfium/onnxruntime, so markers in the bytes trigg
 import pytest
 from dagster import AssetKey, materialize
 
-from upstage_assets.assets.document_pipeline import document_pipeline
-from upstage_assets.resources.catalog import build_resources
+from upstage_assets.defs.pipeline.document_pipeline import build_document_pipeline
+from upstage_assets.defs.resources import build_resources
+from upstage_assets.settings import Settings
 from upstage_assets.storage.failures import read_failures
 from upstage_assets.storage.object_store import LocalObjectStore
 from upstage_assets_tests.local_engine.engine_faults import EXIT, HANG, KILL
@@ -30,8 +31,8 @@ def test_hanging_and_crashing_documents_fail_alone_as_retryable(data_root, dagst
     keys = list(ids.values())
     dagster_instance.add_dynamic_partitions("documents", keys)
 
-    resources = build_resources("local", "local")
-    result = materialize([document_pipeline], selection=[RAW, PARSED], instance=dagster_instance,
+    resources = build_resources(Settings.from_env(backend="local"))
+    result = materialize([build_document_pipeline(Settings())], selection=[RAW, PARSED], instance=dagster_instance,
                          resources=resources, raise_on_error=False,
                          tags={"dagster/asset_partition_range_start": keys[0],
                                "dagster/asset_partition_range_end": keys[-1]})
