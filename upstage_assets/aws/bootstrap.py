@@ -21,6 +21,7 @@ import boto3
 from botocore.exceptions import ClientError
 
 from upstage_assets.aws import plan
+from upstage_assets.aws.event_queue import ensure_event_queue
 from upstage_assets.aws.plan import BootstrapSettings
 
 
@@ -62,6 +63,7 @@ class Bootstrapper:
         self.batch = session.client("batch")
         self.logs = session.client("logs")
         self.ec2 = session.client("ec2")
+        self.sqs = session.client("sqs")
         self.actions: list[Action] = []
 
     def _step(self, kind: str, name: str, exists: Callable[[], bool], create: Callable[[], Any]) -> None:
@@ -75,6 +77,7 @@ class Bootstrapper:
     def run(self) -> list[Action]:
         self.ensure_log_group()
         self.ensure_bucket()
+        ensure_event_queue(self)
         self.ensure_ecr()
         secret_arns = self.ensure_secrets()
         self.ensure_roles()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from urllib.parse import unquote_plus
 
 import boto3
 import pytest
@@ -112,3 +113,27 @@ def test_cli_dry_run_on_a_bootstrapped_account_plans_nothing(bootstrapped: Boots
     out = capsys.readouterr().out
     assert "plan (dry run, nothing changed):" in out
     assert _lines(out) and all(line.startswith("exists") for line in _lines(out))
+
+
+def test_inbox_uploads_notify_the_queue_which_dead_letters_after_five_receives(bootstrapped: BootstrapRuns,
+                                                                    aws_env: MotoEndpoint) -> None:
+    sqs, s3 = boto3.client("sqs"), boto3.client("s3")
+    url = sqs.get_queue_url(QueueName="upstage-assets-inbox-events")["QueueUrl"]
+    attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
+    redrive = json.loads(attributes["RedrivePolicy"])
+    assert redrive["deadLetterTargetArn"].endswith(":upstage-assets-inbox-events-dlq")
+    assert int(redrive["maxReceiveCount"]) == 5
+    statement = json.loads(attributes["Policy"])["Statement"][0]
+    assert statement["Condition"]["ArnLike"]["aws:SourceArn"] == f"arn:aws:s3:::{BUCKET}"
+    (config,) = s3.get_bucket_notification_configuration(Bucket=BUCKET)["QueueConfigurations"]
+    assert config["QueueArn"] == attributes["QueueArn"]
+
+    s3.put_object(Bucket=BUCKET, Key="inbox/a.pdf", Body=b"%PDF-1.4 x")
+    s3.put_object(Bucket=BUCKET, Key="tables/not-an-inbox-file.parquet", Body=b"x")
+    messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=1).get("Messages", [])
+    keys = [unquote_plus(r["s3"]["object"]["key"]) for m in messages for r in json.loads(m["Body"]).get("Records", [])]
+    assert keys == ["inbox/a.pdf"]
+    for message in messages:
+        sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+    for key in ("inbox/a.pdf", "tables/not-an-inbox-file.parquet"):
+        s3.delete_object(Bucket=BUCKET, Key=key)
