@@ -194,8 +194,9 @@ class EventIntake:
 
     def _registered(self, reads: list[_Read], pool: ThreadPoolExecutor) -> dict[str, DocumentRecord | None]:
         """Registry records of the read documents that are not partitions yet (looked up in parallel)."""
-        candidates = [i for i in dict.fromkeys(document_id_for_sha256(r.sha256) for r in reads if r.sha256)
-                      if not self.is_partition(i)]
+        ids = list(dict.fromkeys(document_id_for_sha256(r.sha256) for r in reads if r.sha256))
+        known = list(pool.map(self.is_partition, ids))  # one indexed lookup each, side by side
+        candidates = [i for i, is_known in zip(ids, known, strict=True) if not is_known]
         return dict(zip(candidates, pool.map(self.registry.get, candidates), strict=True))
 
     def _settle_read(self, read: _Read, registered: dict[str, DocumentRecord | None],
