@@ -20,6 +20,7 @@ from typing import Any
 import boto3
 from botocore.exceptions import ClientError
 
+from upstage_assets.aws.event_queue import ensure_event_queue, remove_event_queue
 from upstage_assets.aws.plan import BootstrapSettings
 from upstage_assets.aws.stack import StackError, StackResult, deploy, teardown
 from upstage_assets.aws.stack_template import build_template
@@ -53,7 +54,18 @@ class Bootstrapper:
         self.iam = session.client("iam")
         self.ec2 = session.client("ec2")
         self.cloudformation = session.client("cloudformation")
+        self.s3 = session.client("s3")
+        self.sqs = session.client("sqs")
         self.actions: list[Action] = []
+
+    def _step(self, kind: str, name: str, exists: Any, create: Any) -> None:
+        """One idempotent step outside the stack: look, then create (or say what would be)."""
+        if exists():
+            self.actions.append(Action(kind, name, "exists"))
+            return
+        if not self.dry_run:
+            create()
+        self.actions.append(Action(kind, name, "create"))
 
     def run(self) -> StackResult:
         secret_arns = self.ensure_secrets()
@@ -63,8 +75,12 @@ class Bootstrapper:
                       "ApiKeySecretArn": secret_arns["UPSTAGE_API_KEY"],
                       "PostgresUrlSecretArn": secret_arns["DAGSTER_POSTGRES_URL"],
                       "BatchServiceRoleArn": service_role}
-        return deploy(self.cloudformation, self.s.prefix, build_template(self.s), parameters,
-                      self.s.tag_list(), plan_only=self.dry_run)
+        result = deploy(self.cloudformation, self.s.prefix, build_template(self.s), parameters,
+                        self.s.tag_list(), plan_only=self.dry_run)
+        # The S3 -> SQS intake edits the bucket's notification rules beside anyone else's, which a
+        # stack cannot do (its NotificationConfiguration replaces them all): it follows the stack.
+        ensure_event_queue(self)
+        return result
 
     def ensure_secrets(self) -> dict[str, str]:
         """Secrets are created from the environment if set there; an existing value is never replaced."""
@@ -210,6 +226,8 @@ def main_teardown(argv: list[str]) -> int:
     print(f"stack {settings.prefix}: {'deleted' if deleted else 'not found'}")
     print(f"  kept    s3-bucket (holds your data)          {settings.bucket_name}")
     print(f"  kept    ecr-repository (holds your images)   {settings.ecr_repository}")
+    for line in remove_event_queue(session.client("s3"), session.client("sqs"), settings):
+        print(f"  {line}")
     secrets = session.client("secretsmanager")
     for name in (settings.api_key_secret, settings.postgres_url_secret):
         if secret_arn(secrets, name) is None:

@@ -11,6 +11,7 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from urllib.parse import unquote_plus
 
 import boto3
 import pytest
@@ -168,6 +169,12 @@ def test_teardown_deletes_the_stack_and_keeps_the_data(aws_env: MotoEndpoint,
     secrets = boto3.client("secretsmanager")
     assert secrets.get_secret_value(SecretId=f"{prefix}/upstage-api-key")["SecretString"] == FAKE_API_KEY
 
+    sqs = boto3.client("sqs")
+    for queue in (f"{prefix}-inbox-events", f"{prefix}-inbox-events-dlq"):
+        with pytest.raises(sqs.exceptions.QueueDoesNotExist):
+            sqs.get_queue_url(QueueName=queue)
+    assert "QueueConfigurations" not in boto3.client("s3").get_bucket_notification_configuration(Bucket=bucket)
+
     assert cli_main(["aws", "teardown", "--prefix", prefix, "--delete-secrets"]) == 0
     out = capsys.readouterr().out
     assert f"stack {prefix}: not found" in out
@@ -216,3 +223,25 @@ def test_shipped_template_is_the_generated_one() -> None:
     """The file users deploy with their own tooling cannot drift from what bootstrap deploys."""
     assert SHIPPED.read_text() == render(portable_template()), (
         "regenerate: python -m upstage_assets.aws.stack_template > upstage_assets/deploy/aws-stack.json")
+def test_inbox_uploads_notify_the_queue_which_dead_letters_after_five_receives(bootstrapped: BootstrapRuns,
+                                                                    aws_env: MotoEndpoint) -> None:
+    sqs, s3 = boto3.client("sqs"), boto3.client("s3")
+    url = sqs.get_queue_url(QueueName="upstage-assets-inbox-events")["QueueUrl"]
+    attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
+    redrive = json.loads(attributes["RedrivePolicy"])
+    assert redrive["deadLetterTargetArn"].endswith(":upstage-assets-inbox-events-dlq")
+    assert int(redrive["maxReceiveCount"]) == 5
+    statement = json.loads(attributes["Policy"])["Statement"][0]
+    assert statement["Condition"]["ArnLike"]["aws:SourceArn"] == f"arn:aws:s3:::{BUCKET}"
+    (config,) = s3.get_bucket_notification_configuration(Bucket=BUCKET)["QueueConfigurations"]
+    assert config["QueueArn"] == attributes["QueueArn"]
+
+    s3.put_object(Bucket=BUCKET, Key="inbox/a.pdf", Body=b"%PDF-1.4 x")
+    s3.put_object(Bucket=BUCKET, Key="tables/not-an-inbox-file.parquet", Body=b"x")
+    messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=1).get("Messages", [])
+    keys = [unquote_plus(r["s3"]["object"]["key"]) for m in messages for r in json.loads(m["Body"]).get("Records", [])]
+    assert keys == ["inbox/a.pdf"]
+    for message in messages:
+        sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+    for key in ("inbox/a.pdf", "tables/not-an-inbox-file.parquet"):
+        s3.delete_object(Bucket=BUCKET, Key=key)
