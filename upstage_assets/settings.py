@@ -86,6 +86,7 @@ class Settings:
     inbox_sensors_running: bool = True  # UPSTAGE_ASSETS_INBOX_SENSOR=running|stopped (default: running locally)
     webhook_url: str | None = field(default=None, repr=False)  # UPSTAGE_ASSETS_WEBHOOK_URL: turns alerts on
     s3_endpoint_url: str | None = None  # UPSTAGE_ASSETS_S3_ENDPOINT_URL (moto, MinIO)
+    s3_event_queue_url: str | None = None  # UPSTAGE_ASSETS_S3_EVENT_QUEUE_URL: S3 events -> SQS intake
     upstage_base_url: str | None = None  # UPSTAGE_API_BASE_URL (default: the emulator's or Upstage's)
     documents_per_run: int = 50  # UPSTAGE_ASSETS_DOCUMENTS_PER_RUN: documents in one batched run
     max_documents_per_tick: int = 1000  # UPSTAGE_ASSETS_MAX_DOCUMENTS_PER_TICK: inbox sensor reads per tick
@@ -124,6 +125,7 @@ class Settings:
             "inbox_sensors_running": sensor.strip().lower() == "running",
             "webhook_url": env.get(WEBHOOK_ENV) or None,
             "s3_endpoint_url": env.get("UPSTAGE_ASSETS_S3_ENDPOINT_URL") or None,
+            "s3_event_queue_url": env.get("UPSTAGE_ASSETS_S3_EVENT_QUEUE_URL") or None,
             "upstage_base_url": env.get("UPSTAGE_API_BASE_URL") or None,
             "documents_per_run": _whole_number(env, "UPSTAGE_ASSETS_DOCUMENTS_PER_RUN", 50),
             "max_documents_per_tick": _whole_number(env, "UPSTAGE_ASSETS_MAX_DOCUMENTS_PER_TICK", 1000),

@@ -38,6 +38,8 @@ def _handler_and_args(argv: list[str]) -> tuple[object, argparse.Namespace]:
         return delegate.run_emulator, argparse.Namespace(rest=argv[1:])
     if argv[:2] == ["aws", "bootstrap"]:
         return delegate.run_aws_bootstrap, argparse.Namespace(rest=argv[2:])
+    if argv[:2] == ["aws", "teardown"]:
+        return delegate.run_aws_teardown, argparse.Namespace(rest=argv[2:])
     args = build_parser().parse_args(argv)
     return args.handler, args
 
