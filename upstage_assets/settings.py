@@ -37,6 +37,7 @@ class Settings:
     upstage_base_url: str | None = None  # UPSTAGE_API_BASE_URL (default: the emulator's or Upstage's)
     documents_per_run: int = 50  # UPSTAGE_ASSETS_DOCUMENTS_PER_RUN: documents in one batched run
     max_documents_per_tick: int = 1000  # UPSTAGE_ASSETS_MAX_DOCUMENTS_PER_TICK: inbox sensor reads per tick
+    ui_base_url: str | None = None  # UPSTAGE_ASSETS_UI_URL: the Dagster UI's address, for links in notices
 
     def __post_init__(self) -> None:
         if self.environment not in ENVIRONMENTS:
@@ -66,6 +67,7 @@ class Settings:
             "upstage_base_url": env.get("UPSTAGE_API_BASE_URL") or None,
             "documents_per_run": int(env.get("UPSTAGE_ASSETS_DOCUMENTS_PER_RUN", "50")),
             "max_documents_per_tick": int(env.get("UPSTAGE_ASSETS_MAX_DOCUMENTS_PER_TICK", "1000")),
+            "ui_base_url": (env.get("UPSTAGE_ASSETS_UI_URL") or "").rstrip("/") or None,
         }
         values.update(overrides)
         return cls(**values)

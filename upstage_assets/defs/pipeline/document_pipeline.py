@@ -37,7 +37,7 @@ from dagster import (
 from upstage_assets.dagster_compat import DATA_VERSION_TAG
 from upstage_assets.defs.pipeline.config import DocumentPipelineConfig
 from upstage_assets.defs.pipeline.keys import KIE_FIELDS, PARSED_LAYOUTS, RAW_DOCUMENTS, VALIDATED_DOCUMENTS
-from upstage_assets.defs.pipeline.metadata import to_metadata
+from upstage_assets.defs.pipeline.metadata import column_schema, to_metadata
 from upstage_assets.defs.pipeline.partitions import documents_partitions
 from upstage_assets.defs.pipeline.progress import publish_progress
 from upstage_assets.defs.pipeline.resume import documents_wanted, stages_to_skip
@@ -49,6 +49,7 @@ from upstage_assets.defs.pipeline.stages import (
     run_raw,
     run_validate,
 )
+from upstage_assets.defs.pipeline.table_commits import DEFAULT_COMMIT_EVERY, PendingRow, TableCommits
 from upstage_assets.deploy.k8s_gpu import gpu_op_tags
 from upstage_assets.errors import BudgetExceeded, DocumentError, InternalError, UnsafeDocumentKey
 from upstage_assets.redaction import redact
@@ -56,6 +57,7 @@ from upstage_assets.resources.local_engine import LocalEngineResource
 from upstage_assets.schemas.extraction import BUILTIN_SCHEMAS, ExtractionSchema, load_schema
 from upstage_assets.settings import Settings
 from upstage_assets.storage.failures import clear_failure, record_failure
+from upstage_assets.storage.table_writer import DeltaTableWriter
 from upstage_assets.upstage_api.parser import ParseOptions
 
 DOCUMENTS_PER_RUN = Settings().documents_per_run  # the default batch (see bench/throughput.py)
@@ -109,6 +111,18 @@ def _document_name(state: DocumentState) -> str | None:
     return state.record.filename if state.record else (state.raw or {}).get("filename")
 
 
+def _with_column_schema(materialization: AssetMaterialization, env: StageEnv,
+                        state: DocumentState) -> AssetMaterialization:
+    """The row's table schema (types, descriptions from the JSON schema) shown in the UI."""
+    row = state.table_row
+    assert row is not None
+    properties = env.schema_for((state.raw or {}).get("schema")).properties if not row.quarantined else {}
+    return AssetMaterialization(asset_key=materialization.asset_key, partition=materialization.partition,
+                                tags=materialization.tags,
+                                metadata={**materialization.metadata,
+                                          "dagster/column_schema": column_schema(row.table.schema, properties)})
+
+
 @dataclass
 class DocumentOutcome:
     document_id: str
@@ -117,6 +131,7 @@ class DocumentOutcome:
     failed_stage: AssetKey | None = None
     pages_billed: int = 0
     quarantined: bool = False
+    pending: PendingRow | None = None  # the validated row, its materialization logged after its commit
 
 
 async def _process_document(context: AssetExecutionContext, env: StageEnv, document_id: str,
@@ -139,10 +154,15 @@ async def _process_document(context: AssetExecutionContext, env: StageEnv, docum
                 outcome.pages_billed += int(metadata.get("pages_billed") or 0) if asset_key == PARSED_LAYOUTS else 0
                 outcome.quarantined = outcome.quarantined or metadata.get("status") == "quarantined"
                 data_version = _data_version(asset_key, state)
-                context.log_event(AssetMaterialization(
+                materialization = AssetMaterialization(
                     asset_key=asset_key, partition=document_id,
                     tags={DATA_VERSION_TAG: data_version} if data_version else None,
-                    metadata=to_metadata({"document": _document_name(state), **metadata})))
+                    metadata=to_metadata({"document": _document_name(state), **metadata}))
+                if asset_key == VALIDATED_DOCUMENTS and state.table_row is not None:
+                    materialization = _with_column_schema(materialization, env, state)
+                    outcome.pending = PendingRow(document_id, state.table_row, materialization)
+                else:
+                    context.log_event(materialization)
             except DocumentError as exc:
                 await _record_document_failure(context, env, state, asset_key, exc, outcome)
                 return outcome
@@ -179,16 +199,30 @@ async def _record_document_failure(context: AssetExecutionContext, env: StageEnv
 
 
 async def _process_batch(context: AssetExecutionContext, env: StageEnv, keys: list[str],
-                         selected: set[AssetKey], concurrency: int) -> list[DocumentOutcome]:
+                         selected: set[AssetKey], concurrency: int,
+                         commit_every: int = DEFAULT_COMMIT_EVERY) -> list[DocumentOutcome]:
     semaphore = asyncio.Semaphore(concurrency)
     started = time.monotonic()
     outcomes: list[DocumentOutcome] = []
+    by_id: dict[str, DocumentOutcome] = {}
     skips = stages_to_skip(context.instance, context.run.tags, keys, selected, env.store, env.layout)
+
+    async def commit_failed(document_id: str, error: DocumentError) -> None:
+        outcome = by_id[document_id]
+        if VALIDATED_DOCUMENTS in outcome.completed:
+            outcome.completed.remove(VALIDATED_DOCUMENTS)
+        await _record_document_failure(context, env, DocumentState(document_id), VALIDATED_DOCUMENTS, error, outcome)
+
+    commits = TableCommits(context, DeltaTableWriter(env.store, env.layout), commit_failed, commit_every)
     try:
         tasks = [asyncio.create_task(_process_document(context, env, key, selected, semaphore, skips.get(key)))
                  for key in keys]
         for done, task in enumerate(asyncio.as_completed(tasks), start=1):
-            outcomes.append(await task)
+            outcome = await task
+            outcomes.append(outcome)
+            by_id[outcome.document_id] = outcome
+            if outcome.pending is not None:
+                await commits.add(outcome.pending)
             if done % 10 == 0 or done == len(keys):
                 elapsed = time.monotonic() - started
                 rate = done / elapsed if elapsed else 0.0
@@ -196,7 +230,10 @@ async def _process_batch(context: AssetExecutionContext, env: StageEnv, keys: li
                 context.log.info(f"progress: {done}/{len(keys)} documents, {rate:.2f} docs/s, ETA {eta:.0f}s")
                 publish_progress(context, outcomes, len(keys), elapsed, env.price_per_page)
     finally:
-        await env.parser.aclose()
+        try:
+            await commits.flush()  # what was validated is committed and logged, even on the way out
+        finally:
+            await env.parser.aclose()
     return outcomes
 
 
@@ -237,7 +274,8 @@ def run_document_pipeline(context: AssetExecutionContext, config: DocumentPipeli
     context.log.info(f"processing {len(keys)} documents through "
                      f"{', '.join(k.to_user_string() for k, _ in STAGES if k in selected)} ({env.backend} backend)")
     started = time.monotonic()
-    outcomes = asyncio.run(_process_batch(context, env, keys, selected, config.max_concurrent_documents))
+    outcomes = asyncio.run(_process_batch(context, env, keys, selected, config.max_concurrent_documents,
+                                          config.table_commit_every))
     summary = _summary(outcomes, time.monotonic() - started)
     context.log.info(f"batch summary: {summary}")
 
@@ -284,8 +322,8 @@ def build_document_pipeline(settings: Settings) -> AssetsDefinition:
             "validated_documents": AssetOut(
                 key=VALIDATED_DOCUMENTS, is_required=False, io_manager_key="parquet_table_io_manager",
                 code_version=f"schemas-{_builtin_schema_versions()}",
-                description="Typed rows in Parquet (one table per schema, with lineage columns); rows that fail "
-                            "validation go to the quarantine table with the reason."),
+                description="Typed rows in Delta Lake tables (tables/<schema>, one row per document, with lineage "
+                            "columns); rows that fail validation go to the quarantine/<schema> table with the reason."),
         },
         internal_asset_deps={
             "raw_documents": set(), "parsed_layouts": {RAW_DOCUMENTS},

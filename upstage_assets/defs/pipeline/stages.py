@@ -2,20 +2,18 @@
 
 Each stage reads what the previous one stored (or gets it handed over in memory when both
 run in the same step), does its work, stores its result atomically and returns the
-metadata shown in the UI. Errors are ``DocumentError``s; the caller records them.
+metadata shown in the UI. ``run_validate`` stores nothing itself: its row goes to the Delta
+tables with the rest of a batch (``defs/pipeline/table_commits.py``). Errors are ``DocumentError``s; the caller records them.
 """
 
 from __future__ import annotations
 
 import asyncio
-import io
 import json
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
-
-import pyarrow.parquet as pq
 
 from upstage_assets.errors import (
     ContentChanged,
@@ -27,9 +25,11 @@ from upstage_assets.errors import (
 from upstage_assets.ingest.naming import sha256_hex
 from upstage_assets.inspection import DocumentLimits, inspect_document
 from upstage_assets.schemas.extraction import ExtractionSchema
+from upstage_assets.storage.delta import table_location
 from upstage_assets.storage.layout import OutputLayout
 from upstage_assets.storage.object_store import ObjectStore
 from upstage_assets.storage.registry import DocumentRecord, DocumentRegistry
+from upstage_assets.storage.table_writer import TableRow
 from upstage_assets.unicode_text import valid_text, valid_unicode
 from upstage_assets.upstage_api.parser import DocumentParser, ParseOptions, SourceDocument
 from upstage_assets.validation import Lineage, validate_fields
@@ -64,6 +64,7 @@ class DocumentState:
     parsed: dict[str, Any] | None = None
     kie: dict[str, Any] | None = None
     metadata: dict[str, dict[str, Any]] = field(default_factory=dict)
+    table_row: TableRow | None = None  # the validated/quarantine row, committed by the step in a batch
 
 
 async def _write_json(env: StageEnv, key: str, obj: Any) -> str:
@@ -218,13 +219,8 @@ async def run_validate(env: StageEnv, state: DocumentState) -> dict[str, Any]:
         raise UpstreamMissing(f"kie_fields of {state.document_id} was extracted with schema version "
                               f"{kie.get('schema_version')}, the schema is now {schema.version}: re-run kie_fields")
     outcome = validate_fields(kie["fields"], schema, lineage)
-    buffer = io.BytesIO()
-    pq.write_table(outcome.table, buffer)
-    table_key = env.layout.table_key(schema.name, state.document_id)
-    quarantine_key = env.layout.quarantine_key(schema.name, state.document_id)
-    keep, drop = (quarantine_key, table_key) if outcome.quarantined else (table_key, quarantine_key)
-    path = await asyncio.to_thread(env.store.write_bytes, keep, buffer.getvalue())
-    await asyncio.to_thread(env.store.delete, drop)
+    state.table_row = TableRow(state.document_id, schema.name, outcome.table, outcome.quarantined)
+    area = env.layout.quarantine if outcome.quarantined else env.layout.tables
     return {"status": "quarantined" if outcome.quarantined else "validated", "rows": 1,
             "reasons": "; ".join(outcome.reasons) or "none", "table": schema.name,
-            "pages_billed": pages_billed, "path": path}
+            "pages_billed": pages_billed, "path": table_location(env.store, area, schema.name).uri}
