@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from decimal import Decimal
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,10 @@ def _areas(include_quarantine: bool) -> list[tuple[str, str]]:
 
 
 def _json_default(value: Any) -> Any:
+    """Dates as ISO text; a decimal amount as a JSON number when a float holds it exactly, else text."""
+    if isinstance(value, Decimal):
+        as_float = float(value)
+        return as_float if Decimal(repr(as_float)) == value else str(value)
     return value.isoformat() if hasattr(value, "isoformat") else str(value)
 
 
