@@ -80,7 +80,7 @@ def collect_status(defs: Any, instance: Any) -> dict[str, Any]:
     quarantined = source.tables(layout.quarantine)
     billed = sum(sum(v or 0 for v in t.column("pages_billed").to_pylist())
                  for t in [*validated.values(), *quarantined.values()] if "pages_billed" in t.column_names)
-    price = float(getattr(defs.resources.get("parser"), "price_per_page", 0.0) or 0.0)
+    price = float(defs.resources["parser"].price_per_page())
     unfinished = unfinished_documents(instance, storage)
     return {
         "documents": len(registered), "partitions": len(partitions), "done": done,

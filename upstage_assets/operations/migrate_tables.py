@@ -80,10 +80,11 @@ def migrate_schema(store: ObjectStore, layout: OutputLayout, schema: str) -> Mig
         if table is None:
             continue
         report.rows_read += table.num_rows
-        times = table.column("processed_at").to_pylist()
         ids = table.column("document_id").to_pylist()
+        # tables written by other tools may lack processed_at: then the last row read wins
+        times = table.column("processed_at").to_pylist() if "processed_at" in table.column_names else [None] * len(ids)
         rows += [(times[i], TableRow(ids[i], schema, table.slice(i, 1), quarantined)) for i in range(table.num_rows)]
-    rows.sort(key=lambda pair: (pair[0] is not None, pair[0]))  # oldest first: the newest is kept per document
+    rows.sort(key=lambda pair: (pair[0] is not None, pair[0]))  # oldest first (stable): the newest is kept
     newest = list({row.document_id: row for _, row in rows}.values())
     report.documents = len(newest)
     writer = DeltaTableWriter(store, layout)

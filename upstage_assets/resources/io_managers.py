@@ -17,9 +17,10 @@ import pyarrow.parquet as pq
 from dagster import ConfigurableIOManager, InputContext, OutputContext
 
 from upstage_assets.defs.pipeline.keys import KIE_FIELDS, PARSED_LAYOUTS, RAW_DOCUMENTS
-from upstage_assets.errors import DocumentError
+from upstage_assets.errors import DocumentError, UnsafeDocumentKey
 from upstage_assets.resources.storage import StorageResource
 from upstage_assets.storage.layout import OutputLayout
+from upstage_assets.storage.object_store import UnsafeKeyError
 from upstage_assets.storage.tables import read_tables
 
 
@@ -52,7 +53,11 @@ class DocumentJsonIOManager(ConfigurableIOManager):
         return folder_for(list(context.asset_key.path), self.storage.layout)
 
     def _key(self, folder: str, document_id: str) -> str:
-        return f"{folder}/{self.storage.layout.document_segment(document_id)}.json"
+        """``<folder>/<id>.json``; an id that is not one path segment is refused before any I/O."""
+        try:
+            return f"{folder}/{self.storage.layout.document_segment(document_id)}.json"
+        except UnsafeDocumentKey as exc:  # the store's error, as for any other unsafe key
+            raise UnsafeKeyError(str(exc)) from exc
 
     def handle_output(self, context: OutputContext, obj: Any) -> None:
         if obj is None:
