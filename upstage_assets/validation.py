@@ -65,7 +65,7 @@ def _number_text(value: str) -> str:
 def coerce_number(value: Any) -> float:
     if isinstance(value, bool):
         raise CoercionError(f"{value!r} is a boolean, not a number")
-    if isinstance(value, int | float):
+    if isinstance(value, int | float | Decimal):
         return float(value)
     if isinstance(value, str):
         text = _number_text(value)

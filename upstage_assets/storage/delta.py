@@ -14,6 +14,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from upstage_assets.storage.layout import OutputLayout
 from upstage_assets.storage.object_store import LocalObjectStore, ObjectStore, S3ObjectStore
 
 DELTA_LOG = "_delta_log"
@@ -81,7 +82,9 @@ def _frozen_credentials() -> tuple[str, str, str | None] | None:
 
 
 def table_location(store: ObjectStore, area: str, schema: str) -> TableLocation:
-    """The Delta table of one schema under ``area`` (``tables`` or ``quarantine``) of the store."""
+    """The Delta table of one schema under ``area`` (``tables`` or ``quarantine``) of the store;
+    a schema name that is not one plain path segment is refused (``UnsafeDocumentKey``)."""
+    schema = OutputLayout.document_segment(schema)
     if isinstance(store, LocalObjectStore):
         return TableLocation(str(Path(store.root) / area / schema))
     if isinstance(store, S3ObjectStore):

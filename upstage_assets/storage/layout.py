@@ -4,12 +4,13 @@
     raw/<id>.json               fingerprint + detected type + page count (raw_documents)
     parsed/<id>.json            Document Parse response (parsed_layouts)
     kie/<id>.json               extracted fields (kie_fields)
-    tables/<schema>/<id>.parquet      one typed row per document (validated_documents)
-    quarantine/<schema>/<id>.parquet  rows that failed validation, with the reason
+    tables/<schema>/            Delta table: one typed row per document (validated_documents)
+    quarantine/<schema>/        Delta table: rows that failed validation, with the reasons
     failures/<id>.parquet       the latest error per document (the document_failures table)
 
-One file per document keeps every write atomic and independent, so a crash never leaves a
-shared file half-written; each folder reads as one Parquet dataset.
+One file per document keeps every JSON write atomic and independent, so a crash never leaves
+a shared file half-written; the two tables get the same guarantee from Delta's atomic commits
+(``storage/table_writer.py``).
 """
 
 from __future__ import annotations
@@ -53,12 +54,6 @@ class OutputLayout:
 
     def kie_key(self, document_id: str) -> str:
         return f"{self.kie}/{_segment(document_id)}.json"
-
-    def table_key(self, schema_name: str, document_id: str) -> str:
-        return f"{self.tables}/{_segment(schema_name)}/{_segment(document_id)}.parquet"
-
-    def quarantine_key(self, schema_name: str, document_id: str) -> str:
-        return f"{self.quarantine}/{_segment(schema_name)}/{_segment(document_id)}.parquet"
 
     def failure_key(self, document_id: str) -> str:
         return f"{self.failures}/{_segment(document_id)}.parquet"

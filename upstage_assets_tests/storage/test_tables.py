@@ -101,3 +101,11 @@ def test_an_unmigrated_folder_is_named_not_misread(tmp_path):
     skipped: list[tuple[str, str]] = []
     assert read_tables(store, LAYOUT, on_unreadable=lambda k, r: skipped.append((k, r))) == {}
     assert skipped and "migrate-tables" in skipped[0][1]
+
+
+def test_a_schema_name_cannot_lead_the_table_outside_its_area(tmp_path):
+    from upstage_assets.errors import UnsafeDocumentKey
+    from upstage_assets.storage.delta import table_location
+
+    with pytest.raises(UnsafeDocumentKey):
+        table_location(LocalObjectStore(tmp_path), LAYOUT.tables, "../registry")
