@@ -38,7 +38,9 @@ def run_query(args: argparse.Namespace) -> int:
     except duckdb.Error as exc:
         raise CliError(f"query failed: {str(exc).splitlines()[0]}") from exc
     if args.json:
-        json.dump(table.to_pylist(), sys.stdout, indent=2, default=str, ensure_ascii=False)
+        from upstage_assets.exporters.tables import json_default
+
+        json.dump(table.to_pylist(), sys.stdout, indent=2, default=json_default, ensure_ascii=False)
         sys.stdout.write("\n")
     elif args.csv:
         sys.stdout.flush()
