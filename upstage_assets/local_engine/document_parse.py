@@ -17,7 +17,7 @@ from PIL import Image
 from upstage_assets.errors import CorruptDocument, DocumentError
 from upstage_assets.local_engine.layout import Element, layout_document
 from upstage_assets.local_engine.page_sources import PageRead, page_image, read_pages
-from upstage_assets.local_engine.render import document_content, element_content
+from upstage_assets.local_engine.render import MARKDOWN_LEAVES_OUT, document_content, element_content
 
 LOCAL_PARSE_MODEL = "document-parse-local"
 LOCAL_OCR_MODEL = "ocr-local"
@@ -34,8 +34,13 @@ def parse_document(
     coordinates: bool = True,
     base64_encoding: tuple[str, ...] = (),
     device: str | None = None,
+    headers_footers_in_markdown: bool = False,
 ) -> dict[str, Any]:
-    """Return a Document Parse response: api, model, content{html,markdown,text}, elements, usage."""
+    """Return a Document Parse response: api, model, content{html,markdown,text}, elements, usage.
+
+    Running headers, footers and page numbers are ``header``/``footer`` elements; the
+    document's Markdown leaves them out unless ``headers_footers_in_markdown``.
+    """
     if ocr not in OCR_MODES:
         raise ValueError(f"ocr must be one of {OCR_MODES}, not {ocr!r}")
     unknown = set(output_formats) - set(OUTPUT_FORMATS)
@@ -61,7 +66,8 @@ def parse_document(
     return {
         "api": "2.0",
         "model": LOCAL_PARSE_MODEL,
-        "content": document_content(contents, formats),
+        "content": document_content(contents, formats, [e.category for e in elements],
+                                    () if headers_footers_in_markdown else MARKDOWN_LEAVES_OUT),
         "elements": out_elements,
         "usage": {"pages": len(pages)},
     }

@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from statistics import median
 
+from upstage_assets.local_engine.bidi import logical_word_order
+
 # A gap wider than this many median character widths is a visual gap inside a line
 # ("TOTAL      9.00"), kept as two spaces in text instead of one.
 WIDE_GAP_CHARS = 2.5
@@ -68,6 +70,8 @@ class Word:
     font_size: float = 0.0  # points for the text layer, box height for OCR
     confidence: float = 1.0
     bold: bool = False
+    hyphenated: bool = False  # ends a line with a soft hyphen: joins the next line's first word
+    rtl: bool = False  # holds right-to-left letters (already in logical order)
 
     @property
     def char_width(self) -> float:
@@ -103,10 +107,18 @@ class Line:
         if not self.words:
             return ""
         wide = WIDE_GAP_CHARS * max(self.char_width, 1e-6)
-        parts = [self.words[0].text]
-        for gap, word in zip(self.gaps(), self.words[1:], strict=False):
+        gaps = self.gaps()
+        order = list(range(len(self.words)))
+        if any(word.rtl for word in self.words):
+            texts = [word.text for word in self.words]
+            logical = logical_word_order(texts)
+            if logical != texts:
+                order = _positions(texts, logical)
+        parts = [self.words[order[0]].text]
+        for previous, index in zip(order, order[1:], strict=False):
+            gap = gaps[min(previous, index)] if abs(previous - index) == 1 else 0.0
             parts.append("  " if gap > wide else " ")
-            parts.append(word.text)
+            parts.append(self.words[index].text)
         return "".join(parts)
 
 
@@ -120,6 +132,14 @@ class PageContent:
     lines: list[Line]
     source: str  # "text_layer" or "ocr"
     figures: list[Box] = field(default_factory=list)
+
+
+def _positions(visual: list[str], logical: list[str]) -> list[int]:
+    """Indices into ``visual`` of the words of ``logical`` (repeated words taken in turn)."""
+    free: dict[str, list[int]] = {}
+    for index, text in enumerate(visual):
+        free.setdefault(text, []).append(index)
+    return [free[text].pop(0) for text in logical]
 
 
 def group_into_lines(words: list[Word]) -> list[Line]:

@@ -20,6 +20,7 @@ from upstage_assets.local_engine.geometry import (
     union_all,
 )
 from upstage_assets.local_engine.reading_order import reading_order
+from upstage_assets.local_engine.table_regions import merge_stacked_tables, split_table_runs
 from upstage_assets.local_engine.tables import table_rows
 
 # Lines further apart than this many line heights start a new block (a blank line).
@@ -31,7 +32,12 @@ HEADING_RATIO_OCR = 1.35
 
 _BULLET = re.compile(r"^\s*([\u2022\u25cf\u25aa\u25e6\u2023\u2043\u00b7\-\*\u2013]\s|\(?\d{1,2}[.)]\s|\(?[a-z][.)]\s)")
 _CAPTION = re.compile(r"^\s*(figure|fig\.|table|chart)\s*\d+", re.IGNORECASE)
-_PAGE_NUMBER = re.compile(r"^\s*(page\s*)?[-\u2013]?\s*\d{1,4}\s*(of\s*\d{1,4})?\s*[-\u2013]?\s*$", re.IGNORECASE)
+_PAGE_NUMBER = re.compile(r"^\s*((page|seite|pagina|página|p\.)\s*:?\s*)?[-\u2013]?\s*(\d{1,4}|[ivxlc]{1,6})\s*"
+                          r"((of|/|von|de|sur)\s*\d{1,4})?\s*[-\u2013]?\s*$", re.IGNORECASE)
+# A margin line that ends with "Page 3/7" or "page 3 of 7" is a running footer or header.
+_ENDS_WITH_PAGE_OF = re.compile(r"\b(page|seite|pagina|página)\s*:?\s*\d{1,4}\s*(of|/|von|de|sur)\s*\d{1,4}\s*$",
+                                re.IGNORECASE)
+_OCR_HYPHEN_BREAK = re.compile(r"[^\W\d_]-$")
 
 
 @dataclass
@@ -94,7 +100,8 @@ def layout_document(pages: list[PageContent]) -> list[Element]:
 
 
 def _page_blocks(page: PageContent) -> list[_Block]:
-    return _grow_blocks(line_pieces(page.lines))
+    blocks = [block.lines for block in _grow_blocks(line_pieces(page.lines))]
+    return [_Block(lines) for lines in merge_stacked_tables(split_table_runs(blocks))]
 
 
 def _grow_blocks(fragments: list[Line]) -> list[_Block]:
@@ -155,6 +162,7 @@ def _page_elements(page: PageContent, blocks: list[_Block], repeated: set[str], 
     elements = [_block_element(page, block, body, heading_ratio, repeated) for block in blocks]
     for box in page.figures:
         elements.append(Element("figure", page.number, box, page.width, page.height))
+    _mark_outermost_page_numbers(elements)
     gutter = 0.01 * page.width
     headers = [e for e in elements if e.category == "header"]
     footers = [e for e in elements if e.category == "footer"]
@@ -166,14 +174,28 @@ def _page_elements(page: PageContent, blocks: list[_Block], repeated: set[str], 
     return order(headers) + order(body_elements) + order(footers)
 
 
+def _mark_outermost_page_numbers(elements: list[Element]) -> None:
+    """A lone page number below (above) everything else on the page is a footer (header),
+    wherever the page's margins are (LaTeX puts it well above the bottom tenth)."""
+    for element in elements:
+        if element.category != "paragraph" or len(element.lines) != 1 or not _PAGE_NUMBER.match(element.lines[0]):
+            continue
+        others = [e.box for e in elements if e is not element]
+        if all(box.y1 <= element.box.y0 for box in others):
+            element.category = "footer"
+        elif all(box.y0 >= element.box.y1 for box in others):
+            element.category = "header"
+
+
 def _block_element(page: PageContent, block: _Block, body: float, heading_ratio: float,
                    repeated: set[str]) -> Element:
-    texts = [line.text for line in block.lines]
+    texts = join_hyphenated(block.lines, ocr=page.source == "ocr")
     joined = "\n".join(texts)
     element = Element("paragraph", page.number, block.box, page.width, page.height,
                       lines=texts, font_size=block.font_size)
     margin = _in_margin(block.box, page)
-    if margin and (_normalise(" ".join(texts)) in repeated or _PAGE_NUMBER.match(joined)):
+    if margin and (_normalise(" ".join(texts)) in repeated or _PAGE_NUMBER.match(joined)
+                   or (len(texts) == 1 and _ENDS_WITH_PAGE_OF.search(joined))):
         element.category = margin
         return element
     rows = table_rows(block.lines)
@@ -186,6 +208,26 @@ def _block_element(page: PageContent, block: _Block, body: float, heading_ratio:
     elif _looks_like_heading(block, texts, body, heading_ratio):
         element.category = "heading1"
     return element
+
+
+def join_hyphenated(lines: list[Line], *, ocr: bool) -> list[str]:
+    """Line texts with words broken at line ends ("com-" / "pile") put back together.
+
+    The text layer marks such breaks itself (pdfium's soft hyphen, ``Word.hyphenated``);
+    on OCR'd pages a letter, a hyphen at the line end and a lower-case letter starting the
+    next line count as one.
+    """
+    texts = [line.text for line in lines]
+    for i in range(len(texts) - 1):
+        words = lines[i].words
+        soft = bool(words) and max(words, key=lambda w: w.box.x1).hyphenated
+        hard = ocr and _OCR_HYPHEN_BREAK.search(texts[i]) is not None and texts[i + 1][:1].islower()
+        if not (soft or hard) or not texts[i + 1]:
+            continue
+        head, _, rest = texts[i + 1].partition(" ")
+        texts[i] = (texts[i][:-1] if hard else texts[i]) + head
+        texts[i + 1] = rest.lstrip()
+    return [text for text in texts if text]
 
 
 def _looks_like_heading(block: _Block, texts: list[str], body: float, ratio: float) -> bool:

@@ -21,6 +21,7 @@ from upstage_assets.errors import CorruptDocument, UnsupportedDocumentType
 from upstage_assets.local_engine import pdf_text
 from upstage_assets.local_engine.geometry import PageContent, group_into_lines
 from upstage_assets.local_engine.ocr import OcrWord, layout_words, ocr_images
+from upstage_assets.local_engine.orientation import is_sideways, is_upside_down, turn_upright
 from upstage_assets.local_engine.preprocess import OCR_DPI, normalise_page_image, to_bgr
 
 PDF = "application/pdf"
@@ -66,7 +67,7 @@ def _read_pdf(data: bytes, *, force_ocr: bool, device: str | None) -> list[PageR
         if not pending:
             return
         for (index, image), words in zip(pending, ocr_images([img for _, img in pending], device), strict=True):
-            reads[index] = _ocr_page(index + 1, image, words)
+            reads[index] = _ocr_page(index + 1, *_upright(image, words, device))
         pending.clear()
 
     with pdf_text.open_pdf(data) as pdf:
@@ -122,6 +123,21 @@ def _scaled_words(content: PageContent, scale: float) -> list[OcrWord]:
     return words
 
 
+def _upright(image: np.ndarray, words: list[OcrWord], device: str | None) -> tuple[np.ndarray, list[OcrWord]]:
+    """The page turned upright (and OCRed again) when it was scanned sideways or upside down."""
+    if is_sideways(words):
+        turned = turn_upright(image, 90)
+        turned_words = ocr_images([turned], device)[0]
+        if is_upside_down(turned, turned_words):
+            turned = turn_upright(image, 270)
+            turned_words = ocr_images([turned], device)[0]
+        return turned, turned_words
+    if is_upside_down(image, words):
+        turned = turn_upright(image, 180)
+        return turned, ocr_images([turned], device)[0]
+    return image, words
+
+
 def _ocr_page(number: int, image: np.ndarray, words: list[OcrWord]) -> PageRead:
     height, width = image.shape[:2]
     content = PageContent(number=number, width=float(width), height=float(height),
@@ -163,7 +179,7 @@ def _read_images(data: bytes, *, device: str | None) -> list[PageRead]:
     for start in range(0, len(frames), OCR_BATCH_PAGES):
         batch = [to_bgr(frame) for frame in frames[start:start + OCR_BATCH_PAGES]]
         for offset, (image, words) in enumerate(zip(batch, ocr_images(batch, device), strict=True)):
-            reads.append(_ocr_page(start + offset + 1, image, words))
+            reads.append(_ocr_page(start + offset + 1, *_upright(image, words, device)))
     return reads
 
 

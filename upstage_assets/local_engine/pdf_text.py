@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ctypes
 import threading
+import unicodedata
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -16,6 +17,7 @@ import pypdfium2 as pdfium
 import pypdfium2.raw as pdfium_c
 
 from upstage_assets.errors import CorruptDocument, EncryptedDocument
+from upstage_assets.local_engine.bidi import has_rtl, visual_to_logical
 from upstage_assets.local_engine.geometry import Box, PageContent, Word, group_into_lines
 from upstage_assets.unicode_text import char_from_code_units
 
@@ -26,6 +28,9 @@ MIN_TEXT_LAYER_CHARS = 3
 # Images smaller than this share of the page are decoration (logos stay: they are bigger).
 MIN_FIGURE_AREA = 0.01
 _LINE_BREAKS = {0x0A, 0x0D, 0x02, 0xFFFE}
+# A text layer whose characters are mostly control codes is garbled (fonts without a usable
+# ToUnicode map): the page is OCRed like a scan rather than emitting the garbage.
+GARBLED_CONTROL_SHARE = 0.3
 _BOLD_WEIGHT = 600
 
 
@@ -86,16 +91,30 @@ class _PageFrame:
 
 
 def page_content(pdf: pdfium.PdfDocument, index: int) -> PageContent:
-    """Lines of one page from its text layer (empty when the page is a scan)."""
+    """Lines of one page from its text layer (empty when the page is a scan).
+
+    A page whose text runs down or up the displayed page (a landscape table printed on a
+    portrait sheet, a /Rotate that turns the text sideways) is read in the frame where its
+    text is horizontal: width and height then follow that frame.
+    """
     with PDFIUM_LOCK:
         page = pdf[index]
         try:
             frame = _PageFrame(page)
-            words = _page_words(page, frame)
-            figures = _figure_boxes(page, frame)
+            textpage = page.get_textpage()
+            try:
+                chars = _page_chars(textpage, frame)
+                turn = text_direction(chars)
+                if turn:
+                    chars = [_turn_char(c, turn, frame.width, frame.height) for c in chars]
+                words = join_vertical_runs(_words_from_chars(chars, textpage))
+            finally:
+                textpage.close()
+            figures = [_turn_box(box, turn, frame.width, frame.height) for box in _figure_boxes(page, frame)]
         finally:
             page.close()
-    return PageContent(number=index + 1, width=frame.width, height=frame.height,
+    width, height = (frame.height, frame.width) if turn in (90, 270) else (frame.width, frame.height)
+    return PageContent(number=index + 1, width=width, height=height,
                        lines=group_into_lines(words), source="text_layer", figures=figures)
 
 
@@ -103,42 +122,31 @@ def has_text_layer(content: PageContent) -> bool:
     return sum(len(w.text) for line in content.lines for w in line.words) >= MIN_TEXT_LAYER_CHARS
 
 
-def _page_words(page: pdfium.PdfPage, frame: _PageFrame) -> list[Word]:
-    textpage = page.get_textpage()
-    try:
-        return _words_from_chars(textpage, frame)
-    finally:
-        textpage.close()
+# One character on the displayed page: (text, x0, y0, x1, y1, pdfium index); an index of
+# -1 is a word break (space, line break) and -2 a soft hyphen that pdfium put at a line end.
+Char = tuple[str, float, float, float, float, int]
+_BREAK, _SOFT_HYPHEN = -1, -2
+_SOFT_HYPHEN_CODES = {0x02, 0xFFFE}
 
 
-def _words_from_chars(textpage: pdfium.PdfTextPage, frame: _PageFrame) -> list[Word]:
-    """Walk the characters in content order; a space, a line break or a jump ends a word.
+def _page_chars(textpage: pdfium.PdfTextPage, frame: _PageFrame) -> list[Char]:
+    """Characters in content order with their boxes on the displayed page.
 
     This loop runs once per character of every page, so it works on plain floats.
+    UTF-16 surrogate pairs (emoji, rare CJK) come back as two codes: they are joined.
     """
     rect = pdfium_c.FS_RECTF()
     rect_ref = ctypes.byref(rect)
     get_unicode, get_box = pdfium_c.FPDFText_GetUnicode, pdfium_c.FPDFText_GetLooseCharBox
-    words: list[Word] = []
-    chars: list[str] = []
-    x0 = y0 = x1 = y1 = 0.0
-    first_index = -1
-
-    def flush() -> None:
-        text = "".join(chars).strip()
-        if text:
-            size_at = pdfium_c.FPDFText_GetFontSize(textpage, first_index)
-            bold = pdfium_c.FPDFText_GetFontWeight(textpage, first_index) >= _BOLD_WEIGHT
-            words.append(Word(text=text, box=Box(x0, y0, x1, y1), font_size=size_at, bold=bold))
-        chars.clear()
-
+    coords = frame.coords
+    chars: list[Char] = []
+    controls = 0
     count = textpage.count_chars()
     i = -1
     while i + 1 < count:
         i += 1
         index = i
         code = get_unicode(textpage, i)
-        char = None
         if 0xD800 <= code <= 0xDFFF or code > 0x10FFFF:
             # pdfium hands out UTF-16 units: join a surrogate pair into its character (the low
             # unit's own index is then skipped); a lone surrogate becomes U+FFFD.
@@ -146,25 +154,127 @@ def _words_from_chars(textpage: pdfium.PdfTextPage, frame: _PageFrame) -> list[W
             char, joined = char_from_code_units(code, following)
             if joined:
                 i += 1
-        if char is None and (code <= 32 or code in _LINE_BREAKS or (code > 127 and chr(code).isspace())):
-            if chars:
-                flush()
+            code = ord(char)
+        if code <= 32 or code in _LINE_BREAKS or (code > 127 and chr(code).isspace()):
+            if code < 32 and code not in _LINE_BREAKS and code != 9:
+                controls += 1
+            chars.append(("", 0.0, 0.0, 0.0, 0.0, _SOFT_HYPHEN if code in _SOFT_HYPHEN_CODES else _BREAK))
             continue
         if not get_box(textpage, index, rect_ref):
             continue
-        cx0, cy0, cx1, cy1 = frame.coords(rect.left, rect.bottom, rect.right, rect.top)
+        cx0, cy0, cx1, cy1 = coords(rect.left, rect.bottom, rect.right, rect.top)
         if cx1 <= cx0 and cy1 <= cy0:
             continue
-        if chars:
+        chars.append((chr(code), cx0, cy0, cx1, cy1, index))
+    if count >= 20 and controls > GARBLED_CONTROL_SHARE * count:
+        return []  # a font without a usable ToUnicode map: read the page as a scan instead
+    return chars
+
+
+def text_direction(chars: list[Char]) -> int:
+    """0, 90, 180 or 270: where most of the page's text runs (90: down the displayed page).
+
+    Measured from one character to the next inside words, so it needs no font matrices;
+    right-to-left letters and ligature parts (one box for several letters) do not vote.
+    """
+    votes = [0, 0, 0, 0]
+    previous: Char | None = None
+    for char in chars:
+        if char[5] < 0 or "\u0590" <= char[0] <= "\u08ff" or "\ufb1d" <= char[0] <= "\ufeff":
+            previous = None
+            continue
+        if previous is not None:
+            dx = (char[1] + char[3]) - (previous[1] + previous[3])
+            dy = (char[2] + char[4]) - (previous[2] + previous[4])
+            if abs(dx) > 1e-3 or abs(dy) > 1e-3:
+                if abs(dx) >= abs(dy):
+                    votes[0 if dx > 0 else 2] += 1
+                else:
+                    votes[1 if dy > 0 else 3] += 1
+        previous = char
+    total = sum(votes)
+    best = max(range(4), key=lambda k: votes[k])
+    if best == 0 or total < 3 or votes[best] < 0.6 * total:
+        return 0
+    return best * 90
+
+
+def _turn_point(x: float, y: float, turn: int, width: float, height: float) -> tuple[float, float]:
+    """A point of the displayed page in the frame where text of direction ``turn`` is horizontal."""
+    if turn == 90:
+        return y, width - x
+    if turn == 270:
+        return height - y, x
+    return width - x, height - y  # 180
+
+
+def _turn_char(char: Char, turn: int, width: float, height: float) -> Char:
+    if char[5] < 0:
+        return char
+    xa, ya = _turn_point(char[1], char[2], turn, width, height)
+    xb, yb = _turn_point(char[3], char[4], turn, width, height)
+    return (char[0], min(xa, xb), min(ya, yb), max(xa, xb), max(ya, yb), char[5])
+
+
+def _turn_box(box: Box, turn: int, width: float, height: float) -> Box:
+    if not turn:
+        return box
+    _, x0, y0, x1, y1, _ = _turn_char(("", box.x0, box.y0, box.x1, box.y1, 0), turn, width, height)
+    return Box(x0, y0, x1, y1)
+
+
+def _words_from_chars(chars: list[Char], textpage: pdfium.PdfTextPage) -> list[Word]:
+    """Words from characters: a break, or a jump away from the word so far, ends a word.
+
+    Several characters on one box are one glyph (a ligature such as "ffi"): they stay
+    together. Ligature and presentation-form code points are expanded (NFKC), and words
+    with right-to-left letters are put in logical order.
+    """
+    words: list[Word] = []
+    texts: list[str] = []
+    x0 = y0 = x1 = y1 = 0.0
+    px0 = px1 = -1.0
+    first_index = -1
+
+    def flush(hyphenated: bool = False) -> None:
+        text = "".join(texts).strip()
+        if text:
+            rtl = False
+            if max(text) >= "\u0590":
+                text = _expand_presentation_forms(text)
+                rtl = has_rtl(text)
+                if rtl and steps[0] >= steps[1]:
+                    # Drawn left to right (or one glyph for the whole word): visual order.
+                    # pdfium already hands a word drawn right to left in logical order.
+                    text = visual_to_logical(text)
+            size_at = pdfium_c.FPDFText_GetFontSize(textpage, first_index)
+            bold = pdfium_c.FPDFText_GetFontWeight(textpage, first_index) >= _BOLD_WEIGHT
+            words.append(Word(text=text, box=Box(x0, y0, x1, y1), font_size=size_at, bold=bold,
+                              hyphenated=hyphenated, rtl=rtl))
+        texts.clear()
+        steps[0] = steps[1] = 0
+
+    steps = [0, 0]  # rightward and leftward moves between the word's characters
+    for text, cx0, cy0, cx1, cy1, index in chars:
+        if index < 0:
+            if texts:
+                flush(hyphenated=index == _SOFT_HYPHEN)
+            continue
+        if texts and not (abs(cx0 - px0) < 0.01 and abs(cx1 - px1) < 0.01):
             # A character that jumps away from the word so far (another line, a gap wider
             # than a quarter of the height, or backwards) starts a new word.
             height = y1 - y0 if y1 - y0 > 1e-6 else 1e-6
             overlap = (y1 if y1 < cy1 else cy1) - (y0 if y0 > cy0 else cy0)
             smaller = height if height < cy1 - cy0 else cy1 - cy0
             gap = cx0 - x1
+            if gap < -0.5 * height and _is_rtl_char(text) and cx1 <= px1:
+                gap = x0 - cx1  # right-to-left letters in logical order step leftwards
+                steps[1] += 1
+            elif texts:
+                steps[0] += 1
             if smaller <= 0 or overlap < 0.5 * smaller or gap > 0.25 * height or gap < -0.5 * height:
                 flush()
-        if not chars:
+        if not texts:
             x0, y0, x1, y1, first_index = cx0, cy0, cx1, cy1, index
         else:
             if cx0 < x0:
@@ -175,10 +285,47 @@ def _words_from_chars(textpage: pdfium.PdfTextPage, frame: _PageFrame) -> list[W
                 x1 = cx1
             if cy1 > y1:
                 y1 = cy1
-        chars.append(char or chr(code))
-    if chars:
+        px0, px1 = cx0, cx1
+        texts.append(text)
+    if texts:
         flush()
     return words
+
+
+def join_vertical_runs(words: list[Word]) -> list[Word]:
+    """Words of a sideways line (a margin stamp, a turned label) joined into one word.
+
+    Text that runs up or down a page whose other text is horizontal comes out of the
+    character walk as a column of tall, narrow words in content (reading) order; without
+    this each would be a line of its own, read bottom-up or top-down by accident.
+    """
+    out: list[Word] = []
+    for word in words:
+        previous = out[-1] if out else None
+        if previous is not None and _is_vertical(word) and _is_vertical(previous) \
+                and previous.box.horizontal_overlap(word.box) > 0.5 \
+                and max(word.box.y0 - previous.box.y1, previous.box.y0 - word.box.y1) < 2 * word.box.width:
+            out[-1] = Word(text=f"{previous.text} {word.text}", box=previous.box.union(word.box),
+                           font_size=previous.font_size, bold=previous.bold, rtl=previous.rtl or word.rtl)
+            continue
+        out.append(word)
+    return out
+
+
+def _is_vertical(word: Word) -> bool:
+    return len(word.text) >= 2 and word.box.height > 1.5 * word.box.width
+
+
+def _is_rtl_char(text: str) -> bool:
+    return "\u0590" <= text <= "\u08ff" or "\ufb1d" <= text <= "\ufdff" or "\ufe70" <= text <= "\ufeff"
+
+
+def _expand_presentation_forms(text: str) -> str:
+    """NFKC for ligatures ("\ufb01" -> "fi") and Hebrew/Arabic presentation forms only."""
+    if not any("\ufb00" <= ch <= "\ufdff" or "\ufe70" <= ch <= "\ufeff" for ch in text):
+        return text
+    return "".join(unicodedata.normalize("NFKC", ch) if "\ufb00" <= ch <= "\ufdff" or "\ufe70" <= ch <= "\ufeff"
+                   else ch for ch in text)
 
 
 def _figure_boxes(page: pdfium.PdfPage, frame: _PageFrame) -> list[Box]:

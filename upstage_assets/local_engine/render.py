@@ -78,10 +78,21 @@ def element_content(element: Element, element_id: int, formats: tuple[str, ...])
     }
 
 
-def document_content(contents: list[dict[str, str]], formats: tuple[str, ...]) -> dict[str, str]:
+# Running headers, footers and page numbers: elements of their own, but not part of the
+# Markdown body a retrieval pipeline indexes (they would repeat on every chunk).
+MARKDOWN_LEAVES_OUT = ("header", "footer")
+
+
+def document_content(contents: list[dict[str, str]], formats: tuple[str, ...],
+                     categories: list[str] | None = None,
+                     markdown_leaves_out: tuple[str, ...] = MARKDOWN_LEAVES_OUT) -> dict[str, str]:
+    """The document's html/markdown/text; ``categories`` (one per content) drive what Markdown omits."""
     def join(key: str, separator: str) -> str:
         if key not in formats:
             return ""
-        return separator.join(content[key] for content in contents if content[key])
+        picked = contents if key != "markdown" or categories is None else [
+            content for content, category in zip(contents, categories, strict=True)
+            if category not in markdown_leaves_out]
+        return separator.join(content[key] for content in picked if content[key])
 
     return {"html": join("html", "\n"), "markdown": join("markdown", "\n\n"), "text": join("text", "\n")}

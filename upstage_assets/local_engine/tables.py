@@ -39,32 +39,90 @@ def column_spans(rows: list[list[Line]]) -> list[tuple[float, float]]:
 
 
 def table_rows(lines: list[Line]) -> list[list[str]] | None:
-    """The block's cells as rows of column-aligned strings, or None when it is not a table."""
+    """The block's cells as rows of column-aligned strings, or None when it is not a table.
+
+    Columns come from the rows with the most cells (a header cell that spans two columns,
+    "Population (millions) Area (km2)", does not fuse them); a cell over several columns
+    is split between them word by word.
+    """
     if len(lines) < MIN_TABLE_ROWS:
         return None
     rows = [cells_of(line) for line in lines]
     wide_rows = sum(1 for row in rows if len(row) >= MIN_TABLE_COLUMNS)
-    multi_rows = sum(1 for row in rows if len(row) >= 2)
-    if wide_rows < MIN_TABLE_ROWS or multi_rows < 0.6 * len(rows):
+    # Lines of one or two cells between rows are a cell's second line, a group title:
+    # they may outnumber the rows (an item with three lines of description each).
+    if wide_rows < MIN_TABLE_ROWS or wide_rows < 0.25 * len(rows):
         return None
-    # Single-piece lines (titles, wrapped text) would bridge the columns: leave them out.
-    columns = column_spans([row for row in rows if len(row) >= 2])
+    counts = [len(row) for row in rows if len(row) >= MIN_TABLE_COLUMNS]
+    if len(counts) < 3 and len(set(counts)) > 1:
+        return None  # two lines of different "cells": justified prose, not a table
+    most = max(len(row) for row in rows)
+    reference = [row for row in rows if len(row) == most]
+    if len(reference) < 2:
+        reference = [row for row in rows if len(row) >= MIN_TABLE_COLUMNS]
+    columns = column_spans(reference)
     if len(columns) < MIN_TABLE_COLUMNS:
+        return None
+    # Justified prose also breaks into "cells" at its wide word gaps, but they do not line
+    # up: its cells straddle the columns of any two of its lines.
+    wide_cells = [cell for row in rows if len(row) >= MIN_TABLE_COLUMNS for cell in row]
+    if sum(1 for cell in wide_cells if len(_covered(columns, cell)) > 1) > 0.3 * len(wide_cells):
+        return None
+    if not _columns_line_up(columns, [row for row in rows if len(row) >= MIN_TABLE_COLUMNS]):
         return None
     table: list[list[str]] = []
     for row in rows:
         cells = [""] * len(columns)
         for cell in row:
-            index = _column_index(columns, cell)
-            cells[index] = f"{cells[index]} {cell.text}".strip()
+            for index, text in _placed(columns, cell):
+                cells[index] = f"{cells[index]} {text}".strip()
         table.append(cells)
     return table
 
 
+def _placed(columns: list[tuple[float, float]], cell: Line) -> list[tuple[int, str]]:
+    """(column, text) pieces of a cell: whole, or word by word when it covers several columns."""
+    covered = _covered(columns, cell)
+    if len(covered) <= 1 or len(cell.words) == 1:
+        return [(_column_index(columns, cell), cell.text)]
+    pieces: dict[int, list[str]] = {}
+    for word in cell.words:
+        index = _column_index(columns, Line([word]))
+        pieces.setdefault(index, []).append(word.text)
+    return [(index, " ".join(texts)) for index, texts in sorted(pieces.items())]
+
+
+def _columns_line_up(columns: list[tuple[float, float]], rows: list[list[Line]]) -> bool:
+    """Most columns, and one inside column at least, have one edge (left, right or centre)
+    shared by all their cells: justified prose lines up only at its margins."""
+    tolerance = max(cell.box.height for row in rows for cell in row)
+    by_column: dict[int, list[Line]] = {}
+    for row in rows:
+        for cell in row:
+            by_column.setdefault(_column_index(columns, cell), []).append(cell)
+    aligned = inside = 0
+    last = max(by_column)
+    for index, cells in by_column.items():
+        if len(cells) < 2:
+            continue
+        edges = ([c.box.x0 for c in cells], [c.box.x1 for c in cells], [(c.box.x0 + c.box.x1) / 2 for c in cells])
+        if any(max(values) - min(values) <= tolerance for values in edges):
+            aligned += 1
+            inside += 0 < index < last
+    return inside >= 1 and aligned >= max(2, (len(by_column) + 1) // 2)
+
+
+def _covered(columns: list[tuple[float, float]], cell: Line) -> list[int]:
+    return [i for i, (start, end) in enumerate(columns) if min(end, cell.box.x1) - max(start, cell.box.x0) > 0]
+
+
 def _column_index(columns: list[tuple[float, float]], cell: Line) -> int:
-    best, best_overlap = 0, -1.0
+    best, best_overlap = 0, -float("inf")
+    centre = (cell.box.x0 + cell.box.x1) / 2
     for index, (start, end) in enumerate(columns):
         overlap = min(end, cell.box.x1) - max(start, cell.box.x0)
+        if overlap <= 0:  # outside every column: the nearest one by centre
+            overlap = -min(abs(centre - start), abs(centre - end))
         if overlap > best_overlap:
             best, best_overlap = index, overlap
     return best
