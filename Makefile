@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PYTEST_ARGS ?=
 
-.PHONY: setup system-deps demo test test-fast lint bench bench-quick accuracy reliability dev clean
+.PHONY: setup system-deps demo test test-fast lint bench bench-quick accuracy reliability train dev clean
 
 $(VENV)/.installed: pyproject.toml setup.py
 	$(PYTHON) -m venv $(VENV)
@@ -32,6 +32,7 @@ lint: setup
 	$(VENV)/bin/mypy upstage_assets
 
 dev: setup
+	DAGSTER_HOME=$(CURDIR)/data/dagster_home $(VENV)/bin/upstage-assets init
 	DAGSTER_HOME=$(CURDIR)/data/dagster_home $(PY) -m upstage_assets.demo --prepare-only
 	DAGSTER_HOME=$(CURDIR)/data/dagster_home $(VENV)/bin/dagster dev -h 127.0.0.1 -p 3000
 
@@ -51,6 +52,14 @@ bench-quick: setup
 
 accuracy: setup
 	$(PY) bench/accuracy.py
+
+# Retrain the shipped receipt model (fixed seed) from the 500 labelled training receipts beside the
+# project; TRAIN_TEXT=ocr reads them through the local engine (parse cache in data/cache/parse).
+TRAIN_CORPUS ?= ../shared/corpus/receipts-train
+TRAIN_TEXT ?= transcripts
+train: setup
+	$(PY) -m upstage_assets.local_engine.learned.fit $(TRAIN_CORPUS) --text $(TRAIN_TEXT) \
+		--out upstage_assets/local_engine/learned/models/receipt.pt --results bench/results
 
 # The chaos suite, then the pipeline fed 200 seeded mutations of real PDFs (make test runs 12).
 reliability: setup

@@ -58,8 +58,8 @@ class FieldScore:
         return 2 * p * r / (p + r) if p + r else 0.0
 
 
-def run_pipeline(corpus: Path, backend: str, work: Path, limit: int | None) -> tuple[dict, dict, float]:
-    """Process the corpus; return ({stem: fields}, {stem: parsed text}, seconds)."""
+def run_pipeline(corpus: Path, backend: str, work: Path, limit: int | None) -> tuple[dict, dict, float, dict]:
+    """Process the corpus; return ({stem: fields}, {stem: parsed text}, seconds, {stem: parse response})."""
     from upstage_assets.definitions import build_definitions
     from upstage_assets.operations.runner import process_inbox_once
     from upstage_assets.settings import Settings
@@ -81,14 +81,43 @@ def run_pipeline(corpus: Path, backend: str, work: Path, limit: int | None) -> t
     seconds = time.monotonic() - started
     fields_by_name: dict[str, dict] = {}
     text_by_name: dict[str, str] = {}
+    parsed_by_name: dict[str, dict] = {}
     for record in report.records:
         kie_path = outputs / "kie" / f"{record.document_id}.json"
         parsed_path = outputs / "parsed" / f"{record.document_id}.json"
         if kie_path.exists():
             fields_by_name[record.filename] = json.loads(kie_path.read_text())["fields"]
         if parsed_path.exists():
-            text_by_name[record.filename] = json.loads(parsed_path.read_text())["content"].get("text", "")
-    return fields_by_name, text_by_name, seconds
+            parsed_by_name[record.filename] = json.loads(parsed_path.read_text())
+            text_by_name[record.filename] = parsed_by_name[record.filename]["content"].get("text", "")
+    return fields_by_name, text_by_name, seconds, parsed_by_name
+
+
+def rules_only(corpus: Path, parsed_by_name: dict) -> dict:
+    """The rule-based extractor alone on the same parses (no learned model): the baseline column."""
+    from upstage_assets.local_engine.kie import extract_fields
+
+    schema = json.loads((corpus / "schema.json").read_text())
+    previous = os.environ.get("UPSTAGE_ASSETS_LEARNED_KIE")
+    os.environ["UPSTAGE_ASSETS_LEARNED_KIE"] = "0"
+    try:
+        return {name: extract_fields(parsed, schema) for name, parsed in parsed_by_name.items()}
+    finally:
+        if previous is None:
+            os.environ.pop("UPSTAGE_ASSETS_LEARNED_KIE", None)
+        else:
+            os.environ["UPSTAGE_ASSETS_LEARNED_KIE"] = previous
+
+
+def sources(fields_by_name: dict) -> dict[str, dict[str, int]]:
+    """Per field: how many documents' values came from the model and how many from the rules."""
+    counts: dict[str, dict[str, int]] = {}
+    for fields in fields_by_name.values():
+        for name, found in fields.items():
+            if isinstance(found, dict) and found.get("value") not in (None, "", []):
+                bucket = counts.setdefault(name, {})
+                bucket[found.get("source", "api")] = bucket.get(found.get("source", "api"), 0) + 1
+    return counts
 
 
 def score(corpus: Path, fields_by_name: dict, text_by_name: dict) -> tuple[dict[str, FieldScore], float | None, int]:
@@ -144,6 +173,20 @@ def markdown_table(name: str, scores: dict[str, FieldScore], cer: float | None, 
     return "\n".join(lines)
 
 
+def rules_table(name: str, scores: dict[str, FieldScore], rules: dict[str, FieldScore],
+                counts: dict[str, dict[str, int]]) -> str:
+    """The pipeline's F1 beside the rules alone on the same parses, with who answered each field."""
+    lines = [f"#### {name}: pipeline (learned model where one serves the schema) vs rules only, same parses", "",
+             "| field | pipeline F1 | rules-only F1 | values from the model | values from the rules |",
+             "|---|---|---|---|---|"]
+    for field_name, s in scores.items():
+        if s.labelled:
+            c = counts.get(field_name, {})
+            lines.append(f"| {field_name} | {s.f1:.2f} | {rules[field_name].f1:.2f} | {c.get('model', 0)} | "
+                         f"{c.get('rules', 0)} |")
+    return "\n".join(lines)
+
+
 def chart(results: dict[str, dict[str, FieldScore]], path: Path) -> None:
     import matplotlib
 
@@ -189,10 +232,14 @@ def main(argv: list[str] | None = None) -> int:
         for corpus in args.corpora:
             corpus = corpus.resolve()
             with tempfile.TemporaryDirectory(prefix="accuracy-") as tmp:
-                fields_by_name, text_by_name, seconds = run_pipeline(corpus, args.backend, Path(tmp), args.limit)
+                fields_by_name, text_by_name, seconds, parsed_by_name = run_pipeline(corpus, args.backend, Path(tmp),
+                                                                                      args.limit)
             scores, cer, docs = score(corpus, fields_by_name, text_by_name)
             all_scores[corpus.name] = scores
             sections.append(markdown_table(corpus.name, scores, cer, docs, seconds))
+            if args.backend == "local":
+                rules_scores, _, _ = score(corpus, rules_only(corpus, parsed_by_name), {})
+                sections.append(rules_table(corpus.name, scores, rules_scores, sources(fields_by_name)))
             if args.show_errors:
                 for name, s in scores.items():
                     for filename, actual, expected in s.errors:

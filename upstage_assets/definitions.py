@@ -13,6 +13,7 @@ from dagster import Definitions
 
 from upstage_assets.defs.alerts import build_alert_sensors
 from upstage_assets.defs.executors import executor_for_settings
+from upstage_assets.defs.learned_kie import LEARNED_KIE_ASSETS, LEARNED_KIE_CHECKS
 from upstage_assets.defs.pipeline.document_pipeline import build_document_pipeline
 from upstage_assets.defs.pipeline.jobs import process_documents_job
 from upstage_assets.defs.quality_report import quality_report
@@ -28,7 +29,8 @@ def build_definitions(settings: Settings | None = None) -> Definitions:
     """Definitions for one set of settings (default: read from the environment now)."""
     settings = settings or Settings.from_env()
     return Definitions(
-        assets=[build_document_pipeline(settings), quality_report],
+        assets=[build_document_pipeline(settings), quality_report, *LEARNED_KIE_ASSETS],
+        asset_checks=LEARNED_KIE_CHECKS,
         jobs=[process_documents_job, compact_tables_job],
         schedules=build_schedules(settings),
         sensors=[build_inbox_sensor(settings), build_s3_documents_sensor(settings), build_manifest_sensor(settings),
@@ -42,7 +44,11 @@ def __getattr__(name: str) -> Definitions:
     """``defs`` is built from the environment when Dagster first asks for it, not at import, so tests
     and the CLI import ``build_definitions`` without reading the environment or building everything."""
     if name == "defs":
-        value = build_definitions()
+        from upstage_assets.operations.local_instance import warn_if_unconfigured
+
+        settings = Settings.from_env()
+        warn_if_unconfigured(settings.environment)
+        value = build_definitions(settings)
         globals()["defs"] = value
         return value
     raise AttributeError(name)

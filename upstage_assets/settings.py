@@ -19,6 +19,48 @@ BACKENDS = ("local", "emulator", "upstage")
 UPSTAGE_URL = "https://api.upstage.ai"
 EMULATOR_URL = "http://127.0.0.1:8765"
 WEBHOOK_ENV = "UPSTAGE_ASSETS_WEBHOOK_URL"
+API_KEY_ENV = "UPSTAGE_API_KEY"
+#: Every limit of the Upstage client the environment may set, as UPSTAGE_CLIENT_<NAME>
+#: (e.g. UPSTAGE_CLIENT_PARSE_REQUESTS_PER_SECOND=3); run config
+#: (``resources: parser: config: <name>``) overrides it for one run. Names are fields of
+#: ``upstage_assets.resources.upstage_client.UpstageClient`` (a test pins that).
+CLIENT_ENV_PREFIX = "UPSTAGE_CLIENT_"
+CLIENT_INTEGER_LIMITS = ("max_connections", "max_in_flight", "max_attempts", "sync_page_limit", "breaker_threshold")
+CLIENT_LIMITS = (
+    "parse_requests_per_second", "parse_pages_per_minute", "async_requests_per_second", "async_pages_per_minute",
+    "extract_requests_per_second", "poll_requests_per_second", "rate_limit_burst", "rate_limit_headroom",
+    "connect_timeout_s", "read_timeout_s", "backoff_base_s", "backoff_max_s", "retry_total_s",
+    "poll_initial_s", "poll_max_s", "poll_timeout_s", "breaker_base_pause_s", "breaker_max_pause_s",
+    "breaker_max_outage_s", *CLIENT_INTEGER_LIMITS,
+)
+
+
+def _client_limits(env: Mapping[str, str]) -> tuple[tuple[str, float], ...]:
+    found = []
+    for name in CLIENT_LIMITS:
+        variable = CLIENT_ENV_PREFIX + name.upper()
+        value = (env.get(variable) or "").strip()
+        if not value:
+            continue
+        try:
+            number = float(int(value)) if name in CLIENT_INTEGER_LIMITS else float(value)
+        except ValueError:
+            kind = "a whole number" if name in CLIENT_INTEGER_LIMITS else "a number"
+            raise ValueError(f"{variable}={value!r} is not {kind}") from None
+        if number <= 0 and name != "rate_limit_headroom":
+            raise ValueError(f"{variable}={value!r} must be above 0")
+        found.append((name, number))
+    return tuple(found)
+
+
+def _whole_number(env: Mapping[str, str], name: str, default: int) -> int:
+    value = env.get(name)
+    if value is None or not value.strip():
+        return default
+    try:
+        return int(value)
+    except ValueError:
+        raise ValueError(f"{name}={value!r} is not a whole number") from None
 
 
 @dataclass(frozen=True)
@@ -38,6 +80,8 @@ class Settings:
     documents_per_run: int = 50  # UPSTAGE_ASSETS_DOCUMENTS_PER_RUN: documents in one batched run
     max_documents_per_tick: int = 1000  # UPSTAGE_ASSETS_MAX_DOCUMENTS_PER_TICK: inbox sensor reads per tick
     ui_base_url: str | None = None  # UPSTAGE_ASSETS_UI_URL: the Dagster UI's address, for links in notices
+    client_limits: tuple[tuple[str, float], ...] = ()  # UPSTAGE_CLIENT_<NAME>: see CLIENT_LIMITS
+    api_key_set: bool = False  # whether UPSTAGE_API_KEY is non-empty (the key itself is read by the client only)
 
     def __post_init__(self) -> None:
         if self.environment not in ENVIRONMENTS:
@@ -65,8 +109,10 @@ class Settings:
             "webhook_url": env.get(WEBHOOK_ENV) or None,
             "s3_endpoint_url": env.get("UPSTAGE_ASSETS_S3_ENDPOINT_URL") or None,
             "upstage_base_url": env.get("UPSTAGE_API_BASE_URL") or None,
-            "documents_per_run": int(env.get("UPSTAGE_ASSETS_DOCUMENTS_PER_RUN", "50")),
-            "max_documents_per_tick": int(env.get("UPSTAGE_ASSETS_MAX_DOCUMENTS_PER_TICK", "1000")),
+            "documents_per_run": _whole_number(env, "UPSTAGE_ASSETS_DOCUMENTS_PER_RUN", 50),
+            "max_documents_per_tick": _whole_number(env, "UPSTAGE_ASSETS_MAX_DOCUMENTS_PER_TICK", 1000),
+            "api_key_set": bool(env.get(API_KEY_ENV, "").strip()),
+            "client_limits": _client_limits(env),
             "ui_base_url": (env.get("UPSTAGE_ASSETS_UI_URL") or "").rstrip("/") or None,
         }
         values.update(overrides)
@@ -74,6 +120,23 @@ class Settings:
 
     def replace(self, **changes: Any) -> Settings:
         return dataclasses.replace(self, **changes)
+
+    def problems(self) -> list[str]:
+        """What must be set before a document is sent anywhere: one line each, naming the variable.
+
+        Checked by the CLI before it registers or launches anything (exit code 2), so a missing
+        key never surfaces as a run's traceback after the documents were registered.
+        """
+        found = []
+        if self.backend in ("emulator", "upstage") and not self.api_key_set:
+            what = ("any value will do for the emulator, e.g. export UPSTAGE_API_KEY=dev-key"
+                    if self.backend == "emulator" else "your key from the Upstage console")
+            found.append(f"{API_KEY_ENV} is not set; UPSTAGE_ASSETS_BACKEND={self.backend} needs it ({what})")
+        return found
+
+    def client_overrides(self) -> dict[str, float | int]:
+        """The client limits the environment set, typed for ``UpstageClient``."""
+        return {name: int(value) if name in CLIENT_INTEGER_LIMITS else value for name, value in self.client_limits}
 
     @property
     def schedules_running(self) -> bool:

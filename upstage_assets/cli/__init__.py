@@ -12,7 +12,15 @@ from upstage_assets.cli.common import CliError
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from upstage_assets.cli import delegate, export_cmd, ingest_cmd, retry_cmd, status_cmd, tables_cmd
+    from upstage_assets.cli import (
+        delegate,
+        export_cmd,
+        ingest_cmd,
+        init_cmd,
+        retry_cmd,
+        status_cmd,
+        tables_cmd,
+    )
 
     parser = argparse.ArgumentParser(
         prog="upstage-assets",
@@ -21,6 +29,7 @@ def build_parser() -> argparse.ArgumentParser:
                     "UPSTAGE_ASSETS_* environment variables.",
         epilog="exit codes: 0 ok, 1 some documents failed, 2 usage or configuration error")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    init_cmd.add_parser(subparsers)
     ingest_cmd.add_parser(subparsers)
     status_cmd.add_parser(subparsers)
     retry_cmd.add_parser(subparsers)

@@ -24,6 +24,9 @@ parsed document. lmdb: single-line text crops from the page images with their te
 LMDB text-recognition training set (image-%09d, label-%09d, num-samples)."""
 
 
+TABLE_FORMATS = ("parquet", "csv", "jsonl")
+
+
 def add_parser(subparsers: Any) -> None:
     from upstage_assets.exporters import EXPORTERS
 
@@ -54,7 +57,14 @@ def run(args: argparse.Namespace) -> int:
          f"in {len(result.files)} files under {args.out}")
     for document_id, reason in result.skipped:
         info(f"  skipped {document_id}: {reason}")
+    left_out = 0
+    if args.format in TABLE_FORMATS and not args.include_quarantine:
+        left_out = sum(t.num_rows for name, t in source.tables(storage.layout.quarantine).items()
+                       if not args.schema or name in args.schema)
+        if left_out:
+            info(f"left out {left_out} quarantined rows (failed validation; --include-quarantine adds them)")
     if args.json:
         print_json({"format": args.format, "records": result.records, "files": [str(f) for f in result.files],
-                    "skipped": [{"document_id": d, "reason": r} for d, r in result.skipped]})
+                    "skipped": [{"document_id": d, "reason": r} for d, r in result.skipped],
+                    "quarantined_left_out": left_out})
     return EXIT_OK

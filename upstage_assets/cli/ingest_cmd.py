@@ -10,16 +10,18 @@ from upstage_assets.cli.common import (
     EXIT_DOCUMENTS_FAILED,
     EXIT_OK,
     CliError,
+    check_api_reachable,
     info,
-    load_definitions,
+    load_settings,
     open_instance,
     print_json,
     progress_bar,
     storage_of,
 )
-from upstage_assets.cli.launch import daemon_seen, execute_batches_here, submit_backfill
+from upstage_assets.cli.launch import daemon_seen, execute_batches_here, run_problems, submit_backfill
 from upstage_assets.storage.object_store import LocalObjectStore, ObjectInfo, ObjectStore, open_store
 
+MAX_LISTED = 20
 HELP = "register documents from a folder, a file or an S3 prefix and process them"
 DESCRIPTION = """\
 Register every supported document under PATH (a folder, one file, or s3://bucket/prefix) in
@@ -44,6 +46,9 @@ def add_parser(subparsers: Any) -> None:
     parser.add_argument("--wait", action="store_true", help="execute the runs in this process and wait for them")
     parser.add_argument("--batch-size", type=int, default=50, help="documents per run with --wait (default 50)")
     parser.add_argument("--force", action="store_true", help="process documents again even if already done")
+    parser.add_argument("--include-permanent", action="store_true",
+                        help="also re-run documents whose last failure is permanent for their bytes (encrypted, "
+                             "empty, corrupt, unsupported); by default only a fixed file (new bytes) is processed")
     parser.add_argument("--register-only", action="store_true", help="register and add partitions, launch nothing")
     parser.add_argument("--verbose", action="store_true", help="show Dagster's run logs")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -97,17 +102,21 @@ def _resolve_schema(name: str | None) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
+    from upstage_assets.definitions import build_definitions
     from upstage_assets.defs.pipeline.keys import VALIDATED_DOCUMENTS
     from upstage_assets.ingest.folder import IngestResult, register_objects
     from upstage_assets.ingest.naming import document_id_for_bytes
-    from upstage_assets.operations.backlog import add_partitions, partition_order
+    from upstage_assets.operations.backlog import add_partitions, failed_documents, partition_order
     from upstage_assets.operations.recovery import plan_batches
     from upstage_assets.storage.failures import read_failures
 
     if args.batch_size < 1:
         raise CliError("--batch-size must be at least 1")
+    settings = load_settings(launching=not args.register_only, sources=(args.path,))
+    if args.wait and not args.register_only:
+        check_api_reachable(settings)
+    defs = build_definitions(settings)
     schema = _resolve_schema(args.schema)
-    defs = load_definitions()
     storage = storage_of(defs)
     source, given = _source(args.path, storage)
     skipped: list[tuple[str, str]] = []
@@ -129,12 +138,22 @@ def run(args: argparse.Namespace) -> int:
     instance = open_instance()
     add_partitions(instance, ids)
     done = set() if args.force else set(instance.get_materialized_partitions(VALIDATED_DOCUMENTS))
-    todo = [i for i in ids if i not in done]
+    permanent = set() if args.force or args.include_permanent else set(failed_documents(storage, permanent_only=True))
+    left_out = [i for i in ids if i in permanent and i not in done]
+    todo = [i for i in ids if i not in done and i not in permanent]
     outcome: dict[str, Any] = {"registered": len(result.new_records), "already_registered": len(duplicate_ids),
                                "skipped": [{"uri": u, "reason": r} for u, r in result.skipped],
-                               "to_process": len(todo), "runs": [], "backfill_id": None, "failed": []}
+                               "to_process": len(todo), "permanent_left_out": left_out,
+                               "runs": [], "backfill_id": None, "failed": []}
     info(f"registered {len(result.new_records)} new documents, {len(duplicate_ids)} already known, "
          f"{len(result.skipped)} skipped; {len(todo)} to process")
+    for uri, reason in result.skipped[:MAX_LISTED]:
+        info(f"  skipped {uri}: {reason}")
+    if len(result.skipped) > MAX_LISTED:
+        info(f"  ... {len(result.skipped) - MAX_LISTED} more skipped (--json lists them all)")
+    if left_out:
+        info(f"  {len(left_out)} already known documents failed permanently before (same bytes, same error): "
+             "not processed again (--include-permanent)")
     code = EXIT_OK
     if todo and not args.register_only:
         if args.wait:
@@ -154,8 +173,15 @@ def run(args: argparse.Namespace) -> int:
                  f"done, {len(failed)} failed in {report.seconds:.1f}s")
             for f in failed:
                 info(f"  failed {f['document_id']} at {f['stage']}: [{f['error_code']}] {f['message']}")
-            for run_id in failed_runs:
-                info(f"  run {run_id} failed: see `dagster` logs or the UI's run page")
+            outcome["run_problems"] = {}
+            for run_id, _ in report.runs:
+                problems = run_problems(instance, run_id)
+                outcome["run_problems"][run_id] = problems
+                state = "failed" if run_id in failed_runs else "succeeded"
+                for problem in problems:
+                    info(f"  run {run_id[:8]} {state}: {problem}")
+                if run_id in failed_runs and not problems:
+                    info(f"  run {run_id} failed: see `dagster` logs or the UI's run page")
             if failed or failed_runs or len(done_now) < len(todo):
                 code = EXIT_DOCUMENTS_FAILED
         else:

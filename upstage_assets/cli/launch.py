@@ -9,6 +9,7 @@ pipeline's BackfillPolicy (50 documents a run) and its queue bounds how many run
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -18,7 +19,10 @@ from upstage_assets.cli.common import progress_bar
 from upstage_assets.defs.pipeline.keys import DOCUMENT_ASSET_KEYS
 from upstage_assets.operations.launch import execute_batches
 from upstage_assets.operations.recovery import RecoveryBatch
-from upstage_assets.operations.runner import QUIET_LOGS
+
+#: Runs executed by the CLI log everything to the instance (the UI, `dagster` logs) but print
+#: nothing: the command prints one line per failed document itself, never a stack trace.
+CLI_LOGS = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
 
 DAEMON_FRESH_SECONDS = 120
 
@@ -42,9 +46,36 @@ def execute_batches_here(defs: Any, instance: Any, batches: Sequence[RecoveryBat
             bar.update(len(batch.documents))
 
         execute_batches(instance, defs.resolve_job_def("process_documents"), batches, reason=reason,
-                        resume=resume, run_config=None if verbose else QUIET_LOGS, on_run=on_run)
+                        resume=resume, run_config=None if verbose else CLI_LOGS, on_run=on_run)
     report.seconds = time.monotonic() - started
     return report
+
+
+def run_problems(instance: Any, run_id: str) -> list[str]:
+    """Why a run failed, and failed checks that did not fail it, one line each, for the CLI's summary."""
+    from dagster import DagsterEventType
+
+    lines = []
+    for entry in instance.all_logs(run_id, of_type=DagsterEventType.ASSET_CHECK_EVALUATION):
+        evaluation = entry.dagster_event.event_specific_data
+        if evaluation.passed:
+            continue
+        metadata = {k: getattr(v, "value", v) for k, v in evaluation.metadata.items()}
+        detail = ""
+        if "quarantined_fraction" in metadata:
+            detail = (f": {metadata['quarantined_fraction']:.0%} of {metadata.get('validated', '?')} validated documents "
+                      f"quarantined (limit {metadata.get('max_quarantined_fraction', '?')}); see `upstage-assets "
+                      "status` and the quarantine tables")
+        lines.append(f"check {evaluation.check_name} failed{detail}")
+    for entry in instance.all_logs(run_id, of_type=DagsterEventType.STEP_FAILURE):
+        error = entry.dagster_event.step_failure_data.error
+        message = re.sub(r"^[\w.]+: ", "", (error.message if error else "").strip()).splitlines()  # no class path
+        lines.append(f"step {entry.dagster_event.step_key} failed: {message[0] if message else 'no message'}")
+    for entry in instance.all_logs(run_id, of_type=DagsterEventType.RUN_FAILURE):
+        message = (entry.dagster_event.message or "").strip().splitlines()
+        if not lines and message:
+            lines.append(message[0])
+    return lines
 
 
 def submit_backfill(defs: Any, instance: Any, keys: Sequence[str], *, title: str, reason: str) -> LaunchReport:

@@ -9,8 +9,9 @@ from upstage_assets.cli.common import (
     EXIT_DOCUMENTS_FAILED,
     EXIT_OK,
     CliError,
+    check_api_reachable,
     info,
-    load_definitions,
+    load_settings,
     open_instance,
     print_json,
     storage_of,
@@ -19,8 +20,9 @@ from upstage_assets.cli.launch import execute_batches_here, submit_backfill
 
 HELP = "re-run the documents that are currently failed or unfinished"
 DESCRIPTION = """\
-Re-run every document in the failures table (or only those whose error may pass on a retry,
-with --retryable-only), and every unfinished one: a document whose run ended without its
+Re-run every document in the failures table whose error may pass on a retry (a permanent one:
+encrypted, empty, corrupt, unsupported, fails the same way again; --include-permanent retries
+those too, e.g. after a fix in the platform), and every unfinished one: a document whose run ended without its
 result and without a recorded failure (a crashed, killed or canceled run). A Dagster run covers one contiguous partition range, so failed
 documents are grouped into ranges of the partition order, at most --batch-size failed ones
 per run; the healthy documents inside a range are skipped (not processed or paid again), and
@@ -36,7 +38,9 @@ def add_parser(subparsers: Any) -> None:
     parser = subparsers.add_parser("retry-failed", help=HELP, description=DESCRIPTION,
                                    formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--retryable-only", action="store_true",
-                        help="skip documents whose error is permanent for these bytes (corrupt, encrypted, ...)")
+                        help="the default since permanent failures are left out (kept for scripts)")
+    parser.add_argument("--include-permanent", action="store_true",
+                        help="also retry documents whose error is permanent for these bytes (corrupt, encrypted, ...)")
     parser.add_argument("--batch-size", type=int, default=50, help="documents per run (default 50)")
     parser.add_argument("--max-gap", type=int, default=None,
                         help="most healthy documents a run's range may skip between two failed ones "
@@ -49,7 +53,29 @@ def add_parser(subparsers: Any) -> None:
     parser.set_defaults(handler=run)
 
 
+def _reasons(storage: Any, unfinished: list[str]) -> dict[str, str]:
+    """Why each document is in the plan: its recorded failure, or "unfinished"."""
+    from upstage_assets.storage.failures import read_failures
+
+    reasons = {d: "unfinished (no result and no recorded failure)" for d in unfinished}
+    for f in read_failures(storage.output_store(), storage.layout).to_pylist():
+        reasons[f["document_id"]] = f"{f['stage']}: [{f['error_code']}] {f['message']}"
+    return reasons
+
+
+def _print_plan(runs: list[dict[str, Any]]) -> None:
+    """The planned runs on stdout: range, documents wanted, healthy ones skipped, and each document's reason."""
+    if not runs:
+        print("nothing to retry")
+    for number, planned in enumerate(runs, start=1):
+        print(f"run {number}: partitions {planned['start']}..{planned['end']}, {planned['documents']} documents "
+              f"({planned['skipped_in_range']} healthy ones in the range skipped)")
+        for document in planned["planned"]:
+            print(f"  {document['document_id']}  {document['reason']}")
+
+
 def run(args: argparse.Namespace) -> int:
+    from upstage_assets.definitions import build_definitions
     from upstage_assets.operations.backlog import (
         add_partitions,
         failed_documents,
@@ -60,9 +86,13 @@ def run(args: argparse.Namespace) -> int:
 
     if args.batch_size < 1 or (args.max_gap is not None and args.max_gap < 0):
         raise CliError("--batch-size must be at least 1 and --max-gap at least 0")
-    defs = load_definitions()
+    settings = load_settings(launching=not args.dry_run)
+    if args.wait and not args.dry_run:
+        check_api_reachable(settings)
+    defs = build_definitions(settings)
     storage = storage_of(defs)
-    failed = failed_documents(storage, retryable_only=args.retryable_only)
+    failed = failed_documents(storage, retryable_only=not args.include_permanent)
+    permanent = [] if args.include_permanent else failed_documents(storage, permanent_only=True)
     registry = storage.registry()
     unknown = [d for d in failed if not registry.contains(d)]
     failed = [d for d in failed if d not in set(unknown)]
@@ -71,15 +101,21 @@ def run(args: argparse.Namespace) -> int:
     wanted = failed + unfinished
     add_partitions(instance, wanted)
     batches = plan_batches(partition_order(instance), wanted, args.batch_size, max_gap=args.max_gap)
+    reasons = _reasons(storage, unfinished)
     outcome: dict[str, Any] = {
         "failed": len(failed), "unfinished": len(unfinished), "not_registered": unknown,
+        "permanent_left_out": len(permanent),
         "runs_planned": [{"start": b.start, "end": b.end, "documents": len(b.documents),
-                          "failed_in_range": len(b.documents), "skipped_in_range": b.span - len(b.documents)}
+                          "failed_in_range": len(b.documents), "skipped_in_range": b.span - len(b.documents),
+                          "planned": [{"document_id": d, "reason": reasons.get(d, "")} for d in b.documents]}
                          for b in batches],
         "runs": [], "backfill_id": None, "still_failed": [],
     }
     info(f"{len(failed)} failed and {len(unfinished)} unfinished documents in {len(batches)} runs"
-         + (f"; {len(unknown)} not in the registry (skipped)" if unknown else ""))
+         + (f"; {len(unknown)} not in the registry (skipped)" if unknown else "")
+         + (f"; {len(permanent)} permanently failed left out (--include-permanent)" if permanent else ""))
+    if args.dry_run and not args.json:
+        _print_plan(outcome["runs_planned"])
     code = EXIT_OK
     if batches and not args.dry_run:
         if args.wait:

@@ -64,6 +64,7 @@ def collect_status(defs: Any, instance: Any) -> dict[str, Any]:
     from upstage_assets.defs.pipeline.partitions import DOCUMENTS_PARTITIONS_NAME
     from upstage_assets.exporters.base import ExportSource
     from upstage_assets.operations.backlog import unfinished_documents
+    from upstage_assets.storage.billing import read_usage_totals
     from upstage_assets.storage.failures import read_failures
 
     storage = storage_of(defs)
@@ -78,9 +79,9 @@ def collect_status(defs: Any, instance: Any) -> dict[str, Any]:
     source = ExportSource(store, layout, storage.read_source)
     validated = source.tables(layout.tables)
     quarantined = source.tables(layout.quarantine)
-    billed = sum(sum(v or 0 for v in t.column("pages_billed").to_pylist())
-                 for t in [*validated.values(), *quarantined.values()] if "pages_billed" in t.column_names)
-    price = float(defs.resources["parser"].price_per_page())
+    usage = read_usage_totals(store, layout)
+    parser = defs.resources.get("parser")
+    prices = parser.product_prices() if hasattr(parser, "product_prices") else {}
     unfinished = unfinished_documents(instance, storage)
     return {
         "documents": len(registered), "partitions": len(partitions), "done": done,
@@ -90,8 +91,9 @@ def collect_status(defs: Any, instance: Any) -> dict[str, Any]:
         "failures": [{k: f[k] for k in ("document_id", "stage", "error_code", "message", "retryable", "run_id",
                                         "failed_at")} for f in failures],
         "unfinished": len(unfinished), "unfinished_documents": unfinished,
-        "pages": pages, "pages_billed": billed, "price_per_page_usd": price,
-        "estimated_cost_usd": round(billed * price, 4),
+        "pages": pages, "pages_billed": usage.pages_billed, "cost_usd": usage.as_dict()["cost_usd"],
+        "possibly_billed_twice": usage.possibly_billed_twice, "price_per_page_usd": prices,
+        "estimated_cost_usd": usage.total_cost_usd,
         "runs_in_flight": _runs_in_flight(instance), "running": _running_progress(instance),
         "backfills_in_flight": _backfills_in_flight(instance),
     }
@@ -104,8 +106,12 @@ def _print_text(status: dict[str, Any], show_all: bool) -> None:
     rows = ", ".join(f"{k}: {v}" for k, v in status["rows"].items()) or "none"
     quarantined = ", ".join(f"{k}: {v}" for k, v in status["quarantined"].items()) or "none"
     print(f"rows: {rows}; quarantined: {quarantined}")
-    print(f"pages: {status['pages']} ({status['pages_billed']} billed), estimated cost so far: "
-          f"${status['estimated_cost_usd']:.2f}")
+    billed, cost = status["pages_billed"], status["cost_usd"]
+    products = ", ".join(f"{p} {billed[p]} pages ${cost[p]:.2f}" for p in billed)
+    print(f"pages: {status['pages']}; billed: {products}; estimated cost so far: ${status['estimated_cost_usd']:.2f}")
+    twice = sum(status["possibly_billed_twice"].values())
+    if twice:
+        print(f"  possibly billed twice (an answer was lost and the request sent again): {twice} pages")
     flight = status["runs_in_flight"]
     print(f"runs: {flight['queued']} queued, {flight['starting'] + flight['started']} running; "
           f"backfills in progress: {status['backfills_in_flight']}")
@@ -127,8 +133,17 @@ def _print_text(status: dict[str, Any], show_all: bool) -> None:
         print(f"  {document_id}")
     if not show_all and len(unfinished) > MAX_FAILURES_SHOWN:
         print(f"  ... {len(unfinished) - MAX_FAILURES_SHOWN} more (--all-failures)")
-    if status["failed"] or status["unfinished"]:
-        print("re-run them with: upstage-assets retry-failed")
+    from upstage_assets.storage.failures import SOURCE_STAGES
+
+    # Sources refused at registration are fixed by replacing the file, not by a re-run.
+    retryable = sum(1 for f in status["failures"] if f["retryable"] and f["stage"] not in SOURCE_STAGES)
+    permanent = sum(1 for f in status["failures"] if not f["retryable"] and f["stage"] not in SOURCE_STAGES)
+    if retryable or status["unfinished"]:
+        print(f"re-run the {retryable + status['unfinished']} retryable and unfinished ones with: "
+              "upstage-assets retry-failed")
+    if permanent:
+        print(f"{permanent} failed permanently (the same bytes fail the same way): replace the files, or "
+              "upstage-assets retry-failed --include-permanent after a fix in the platform")
 
 
 def run(args: argparse.Namespace) -> int:

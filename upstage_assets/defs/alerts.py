@@ -34,7 +34,7 @@ from dagster import (
 )
 
 from upstage_assets.dagster_compat import BACKFILL_ID_TAG, BULK_ACTION_TERMINAL_STATUSES, BulkActionsFilter
-from upstage_assets.defs.pipeline.keys import PARSED_LAYOUTS, VALIDATED_DOCUMENTS
+from upstage_assets.defs.pipeline.keys import KIE_FIELDS, PARSED_LAYOUTS, VALIDATED_DOCUMENTS
 from upstage_assets.redaction import redact
 from upstage_assets.resources.storage import StorageResource
 from upstage_assets.settings import WEBHOOK_ENV, Settings
@@ -116,8 +116,9 @@ def summarize_run(instance: Any, run: Any, failures: Iterable[dict[str, Any]] = 
         metadata = materialization.metadata
         if materialization.asset_key == VALIDATED_DOCUMENTS:
             validated.add(materialization.partition)
-        elif materialization.asset_key == PARSED_LAYOUTS:
+        if materialization.asset_key == PARSED_LAYOUTS:
             summary.pages += int(_value(metadata.get("pages")) or 0)
+        if materialization.asset_key in (PARSED_LAYOUTS, KIE_FIELDS):  # each product's bill (storage.billing)
             summary.pages_billed += int(_value(metadata.get("pages_billed")) or 0)
             summary.cost_usd += float(_value(metadata.get("estimated_cost_usd")) or 0.0)
     summary.documents_done = len(validated)

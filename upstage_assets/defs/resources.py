@@ -11,6 +11,13 @@ from upstage_assets.resources.local_engine import LocalEngineResource
 from upstage_assets.resources.storage import StorageResource
 from upstage_assets.settings import Settings
 
+#: The emulator's own limits are off by default, so the client paces itself generously; an
+#: emulator started with ``--rps-limits`` wants UPSTAGE_CLIENT_PARSE_REQUESTS_PER_SECOND etc. to match.
+EMULATOR_CLIENT_LIMITS: dict[str, float | int] = {
+    "parse_requests_per_second": 20.0, "parse_pages_per_minute": 60_000.0,
+    "extract_requests_per_second": 20.0, "max_in_flight": 16,
+}
+
 
 def build_parser_resource(settings: Settings) -> Any:
     """The ``parser`` resource: the local engine, or the Upstage client (real API or emulator)."""
@@ -20,13 +27,10 @@ def build_parser_resource(settings: Settings) -> Any:
 
     from upstage_assets.resources.upstage_client import UpstageClient
 
-    if settings.backend == "emulator":
-        # The emulator's default limits are generous; the client still paces itself.
-        return UpstageClient(base_url=settings.base_url, backend_label="emulator",
-                             api_key=EnvVar("UPSTAGE_API_KEY"), parse_requests_per_second=20.0,
-                             parse_pages_per_minute=60_000.0, extract_requests_per_second=20.0,
-                             max_in_flight=16)
-    return UpstageClient(base_url=settings.base_url, backend_label="upstage", api_key=EnvVar("UPSTAGE_API_KEY"))
+    preset: dict[str, Any] = dict(EMULATOR_CLIENT_LIMITS) if settings.backend == "emulator" else {}
+    # The environment's UPSTAGE_CLIENT_* limits win over the preset; run config wins over both.
+    return UpstageClient(base_url=settings.base_url, backend_label=settings.backend,
+                         api_key=EnvVar("UPSTAGE_API_KEY"), **{**preset, **settings.client_overrides()})
 
 
 def build_resources(settings: Settings) -> dict[str, Any]:

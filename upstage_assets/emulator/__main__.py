@@ -6,7 +6,7 @@ its rate limiter and every failure path can be exercised offline.
 
 Start it::
 
-    .venv/bin/python -m upstage_assets.emulator --port 8765
+    .venv/bin/python -m upstage_assets.emulator                # http://127.0.0.1:8765, the client's default
     .venv/bin/python -m upstage_assets.emulator --port 0          # free port; prints the URL
     # -> emulator listening on http://127.0.0.1:PORT
 
@@ -53,6 +53,9 @@ import sys
 from dataclasses import fields
 
 from upstage_assets.emulator.settings import EmulatorSettings, parse_setting
+from upstage_assets.settings import EMULATOR_URL
+
+DEFAULT_PORT = int(EMULATOR_URL.rsplit(":", 1)[1])  # one default for the emulator, the client and the README
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -60,7 +63,9 @@ def build_parser() -> argparse.ArgumentParser:
                                      description="Upstage-compatible document API emulator",
                                      formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__)
     parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=0, help="0 picks a free port")
+    parser.add_argument("--port", type=int, default=DEFAULT_PORT,
+                        help=f"default {DEFAULT_PORT}, where the client's emulator backend looks (UPSTAGE_API_BASE_URL); "
+                             "0 picks a free port")
     parser.add_argument("--log-level", default="warning")
     parser.add_argument("--documented-limits", action="store_true",
                         help="apply Upstage's published RPS/PPM limits (explicit limits win)")

@@ -10,6 +10,7 @@ Port 0 picks a free port; ``handle.url`` is known before the function returns.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import socket
 import threading
@@ -32,6 +33,20 @@ class _QuietFaults(logging.Filter):
             "Response content shorter than Content-Length" not in message
 
 
+class _QuietShutdown(logging.Filter):
+    """On SIGTERM uvicorn cancels the requests still held (latency, slow engine) after its grace
+    period; each would print a CancelledError traceback. A shutdown is not an error: one line says
+    how many requests were cut short, and no trace."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        if isinstance(exc, asyncio.CancelledError):
+            return False  # the "Cancel N running task(s)" line before it already said so
+        if "timeout graceful shutdown exceeded" in record.getMessage():
+            record.levelno, record.levelname = logging.INFO, "INFO"
+        return True
+
+
 def build_server(settings: EmulatorSettings, host: str, sock: socket.socket,
                  log_level: str = "warning") -> tuple[uvicorn.Server, Starlette]:
     app = create_app(settings)
@@ -39,8 +54,9 @@ def build_server(settings: EmulatorSettings, host: str, sock: socket.socket,
                             access_log=False, lifespan="on", timeout_graceful_shutdown=2,
                             timeout_keep_alive=30)
     logger = logging.getLogger("uvicorn.error")
-    if not any(isinstance(f, _QuietFaults) for f in logger.filters):
-        logger.addFilter(_QuietFaults())
+    for quiet in (_QuietFaults, _QuietShutdown):
+        if not any(isinstance(f, quiet) for f in logger.filters):
+            logger.addFilter(quiet())
     return uvicorn.Server(config), app
 
 

@@ -23,8 +23,8 @@ from upstage_assets.errors import (
 from upstage_assets.ingest.naming import (
     REGISTRATION_STAGE,
     document_id_for_sha256,
+    explicit_schema_for_key,
     failure_id_for_source,
-    schema_for_key,
     sha256_hex,
     skip_reason,
 )
@@ -44,6 +44,7 @@ class IngestResult:
     skipped: list[tuple[str, str]] = field(default_factory=list)  # (source URI, reason)
     remaining: int = 0  # candidates left for the next call (work is chunked)
     retry_later: list[str] = field(default_factory=list)  # keys that failed to read: looked at again next pass
+    changed_ids: list[str] = field(default_factory=list)  # known documents a new source gave another schema
 
     @property
     def new_ids(self) -> list[str]:
@@ -107,14 +108,16 @@ def _register_one(source: ObjectStore, registry: DocumentRegistry, info: ObjectI
     clear_failure(registry.store, registry.layout, failure_id_for_source(uri))
     sha = sha256_hex(data)
     document_id = document_id_for_sha256(sha)
+    explicit = explicit_schema_for_key(info.key)
     if document_id in known or registry.contains(document_id):
         result.duplicates.append(uri)
         known.add(document_id)
+        if registry.add_source(document_id, uri, explicit or default_schema, explicit is not None):
+            result.changed_ids.append(document_id)
         return
     record = DocumentRecord(document_id=document_id, source_uri=uri, sha256=sha, size_bytes=len(data),
-                            filename=posixpath.basename(info.key),
-                            schema=schema_for_key(info.key, default_schema),
-                            extra=(extra_for(uri) if extra_for else {}))
+                            filename=posixpath.basename(info.key), schema=explicit or default_schema,
+                            schema_explicit=explicit is not None, extra=(extra_for(uri) if extra_for else {}))
     registry.put(record)
     known.add(document_id)
     result.new_records.append(record)

@@ -150,13 +150,15 @@ def register_manifest(path_or_uri: str, storage: StorageResource, default_schema
             continue
         document_id = document_id_for_sha256(sha)
         known = document_id in known_ids if known_ids is not None else registry.contains(document_id)
+        given = str(row.get(SCHEMA_COLUMN) or "").strip()
         if document_id in seen_here or known:
             result.duplicates.append(uri)
+            registry.add_source(document_id, uri, given or default_schema, bool(given))
             continue
         seen_here.add(document_id)
         record = DocumentRecord(document_id=document_id, source_uri=uri, sha256=sha, size_bytes=size,
                                 filename=posixpath.basename(uri.rstrip("/")),
-                                schema=str(row.get(SCHEMA_COLUMN) or "").strip() or default_schema,
+                                schema=given or default_schema, schema_explicit=bool(given),
                                 extra=_extra(row, uri_column))
         registry.put(record)
         result.new_records.append(record)

@@ -42,8 +42,13 @@ def failure_id_for_source(uri: str) -> str:
 
 def schema_for_key(key: str, default_schema: str, schema_names: Iterable[str] = BUILTIN_SCHEMAS) -> str:
     """``inbox/receipt/x.jpg`` is a receipt: a first folder named after a schema picks the schema."""
+    return explicit_schema_for_key(key, schema_names) or default_schema
+
+
+def explicit_schema_for_key(key: str, schema_names: Iterable[str] = BUILTIN_SCHEMAS) -> str | None:
+    """The schema a first folder names (it outranks the default), or None."""
     first = key.split("/", 1)[0] if "/" in key else ""
-    return first if first in set(schema_names) else default_schema
+    return first if first in set(schema_names) else None
 
 
 def skip_reason(key: str, suffixes: tuple[str, ...] = SUPPORTED_EXTENSIONS) -> str | None:

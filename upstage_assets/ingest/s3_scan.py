@@ -34,8 +34,8 @@ from upstage_assets.errors import EmptyDocument
 from upstage_assets.ingest.naming import (
     REGISTRATION_STAGE,
     document_id_for_sha256,
+    explicit_schema_for_key,
     failure_id_for_source,
-    schema_for_key,
     sha256_hex,
     skip_reason,
 )
@@ -72,6 +72,7 @@ class S3ScanLimits:
 class S3ScanResult:
     new_records: list[DocumentRecord] = field(default_factory=list)
     duplicates: list[str] = field(default_factory=list)  # URIs whose bytes are already a document
+    changed_ids: list[str] = field(default_factory=list)  # known documents a new source gave another schema
     failures: list[tuple[str, str]] = field(default_factory=list)  # (URI, failure id) recorded this tick
     skipped: Counter[str] = field(default_factory=Counter)  # reason -> objects
     listed: int = 0
@@ -193,7 +194,7 @@ class _Tick:
             return
         hashed = list(self.pool.map(self._hash, pending))
         self.result.reads += sum(1 for read in hashed if read.sha256 is not None)
-        to_register: list[DocumentRecord] = []
+        to_register: dict[str, DocumentRecord] = {}
         for obj, sha, document_id, size in hashed:
             uri = self.inbox.uri(obj.relative)
             if document_id is None:
@@ -210,17 +211,24 @@ class _Tick:
             previous = self.checkpoint.seen.get(obj.key)
             if previous is not None and previous.size == 0:
                 clear_failure(self.output, self.registry.layout, failure_id_for_source(uri))
+            explicit = explicit_schema_for_key(obj.relative)
+            schema = explicit or self.default_schema
             if sha is None or document_id in self.known():
                 self.result.duplicates.append(uri)
+                pending_record = to_register.get(document_id)
+                if pending_record is not None:  # the same bytes twice in this tick: one record, every source
+                    to_register[document_id] = pending_record.with_source(uri, schema, explicit is not None) \
+                        or pending_record
+                elif self.registry.add_source(document_id, uri, schema, explicit is not None):
+                    self.result.changed_ids.append(document_id)
             else:
-                to_register.append(DocumentRecord(
+                to_register[document_id] = DocumentRecord(
                     document_id=document_id, source_uri=uri, sha256=sha, size_bytes=size,
-                    filename=posixpath.basename(obj.relative),
-                    schema=schema_for_key(obj.relative, self.default_schema)))
+                    filename=posixpath.basename(obj.relative), schema=schema, schema_explicit=explicit is not None)
                 self.known().add(document_id)
             self._remember(obj, document_id)
-        list(self.pool.map(self.registry.put, to_register))
-        self.result.new_records.extend(to_register)
+        list(self.pool.map(self.registry.put, to_register.values()))
+        self.result.new_records.extend(to_register.values())
 
     def _list_page(self, token: str | None) -> dict[str, Any]:
         prefix = f"{self.inbox.prefix}/" if self.inbox.prefix else ""

@@ -22,6 +22,7 @@ from upstage_assets.local_engine.field_matching import (
     neighbours,
     normalise_label,
 )
+from upstage_assets.local_engine.learned.extract import learned_fields
 from upstage_assets.local_engine.line_items import extract_line_items
 from upstage_assets.local_engine.normalize import detect_currency, find_amounts, parse_amount, parse_date
 
@@ -363,13 +364,18 @@ def object_schema(schema: dict[str, Any]) -> dict[str, Any]:
 
 
 def extract_fields(parse_response: dict[str, Any], json_schema: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    """Map each schema property to {"value", "confidence" (0..1), "page", "coordinates"}."""
+    """Map each schema property to {"value", "confidence" (0..1), "page", "coordinates", "source"}:
+    the learned model's answer where a model serves the schema and read the field, the rules' otherwise."""
     lines = document_lines(parse_response)
     full_text = "\n".join(" ".join(s.text for s in line) for line in lines)
     properties: dict[str, Any] = object_schema(json_schema).get("properties", {})
     fields: dict[str, dict[str, Any]] = {}
     organisation, organisation_line = _organisation(lines)
+    learned = learned_fields(parse_response, properties)  # {} unless a model serves the schema
     for name, prop in properties.items():
+        if name in learned:
+            fields[name] = learned[name]
+            continue
         concept = concept_of(name)
         if prop.get("type") == "array":
             items = extract_line_items(parse_response, prop.get("items", {}))
@@ -387,6 +393,8 @@ def extract_fields(parse_response: dict[str, Any], json_schema: dict[str, Any]) 
             code = detect_currency(full_text)
             if code:
                 fields[name] = _found(code, 0.7 if amount_field else 0.5, None)
+    for found in fields.values():
+        found.setdefault("source", "rules")
     return fields
 
 
@@ -397,8 +405,12 @@ def information_extraction_response(
     location: bool = False,
     confidence: bool = False,
     numeric_confidence: bool = False,
+    sources: bool = False,
 ) -> dict[str, Any]:
-    """A chat.completion response (contract section 4); ``additional_values`` when asked for."""
+    """A chat.completion response (contract section 4); ``additional_values`` when asked for.
+
+    ``sources`` adds which extractor answered each field (``model``/``rules``): the local
+    backend's own record, not part of the API's wire format (the emulator leaves it out)."""
     fields = extract_fields(parse_response, object_schema(response_format))
     values = {name: f["value"] for name, f in fields.items() if f["value"] not in (None, "")}
     content = json.dumps(values, ensure_ascii=False)
@@ -407,6 +419,8 @@ def information_extraction_response(
         extras = {}
         for name, f in fields.items():
             entry: dict[str, Any] = {"_value": f["value"]}
+            if sources:
+                entry["source"] = f.get("source", "rules")
             if location:
                 entry.update({"page": f["page"], "coordinates": f["coordinates"] or []})
             if confidence:

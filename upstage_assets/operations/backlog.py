@@ -155,8 +155,10 @@ def unfinished_documents(instance: DagsterInstance, storage: Any) -> list[str]:
     return [d for d in missing if d not in busy]
 
 
-def failed_documents(storage: Any, *, retryable_only: bool = False) -> list[str]:
+def failed_documents(storage: Any, *, retryable_only: bool = False, permanent_only: bool = False) -> list[str]:
     """Documents whose latest attempt failed in a stage (the ``document_failures`` table), optionally
-    only those whose error may pass on a retry. Sources refused at registration are left out: they
-    are not partitions, and are retried by registering the fixed file."""
-    return failed_partition_ids(storage.output_store(), storage.layout, retryable_only=retryable_only)
+    only those whose error may pass on a retry, or only the permanent ones (encrypted, empty,
+    unsupported, corrupt: the same bytes fail the same way). Sources refused at registration are
+    left out: they are not partitions, and are retried by registering the fixed file."""
+    return failed_partition_ids(storage.output_store(), storage.layout, retryable_only=retryable_only,
+                                permanent_only=permanent_only)

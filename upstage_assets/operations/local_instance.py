@@ -1,13 +1,18 @@
 """The embedded default's Dagster instance: SQLite storage under ``data/dagster_home``.
 
-Writes a dagster.yaml once (telemetry off, run queue limits, concurrency pools, run
-monitoring that frees slots of dead runs) so `make demo`, `dagster dev` and the tests all
-see the same instance without anyone editing YAML.
+`upstage-assets init` (and `make dev`) writes its dagster.yaml once, visibly (telemetry off,
+run queue limits, concurrency pools, run monitoring that frees slots of dead runs), so `make
+demo`, `dagster dev` and the tests all see the same instance without anyone editing YAML. A
+home that already holds an instance but no dagster.yaml (``dagster dev`` started first, on
+Dagster's defaults) is never written behind its back: the CLI refuses, and the code location
+says what is missing when it loads.
 """
 
 from __future__ import annotations
 
+import logging
 import os
+import sys
 from pathlib import Path
 
 from dagster import DagsterInstance
@@ -55,13 +60,47 @@ def ensure_pool_limits(instance: DagsterInstance, limits: dict[str, int] | None 
             instance.event_log_storage.set_concurrency_slots(pool, limit)
 
 
+INIT_HINT = "run `upstage-assets init` (or `make dev`), then restart `dagster dev`"
+
+
 def ensure_dagster_home(path: str | os.PathLike[str]) -> Path:
+    home = Path(path).resolve()
+    write_instance_config(home)
+    return home
+
+
+def write_instance_config(path: str | os.PathLike[str]) -> bool:
+    """Write the project's dagster.yaml into ``path`` unless one is there; whether it was written."""
     home = Path(path).resolve()
     home.mkdir(parents=True, exist_ok=True)
     config = home / "dagster.yaml"
-    if not config.exists():
-        config.write_text(LOCAL_DAGSTER_YAML)
-    return home
+    if config.exists():
+        return False
+    config.write_text(LOCAL_DAGSTER_YAML)
+    return True
+
+
+def instance_config_problem(path: str | os.PathLike[str]) -> str | None:
+    """What is missing when ``path`` has no dagster.yaml (None when it has one)."""
+    if (Path(path) / "dagster.yaml").exists():
+        return None
+    return (f"DAGSTER_HOME={path} has no dagster.yaml, so Dagster runs on its defaults (no run queue limits, "
+            f"no run monitoring, no concurrency pools); {INIT_HINT}")
+
+
+def is_fresh_home(path: str | os.PathLike[str]) -> bool:
+    """Nothing there yet: no instance that is already running on other settings."""
+    home = Path(path)
+    return not home.exists() or not any(home.iterdir())
+
+
+def warn_if_unconfigured(environment: str) -> None:
+    """When the code location loads (``dagster dev``): say so if the local instance is unconfigured."""
+    home = os.environ.get("DAGSTER_HOME")
+    problem = instance_config_problem(home) if environment == "local" and home else None
+    if problem:
+        logging.getLogger("upstage_assets").warning(problem)
+        print(f"upstage-assets: warning: {problem}", file=sys.stderr, flush=True)
 
 
 def local_instance(path: str | os.PathLike[str]) -> DagsterInstance:

@@ -45,7 +45,7 @@ class LocalParser(DocumentParser):
         layout = parsed
         loop = asyncio.get_running_loop()
         response = await loop.run_in_executor(self._pool, lambda: information_extraction_response(
-            layout, schema.response_format, location=True, confidence=True, numeric_confidence=True))
+            layout, schema.response_format, location=True, confidence=True, numeric_confidence=True, sources=True))
         fields = fields_from_ie_response(response, list(schema.properties))
         return ExtractionResult(response=response, fields=fields, pages_billed=0)
 
@@ -70,8 +70,8 @@ class LocalEngineResource(ConfigurableResource):
         """What lineage and the UI call this backend."""
         return "local"
 
-    def price_per_page(self) -> float:
-        return 0.0  # nothing is billed
+    def product_prices(self, parse_mode: str = "standard") -> dict[str, float]:
+        return {"parse": 0.0, "extraction": 0.0}  # nothing is billed
 
     def create_parser(self) -> DocumentParser:
         device = self.device or os.environ.get("UPSTAGE_ASSETS_DEVICE")

@@ -19,16 +19,20 @@ from pydantic import Field
 
 from upstage_assets.schemas.extraction import ExtractionSchema
 from upstage_assets.upstage_api.budget import SpendBudget
+from upstage_assets.upstage_api.circuit import BreakerSettings, CircuitBreaker
 from upstage_assets.upstage_api.document_parse import AsyncPollSettings, DocumentParseApi
 from upstage_assets.upstage_api.errors import UpstageError
 from upstage_assets.upstage_api.extraction import ExtractionOptions, InformationExtractionApi
-from upstage_assets.upstage_api.http import RetryPolicy, UpstageHttp
+from upstage_assets.upstage_api.http import CURRENT_DOCUMENT, RetryPolicy, UpstageHttp
 from upstage_assets.upstage_api.parser import DocumentParser, ExtractionResult, ParseOptions, SourceDocument
 from upstage_assets.upstage_api.rate_limiter import EndpointLimits, RateLimiter
 from upstage_assets.upstage_api.shared_state import SharedStateStore, open_state_store
 from upstage_assets.upstage_api.usage import UsageLedger, pages_billed, price_key
 
 logger = logging.getLogger("upstage_assets.upstage_client")
+#: Which endpoints bill which product (``storage.billing``).
+PRODUCT_ENDPOINTS = {"parse": ("document-parse", "ocr", "document-parse-async"),
+                     "extraction": ("information-extraction",)}
 
 
 class UpstageClient(ConfigurableResource):  # type: ignore[type-arg]
@@ -43,6 +47,13 @@ class UpstageClient(ConfigurableResource):  # type: ignore[type-arg]
     read_timeout_s: float = 300.0
     max_connections: int = 20
     max_in_flight: int = 8
+
+    breaker_threshold: int = Field(default=5, description="same failures in a row to one endpoint that pause it "
+                                   "(a circuit breaker: the batch waits instead of spending every document's retries)")
+    breaker_base_pause_s: float = 2.0
+    breaker_max_pause_s: float = 60.0
+    breaker_max_outage_s: float = Field(default=600.0, description="longest one outage is waited out; then the "
+                                        "documents fail (retryable) and later runs retry them")
 
     max_attempts: int = 6
     backoff_base_s: float = 0.5
@@ -88,9 +99,19 @@ class UpstageClient(ConfigurableResource):  # type: ignore[type-arg]
 
     __str__ = __repr__
 
-    def price_per_page(self) -> float:
-        """Estimated price of one parsed page (progress tags, alerts)."""
-        return float(self.price_parse_standard)
+    def product_prices(self, parse_mode: str = "standard") -> dict[str, float]:
+        """USD per billed page of each product a document goes through (``storage.billing``).
+
+        Defaults are the commonly quoted per-page rates (Document Parse standard $0.01,
+        enhanced $0.03); Upstage publishes current prices at https://www.upstage.ai/pricing and
+        in the console's billing page: set ``price_*`` to your contract's figures.
+        """
+        ledger = UsageLedger(prices=self.prices())
+        return {"parse": ledger.price(price_key("document-parse", parse_mode)),
+                "extraction": ledger.price(price_key("information-extract", self.extraction_mode()))}
+
+    def extraction_mode(self) -> str:
+        return "standard"
 
     def endpoint_limits(self) -> dict[str, EndpointLimits]:
         burst = self.rate_limit_burst
@@ -112,8 +133,10 @@ class UpstageClient(ConfigurableResource):  # type: ignore[type-arg]
         }
 
     def create_parser(self, run_id: str | None = None, on_budget_warning: Callable[[str], None] | None = None,
-                      store: SharedStateStore | None = None) -> UpstageParser:
-        """The working parser for one run (``run_id`` scopes the per-run budget)."""
+                      store: SharedStateStore | None = None,
+                      on_circuit_change: Callable[[str, str], None] | None = None) -> UpstageParser:
+        """The working parser for one run (``run_id`` scopes the per-run budget; ``on_circuit_change``
+        hears when an endpoint is paused by the circuit breaker and when it answers again)."""
         store = store or open_state_store(self.rate_limit_store)
         limiter = RateLimiter(store, self.endpoint_limits(), account=self.account,
                               max_in_flight=self.max_in_flight, max_wait_s=self.poll_timeout_s,
@@ -124,7 +147,10 @@ class UpstageClient(ConfigurableResource):  # type: ignore[type-arg]
             timeout=httpx.Timeout(connect=self.connect_timeout_s, read=self.read_timeout_s,
                                   write=self.read_timeout_s, pool=self.read_timeout_s),
             retry=RetryPolicy(self.max_attempts, self.backoff_base_s, self.backoff_max_s, self.retry_total_s),
-            limiter=limiter, max_connections=self.max_connections)
+            limiter=limiter, max_connections=self.max_connections,
+            breaker=CircuitBreaker(BreakerSettings(self.breaker_threshold, self.breaker_base_pause_s,
+                                                   self.breaker_max_pause_s, self.breaker_max_outage_s),
+                                   on_change=on_circuit_change))
         budget = SpendBudget(store, run_id or uuid.uuid4().hex, self.budget_per_run_usd, self.budget_per_day_usd,
                              tuple(self.budget_warn_at), on_budget_warning, account=self.account)
         poll = AsyncPollSettings(self.poll_initial_s, self.poll_max_s, timeout_s=self.poll_timeout_s)
@@ -180,8 +206,16 @@ class UpstageParser(DocumentParser):
         self.ledger.record(document.document_id, "prebuilt-extraction", result.response)
         return result
 
+    def possibly_billed_twice(self, document_id: str, product: str) -> int:
+        """Pages of this document's requests for ``product`` sent again after their answer was lost
+        (the server may have processed and billed the first one too)."""
+        endpoints = PRODUCT_ENDPOINTS.get(product, ())
+        return sum(pages for (doc, endpoint), pages in self.http.stats.answer_lost_pages.items()
+                   if doc == document_id and endpoint in endpoints)
+
     async def _billed(self, document: SourceDocument, price: float, call: Any) -> Any:
         """Reserve the document's cost, await the call, settle to the billed pages (release on failure)."""
+        CURRENT_DOCUMENT.set(document.document_id)  # this task's requests are this document's
         try:
             reservation = self.budget.reserve(document.document_id, document.page_count, price)
         except BaseException:

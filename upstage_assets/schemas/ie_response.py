@@ -45,4 +45,6 @@ def fields_from_ie_response(response: dict[str, Any], property_names: list[str])
             "page": extra.get("page") if extra else None,
             "coordinates": extra.get("coordinates") if extra else None,
         }
+        if extra.get("source") in ("model", "rules"):
+            fields[name]["source"] = extra["source"]  # the local engine says which extractor answered
     return fields

@@ -65,8 +65,11 @@ def read_failures(store: ObjectStore, layout: OutputLayout) -> pa.Table:
     return pa.concat_tables(tables) if tables else FAILURES_SCHEMA.empty_table()
 
 
-def failed_partition_ids(store: ObjectStore, layout: OutputLayout, *, retryable_only: bool = False) -> list[str]:
-    """Documents whose latest attempt failed in a pipeline stage: what a re-run can retry."""
+def failed_partition_ids(store: ObjectStore, layout: OutputLayout, *, retryable_only: bool = False,
+                         permanent_only: bool = False) -> list[str]:
+    """Documents whose latest attempt failed in a pipeline stage: what a re-run can retry
+    (``retryable_only``), or what only a fixed file can cure (``permanent_only``)."""
     rows = read_failures(store, layout).select(["document_id", "stage", "retryable"]).to_pylist()
     return sorted({r["document_id"] for r in rows
-                   if r["stage"] not in SOURCE_STAGES and (not retryable_only or r["retryable"])})
+                   if r["stage"] not in SOURCE_STAGES and (not retryable_only or r["retryable"])
+                   and (not permanent_only or not r["retryable"])})

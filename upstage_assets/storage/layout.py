@@ -3,10 +3,12 @@
     registry/<id>.json          what was registered: source URI, sha256, size, schema
     raw/<id>.json               fingerprint + detected type + page count (raw_documents)
     parsed/<id>.json            Document Parse response (parsed_layouts)
-    kie/<id>.json               extracted fields (kie_fields)
+    kie/<id>.json               extracted fields (kie_fields), with the document's primary schema
+    kie_more/<schema>/<id>.json extracted fields with each further schema the same bytes were sent under
     tables/<schema>/            Delta table: one typed row per document (validated_documents)
     quarantine/<schema>/        Delta table: rows that failed validation, with the reasons
     failures/<id>.parquet       the latest error per document (the document_failures table)
+    usage/<product>/<id>.json   pages billed and estimated cost per product (parse, extraction)
 
 One file per document keeps every JSON write atomic and independent, so a crash never leaves
 a shared file half-written; the two tables get the same guarantee from Delta's atomic commits
@@ -34,9 +36,11 @@ class OutputLayout:
     raw: str = "raw"
     parsed: str = "parsed"
     kie: str = "kie"
+    kie_more: str = "kie_more"
     tables: str = "tables"
     quarantine: str = "quarantine"
     failures: str = "failures"
+    usage: str = "usage"
 
     @staticmethod
     def document_segment(name: str) -> str:
@@ -52,8 +56,14 @@ class OutputLayout:
     def parsed_key(self, document_id: str) -> str:
         return f"{self.parsed}/{_segment(document_id)}.json"
 
-    def kie_key(self, document_id: str) -> str:
+    def kie_key(self, document_id: str, extra_schema: str | None = None) -> str:
+        """The primary schema's fields, or (``extra_schema``) another schema's for the same bytes."""
+        if extra_schema is not None:
+            return f"{self.kie_more}/{_segment(extra_schema)}/{_segment(document_id)}.json"
         return f"{self.kie}/{_segment(document_id)}.json"
+
+    def usage_key(self, product: str, document_id: str) -> str:
+        return f"{self.usage}/{_segment(product)}/{_segment(document_id)}.json"
 
     def failure_key(self, document_id: str) -> str:
         return f"{self.failures}/{_segment(document_id)}.parquet"

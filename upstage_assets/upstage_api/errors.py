@@ -84,6 +84,17 @@ class UpstageServerError(UpstageError):
     retryable = True
 
 
+class UpstageUnreachable(UpstageError):
+    """No connection to the base URL on any attempt (refused, unknown host, connect timeout).
+
+    Not a server error: nothing answered. The usual cause is a wrong ``UPSTAGE_API_BASE_URL``
+    or an emulator that is not running; retryable once it is reachable.
+    """
+
+    code = "upstage_unreachable"
+    retryable = True
+
+
 class UpstageJobFailed(UpstageError):
     """An async job or batch ended ``failed``; the reason is the server's ``failure_message``.
 

@@ -10,6 +10,7 @@ limiter, so retries count against the account's allowance like any other request
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import email.utils
 import logging
 import random
@@ -21,12 +22,14 @@ from typing import Any
 import httpx
 
 from upstage_assets.redaction import redact
+from upstage_assets.upstage_api.circuit import CircuitBreaker
 from upstage_assets.upstage_api.errors import (
     UpstageDownloadExpired,
     UpstageError,
     UpstageProtocolError,
     UpstageRateLimited,
     UpstageServerError,
+    UpstageUnreachable,
     error_for_response,
 )
 from upstage_assets.upstage_api.rate_limiter import RateLimiter
@@ -35,6 +38,13 @@ logger = logging.getLogger("upstage_assets.upstage_http")
 
 RETRYABLE_STATUS = frozenset({429, 500, 502, 503, 504})
 TRANSPORT_ERRORS = (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError)
+#: Nothing answered at all (refused, unknown host, connect timeout): the address is wrong or down.
+CONNECT_ERRORS = (httpx.ConnectError, httpx.ConnectTimeout)
+BASE_URL_SETTING = "UPSTAGE_API_BASE_URL"
+#: The request was sent and the answer lost: the server may have processed (and billed) it.
+ANSWER_LOST_ERRORS = (httpx.ReadTimeout, httpx.ReadError, httpx.RemoteProtocolError)
+#: Which document a request is for (set per document task by the parser; tasks copy it).
+CURRENT_DOCUMENT: contextvars.ContextVar[str | None] = contextvars.ContextVar("upstage_document", default=None)
 
 
 @dataclass(frozen=True)
@@ -78,6 +88,8 @@ class TransportStats:
     attempts: int = 0
     retries: int = 0
     statuses: Counter[int] = field(default_factory=Counter)
+    # (document id, endpoint) -> pages of requests sent again after their answer was lost
+    answer_lost_pages: Counter[tuple[str, str]] = field(default_factory=Counter)
 
 
 class UpstageHttp:
@@ -93,6 +105,7 @@ class UpstageHttp:
         limiter: RateLimiter | None = None,
         max_connections: int = 20,
         rng: random.Random | None = None,
+        breaker: CircuitBreaker | None = None,
     ):
         self.base_url = base_url.rstrip("/")
         self._api_key = api_key
@@ -101,6 +114,7 @@ class UpstageHttp:
         self.limiter = limiter
         self.limits = httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections)
         self.rng = rng or random.Random()
+        self.breaker = breaker
         self.stats = TransportStats()
         self._client: httpx.AsyncClient | None = None
         self._client_loop: asyncio.AbstractEventLoop | None = None
@@ -166,18 +180,27 @@ class UpstageHttp:
     ) -> httpx.Response:
         started = time.monotonic()
         attempt = 0
+        breaker = self.breaker if endpoint != "download" else None
         while True:
             attempt += 1
             retry_after: float | None = None
             failure: str
             status = 0
+            unreachable = False
+            if breaker is not None:
+                started += await breaker.before(endpoint)  # an outage's pause is not this request's retry time
             try:
                 response = await self._send_once(method, url, endpoint, pages, headers, json, data, files, params)
             except TRANSPORT_ERRORS as exc:
                 failure = f"{type(exc).__name__}"
+                unreachable = isinstance(exc, CONNECT_ERRORS)
+                if isinstance(exc, ANSWER_LOST_ERRORS) and pages and endpoint not in ("poll", "download"):
+                    self.stats.answer_lost_pages[(CURRENT_DOCUMENT.get() or "", endpoint)] += pages
             else:
                 status = response.status_code
                 self.stats.statuses[status] += 1
+                if breaker is not None and status not in RETRYABLE_STATUS:
+                    breaker.record_success(endpoint)  # the endpoint answers (a 4xx is about this request)
                 if status < 300:
                     return response
                 if status in expired_on:
@@ -187,9 +210,14 @@ class UpstageHttp:
                     raise error_for_response(status, path, response.content, self._api_key)
                 retry_after = parse_retry_after(response.headers.get("retry-after"))
                 failure = f"HTTP {status}"
+            if breaker is not None and status != 429 and breaker.record_failure(endpoint, failure):
+                attempt -= 1  # the endpoint is down for everyone: wait for it, keep this request's attempts
+                continue
             delay = self.retry.delay(attempt, retry_after, self.rng)
             elapsed = time.monotonic() - started
             if attempt >= self.retry.max_attempts or elapsed + delay > self.retry.max_total_s:
+                if unreachable:
+                    raise self._unreachable(url, path, failure, attempt, elapsed)
                 raise self._exhausted(path, status, failure, attempt, elapsed)
             self.stats.retries += 1
             logger.warning("Upstage %s %s failed (%s), attempt %d/%d; retrying in %.2f s",
@@ -209,6 +237,13 @@ class UpstageHttp:
             return await client.send(request)
         async with self.limiter.slot(endpoint, pages):
             return await client.send(request)
+
+    def _unreachable(self, url: str, path: str, failure: str, attempts: int, elapsed: float) -> UpstageError:
+        target = self.base_url if url.startswith(self.base_url) else "the download URL"
+        setting = f"; check {BASE_URL_SETTING}" if target == self.base_url else ""
+        message = redact(f"cannot connect to {target} ({failure} on {attempts} attempts in {elapsed:.1f} s)"
+                         f"{setting}", self._api_key)
+        return UpstageUnreachable(message, status=0, path=path)
 
     def _exhausted(self, path: str, status: int, failure: str, attempts: int, elapsed: float) -> UpstageError:
         message = redact(f"Upstage {path} still failing after {attempts} attempts in {elapsed:.1f} s "

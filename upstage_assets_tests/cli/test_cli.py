@@ -73,11 +73,14 @@ def test_failed_documents_exit_1_and_show_in_status_with_reasons(capsys, cli_env
     assert status["done"]["validated_documents"] == 0
 
     code, out, _ = run_cli(capsys, "status")
-    assert code == 1 and "corrupt_document" in out and "upstage-assets retry-failed" in out
+    assert code == 1 and "corrupt_document" in out and "upstage-assets retry-failed --include-permanent" in out
 
     code, out, _ = run_cli(capsys, "retry-failed", "--retryable-only", "--json")
     assert code == 0 and json.loads(out)["failed"] == 0, "a corrupt file is not retryable"
-    code, out, _ = run_cli(capsys, "retry-failed", "--wait", "--json", "--no-progress")
+    code, out, _ = run_cli(capsys, "retry-failed", "--json")
+    plan = json.loads(out)
+    assert code == 0 and plan["failed"] == 0 and plan["permanent_left_out"] == 1, "permanent ones only when asked"
+    code, out, _ = run_cli(capsys, "retry-failed", "--include-permanent", "--wait", "--json", "--no-progress")
     retried = json.loads(out)
     assert code == 1 and retried["still_failed"] == [failed["document_id"]]
     assert len(retried["runs"]) == 1
@@ -114,7 +117,7 @@ def test_retry_plans_contiguous_failures_into_shared_runs(capsys, cli_env, data_
     for i in range(5):
         (docs / f"bad{i}.pdf").write_bytes(f"%PDF-1.4 broken {i}".encode())
     assert run_cli(capsys, "ingest", str(docs), "--wait", "--no-progress", "--batch-size", "2")[0] == 1
-    code, out, _ = run_cli(capsys, "retry-failed", "--dry-run", "--batch-size", "3", "--json")
+    code, out, _ = run_cli(capsys, "retry-failed", "--dry-run", "--batch-size", "3", "--json", "--include-permanent")
     plan = json.loads(out)
     assert code == 0 and plan["failed"] == 5
     assert [r["documents"] for r in plan["runs_planned"]] == [3, 2]

@@ -82,13 +82,16 @@ def test_read_timeout_is_retried(server):
     assert len(server.arrivals_for(PATH)) == 2
 
 
-def test_connection_refused_ends_as_server_error():
+def test_connection_refused_is_retried_then_ends_as_unreachable_not_a_server_error():
+    """Issue 22 defect 4: nothing answered, so it is not a server error (see operator/test_unreachable_api.py)."""
+    from upstage_assets.upstage_api.errors import UpstageUnreachable
     from upstage_assets_tests.fixtures.ports import free_port
 
     port = free_port()  # a port nobody listens on
     http = make_http(f"http://127.0.0.1:{port}", retry=RetryPolicy(max_attempts=3, base_delay_s=0.01))
-    with pytest.raises(UpstageServerError, match="ConnectError"):
+    with pytest.raises(UpstageUnreachable, match="ConnectError") as caught:
         post(http)
+    assert not isinstance(caught.value, UpstageServerError)
     assert http.stats.attempts == 3
 
 

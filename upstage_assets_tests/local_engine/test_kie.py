@@ -49,7 +49,8 @@ def test_value_below_its_label_and_missing_fields():
     fields = extract_fields(doc, load_schema("invoice").json_schema)
     assert fields["invoice_number"]["value"] == "A-7781"
     assert fields["amount"]["value"] == 1250.0 and fields["currency"]["value"] == "USD"
-    assert fields["due_date"] == {"value": None, "confidence": 0.0, "page": None, "coordinates": None}
+    assert fields["due_date"] == {"value": None, "confidence": 0.0, "page": None, "coordinates": None,
+                                  "source": "rules"}
 
 
 def test_confidence_separates_labelled_from_guessed_values():

@@ -22,7 +22,12 @@ class DocumentPipelineConfig(Config):
     max_pages: int = Field(default=2000, description="refuse documents with more pages")
     max_pixels_per_page: int = Field(default=200_000_000, description="refuse larger images")
     max_quarantine_fraction: float = Field(
-        default=0.5, description="the blocking check fails when more of a batch than this is quarantined")
+        default=0.5, description="the quarantine check (not the run) fails when more of a batch than this is "
+                    "quarantined")
+    api_retry_rounds: int = Field(
+        default=1, ge=0, le=5,
+        description="after the batch, documents whose API calls still failed (an outage longer than the client's "
+                    "circuit breaker waits, throttling) are tried this many more times in the same run")
     fail_step_on_document_errors: bool = Field(
         default=True,
         description="after every document has been tried, fail the step if any document failed, so "

@@ -14,7 +14,7 @@ schema change) reads the earlier stages from storage.
 import asyncio
 import time
 import traceback
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -39,7 +39,7 @@ from upstage_assets.defs.pipeline.config import DocumentPipelineConfig
 from upstage_assets.defs.pipeline.keys import KIE_FIELDS, PARSED_LAYOUTS, RAW_DOCUMENTS, VALIDATED_DOCUMENTS
 from upstage_assets.defs.pipeline.metadata import column_schema, to_metadata
 from upstage_assets.defs.pipeline.partitions import documents_partitions
-from upstage_assets.defs.pipeline.progress import publish_progress
+from upstage_assets.defs.pipeline.progress import billed_totals, publish_api_state, publish_progress
 from upstage_assets.defs.pipeline.resume import documents_wanted, stages_to_skip
 from upstage_assets.defs.pipeline.stages import (
     DocumentState,
@@ -58,6 +58,7 @@ from upstage_assets.schemas.extraction import BUILTIN_SCHEMAS, ExtractionSchema,
 from upstage_assets.settings import Settings
 from upstage_assets.storage.failures import clear_failure, record_failure
 from upstage_assets.storage.table_writer import DeltaTableWriter
+from upstage_assets.upstage_api.errors import UpstageError
 from upstage_assets.upstage_api.parser import ParseOptions
 
 DOCUMENTS_PER_RUN = Settings().documents_per_run  # the default batch (see bench/throughput.py)
@@ -129,9 +130,19 @@ class DocumentOutcome:
     completed: list[AssetKey]
     error: DocumentError | None = None
     failed_stage: AssetKey | None = None
-    pages_billed: int = 0
+    pages_billed: dict[str, int] = field(default_factory=dict)  # per product (storage.billing)
+    cost_usd: float = 0.0
+    possibly_billed_twice: int = 0
     quarantined: bool = False
     pending: PendingRow | None = None  # the validated row, its materialization logged after its commit
+
+    def bill(self, metadata: dict[str, Any]) -> None:
+        """Add a stage's billing figures (the ``ProductUsage.metadata`` keys) to this document's."""
+        product = metadata.get("product")
+        if product:
+            self.pages_billed[product] = self.pages_billed.get(product, 0) + int(metadata.get("pages_billed") or 0)
+            self.cost_usd += float(metadata.get("estimated_cost_usd") or 0.0)
+            self.possibly_billed_twice += int(metadata.get("possibly_billed_twice") or 0)
 
 
 async def _process_document(context: AssetExecutionContext, env: StageEnv, document_id: str,
@@ -151,7 +162,7 @@ async def _process_document(context: AssetExecutionContext, env: StageEnv, docum
                 continue
             try:
                 metadata = await stage(env, state)
-                outcome.pages_billed += int(metadata.get("pages_billed") or 0) if asset_key == PARSED_LAYOUTS else 0
+                outcome.bill(metadata)
                 outcome.quarantined = outcome.quarantined or metadata.get("status") == "quarantined"
                 data_version = _data_version(asset_key, state)
                 materialization = AssetMaterialization(
@@ -160,7 +171,8 @@ async def _process_document(context: AssetExecutionContext, env: StageEnv, docum
                     metadata=to_metadata({"document": _document_name(state), **metadata}))
                 if asset_key == VALIDATED_DOCUMENTS and state.table_row is not None:
                     materialization = _with_column_schema(materialization, env, state)
-                    outcome.pending = PendingRow(document_id, state.table_row, materialization)
+                    outcome.pending = PendingRow(document_id, state.table_row, materialization,
+                                                 extra_rows=list(state.extra_table_rows))
                 else:
                     context.log_event(materialization)
             except DocumentError as exc:
@@ -198,13 +210,41 @@ async def _record_document_failure(context: AssetExecutionContext, env: StageEnv
                         f"[{error.code}] {error.message}")
 
 
+def _api_retryable(error: DocumentError | None) -> bool:
+    """An API failure that may pass once the API is back (an outage, throttling); not a budget stop."""
+    return isinstance(error, UpstageError) and error.retryable
+
+
+async def _retry_api_failures(context: AssetExecutionContext, env: StageEnv, selected: set[AssetKey],
+                              semaphore: asyncio.Semaphore, outcomes: list[DocumentOutcome],
+                              skips: dict[str, set[AssetKey]], rounds: int) -> None:
+    """Documents whose API calls still failed (an outage longer than the circuit breaker waits) get
+    ``rounds`` more tries in this run, resuming after the stages they finished; bounded."""
+    for round_number in range(1, rounds + 1):
+        again = [(i, o) for i, o in enumerate(outcomes) if _api_retryable(o.error)]
+        if not again:
+            return
+        context.log.warning(f"retry round {round_number}/{rounds}: {len(again)} documents whose API calls failed")
+        retried = await asyncio.gather(*[
+            _process_document(context, env, o.document_id, selected, semaphore,
+                              (skips.get(o.document_id) or set()) | set(o.completed)) for _, o in again])
+        for (index, old), new in zip(again, retried, strict=True):
+            new.completed = old.completed + new.completed
+            for product, pages in old.pages_billed.items():
+                new.pages_billed[product] = new.pages_billed.get(product, 0) + pages
+            new.cost_usd += old.cost_usd
+            new.possibly_billed_twice += old.possibly_billed_twice
+            outcomes[index] = new
+
+
 async def _process_batch(context: AssetExecutionContext, env: StageEnv, keys: list[str],
-                         selected: set[AssetKey], concurrency: int,
+                         selected: set[AssetKey], concurrency: int, retry_rounds: int = 0,
                          commit_every: int = DEFAULT_COMMIT_EVERY) -> list[DocumentOutcome]:
     semaphore = asyncio.Semaphore(concurrency)
     started = time.monotonic()
     outcomes: list[DocumentOutcome] = []
     by_id: dict[str, DocumentOutcome] = {}
+    queued: set[str] = set()  # documents whose row is with the table commits
     skips = stages_to_skip(context.instance, context.run.tags, keys, selected, env.store, env.layout)
 
     async def commit_failed(document_id: str, error: DocumentError) -> None:
@@ -222,13 +262,22 @@ async def _process_batch(context: AssetExecutionContext, env: StageEnv, keys: li
             outcomes.append(outcome)
             by_id[outcome.document_id] = outcome
             if outcome.pending is not None:
+                queued.add(outcome.document_id)
                 await commits.add(outcome.pending)
             if done % 10 == 0 or done == len(keys):
                 elapsed = time.monotonic() - started
                 rate = done / elapsed if elapsed else 0.0
                 eta = (len(keys) - done) / rate if rate else 0.0
                 context.log.info(f"progress: {done}/{len(keys)} documents, {rate:.2f} docs/s, ETA {eta:.0f}s")
-                publish_progress(context, outcomes, len(keys), elapsed, env.price_per_page)
+                publish_progress(context, outcomes, len(keys), elapsed)
+        if retry_rounds:
+            await _retry_api_failures(context, env, selected, semaphore, outcomes, skips, retry_rounds)
+            for outcome in outcomes:  # rows the retry rounds validated are committed like the others
+                by_id[outcome.document_id] = outcome
+                if outcome.pending is not None and outcome.document_id not in queued:
+                    queued.add(outcome.document_id)
+                    await commits.add(outcome.pending)
+            publish_progress(context, outcomes, len(keys), time.monotonic() - started)
     finally:
         try:
             await commits.flush()  # what was validated is committed and logged, even on the way out
@@ -248,12 +297,13 @@ def _build_env(context: AssetExecutionContext, config: DocumentPipelineConfig, s
     if isinstance(parser_resource, LocalEngineResource):
         parser = parser_resource.create_parser()
     else:  # the Upstage client scopes its per-run budget to this run and warns through the run's log
-        parser = parser_resource.create_parser(run_id=context.run_id, on_budget_warning=context.log.warning)
+        parser = parser_resource.create_parser(run_id=context.run_id, on_budget_warning=context.log.warning,
+                                               on_circuit_change=lambda _, text: publish_api_state(context, text))
     return StageEnv(store=store, layout=storage.layout, registry=storage.registry(),
                     parser=parser, backend=parser_resource.backend_label,
                     read_source=storage.read_source, limits=config.limits(),
                     parse_options=ParseOptions(ocr=config.ocr), schema_for=schema_for,
-                    price_per_page=parser_resource.price_per_page())
+                    prices=parser_resource.product_prices(ParseOptions(ocr=config.ocr).mode))
 
 
 def _summary(outcomes: list[DocumentOutcome], seconds: float) -> dict[str, Any]:
@@ -262,7 +312,7 @@ def _summary(outcomes: list[DocumentOutcome], seconds: float) -> dict[str, Any]:
     return {"documents": len(outcomes), "succeeded": sum(1 for o in outcomes if o.error is None),
             "failed": len(failed), "pending_budget": len(pending),
             "quarantined": sum(1 for o in outcomes if o.quarantined),
-            "pages_billed": sum(o.pages_billed for o in outcomes), "seconds": round(seconds, 2),
+            **billed_totals(outcomes), "seconds": round(seconds, 2),
             "docs_per_second": round(len(outcomes) / seconds, 2) if seconds else None}
 
 
@@ -275,7 +325,7 @@ def run_document_pipeline(context: AssetExecutionContext, config: DocumentPipeli
                      f"{', '.join(k.to_user_string() for k, _ in STAGES if k in selected)} ({env.backend} backend)")
     started = time.monotonic()
     outcomes = asyncio.run(_process_batch(context, env, keys, selected, config.max_concurrent_documents,
-                                          config.table_commit_every))
+                                          config.api_retry_rounds, config.table_commit_every))
     summary = _summary(outcomes, time.monotonic() - started)
     context.log.info(f"batch summary: {summary}")
 
@@ -286,6 +336,7 @@ def run_document_pipeline(context: AssetExecutionContext, config: DocumentPipeli
             check_name=QUARANTINE_CHECK, asset_key=VALIDATED_DOCUMENTS,
             passed=fraction <= config.max_quarantine_fraction, severity=AssetCheckSeverity.ERROR,
             metadata={"quarantined_fraction": round(fraction, 3), "validated": len(validated),
+                      "max_quarantined_fraction": config.max_quarantine_fraction,
                       **{k: v for k, v in summary.items() if v is not None}})
 
     failed = [o for o in outcomes if o.error and not isinstance(o.error, BudgetExceeded)]
@@ -329,8 +380,12 @@ def build_document_pipeline(settings: Settings) -> AssetsDefinition:
             "raw_documents": set(), "parsed_layouts": {RAW_DOCUMENTS},
             "kie_fields": {PARSED_LAYOUTS}, "validated_documents": {KIE_FIELDS},
         },
-        check_specs=[AssetCheckSpec(QUARANTINE_CHECK, asset=VALIDATED_DOCUMENTS, blocking=True,
-                                    description="At most max_quarantine_fraction of a batch is quarantined.")],
+        # Not blocking: quarantined rows are the pipeline working (bad input, recorded with reasons), so a
+        # breach marks the check failed (UI, alerts, the CLI's summary) but never the run; documents that
+        # could not be processed are what fails a run.
+        check_specs=[AssetCheckSpec(QUARANTINE_CHECK, asset=VALIDATED_DOCUMENTS, blocking=False,
+                                    description="At most max_quarantine_fraction of a batch is quarantined. A "
+                                                "breach fails this check, not the run.")],
         partitions_def=documents_partitions,
         can_subset=True,
         backfill_policy=BackfillPolicy.multi_run(settings.documents_per_run),

@@ -1,7 +1,8 @@
 """Run-level progress an operator can see without opening the logs: run tags.
 
 A batch run updates its own tags as documents finish (every ten and at the end): documents
-done and failed out of the batch, billed pages, estimated cost, throughput and ETA. Tags show
+done and failed out of the batch, billed pages per product (parse, extraction) and in all,
+estimated cost (each product at its own price: ``storage.billing``), throughput and ETA. Tags show
 in the UI's run list and run header, and `upstage-assets status` reads them for runs in
 flight. Bookkeeping never fails a run: a tag write that errors is logged and skipped.
 """
@@ -14,32 +15,57 @@ from typing import Any
 TAG_PREFIX = "upstage_assets/progress."
 DONE_TAG = f"{TAG_PREFIX}done"
 FAILED_TAG = f"{TAG_PREFIX}failed"
-PAGES_TAG = f"{TAG_PREFIX}pages_billed"
+PAGES_TAG = f"{TAG_PREFIX}pages_billed"  # parse + extraction
+PARSE_PAGES_TAG = f"{TAG_PREFIX}pages_billed_parse"
+EXTRACTION_PAGES_TAG = f"{TAG_PREFIX}pages_billed_extraction"
+TWICE_TAG = f"{TAG_PREFIX}possibly_billed_twice"
+API_TAG = f"{TAG_PREFIX}api"  # "ok", or why requests are paused (the client's circuit breaker)
 COST_TAG = f"{TAG_PREFIX}cost_usd"
 RATE_TAG = f"{TAG_PREFIX}docs_per_s"
 ETA_TAG = f"{TAG_PREFIX}eta_s"
 
 
-def progress_tags(outcomes: Sequence[Any], total: int, elapsed_s: float, price_per_page: float) -> dict[str, str]:
-    """Tags from the outcomes so far (objects with ``error`` and ``pages_billed``)."""
+def billed_totals(outcomes: Sequence[Any]) -> dict[str, Any]:
+    """Billed pages per product and in all, and the estimated cost, of documents' outcomes
+    (objects with ``pages_billed`` per product, ``cost_usd`` and ``possibly_billed_twice``)."""
+    parse = sum(int(o.pages_billed.get("parse", 0)) for o in outcomes)
+    extraction = sum(int(o.pages_billed.get("extraction", 0)) for o in outcomes)
+    return {"pages_billed": parse + extraction, "pages_billed_parse": parse, "pages_billed_extraction": extraction,
+            "estimated_cost_usd": round(sum(o.cost_usd for o in outcomes), 4),
+            "possibly_billed_twice": sum(int(o.possibly_billed_twice) for o in outcomes)}
+
+
+def progress_tags(outcomes: Sequence[Any], total: int, elapsed_s: float) -> dict[str, str]:
+    """Tags from the outcomes so far (objects with ``error`` and the ``billed_totals`` fields)."""
     from upstage_assets.errors import BudgetExceeded
 
     finished = len(outcomes)
     succeeded = sum(1 for o in outcomes if o.error is None)
     failed = sum(1 for o in outcomes if o.error is not None and not isinstance(o.error, BudgetExceeded))
-    pages = sum(int(o.pages_billed or 0) for o in outcomes)
+    billed = billed_totals(outcomes)
     rate = finished / elapsed_s if elapsed_s > 0 else 0.0
     eta = (total - finished) / rate if rate else 0.0
-    return {DONE_TAG: f"{succeeded}/{total}", FAILED_TAG: str(failed), PAGES_TAG: str(pages),
-            COST_TAG: f"{pages * price_per_page:.4f}", RATE_TAG: f"{rate:.2f}", ETA_TAG: f"{eta:.0f}"}
+    return {DONE_TAG: f"{succeeded}/{total}", FAILED_TAG: str(failed), PAGES_TAG: str(billed["pages_billed"]),
+            PARSE_PAGES_TAG: str(billed["pages_billed_parse"]),
+            EXTRACTION_PAGES_TAG: str(billed["pages_billed_extraction"]),
+            TWICE_TAG: str(billed["possibly_billed_twice"]),
+            COST_TAG: f"{billed['estimated_cost_usd']:.4f}", RATE_TAG: f"{rate:.2f}", ETA_TAG: f"{eta:.0f}"}
 
 
-def publish_progress(context: Any, outcomes: Sequence[Any], total: int, elapsed_s: float,
-                     price_per_page: float) -> None:
+def publish_progress(context: Any, outcomes: Sequence[Any], total: int, elapsed_s: float) -> None:
     try:
-        context.instance.add_run_tags(context.run_id, progress_tags(outcomes, total, elapsed_s, price_per_page))
+        context.instance.add_run_tags(context.run_id, progress_tags(outcomes, total, elapsed_s))
     except Exception as exc:  # a busy SQLite file, a read-only instance: progress is best effort
         context.log.debug(f"could not update run progress tags: {type(exc).__name__}")
+
+
+def publish_api_state(context: Any, text: str) -> None:
+    """The circuit breaker's state as a run tag (seen in the UI's run list) and in the run's log."""
+    (context.log.info if text == "ok" else context.log.warning)(f"Upstage API: {text}")
+    try:
+        context.instance.add_run_tags(context.run_id, {API_TAG: text[:250]})
+    except Exception as exc:  # best effort, like the other progress tags
+        context.log.debug(f"could not update the API state tag: {type(exc).__name__}")
 
 
 def read_progress(tags: dict[str, str]) -> dict[str, str]:

@@ -25,6 +25,7 @@ from upstage_assets.errors import (
 from upstage_assets.ingest.naming import sha256_hex
 from upstage_assets.inspection import DocumentLimits, inspect_document
 from upstage_assets.schemas.extraction import ExtractionSchema
+from upstage_assets.storage.billing import EXTRACTION, PARSE, ProductUsage, write_usage
 from upstage_assets.storage.delta import table_location
 from upstage_assets.storage.layout import OutputLayout
 from upstage_assets.storage.object_store import ObjectStore
@@ -32,6 +33,7 @@ from upstage_assets.storage.registry import DocumentRecord, DocumentRegistry
 from upstage_assets.storage.table_writer import TableRow
 from upstage_assets.unicode_text import valid_text, valid_unicode
 from upstage_assets.upstage_api.parser import DocumentParser, ParseOptions, SourceDocument
+from upstage_assets.upstage_api.usage import pages_billed as response_pages_billed
 from upstage_assets.validation import Lineage, validate_fields
 
 PREVIEW_CHARS = 1500
@@ -50,7 +52,7 @@ class StageEnv:
     limits: DocumentLimits
     parse_options: ParseOptions
     schema_for: Any  # callable(name) -> ExtractionSchema
-    price_per_page: float = 0.0
+    prices: dict[str, float] = field(default_factory=dict)  # USD per billed page, per product (billing.PRODUCTS)
 
 
 @dataclass
@@ -65,6 +67,7 @@ class DocumentState:
     kie: dict[str, Any] | None = None
     metadata: dict[str, dict[str, Any]] = field(default_factory=dict)
     table_row: TableRow | None = None  # the validated/quarantine row, committed by the step in a batch
+    extra_table_rows: list[TableRow] = field(default_factory=list)  # rows of further schemas of the bytes
 
 
 async def _write_json(env: StageEnv, key: str, obj: Any) -> str:
@@ -140,13 +143,25 @@ async def run_parse(env: StageEnv, state: DocumentState) -> dict[str, Any]:
     parsed = valid_unicode(await env.parser.parse(document, env.parse_options))
     path = await _write_json(env, env.layout.parsed_key(state.document_id), parsed)
     state.parsed = parsed
-    pages_billed = int((parsed.get("usage") or {}).get("pages") or 0)
+    usage = await _bill(env, state.document_id, PARSE, response_pages_billed(parsed))
     markdown = (parsed.get("content") or {}).get("markdown") or (parsed.get("content") or {}).get("text") or ""
-    return {"pages": document.page_count, "pages_billed": pages_billed,
-            "estimated_cost_usd": round(pages_billed * env.price_per_page, 4),
+    return {"pages": document.page_count, **usage.metadata(),
             "elements": len(parsed.get("elements", [])), "elements_by_category": _element_counts(parsed),
             "backend": env.backend, "model": parsed.get("model", ""),
             "preview": markdown[:PREVIEW_CHARS] or "_(no text found)_", "path": path}
+
+
+async def _bill(env: StageEnv, document_id: str, product: str, pages: int) -> ProductUsage:
+    """Record what this product billed for the document (``usage/``) and return its figures."""
+    usage = ProductUsage(product, int(pages), float(env.prices.get(product, 0.0)),
+                         possibly_billed_twice=_possibly_billed_twice(env, document_id, product))
+    await asyncio.to_thread(write_usage, env.store, env.layout, document_id, usage)
+    return usage
+
+
+def _possibly_billed_twice(env: StageEnv, document_id: str, product: str) -> int:
+    counter = getattr(env.parser, "possibly_billed_twice", None)
+    return int(counter(document_id, product)) if callable(counter) else 0
 
 
 async def ensure_parsed(env: StageEnv, state: DocumentState) -> dict[str, Any]:
@@ -169,9 +184,23 @@ def _fields_markdown(fields: dict[str, dict[str, Any]]) -> str:
 
 
 async def run_kie(env: StageEnv, state: DocumentState) -> dict[str, Any]:
-    raw = await ensure_raw(env, state)
+    """Extract with every schema the document was registered under (one parse, shared, paid once)."""
+    record = await load_record(env, state)
+    names = record.all_schemas()
+    shown: dict[str, Any] = {}
+    pages = 0
+    for index, name in enumerate(names):
+        kie, metadata = await _extract(env, state, name, primary=index == 0)
+        pages += int(kie["pages_billed"] or 0)
+        shown = shown or metadata
+    usage = await _bill(env, state.document_id, EXTRACTION, pages)
+    return {**usage.metadata(), **shown, **({"schemas": ", ".join(names)} if len(names) > 1 else {})}
+
+
+async def _extract(env: StageEnv, state: DocumentState, name: str, *, primary: bool) -> tuple[dict[str, Any],
+                                                                                            dict[str, Any]]:
     parsed = await ensure_parsed(env, state)
-    schema: ExtractionSchema = env.schema_for(raw["schema"])
+    schema: ExtractionSchema = env.schema_for(name)
     document = await source_document(env, state)
     try:
         result = await env.parser.extract(document, schema, parsed)
@@ -186,11 +215,13 @@ async def run_kie(env: StageEnv, state: DocumentState) -> dict[str, Any]:
            "backend": env.backend, "model": result.response.get("model", ""),
            "pages_billed": result.pages_billed, "fields": result.fields, "response": result.response,
            "extracted_at": datetime.now(UTC).isoformat()}
-    path = await _write_json(env, env.layout.kie_key(state.document_id), kie)
-    state.kie = kie
-    return {"schema": schema.name, "schema_version": schema.version, "fields_found": f"{len(found)}/{len(result.fields)}",
-            "mean_confidence": round(sum(confidences) / len(confidences), 3) if confidences else None,
-            "fields": _fields_markdown(result.fields), "model": kie["model"], "path": path}
+    path = await _write_json(env, env.layout.kie_key(state.document_id, None if primary else name), kie)
+    if primary:
+        state.kie = kie
+    return kie, {"schema": schema.name, "schema_version": schema.version,
+                 "fields_found": f"{len(found)}/{len(result.fields)}",
+                 "mean_confidence": round(sum(confidences) / len(confidences), 3) if confidences else None,
+                 "fields": _fields_markdown(result.fields), "model": kie["model"], "path": path}
 
 
 async def ensure_kie(env: StageEnv, state: DocumentState) -> dict[str, Any]:
@@ -200,17 +231,26 @@ async def ensure_kie(env: StageEnv, state: DocumentState) -> dict[str, Any]:
 
 
 async def run_validate(env: StageEnv, state: DocumentState) -> dict[str, Any]:
-    raw = await ensure_raw(env, state)
-    kie = await ensure_kie(env, state)
+    """One typed row per schema the document was extracted with; the primary schema's outcome is shown."""
     record = await load_record(env, state)
-    schema = env.schema_for(raw["schema"])
-    parsed_pages = 0
-    if state.parsed is not None:
-        parsed_pages = int((state.parsed.get("usage") or {}).get("pages") or 0)
-    else:
-        parsed = await ensure_parsed(env, state)
-        parsed_pages = int((parsed.get("usage") or {}).get("pages") or 0)
-    pages_billed = parsed_pages + int(kie.get("pages_billed") or 0)
+    shown: dict[str, Any] = {}
+    for index, name in enumerate(record.all_schemas()):
+        if index == 0:
+            kie = await ensure_kie(env, state)
+        else:
+            kie = await _read_json(env, env.layout.kie_key(state.document_id, name), "kie_fields", state.document_id)
+        metadata = await _validate_one(env, state, record, name, kie, primary=index == 0)
+        shown = shown or metadata
+    return shown
+
+
+async def _validate_one(env: StageEnv, state: DocumentState, record: DocumentRecord, name: str,
+                        kie: dict[str, Any], *, primary: bool) -> dict[str, Any]:
+    raw = await ensure_raw(env, state)
+    schema = env.schema_for(name)
+    parsed = state.parsed if state.parsed is not None else await ensure_parsed(env, state)
+    # the table's lineage column: both products' billed pages (status and tags show them apart)
+    pages_billed = response_pages_billed(parsed) + int(kie.get("pages_billed") or 0)
     lineage = Lineage(document_id=state.document_id, source_uri=raw["source_uri"], sha256=raw["sha256"],
                       backend=kie.get("backend", env.backend), model=kie.get("model", ""),
                       pages_billed=pages_billed,
@@ -219,8 +259,12 @@ async def run_validate(env: StageEnv, state: DocumentState) -> dict[str, Any]:
         raise UpstreamMissing(f"kie_fields of {state.document_id} was extracted with schema version "
                               f"{kie.get('schema_version')}, the schema is now {schema.version}: re-run kie_fields")
     outcome = validate_fields(kie["fields"], schema, lineage)
-    state.table_row = TableRow(state.document_id, schema.name, outcome.table, outcome.quarantined)
+    row = TableRow(state.document_id, schema.name, outcome.table, outcome.quarantined)
+    if primary:
+        state.table_row = row
+    else:
+        state.extra_table_rows.append(row)
     area = env.layout.quarantine if outcome.quarantined else env.layout.tables
     return {"status": "quarantined" if outcome.quarantined else "validated", "rows": 1,
             "reasons": "; ".join(outcome.reasons) or "none", "table": schema.name,
-            "pages_billed": pages_billed, "path": table_location(env.store, area, schema.name).uri}
+            "pages_billed_total": pages_billed, "path": table_location(env.store, area, schema.name).uri}

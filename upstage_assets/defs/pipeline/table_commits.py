@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from dagster import AssetExecutionContext, AssetMaterialization
 
@@ -35,6 +35,7 @@ class PendingRow:
     document_id: str
     row: TableRow
     materialization: AssetMaterialization
+    extra_rows: list[TableRow] = field(default_factory=list)  # rows of further schemas of the same bytes
 
 
 class TableCommits:
@@ -60,7 +61,7 @@ class TableCommits:
             if not batch:
                 return
             try:
-                report = await asyncio.to_thread(self.writer.commit, [p.row for p in batch])
+                report = await asyncio.to_thread(self.writer.commit, [r for p in batch for r in (p.row, *p.extra_rows)])
             except Exception as exc:
                 detail = redact(f"{type(exc).__name__}: {exc}")[:300]
                 self.context.log.error(f"{len(batch)} validated rows could not be committed: {detail}")

@@ -1,0 +1,137 @@
+"""Reading field values from the tagger's per-character probabilities.
+
+Dates and amounts are read by type: every date or amount token on the page is a candidate
+and the one whose characters the model marks most strongly wins (so the value is always a
+well-formed date or number, and "which number is the total" is the model's call). Text
+fields take the characters the model marks, joined across lines in reading order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+
+from upstage_assets.local_engine.field_matching import Segment
+from upstage_assets.local_engine.learned.batch import collate
+from upstage_assets.local_engine.learned.dataset import FieldSpec
+from upstage_assets.local_engine.learned.features import SEGMENT_SEPARATOR, PageView, encode_line, segment_at
+from upstage_assets.local_engine.learned.model import FieldTagger
+from upstage_assets.local_engine.learned.targets import amount_tokens, date_tokens
+from upstage_assets.local_engine.normalize import parse_date
+
+# A text character belongs to the field above this probability.
+TEXT_THRESHOLD = 0.5
+# Characters of other kinds tolerated inside a text value (a space the model is unsure of).
+TEXT_GAP = 2
+
+
+@dataclass
+class Prediction:
+    value: Any
+    confidence: float
+    segment: Segment | None
+
+
+def tag(model: FieldTagger, views: list[PageView], device: torch.device) -> list[list[np.ndarray]]:
+    """Per view, per line: [chars, fields] probabilities."""
+    chars = [[encode_line(text) for text in view.texts] for view in views]
+    char_tensor, geometry, counts = collate(chars, [view.geometry for view in views], device)
+    with torch.no_grad():
+        probabilities = torch.sigmoid(model(char_tensor, geometry, counts)).cpu().numpy()
+    return [[probabilities[d, i, :len(line)] for i, line in enumerate(page)] for d, page in enumerate(chars)]
+
+
+def _best_candidate(view: PageView, probs: list[np.ndarray], field: int,
+                    candidates: Callable[[str], list[tuple[int, int, Any, float]]]) -> Prediction | None:
+    """The candidate token whose characters the model marks most strongly (times its prior weight)."""
+    best: tuple[float, Any, int, int] | None = None
+    for index, text in enumerate(view.texts):
+        line_probs = probs[index][:, field]
+        for start, end, value, weight in candidates(text):
+            end = min(end, len(line_probs))
+            if end <= start or value is None:
+                continue
+            score = float(line_probs[start:end].mean()) * weight
+            if best is None or score > best[0]:
+                best = (score, value, index, start)
+    if best is None:
+        return None
+    return Prediction(best[1], best[0], segment_at(view, best[2], best[3]))
+
+
+def _dates(text: str) -> list[tuple[int, int, Any, float]]:
+    return [(start, end, parse_date(token), 1.0) for start, end, token in date_tokens(text)]
+
+
+# Totals and prices are written with cents; a bare integer (a count, a table number) needs
+# clearly stronger marks to win (the rules weigh bare integers down the same way).
+BARE_INTEGER_WEIGHT = 0.6
+
+
+def _amounts(text: str) -> list[tuple[int, int, Any, float]]:
+    return [(start, end, value, 1.0 if decimals else BARE_INTEGER_WEIGHT)
+            for start, end, value, decimals in amount_tokens(text)]
+
+
+def _best_run(line_probs: np.ndarray) -> tuple[int, int, float] | None:
+    """(start, end inclusive, mean probability) of the longest marked run of a line."""
+    marked = np.flatnonzero(line_probs > TEXT_THRESHOLD)
+    if len(marked) < 2:
+        return None
+    runs: list[tuple[int, int]] = []
+    for column in marked:
+        if runs and column - runs[-1][1] <= TEXT_GAP + 1:
+            runs[-1] = (runs[-1][0], int(column))
+        else:
+            runs.append((int(column), int(column)))
+    start, end = max(runs, key=lambda r: r[1] - r[0])
+    return start, end, float(line_probs[start:end + 1].mean())
+
+
+def _text_value(view: PageView, probs: list[np.ndarray], field: int) -> Prediction | None:
+    """The strongest marked line, grown over the marked lines right above and below it: a value is
+    one block of lines, so a stray mark elsewhere on the page does not join it."""
+    runs = [_best_run(probs[index][:, field]) for index in range(len(view.texts))]
+    strengths = [(run[1] - run[0] + 1) * run[2] if run else 0.0 for run in runs]
+    if not any(strengths):
+        return None
+    anchor = int(np.argmax(strengths))
+    first_line = last_line = anchor
+    while first_line > 0 and runs[first_line - 1]:
+        first_line -= 1
+    while last_line + 1 < len(runs) and runs[last_line + 1]:
+        last_line += 1
+    pieces: list[str] = []
+    scores: list[float] = []
+    starts: list[int] = []
+    for index in range(first_line, last_line + 1):
+        run = runs[index]
+        if run is None:
+            continue
+        start, end, _ = run
+        original = view.raw_texts[index][start:end + 1]  # as printed: the model reads upper case
+        pieces.append(original.replace(SEGMENT_SEPARATOR, " ").strip())
+        scores.extend(probs[index][start:end + 1, field].tolist())
+        starts.append(start)
+    value = " ".join(p for p in pieces if p).strip()
+    if not value:
+        return None
+    return Prediction(value, float(np.mean(scores)), segment_at(view, first_line, starts[0]))
+
+
+def decode(view: PageView, probs: list[np.ndarray], fields: list[FieldSpec]) -> dict[str, Prediction | None]:
+    out: dict[str, Prediction | None] = {}
+    for index, spec in enumerate(fields):
+        if not view.texts:
+            out[spec.name] = None
+        elif spec.kind == "date":
+            out[spec.name] = _best_candidate(view, probs, index, _dates)
+        elif spec.kind == "amount":
+            out[spec.name] = _best_candidate(view, probs, index, _amounts)
+        else:
+            out[spec.name] = _text_value(view, probs, index)
+    return out
