@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PYTEST_ARGS ?=
 
-.PHONY: setup system-deps demo test test-fast lint bench bench-quick accuracy reliability train dev clean
+.PHONY: setup system-deps demo test test-fast lint bench bench-quick accuracy reliability train dev clean image stack-test
 
 $(VENV)/.installed: pyproject.toml setup.py
 	$(PYTHON) -m venv $(VENV)
@@ -21,11 +21,22 @@ system-deps:
 demo: setup
 	$(PY) -m upstage_assets.demo $(if $(BACKEND),--backend $(BACKEND),)
 
+# The container tests (image build, compose stack, kube play) take 15-40 min here: `make stack-test` runs them.
 test: setup system-deps
-	$(VENV)/bin/pytest -q $(PYTEST_ARGS)
+	$(VENV)/bin/pytest -q --ignore=upstage_assets_tests/deploy/containers $(PYTEST_ARGS)
 
 test-fast: setup
 	$(VENV)/bin/pytest -q -m "not slow" $(PYTEST_ARGS)
+
+# The CPU image with docker, or podman without a Docker daemon (offline: Debian-package base, local torch wheel).
+# Needs docker or podman (+ debootstrap when no registry answers): `make system-deps` installs podman as root.
+image:
+	bash scripts/build-image.sh
+
+# The image smoke test, the compose stack (podman-compose) and the k8s pods (podman kube play).
+# Kept out of `make test` for time (CI's budget): run it where podman or docker is installed.
+stack-test: setup system-deps
+	$(VENV)/bin/pytest -q upstage_assets_tests/deploy/containers $(PYTEST_ARGS)
 
 lint: setup
 	$(VENV)/bin/ruff check upstage_assets upstage_assets_tests bench
@@ -63,5 +74,5 @@ train: setup
 
 # The chaos suite, then the pipeline fed 200 seeded mutations of real PDFs (make test runs 12).
 reliability: setup
-	$(PY) bench/reliability.py
+	$(PY) -m upstage_assets_tests.reliability.report
 	UPSTAGE_FUZZ_COUNT=200 $(VENV)/bin/pytest -q -s upstage_assets_tests/reliability/test_fuzz_pipeline.py

@@ -5,28 +5,7 @@ import json
 from upstage_assets.local_engine.document_parse import parse_document
 from upstage_assets.local_engine.kie import extract_fields, information_extraction_response
 from upstage_assets.schemas.extraction import load_schema
-
-
-def element(i, text, y, category="paragraph", x0=0.05, x1=0.6, height=0.03):
-    lines = text.count("\n") + 1
-    return {"id": i, "category": category, "page": 1, "content": {"text": text, "html": "", "markdown": text},
-            "coordinates": [{"x": x0, "y": y}, {"x": x1, "y": y}, {"x": x1, "y": y + height * lines},
-                            {"x": x0, "y": y + height * lines}]}
-
-
-def response(*elements):
-    return {"api": "2.0", "model": "test", "content": {"text": "\n".join(e["content"]["text"] for e in elements)},
-            "elements": list(elements), "usage": {"pages": 1}}
-
-
-RECEIPT = response(
-    element(0, "OFFICIAL RECEIPT", 0.02, "heading1"),
-    element(1, "KEDAI RUNCIT MAJU SDN BHD", 0.06, "heading1"),
-    element(2, "NO 12, JALAN BESAR,\nTAMAN MELATI, 53100 KUALA LUMPUR", 0.10),
-    element(3, "TEL: 03-4141 2020", 0.17),
-    element(4, "Bill No:  CS10023\nDate:  03/04/2019 10:22", 0.21),
-    element(5, "SUB TOTAL  18.00\nGST 6%  1.08\nTOTAL  RM 19.08\nCASH  20.00\nCHANGE  0.92", 0.40),
-)
+from upstage_assets_tests.local_engine.learned.pages import RECEIPT, element, response
 
 
 def test_receipt_fields_by_label_geometry_and_layout():

@@ -1,6 +1,6 @@
 """``make reliability`` at a small size: the chaos run, S3 faults, async jobs, bad input, secrets.
 
-Runs ``bench/reliability.py`` as a process, the way ``make reliability`` does, and checks the
+Runs ``python -m upstage_assets_tests.reliability.report`` as a process, the way ``make reliability`` does, and checks the
 final line's zeros plus the details it summarises.
 """
 
@@ -22,7 +22,7 @@ DOCUMENTS = 40
 @pytest.mark.timeout(900)
 def test_reliability_suite_loses_nothing_duplicates_nothing_records_every_bad_input_and_leaks_nothing(tmp_path):
     report_path = tmp_path / "reliability.json"
-    done = subprocess.run([sys.executable, "bench/reliability.py", "--docs", str(DOCUMENTS), "--no-corpus",
+    done = subprocess.run([sys.executable, "-m", "upstage_assets_tests.reliability.report", "--docs", str(DOCUMENTS), "--no-corpus",
                            "--s3-objects", "40", "--json", str(report_path)],
                           cwd=ROOT, capture_output=True, text=True, timeout=880)
     lines = done.stdout.strip().splitlines()

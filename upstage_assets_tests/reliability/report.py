@@ -1,7 +1,10 @@
 """Reliability suite: prove the platform loses nothing and leaks nothing, at size.
 
     make reliability                      # 500 documents, the corpus when ../shared is there
-    .venv/bin/python bench/reliability.py --docs 40 --json out.json
+    .venv/bin/python -m upstage_assets_tests.reliability.report --docs 40 --json out.json
+
+It lives beside the tests it shares its harness with (chaos, bad inputs, leak search), so the
+benchmarks under bench/ never import the test package.
 
 Scenarios (all on loopback, real servers, no patching):
 1. chaos: the emulator injects 20% 429, 5% 5xx, 2% timeouts, 1% malformed bodies over N
@@ -30,7 +33,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 from dagster import DagsterInstance  # noqa: E402
