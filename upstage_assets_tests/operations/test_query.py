@@ -46,3 +46,15 @@ def test_the_command_prints_a_table_json_or_csv(tmp_path, monkeypatch, capsys):
     assert capsys.readouterr().out.splitlines()[:2] == ['"document_id","amount"', f'"{0:016x}",0.1000']
     assert main(["query", "SELECT * FROM no_such_table"]) == 2
     assert "query failed" in capsys.readouterr().err
+
+
+def test_polars_reads_the_current_version_one_row_per_document(tmp_path):
+    """Any Delta reader sees what `query` sees: here Polars, through the Delta log, not the files."""
+    import polars as pl
+
+    _tables(tmp_path)
+    frame = pl.read_delta(str(tmp_path / "tables" / "invoice"))
+    assert frame.height == 3 and frame["document_id"].n_unique() == 3
+    amounts = dict(zip(frame["document_id"].to_list(), frame["amount"].to_list(), strict=True))
+    assert amounts[f"{1:016x}"] == Decimal("0.2000"), "the newer commit's row, not a superseded file's"
+    assert pl.read_delta(str(tmp_path / "quarantine" / "invoice"))["document_id"].to_list() == [f"{9:016x}"]
