@@ -79,6 +79,17 @@ class ContentChanged(DocumentError):
     code = "content_changed"
 
 
+class StorageFull(DocumentError):
+    """The output store has no space left (ENOSPC, or a quota): nothing half-written stays visible.
+
+    Retryable: once space is freed, ``retry-failed`` writes the document again from the stage it
+    reached (what was stored before the disk filled is kept, what the API returned is re-fetched).
+    """
+
+    code = "storage_full"
+    retryable = True
+
+
 class UpstreamMissing(DocumentError):
     """A stage ran for a document whose previous stage has no stored result yet."""
 
@@ -95,6 +106,29 @@ class BudgetExceeded(DocumentError):
 
 class ExtractionFailed(DocumentError):
     code = "extraction_failed"
+
+
+class EngineTimeout(DocumentError):
+    """The local engine ran past its time limit on this document (a hang, or a pathological file).
+
+    Retryable: the limit or the machine's load may differ next time; the worker was replaced.
+    """
+
+    code = "engine_timeout"
+    retryable = True
+
+
+class EngineCrashed(DocumentError):
+    """The local engine's worker died on this document (a native crash, or its memory limit)."""
+
+    code = "engine_crashed"
+    retryable = True
+
+
+class UnsupportedScript(DocumentError):
+    """The page is in a script the installed OCR cannot read (Korean without tesseract's data)."""
+
+    code = "unsupported_script"
 
 
 class InternalError(DocumentError):

@@ -29,18 +29,21 @@ from dagster import (
     AssetOut,
     AssetsDefinition,
     BackfillPolicy,
+    DagsterExecutionInterruptedError,
     Failure,
     MetadataValue,
     multi_asset,
 )
 
 from upstage_assets.dagster_compat import DATA_VERSION_TAG
+from upstage_assets.defs.pipeline.bookkeeping import log_event_patiently
 from upstage_assets.defs.pipeline.config import DocumentPipelineConfig
 from upstage_assets.defs.pipeline.keys import KIE_FIELDS, PARSED_LAYOUTS, RAW_DOCUMENTS, VALIDATED_DOCUMENTS
 from upstage_assets.defs.pipeline.metadata import column_schema, to_metadata
 from upstage_assets.defs.pipeline.partitions import documents_partitions
 from upstage_assets.defs.pipeline.progress import billed_totals, publish_api_state, publish_progress
-from upstage_assets.defs.pipeline.resume import documents_wanted, stages_to_skip
+from upstage_assets.defs.pipeline.resume import documents_wanted, done_in_run_group, stages_to_skip
+from upstage_assets.defs.pipeline.shutdown import BatchShutdown, stop_signals_drain
 from upstage_assets.defs.pipeline.stages import (
     DocumentState,
     StageEnv,
@@ -135,6 +138,8 @@ class DocumentOutcome:
     possibly_billed_twice: int = 0
     quarantined: bool = False
     pending: PendingRow | None = None  # the validated row, its materialization logged after its commit
+    stopped: str | None = None  # a shutdown stopped it: "not started", "between stages" or "abandoned"
+    began: bool = False  # it held a concurrency slot (its stages were under way)
 
     def bill(self, metadata: dict[str, Any]) -> None:
         """Add a stage's billing figures (the ``ProductUsage.metadata`` keys) to this document's."""
@@ -147,19 +152,38 @@ class DocumentOutcome:
 
 async def _process_document(context: AssetExecutionContext, env: StageEnv, document_id: str,
                             selected: set[AssetKey], semaphore: asyncio.Semaphore,
-                            skip: set[AssetKey] | None = None) -> DocumentOutcome:
+                            skip: set[AssetKey] | None = None,
+                            shutdown: BatchShutdown | None = None) -> DocumentOutcome:
     """Take one document through the selected stages; any exception becomes its recorded failure.
 
     This is the batch's error boundary: whatever one document raises (a ``DocumentError``, or a
     ``KeyError``/``UnicodeError``/pyarrow error nobody foresaw, which becomes ``internal_error``),
-    it is recorded against that document and stage, and the other documents go on.
+    it is recorded against that document and stage, and the other documents go on. A shutdown
+    (``shutdown.py``) stops it before it starts or between two stages; after the grace period
+    it is abandoned mid-stage. A stopped document records nothing: it is unfinished.
     """
-    state = DocumentState(document_id)
     outcome = DocumentOutcome(document_id, completed=[])
+    try:
+        return await _document_stages(context, env, document_id, selected, semaphore, skip, shutdown, outcome)
+    except asyncio.CancelledError:
+        if shutdown is None or not shutdown.abandoning:
+            raise
+        outcome.stopped = "abandoned" if outcome.began else "not started"
+        return outcome
+
+
+async def _document_stages(context: AssetExecutionContext, env: StageEnv, document_id: str,
+                           selected: set[AssetKey], semaphore: asyncio.Semaphore, skip: set[AssetKey] | None,
+                           shutdown: BatchShutdown | None, outcome: DocumentOutcome) -> DocumentOutcome:
+    state = DocumentState(document_id)
     async with semaphore:
+        outcome.began = True
         for asset_key, stage in STAGES:
             if asset_key not in selected or (skip and asset_key in skip):
                 continue
+            if shutdown is not None and shutdown.requested:
+                outcome.stopped = "between stages" if outcome.completed else "not started"
+                return outcome
             try:
                 metadata = await stage(env, state)
                 outcome.bill(metadata)
@@ -174,7 +198,7 @@ async def _process_document(context: AssetExecutionContext, env: StageEnv, docum
                     outcome.pending = PendingRow(document_id, state.table_row, materialization,
                                                  extra_rows=list(state.extra_table_rows))
                 else:
-                    context.log_event(materialization)
+                    await log_event_patiently(context, materialization)
             except DocumentError as exc:
                 await _record_document_failure(context, env, state, asset_key, exc, outcome)
                 return outcome
@@ -217,17 +241,20 @@ def _api_retryable(error: DocumentError | None) -> bool:
 
 async def _retry_api_failures(context: AssetExecutionContext, env: StageEnv, selected: set[AssetKey],
                               semaphore: asyncio.Semaphore, outcomes: list[DocumentOutcome],
-                              skips: dict[str, set[AssetKey]], rounds: int) -> None:
+                              skips: dict[str, set[AssetKey]], rounds: int, shutdown: BatchShutdown) -> None:
     """Documents whose API calls still failed (an outage longer than the circuit breaker waits) get
-    ``rounds`` more tries in this run, resuming after the stages they finished; bounded."""
+    ``rounds`` more tries in this run, resuming after the stages they finished; bounded. After a stop
+    signal no round begins, and the rounds' documents drain like the batch's (``shutdown.py``)."""
     for round_number in range(1, rounds + 1):
         again = [(i, o) for i, o in enumerate(outcomes) if _api_retryable(o.error)]
-        if not again:
+        if not again or shutdown.requested:
             return
         context.log.warning(f"retry round {round_number}/{rounds}: {len(again)} documents whose API calls failed")
-        retried = await asyncio.gather(*[
-            _process_document(context, env, o.document_id, selected, semaphore,
-                              (skips.get(o.document_id) or set()) | set(o.completed)) for _, o in again])
+        tasks = [asyncio.create_task(_process_document(context, env, o.document_id, selected, semaphore,
+                                                       (skips.get(o.document_id) or set()) | set(o.completed),
+                                                       shutdown)) for _, o in again]
+        shutdown.track(tasks)
+        retried = await asyncio.gather(*tasks)
         for (index, old), new in zip(again, retried, strict=True):
             new.completed = old.completed + new.completed
             for product, pages in old.pages_billed.items():
@@ -238,14 +265,14 @@ async def _retry_api_failures(context: AssetExecutionContext, env: StageEnv, sel
 
 
 async def _process_batch(context: AssetExecutionContext, env: StageEnv, keys: list[str],
-                         selected: set[AssetKey], concurrency: int, retry_rounds: int = 0,
+                         selected: set[AssetKey], concurrency: int, skips: dict[str, set[AssetKey]],
+                         shutdown: BatchShutdown, retry_rounds: int = 0,
                          commit_every: int = DEFAULT_COMMIT_EVERY) -> list[DocumentOutcome]:
     semaphore = asyncio.Semaphore(concurrency)
     started = time.monotonic()
     outcomes: list[DocumentOutcome] = []
     by_id: dict[str, DocumentOutcome] = {}
     queued: set[str] = set()  # documents whose row is with the table commits
-    skips = stages_to_skip(context.instance, context.run.tags, keys, selected, env.store, env.layout)
 
     async def commit_failed(document_id: str, error: DocumentError) -> None:
         outcome = by_id[document_id]
@@ -255,8 +282,10 @@ async def _process_batch(context: AssetExecutionContext, env: StageEnv, keys: li
 
     commits = TableCommits(context, DeltaTableWriter(env.store, env.layout), commit_failed, commit_every)
     try:
-        tasks = [asyncio.create_task(_process_document(context, env, key, selected, semaphore, skips.get(key)))
+        tasks = [asyncio.create_task(_process_document(context, env, key, selected, semaphore, skips.get(key),
+                                                       shutdown))
                  for key in keys]
+        shutdown.track(tasks)
         for done, task in enumerate(asyncio.as_completed(tasks), start=1):
             outcome = await task
             outcomes.append(outcome)
@@ -271,7 +300,7 @@ async def _process_batch(context: AssetExecutionContext, env: StageEnv, keys: li
                 context.log.info(f"progress: {done}/{len(keys)} documents, {rate:.2f} docs/s, ETA {eta:.0f}s")
                 publish_progress(context, outcomes, len(keys), elapsed)
         if retry_rounds:
-            await _retry_api_failures(context, env, selected, semaphore, outcomes, skips, retry_rounds)
+            await _retry_api_failures(context, env, selected, semaphore, outcomes, skips, retry_rounds, shutdown)
             for outcome in outcomes:  # rows the retry rounds validated are committed like the others
                 by_id[outcome.document_id] = outcome
                 if outcome.pending is not None and outcome.document_id not in queued:
@@ -309,11 +338,43 @@ def _build_env(context: AssetExecutionContext, config: DocumentPipelineConfig, s
 def _summary(outcomes: list[DocumentOutcome], seconds: float) -> dict[str, Any]:
     failed = [o for o in outcomes if o.error and not isinstance(o.error, BudgetExceeded)]
     pending = [o for o in outcomes if isinstance(o.error, BudgetExceeded)]
-    return {"documents": len(outcomes), "succeeded": sum(1 for o in outcomes if o.error is None),
+    return {"documents": len(outcomes),
+            "succeeded": sum(1 for o in outcomes if o.error is None and o.stopped is None),
             "failed": len(failed), "pending_budget": len(pending),
+            "stopped_by_shutdown": sum(1 for o in outcomes if o.stopped is not None),
             "quarantined": sum(1 for o in outcomes if o.quarantined),
             **billed_totals(outcomes), "seconds": round(seconds, 2),
             "docs_per_second": round(len(outcomes) / seconds, 2) if seconds else None}
+
+
+def _stop_for_shutdown(context: AssetExecutionContext, shutdown: BatchShutdown,
+                       outcomes: list[DocumentOutcome]) -> None:
+    """Say what the interrupted batch leaves behind, then end the step as interrupted (retried)."""
+    stopped: dict[str, list[str]] = {}
+    for o in outcomes:
+        if o.stopped:
+            stopped.setdefault(o.stopped, []).append(o.document_id)
+    finished = sum(1 for o in outcomes if o.stopped is None)
+    context.log.warning(
+        f"{shutdown.signal_name or 'a stop signal'} received: stopped taking documents. {finished} documents "
+        f"finished in this run and are materialized; {len(stopped.get('between stages', []))} stopped after the "
+        f"stage in flight, {len(stopped.get('not started', []))} not started, "
+        f"{len(stopped.get('abandoned', []))} abandoned after the {shutdown.grace_s:.0f} s grace period "
+        f"{sorted(stopped.get('abandoned', []))[:20]}. They resume at their stage when the run is retried "
+        "(or with `upstage-assets retry-failed`).")
+    raise DagsterExecutionInterruptedError()
+
+
+def _say_pending_budget(context: AssetExecutionContext, outcomes: list[DocumentOutcome]) -> None:
+    """Documents the budget kept back were not sent and are not failed: the run says so, once."""
+    pending = [o for o in outcomes if isinstance(o.error, BudgetExceeded)]
+    if not pending:
+        return
+    first = pending[0].error.message if pending[0].error else ""
+    context.log.warning(
+        f"{len(pending)} documents were not sent: the spend limit was reached ({first}). They stay pending, "
+        "not failed; nothing was paid for them. Raise the limit (budget_per_run_usd / budget_per_day_usd of "
+        "the parser resource), then run `upstage-assets retry-failed`: what was already done is not sent again.")
 
 
 def run_document_pipeline(context: AssetExecutionContext, config: DocumentPipelineConfig, settings: Settings):
@@ -321,13 +382,25 @@ def run_document_pipeline(context: AssetExecutionContext, config: DocumentPipeli
     keys = documents_wanted(context.run.tags, list(context.partition_keys))  # recovery runs skip done ones
     selected = set(context.selected_asset_keys)
     env = _build_env(context, config, settings)
+    skips = stages_to_skip(context.instance, context.run.tags, keys, selected, env.store, env.layout)
+    group = done_in_run_group(context.instance, context.run, keys, selected, env.store, env.layout)
+    if group.settled or any(group.stages.values()):  # a retried run: what its earlier attempts did stays done
+        context.log.info(f"re-execution of run {context.run.parent_run_id}: {len(group.settled)} documents "
+                         "finished or failed there are skipped, the others resume at the stage they reached")
+        keys = [k for k in keys if k not in group.settled]
+        skips = {k: skips.get(k, set()) | group.stages.get(k, set()) for k in keys}
     context.log.info(f"processing {len(keys)} documents through "
                      f"{', '.join(k.to_user_string() for k, _ in STAGES if k in selected)} ({env.backend} backend)")
     started = time.monotonic()
-    outcomes = asyncio.run(_process_batch(context, env, keys, selected, config.max_concurrent_documents,
-                                          config.api_retry_rounds, config.table_commit_every))
+    shutdown = BatchShutdown(grace_s=settings.shutdown_grace_s)
+    with stop_signals_drain(shutdown):
+        outcomes = asyncio.run(_process_batch(context, env, keys, selected, config.max_concurrent_documents,
+                                              skips, shutdown, config.api_retry_rounds, config.table_commit_every))
     summary = _summary(outcomes, time.monotonic() - started)
     context.log.info(f"batch summary: {summary}")
+    _say_pending_budget(context, outcomes)
+    if shutdown.requested:
+        _stop_for_shutdown(context, shutdown, outcomes)
 
     if VALIDATED_DOCUMENTS in selected:
         validated = [o for o in outcomes if VALIDATED_DOCUMENTS in o.completed]

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 
 from dagster import AssetExecutionContext, AssetMaterialization
 
+from upstage_assets.defs.pipeline.bookkeeping import log_event_patiently
 from upstage_assets.errors import DocumentError
 from upstage_assets.redaction import redact
 from upstage_assets.storage.table_writer import DeltaTableWriter, TableRow
@@ -76,7 +77,7 @@ class TableCommits:
                 metadata = dict(p.materialization.metadata)
                 if version is not None:
                     metadata["delta_version"] = version  # type: ignore[assignment]
-                self.context.log_event(AssetMaterialization(
+                await log_event_patiently(self.context, AssetMaterialization(
                     asset_key=p.materialization.asset_key, partition=p.materialization.partition,
                     tags=p.materialization.tags, metadata=metadata))
             self.committed += len(batch)
