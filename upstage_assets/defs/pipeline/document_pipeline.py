@@ -287,7 +287,8 @@ def _build_env(context: AssetExecutionContext, config: DocumentPipelineConfig, s
                     parser=parser, backend=parser_resource.backend_label,
                     read_source=storage.read_source, limits=config.limits(),
                     parse_options=ParseOptions(ocr=config.ocr), schema_for=schema_for,
-                    prices=parser_resource.product_prices(ParseOptions(ocr=config.ocr).mode))
+                    prices=parser_resource.product_prices(ParseOptions(ocr=config.ocr).mode),
+                    document_types=config.document_type_policy())
 
 
 def _summary(outcomes: list[DocumentOutcome], seconds: float) -> dict[str, Any]:
