@@ -19,9 +19,9 @@ from pydantic import Field
 
 from upstage_assets.schemas.classification import DocumentLabel
 from upstage_assets.schemas.extraction import ExtractionSchema
-from upstage_assets.upstage_api.classification import DocumentClassificationApi
 from upstage_assets.upstage_api.budget import SpendBudget
 from upstage_assets.upstage_api.circuit import BreakerSettings, CircuitBreaker
+from upstage_assets.upstage_api.classification import DocumentClassificationApi
 from upstage_assets.upstage_api.document_parse import AsyncPollSettings, DocumentParseApi
 from upstage_assets.upstage_api.errors import UpstageError
 from upstage_assets.upstage_api.extraction import ExtractionOptions, InformationExtractionApi

@@ -12,7 +12,11 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from upstage_assets.schemas.classification import Classification, DocumentLabel, classification_response_format
+from upstage_assets.schemas.classification import (
+    Classification,
+    DocumentLabel,
+    classification_response_format,
+)
 from upstage_assets.upstage_api.errors import UpstageProtocolError
 from upstage_assets.upstage_api.extraction import confidence_value, data_url, tool_arguments
 from upstage_assets.upstage_api.http import UpstageHttp

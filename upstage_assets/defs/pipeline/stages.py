@@ -17,6 +17,7 @@ from typing import Any
 
 import pyarrow.parquet as pq
 
+from upstage_assets.defs.pipeline.routing import DocumentTypePolicy, Route, route_document
 from upstage_assets.errors import (
     ContentChanged,
     DocumentError,
@@ -24,7 +25,6 @@ from upstage_assets.errors import (
     ExtractionFailed,
     UpstreamMissing,
 )
-from upstage_assets.defs.pipeline.routing import DocumentTypePolicy, Route, route_document
 from upstage_assets.ingest.naming import sha256_hex
 from upstage_assets.inspection import DocumentLimits, inspect_document
 from upstage_assets.schemas.extraction import ExtractionSchema
@@ -33,7 +33,12 @@ from upstage_assets.storage.layout import OutputLayout
 from upstage_assets.storage.object_store import ObjectStore
 from upstage_assets.storage.registry import DocumentRecord, DocumentRegistry
 from upstage_assets.unicode_text import valid_text, valid_unicode
-from upstage_assets.upstage_api.parser import ClassificationResult, DocumentParser, ParseOptions, SourceDocument
+from upstage_assets.upstage_api.parser import (
+    ClassificationResult,
+    DocumentParser,
+    ParseOptions,
+    SourceDocument,
+)
 from upstage_assets.upstage_api.usage import pages_billed as response_pages_billed
 from upstage_assets.validation import Lineage, ValidationOutcome, quarantine_unextracted, validate_fields
 
