@@ -18,6 +18,7 @@ import time
 from collections import Counter
 from pathlib import Path
 
+from upstage_assets.ingest.naming import sha256_hex
 from upstage_assets.inspection import DocumentLimits, inspect_document
 from upstage_assets.local_engine.classify import classify_parsed
 from upstage_assets.local_engine.learned.parse_cache import ParseCache
@@ -49,6 +50,7 @@ def main() -> None:
     confusion: Counter[tuple[str, str]] = Counter()
     skipped: list[str] = []
     wrong: list[str] = []
+    outcomes: list[tuple[str, str, float]] = []  # (truth, predicted, confidence)
     seconds = []
     for truth, path in corpus_documents(args.receipts, args.forms):
         data = path.read_bytes()
@@ -57,8 +59,6 @@ def main() -> None:
         except Exception as exc:  # encrypted, corrupt: the pipeline refuses them before classifying
             skipped.append(f"{path.name} ({type(exc).__name__})")
             continue
-        from upstage_assets.ingest.naming import sha256_hex
-
         parsed = cache.get(sha256_hex(data))
         if parsed is None:
             if args.cached_only:
@@ -69,6 +69,7 @@ def main() -> None:
         result = classify_parsed(parsed, labels)
         seconds.append(time.perf_counter() - started)
         confusion[(truth, result.label)] += 1
+        outcomes.append((truth, result.label, float(result.confidence or 0.0)))
         if result.label != truth:
             wrong.append(f"{path.parent.parent.name}/{path.name}: {truth} -> {result.label} ({result.confidence:.2f})")
     names = [label.name for label in labels]
@@ -86,6 +87,18 @@ def main() -> None:
         lines.append(f"| {truth} | " + " | ".join(map(str, row)) + f" | {row[names.index(truth)] / max(sum(row), 1):.2f} |")
     precision = [confusion[(p, p)] / max(sum(confusion[(t, p)] for t in names), 1) for p in names]
     lines += ["| precision | " + " | ".join(f"{v:.2f}" for v in precision) + " | |", "",
+              "With a fixed schema (`document_types: check`), a document is quarantined as `wrong_document_type` "
+              "when its class differs with at least `min_type_confidence`:", "",
+              "| min_type_confidence | invoices/receipts wrongly quarantined under their own schema | "
+              "other documents kept out of the `invoice` schema |", "|---|---|---|"]
+    mine = [o for o in outcomes if o[0] != "others"]
+    foreign = [o for o in outcomes if o[0] != "invoice"]
+    for threshold in (0.0, 0.5, 0.6, 0.7, 0.8):
+        lost = sum(1 for t, p, c in mine if p != t and c >= threshold)
+        caught = sum(1 for t, p, c in foreign if p != "invoice" and c >= threshold)
+        lines.append(f"| {threshold:.1f}{' (default)' if threshold == 0.6 else ''} | {lost}/{len(mine)} | "
+                     f"{caught}/{len(foreign)} |")
+    lines += ["",
               "Misclassified:", "", *[f"- {w}" for w in wrong], "",
               f"Skipped ({len(skipped)}): " + ", ".join(skipped), ""]
     RESULTS.write_text("\n".join(lines))
