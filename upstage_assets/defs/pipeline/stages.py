@@ -8,6 +8,7 @@ metadata shown in the UI. Errors are ``DocumentError``s; the caller records them
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import io
 import json
 from collections import Counter
@@ -209,14 +210,15 @@ async def _route(env: StageEnv, state: DocumentState, name: str) -> Route:
     document = await source_document(env, state)
 
     async def classify(labels: list[Any]) -> ClassificationResult:
-        key = tuple((label.name, label.description) for label in labels)
-        if key not in state.classifications:
-            try:
-                state.classifications[key] = await env.parser.classify(document, labels, parsed)
-            except DocumentError:
-                raise
-            except (KeyError, ValueError, TypeError) as exc:
-                raise ExtractionFailed(f"the classification could not be read: {type(exc).__name__}: {exc}") from exc
+        key = tuple(sorted((label.name, label.description) for label in labels))  # the same labels, one call
+        if key in state.classifications:  # asked and paid for already (another schema of the same bytes)
+            return dataclasses.replace(state.classifications[key], pages_billed=0)
+        try:
+            state.classifications[key] = await env.parser.classify(document, labels, parsed)
+        except DocumentError:
+            raise
+        except (KeyError, ValueError, TypeError) as exc:
+            raise ExtractionFailed(f"the classification could not be read: {type(exc).__name__}: {exc}") from exc
         return state.classifications[key]
 
     return await route_document(env.document_types, env.schema_for, classify, name)
