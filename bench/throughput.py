@@ -7,7 +7,7 @@ generates N one-page documents and runs, one after the other:
 
 1. ideal      the project's client in a bare asyncio loop at the limit: parse + extract
 2. platform   partitions + one asset backfill run by a real dagster-daemon and run launcher,
-              until the Parquet table holds N rows
+              until the Delta table holds N rows
 3. sequential one document at a time, parse then extract, same client (users' scripts)
 4. per-doc    one `dagster asset materialize` process per partition, on a small sample
 
@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from harness import PY, RESULTS, ROOT, TreeRssSampler, make_documents, mib, start_emulator  # noqa: E402
+from harness import PY, RESULTS, ROOT, TreeRssSampler, make_documents, mib, start_emulator, table_rows  # noqa: E402
 
 API_KEY = "bench-key-not-a-secret"
 
@@ -119,7 +119,7 @@ def _register(work: Path, url: str, paths: list[Path]) -> tuple[object, object, 
 
 
 def _rows(work: Path) -> int:
-    return sum(1 for _ in (work / "outputs" / "tables").rglob("*.parquet")) if (work / "outputs").exists() else 0
+    return table_rows(work / "outputs")
 
 
 def measure_platform(url: str, paths: list[Path], work: Path, timeout_s: float) -> Measurement:
@@ -143,7 +143,7 @@ def measure_platform(url: str, paths: list[Path], work: Path, timeout_s: float) 
                 if time.monotonic() - started > timeout_s:
                     note = f"timed out with {_rows(work)}/{len(keys)} rows"
                     break
-                time.sleep(0.25)
+                time.sleep(0.5)
             seconds = time.monotonic() - started
         runs = len(instance.get_run_ids())
         note = note or f"{runs} runs"

@@ -89,6 +89,7 @@ class Settings:
     upstage_base_url: str | None = None  # UPSTAGE_API_BASE_URL (default: the emulator's or Upstage's)
     documents_per_run: int = 50  # UPSTAGE_ASSETS_DOCUMENTS_PER_RUN: documents in one batched run
     max_documents_per_tick: int = 1000  # UPSTAGE_ASSETS_MAX_DOCUMENTS_PER_TICK: inbox sensor reads per tick
+    ui_base_url: str | None = None  # UPSTAGE_ASSETS_UI_URL: the Dagster UI's address, for links in notices
     client_limits: tuple[tuple[str, float], ...] = ()  # UPSTAGE_CLIENT_<NAME>: see CLIENT_LIMITS
     api_key_set: bool = False  # whether UPSTAGE_API_KEY is non-empty (the key itself is read by the client only)
     budget_per_run_usd: float | None = None  # UPSTAGE_ASSETS_BUDGET_PER_RUN_USD: Upstage spend limit per run
@@ -129,6 +130,7 @@ class Settings:
             "max_documents_per_tick": _whole_number(env, "UPSTAGE_ASSETS_MAX_DOCUMENTS_PER_TICK", 1000),
             "api_key_set": bool(env.get(API_KEY_ENV, "").strip()),
             "client_limits": _client_limits(env),
+            "ui_base_url": (env.get("UPSTAGE_ASSETS_UI_URL") or "").rstrip("/") or None,
             "budget_per_run_usd": _optional_number(env, "UPSTAGE_ASSETS_BUDGET_PER_RUN_USD"),
             "budget_per_day_usd": _optional_number(env, "UPSTAGE_ASSETS_BUDGET_PER_DAY_USD"),
             "state_store": env.get("UPSTAGE_ASSETS_STATE_STORE") or None,

@@ -31,6 +31,8 @@ class DocumentPipelineConfig(Config):
                     "is at least this sure (the API gives no confidence: its answer counts as sure)")
     ocr: str = Field(default="auto", description="auto: OCR only where there is no text layer; force: OCR all")
     max_concurrent_documents: int = Field(default=8, ge=1, description="documents in flight in one step")
+    table_commit_every: int = Field(
+        default=8, ge=1, description="validated documents per Delta commit (a commit also ends every step)")
     max_document_bytes: int = Field(default=100 * 1024 * 1024, description="refuse larger documents")
     max_pages: int = Field(default=2000, description="refuse documents with more pages")
     max_pixels_per_page: int = Field(default=200_000_000, description="refuse larger images")

@@ -39,7 +39,7 @@ from upstage_assets.dagster_compat import DATA_VERSION_TAG
 from upstage_assets.defs.pipeline.bookkeeping import log_event_patiently
 from upstage_assets.defs.pipeline.config import DocumentPipelineConfig
 from upstage_assets.defs.pipeline.keys import KIE_FIELDS, PARSED_LAYOUTS, RAW_DOCUMENTS, VALIDATED_DOCUMENTS
-from upstage_assets.defs.pipeline.metadata import to_metadata
+from upstage_assets.defs.pipeline.metadata import column_schema, to_metadata
 from upstage_assets.defs.pipeline.partitions import documents_partitions
 from upstage_assets.defs.pipeline.progress import billed_totals, publish_api_state, publish_progress
 from upstage_assets.defs.pipeline.resume import documents_wanted, done_in_run_group, stages_to_skip
@@ -52,6 +52,7 @@ from upstage_assets.defs.pipeline.stages import (
     run_raw,
     run_validate,
 )
+from upstage_assets.defs.pipeline.table_commits import DEFAULT_COMMIT_EVERY, PendingRow, TableCommits
 from upstage_assets.defs.pipeline.unstored_failures import keep_unstored_failure
 from upstage_assets.deploy.k8s_gpu import gpu_op_tags
 from upstage_assets.errors import BudgetExceeded, DocumentError, InternalError, UnsafeDocumentKey
@@ -60,6 +61,7 @@ from upstage_assets.resources.local_engine import LocalEngineResource
 from upstage_assets.schemas.extraction import BUILTIN_SCHEMAS, ExtractionSchema, load_schema
 from upstage_assets.settings import Settings
 from upstage_assets.storage.failures import clear_failure, failure_row, store_failure_row
+from upstage_assets.storage.table_writer import DeltaTableWriter
 from upstage_assets.upstage_api.errors import UpstageError
 from upstage_assets.upstage_api.parser import ParseOptions
 
@@ -114,6 +116,19 @@ def _document_name(state: DocumentState) -> str | None:
     return state.record.filename if state.record else (state.raw or {}).get("filename")
 
 
+def _with_column_schema(materialization: AssetMaterialization, env: StageEnv,
+                        state: DocumentState) -> AssetMaterialization:
+    """The row's table schema (types, descriptions from the JSON schema) shown in the UI."""
+    row = state.table_row
+    assert row is not None
+    schema_ref = (state.kie or {}).get("schema_ref") or (state.raw or {}).get("schema")  # auto: routed
+    properties = env.schema_for(schema_ref).properties if not row.quarantined else {}
+    return AssetMaterialization(asset_key=materialization.asset_key, partition=materialization.partition,
+                                tags=materialization.tags,
+                                metadata={**materialization.metadata,
+                                          "dagster/column_schema": column_schema(row.table.schema, properties)})
+
+
 @dataclass
 class DocumentOutcome:
     document_id: str
@@ -124,6 +139,7 @@ class DocumentOutcome:
     cost_usd: float = 0.0
     possibly_billed_twice: int = 0
     quarantined: bool = False
+    pending: PendingRow | None = None  # the validated row, its materialization logged after its commit
     stopped: str | None = None  # a shutdown stopped it: "not started", "between stages" or "abandoned"
     began: bool = False  # it held a concurrency slot (its stages were under way)
 
@@ -175,10 +191,16 @@ async def _document_stages(context: AssetExecutionContext, env: StageEnv, docume
                 outcome.bill(metadata)
                 outcome.quarantined = outcome.quarantined or metadata.get("status") == "quarantined"
                 data_version = _data_version(asset_key, state)
-                await log_event_patiently(context, AssetMaterialization(
+                materialization = AssetMaterialization(
                     asset_key=asset_key, partition=document_id,
                     tags={DATA_VERSION_TAG: data_version} if data_version else None,
-                    metadata=to_metadata({"document": _document_name(state), **metadata})))
+                    metadata=to_metadata({"document": _document_name(state), **metadata}))
+                if asset_key == VALIDATED_DOCUMENTS and state.table_row is not None:
+                    materialization = _with_column_schema(materialization, env, state)
+                    outcome.pending = PendingRow(document_id, state.table_row, materialization,
+                                                 extra_rows=list(state.extra_table_rows))
+                else:
+                    await log_event_patiently(context, materialization)
             except DocumentError as exc:
                 await _record_document_failure(context, env, state, asset_key, exc, outcome)
                 return outcome
@@ -248,17 +270,33 @@ async def _retry_api_failures(context: AssetExecutionContext, env: StageEnv, sel
 
 async def _process_batch(context: AssetExecutionContext, env: StageEnv, keys: list[str],
                          selected: set[AssetKey], concurrency: int, skips: dict[str, set[AssetKey]],
-                         shutdown: BatchShutdown, retry_rounds: int = 0) -> list[DocumentOutcome]:
+                         shutdown: BatchShutdown, retry_rounds: int = 0,
+                         commit_every: int = DEFAULT_COMMIT_EVERY) -> list[DocumentOutcome]:
     semaphore = asyncio.Semaphore(concurrency)
     started = time.monotonic()
     outcomes: list[DocumentOutcome] = []
+    by_id: dict[str, DocumentOutcome] = {}
+    queued: set[str] = set()  # documents whose row is with the table commits
+
+    async def commit_failed(document_id: str, error: DocumentError) -> None:
+        outcome = by_id[document_id]
+        if VALIDATED_DOCUMENTS in outcome.completed:
+            outcome.completed.remove(VALIDATED_DOCUMENTS)
+        await _record_document_failure(context, env, DocumentState(document_id), VALIDATED_DOCUMENTS, error, outcome)
+
+    commits = TableCommits(context, DeltaTableWriter(env.store, env.layout), commit_failed, commit_every)
     try:
         tasks = [asyncio.create_task(_process_document(context, env, key, selected, semaphore, skips.get(key),
                                                        shutdown))
                  for key in keys]
         shutdown.track(tasks)
         for done, task in enumerate(asyncio.as_completed(tasks), start=1):
-            outcomes.append(await task)
+            outcome = await task
+            outcomes.append(outcome)
+            by_id[outcome.document_id] = outcome
+            if outcome.pending is not None:
+                queued.add(outcome.document_id)
+                await commits.add(outcome.pending)
             if done % 10 == 0 or done == len(keys):
                 elapsed = time.monotonic() - started
                 rate = done / elapsed if elapsed else 0.0
@@ -267,9 +305,17 @@ async def _process_batch(context: AssetExecutionContext, env: StageEnv, keys: li
                 publish_progress(context, outcomes, len(keys), elapsed)
         if retry_rounds:
             await _retry_api_failures(context, env, selected, semaphore, outcomes, skips, retry_rounds, shutdown)
+            for outcome in outcomes:  # rows the retry rounds validated are committed like the others
+                by_id[outcome.document_id] = outcome
+                if outcome.pending is not None and outcome.document_id not in queued:
+                    queued.add(outcome.document_id)
+                    await commits.add(outcome.pending)
             publish_progress(context, outcomes, len(keys), time.monotonic() - started)
     finally:
-        await env.parser.aclose()
+        try:
+            await commits.flush()  # what was validated is committed and logged, even on the way out
+        finally:
+            await env.parser.aclose()
     return outcomes
 
 
@@ -354,7 +400,7 @@ def run_document_pipeline(context: AssetExecutionContext, config: DocumentPipeli
     shutdown = BatchShutdown(grace_s=settings.shutdown_grace_s)
     with stop_signals_drain(shutdown):
         outcomes = asyncio.run(_process_batch(context, env, keys, selected, config.max_concurrent_documents,
-                                              skips, shutdown, config.api_retry_rounds))
+                                              skips, shutdown, config.api_retry_rounds, config.table_commit_every))
     summary = _summary(outcomes, time.monotonic() - started)
     context.log.info(f"batch summary: {summary}")
     _say_pending_budget(context, outcomes)
@@ -405,8 +451,8 @@ def build_document_pipeline(settings: Settings) -> AssetsDefinition:
             "validated_documents": AssetOut(
                 key=VALIDATED_DOCUMENTS, is_required=False, io_manager_key="parquet_table_io_manager",
                 code_version=f"schemas-{_builtin_schema_versions()}",
-                description="Typed rows in Parquet (one table per schema, with lineage columns); rows that fail "
-                            "validation go to the quarantine table with the reason."),
+                description="Typed rows in Delta Lake tables (tables/<schema>, one row per document, with lineage "
+                            "columns); rows that fail validation go to the quarantine/<schema> table with the reason."),
         },
         internal_asset_deps={
             "raw_documents": set(), "parsed_layouts": {RAW_DOCUMENTS},
