@@ -121,7 +121,8 @@ def _with_column_schema(materialization: AssetMaterialization, env: StageEnv,
     """The row's table schema (types, descriptions from the JSON schema) shown in the UI."""
     row = state.table_row
     assert row is not None
-    properties = env.schema_for((state.raw or {}).get("schema")).properties if not row.quarantined else {}
+    schema_ref = (state.kie or {}).get("schema_ref") or (state.raw or {}).get("schema")  # auto: routed
+    properties = env.schema_for(schema_ref).properties if not row.quarantined else {}
     return AssetMaterialization(asset_key=materialization.asset_key, partition=materialization.partition,
                                 tags=materialization.tags,
                                 metadata={**materialization.metadata,
@@ -335,7 +336,8 @@ def _build_env(context: AssetExecutionContext, config: DocumentPipelineConfig, s
                     parser=parser, backend=parser_resource.backend_label,
                     read_source=storage.read_source, limits=config.limits(),
                     parse_options=ParseOptions(ocr=config.ocr), schema_for=schema_for,
-                    prices=parser_resource.product_prices(ParseOptions(ocr=config.ocr).mode))
+                    prices=parser_resource.product_prices(ParseOptions(ocr=config.ocr).mode),
+                    document_types=config.document_type_policy())
 
 
 def _summary(outcomes: list[DocumentOutcome], seconds: float) -> dict[str, Any]:
