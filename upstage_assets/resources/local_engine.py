@@ -20,6 +20,7 @@ from upstage_assets.local_engine.isolation import EngineLimits, EnginePool
 from upstage_assets.schemas.classification import DocumentLabel
 from upstage_assets.schemas.extraction import ExtractionSchema
 from upstage_assets.schemas.ie_response import fields_from_ie_response
+from upstage_assets.storage.billing import PRODUCTS
 from upstage_assets.upstage_api.parser import (
     ClassificationResult,
     DocumentParser,
@@ -102,7 +103,7 @@ class LocalEngineResource(ConfigurableResource):
         return "local"
 
     def product_prices(self, parse_mode: str = "standard") -> dict[str, float]:
-        return {"parse": 0.0, "extraction": 0.0}  # nothing is billed
+        return dict.fromkeys(PRODUCTS, 0.0)  # nothing is billed
 
     def create_parser(self) -> DocumentParser:
         device = self.device or os.environ.get("UPSTAGE_ASSETS_DEVICE")

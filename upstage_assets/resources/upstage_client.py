@@ -19,6 +19,7 @@ from pydantic import Field
 
 from upstage_assets.schemas.classification import DocumentLabel
 from upstage_assets.schemas.extraction import ExtractionSchema
+from upstage_assets.storage.billing import CLASSIFICATION, EXTRACTION, PARSE
 from upstage_assets.upstage_api.budget import SpendBudget
 from upstage_assets.upstage_api.circuit import BreakerSettings, CircuitBreaker
 from upstage_assets.upstage_api.classification import DocumentClassificationApi
@@ -39,8 +40,9 @@ from upstage_assets.upstage_api.usage import UsageLedger, pages_billed, price_ke
 
 logger = logging.getLogger("upstage_assets.upstage_client")
 #: Which endpoints bill which product (``storage.billing``).
-PRODUCT_ENDPOINTS = {"parse": ("document-parse", "ocr", "document-parse-async"),
-                     "extraction": ("information-extraction", "document-classification")}
+PRODUCT_ENDPOINTS = {PARSE: ("document-parse", "ocr", "document-parse-async"),
+                     CLASSIFICATION: ("document-classification",),
+                     EXTRACTION: ("information-extraction",)}
 
 
 class UpstageClient(ConfigurableResource):  # type: ignore[type-arg]
@@ -96,8 +98,8 @@ class UpstageClient(ConfigurableResource):  # type: ignore[type-arg]
     price_ocr: float = 0.0015
     price_extract: float = 0.01
     price_extract_enhanced: float = 0.03
-    price_classify: float = Field(default=0.01, description="USD per page classified (Upstage publishes no "
-                                  "separate rate in the contract notes: set your contract's)")
+    price_classify: float = Field(default=0.01, description="USD per page classified, the `classification` "
+                                  "product (a guess: no published rate was found; set your contract's)")
 
     budget_per_run_usd: float | None = None
     budget_per_day_usd: float | None = None
@@ -115,12 +117,14 @@ class UpstageClient(ConfigurableResource):  # type: ignore[type-arg]
         """USD per billed page of each product a document goes through (``storage.billing``).
 
         Defaults are the commonly quoted per-page rates (Document Parse standard $0.01,
-        enhanced $0.03); Upstage publishes current prices at https://www.upstage.ai/pricing and
-        in the console's billing page: set ``price_*`` to your contract's figures.
+        enhanced $0.03); Document Classification's $0.01 is a guess (no published rate found).
+        Upstage publishes current prices at https://www.upstage.ai/pricing and in the console's
+        billing page: set ``price_*`` to your contract's figures.
         """
         ledger = UsageLedger(prices=self.prices())
-        return {"parse": ledger.price(price_key("document-parse", parse_mode)),
-                "extraction": ledger.price(price_key("information-extract", self.extraction_mode()))}
+        return {PARSE: ledger.price(price_key("document-parse", parse_mode)),
+                CLASSIFICATION: ledger.price("document-classify"),
+                EXTRACTION: ledger.price(price_key("information-extract", self.extraction_mode()))}
 
     def extraction_mode(self) -> str:
         return "standard"

@@ -73,6 +73,41 @@ def test_the_client_gets_each_kind_back_and_bills_it(emulator, kinds, tmp_path):
     assert stats["requests_by_route"].get("/v1/document-classification") == sum(len(v) for v in kinds.values())
 
 
+def test_a_classification_spends_the_budget_at_its_own_price(emulator, kinds, tmp_path):
+    """The spend limit counts classifications priced ``price_classify`` (not the extraction price):
+    one fits the limit, the next would pass it and is refused before anything is sent."""
+    from upstage_assets.errors import BudgetExceeded
+    from upstage_assets.resources.upstage_client import UpstageClient
+
+    labels = labels_for_schemas([load_schema("invoice"), load_schema("receipt")])
+    client = UpstageClient(base_url=emulator.url, api_key=KEY, rate_limit_store=str(tmp_path / "limits"),
+                           classify_requests_per_second=1000.0, backoff_base_s=0.01,
+                           price_classify=0.05, price_extract=0.001, budget_per_run_usd=0.08)
+    parser = client.create_parser(run_id="budget-run")
+    document = _document(kinds["invoice"][0])
+    assert document.page_count == 1
+
+    def sent() -> int:
+        stats = httpx.get(f"{emulator.url}/__emulator__/stats").json()
+        return int(stats["requests_by_route"].get("/v1/document-classification", 0))
+
+    async def classify_twice():
+        try:
+            await parser.classify(document, labels)
+            before = sent()
+            with pytest.raises(BudgetExceeded, match="0.0500/page"):
+                await parser.classify(document, labels)
+            return before
+        finally:
+            await parser.aclose()
+
+    before = asyncio.run(classify_twice())
+    assert sent() == before, "the refused classification was never sent"
+    assert parser.usage()["spend"]["run_usd"] == pytest.approx(0.05)
+    assert client.product_prices() == {"parse": client.price_parse_standard, "classification": 0.05,
+                                       "extraction": 0.001}
+
+
 def test_a_users_labels_and_descriptions_pick_the_class(emulator, kinds):
     """Labels are the user's own: a description names what the label means."""
     labels = [DocumentLabel("payment_request", "A bill or invoice asking the customer to pay an amount due"),

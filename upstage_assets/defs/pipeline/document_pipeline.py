@@ -60,6 +60,7 @@ from upstage_assets.redaction import redact
 from upstage_assets.resources.local_engine import LocalEngineResource
 from upstage_assets.schemas.extraction import BUILTIN_SCHEMAS, ExtractionSchema, load_schema
 from upstage_assets.settings import Settings
+from upstage_assets.storage.billing import billed_by_product
 from upstage_assets.storage.failures import clear_failure, failure_row, store_failure_row
 from upstage_assets.storage.table_writer import DeltaTableWriter
 from upstage_assets.upstage_api.errors import UpstageError
@@ -144,10 +145,11 @@ class DocumentOutcome:
     began: bool = False  # it held a concurrency slot (its stages were under way)
 
     def bill(self, metadata: dict[str, Any]) -> None:
-        """Add a stage's billing figures (the ``ProductUsage.metadata`` keys) to this document's."""
-        product = metadata.get("product")
-        if product:
-            self.pages_billed[product] = self.pages_billed.get(product, 0) + int(metadata.get("pages_billed") or 0)
+        """Add a stage's billing figures (``storage.billing.stage_metadata``) to this document's."""
+        billed = billed_by_product(metadata)
+        for product, (pages, _) in billed.items():
+            self.pages_billed[product] = self.pages_billed.get(product, 0) + pages
+        if billed:
             self.cost_usd += float(metadata.get("estimated_cost_usd") or 0.0)
             self.possibly_billed_twice += int(metadata.get("possibly_billed_twice") or 0)
 

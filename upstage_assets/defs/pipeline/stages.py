@@ -27,7 +27,14 @@ from upstage_assets.errors import (
 from upstage_assets.ingest.naming import sha256_hex
 from upstage_assets.inspection import DocumentLimits, inspect_document
 from upstage_assets.schemas.extraction import ExtractionSchema
-from upstage_assets.storage.billing import EXTRACTION, PARSE, ProductUsage, write_usage
+from upstage_assets.storage.billing import (
+    CLASSIFICATION,
+    EXTRACTION,
+    PARSE,
+    ProductUsage,
+    stage_metadata,
+    write_usage,
+)
 from upstage_assets.storage.delta import table_location
 from upstage_assets.storage.layout import OutputLayout
 from upstage_assets.storage.object_store import ObjectStore
@@ -154,7 +161,7 @@ async def run_parse(env: StageEnv, state: DocumentState) -> dict[str, Any]:
     state.parsed = parsed
     usage = await _bill(env, state.document_id, PARSE, response_pages_billed(parsed))
     markdown = (parsed.get("content") or {}).get("markdown") or (parsed.get("content") or {}).get("text") or ""
-    return {"pages": document.page_count, **usage.metadata(),
+    return {"pages": document.page_count, **stage_metadata([usage]),
             "elements": len(parsed.get("elements", [])), "elements_by_category": _element_counts(parsed),
             "backend": env.backend, "model": parsed.get("model", ""),
             "preview": markdown[:PREVIEW_CHARS] or "_(no text found)_", "path": path}
@@ -193,17 +200,24 @@ def _fields_markdown(fields: dict[str, dict[str, Any]]) -> str:
 
 
 async def run_kie(env: StageEnv, state: DocumentState) -> dict[str, Any]:
-    """Extract with every schema the document was registered under (one parse, shared, paid once)."""
+    """Extract with every schema the document was registered under (one parse, shared, paid once).
+
+    Two products are billed here, each at its own price: the classification that routed or
+    checked the document (when one was asked) and the extractions."""
     record = await load_record(env, state)
     names = record.all_schemas()
     shown: dict[str, Any] = {}
-    pages = 0
+    extraction_pages = classification_pages = 0
+    classified = False
     for index, name in enumerate(names):
         kie, metadata = await _extract(env, state, name, primary=index == 0)
-        pages += int(kie["pages_billed"] or 0)
+        extraction_pages += int(kie["pages_billed"] or 0)
+        classification_pages += int(kie.get("pages_billed_classification") or 0)
+        classified = classified or kie.get("document_class") is not None
         shown = shown or metadata
-    usage = await _bill(env, state.document_id, EXTRACTION, pages)
-    return {**usage.metadata(), **shown, **({"schemas": ", ".join(names)} if len(names) > 1 else {})}
+    usages = [await _bill(env, state.document_id, CLASSIFICATION, classification_pages)] if classified else []
+    usages.append(await _bill(env, state.document_id, EXTRACTION, extraction_pages))
+    return {**stage_metadata(usages), **shown, **({"schemas": ", ".join(names)} if len(names) > 1 else {})}
 
 
 async def _route(env: StageEnv, state: DocumentState, name: str) -> Route:
@@ -235,7 +249,8 @@ async def _extract(env: StageEnv, state: DocumentState, name: str, *, primary: b
               **route.columns(), "extracted_at": datetime.now(UTC).isoformat()}
     if route.reason:  # quarantined by its class: never extracted, nothing billed for extraction
         kie = {**common, "schema_name": route.table, "schema_version": schema.version if schema else "",
-               "model": route.response.get("model", ""), "pages_billed": route.pages_billed, "fields": {},
+               "model": route.response.get("model", ""), "pages_billed": 0,
+               "pages_billed_classification": route.pages_billed, "fields": {},
                "response": {}, "skipped": route.reason, "skipped_detail": route.detail}
         path = await _write_json(env, env.layout.kie_key(state.document_id, None if primary else name), kie)
         if primary:
@@ -255,7 +270,8 @@ async def _extract(env: StageEnv, state: DocumentState, name: str, *, primary: b
     confidences = [f["confidence"] for f in result.fields.values() if isinstance(f.get("confidence"), float)]
     kie = {**common, "schema_name": schema.name, "schema_version": schema.version,
            "model": result.response.get("model", ""),
-           "pages_billed": result.pages_billed + route.pages_billed, "fields": result.fields,
+           "pages_billed": result.pages_billed, "pages_billed_classification": route.pages_billed,
+           "fields": result.fields,
            "response": result.response}
     path = await _write_json(env, env.layout.kie_key(state.document_id, None if primary else name), kie)
     if primary:
@@ -297,8 +313,7 @@ async def _validate_one(env: StageEnv, state: DocumentState, record: DocumentRec
         return await _quarantine_by_class(env, state, record, kie, primary=primary)
     schema = env.schema_for(kie.get("schema_ref") or name)
     parsed = state.parsed if state.parsed is not None else await ensure_parsed(env, state)
-    # the table's lineage column: both products' billed pages (status and tags show them apart)
-    pages_billed = response_pages_billed(parsed) + int(kie.get("pages_billed") or 0)
+    pages_billed = _document_pages_billed(parsed, kie)
     lineage = Lineage(document_id=state.document_id, source_uri=raw["source_uri"], sha256=raw["sha256"],
                       backend=kie.get("backend", env.backend), model=kie.get("model", ""),
                       pages_billed=pages_billed,
@@ -316,13 +331,20 @@ async def _quarantine_by_class(env: StageEnv, state: DocumentState, record: Docu
     """A document its class kept from extraction: one quarantine row with the reason, in its table."""
     raw = await ensure_raw(env, state)
     parsed = state.parsed if state.parsed is not None else await ensure_parsed(env, state)
-    pages_billed = response_pages_billed(parsed) + int(kie.get("pages_billed") or 0)
+    pages_billed = _document_pages_billed(parsed, kie)
     lineage = Lineage(document_id=state.document_id, source_uri=raw["source_uri"], sha256=raw["sha256"],
                       backend=kie.get("backend", env.backend), model=kie.get("model", ""), pages_billed=pages_billed,
                       document_class=kie.get("document_class"), class_confidence=kie.get("class_confidence"))
     reason = f"{kie['skipped']}: {kie.get('skipped_detail') or ''}".rstrip(": ")
     outcome = quarantine_unextracted(kie["schema_name"], kie.get("schema_version") or "", lineage, [reason])
     return _keep_row(env, state, kie["schema_name"], outcome, pages_billed, kie, primary=primary)
+
+
+def _document_pages_billed(parsed: dict[str, Any], kie: dict[str, Any]) -> int:
+    """The table's lineage column: every product's billed pages for the document (parse,
+    classification, extraction); status and tags show them apart."""
+    return (response_pages_billed(parsed) + int(kie.get("pages_billed") or 0)
+            + int(kie.get("pages_billed_classification") or 0))
 
 
 def _keep_row(env: StageEnv, state: DocumentState, table: str, outcome: ValidationOutcome, pages_billed: int,
