@@ -1,11 +1,13 @@
 """What each document cost, per product: the one place billed pages are counted and priced.
 
-Upstage bills two products a document goes through: Document Parse (``parse``: the parse or
-OCR response's ``usage.pages`` / ``numBilledPages``) and Information Extraction
-(``extraction``: the extraction response's billed pages). Each is priced with its own price
-per page from the client's configuration. A stage writes one small record per document and
-product under ``usage/<product>/<id>.json``; run tags, materialization metadata, alerts and
-``upstage-assets status`` all read these figures, so they agree.
+Upstage bills three products a document may go through: Document Parse (``parse``: the parse
+or OCR response's ``usage.pages`` / ``numBilledPages``), Document Classification
+(``classification``: the classification response's billed pages, asked before extraction to
+route or check the document's type) and Information Extraction (``extraction``: the extraction
+response's billed pages). Each is priced with its own price per page from the client's
+configuration. A stage writes one small record per document and product it billed under
+``usage/<product>/<id>.json``; run tags, materialization metadata (``stage_metadata``), alerts
+and ``upstage-assets status`` all read these figures, so they agree.
 
 ``possibly_billed_twice`` counts pages of requests sent again after an answer was lost
 (a timeout or dropped connection after the server may have processed them): the server may
@@ -16,6 +18,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -25,8 +28,9 @@ from upstage_assets.storage.object_store import ObjectStore
 logger = logging.getLogger(__name__)
 
 PARSE = "parse"
+CLASSIFICATION = "classification"
 EXTRACTION = "extraction"
-PRODUCTS = (PARSE, EXTRACTION)
+PRODUCTS = (PARSE, CLASSIFICATION, EXTRACTION)  # the order a document goes through them
 
 
 @dataclass(frozen=True)
@@ -42,11 +46,32 @@ class ProductUsage:
     def cost_usd(self) -> float:
         return round(self.pages_billed * self.price_per_page_usd, 6)
 
-    def metadata(self) -> dict[str, Any]:
-        """The figures a stage's materialization shows (the same keys the alerts and tags read)."""
-        return {"product": self.product, "pages_billed": self.pages_billed,
-                "price_per_page_usd": self.price_per_page_usd, "estimated_cost_usd": round(self.cost_usd, 4),
-                "possibly_billed_twice": self.possibly_billed_twice}
+
+def stage_metadata(usages: Sequence[ProductUsage]) -> dict[str, Any]:
+    """A stage's billing figures for its materialization: the stage's totals (``pages_billed``,
+    ``estimated_cost_usd``, ``possibly_billed_twice``) and each product it billed
+    (``pages_billed_<product>``, ``price_per_page_usd_<product>``, ``cost_usd_<product>``), so a
+    stage that bills two products (``kie_fields``: classification and extraction) shows both."""
+    metadata: dict[str, Any] = {"products": ", ".join(u.product for u in usages),
+                                "pages_billed": sum(u.pages_billed for u in usages),
+                                "estimated_cost_usd": round(sum(u.cost_usd for u in usages), 4),
+                                "possibly_billed_twice": sum(u.possibly_billed_twice for u in usages)}
+    for u in usages:
+        metadata.update({f"pages_billed_{u.product}": u.pages_billed,
+                         f"price_per_page_usd_{u.product}": u.price_per_page_usd,
+                         f"cost_usd_{u.product}": round(u.cost_usd, 4)})
+    return metadata
+
+
+def billed_by_product(metadata: Mapping[str, Any]) -> dict[str, tuple[int, float]]:
+    """Pages and cost per product read back from ``stage_metadata`` (values or Dagster metadata
+    entries); products the stage did not bill are absent."""
+    def value(key: str) -> Any:
+        entry = metadata.get(key)
+        return getattr(entry, "value", entry)
+
+    return {p: (int(value(f"pages_billed_{p}") or 0), float(value(f"cost_usd_{p}") or 0.0))
+            for p in PRODUCTS if f"pages_billed_{p}" in metadata}
 
 
 def write_usage(store: ObjectStore, layout: OutputLayout, document_id: str, usage: ProductUsage) -> str:

@@ -8,7 +8,7 @@
     tables/<schema>/            Delta table: one typed row per document (validated_documents)
     quarantine/<schema>/        Delta table: rows that failed validation, with the reasons
     failures/<id>.parquet       the latest error per document (the document_failures table)
-    usage/<product>/<id>.json   pages billed and estimated cost per product (parse, extraction)
+    usage/<product>/<id>.json   pages billed and estimated cost per product (parse, classification, extraction)
 
 One file per document keeps every JSON write atomic and independent, so a crash never leaves
 a shared file half-written; the two tables get the same guarantee from Delta's atomic commits

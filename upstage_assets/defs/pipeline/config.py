@@ -5,6 +5,7 @@ from __future__ import annotations
 from dagster import Config
 from pydantic import Field
 
+from upstage_assets.defs.pipeline.routing import DocumentTypePolicy
 from upstage_assets.inspection import DocumentLimits
 
 
@@ -14,6 +15,20 @@ class DocumentPipelineConfig(Config):
         description="extraction schema for documents registered without one: a built-in name "
                     "(invoice, receipt) or a path to a JSON schema in the Upstage response_format form "
                     "(default: $UPSTAGE_ASSETS_DEFAULT_SCHEMA, else invoice)")
+    document_types: str = Field(
+        default="check",
+        description="check: every document is classified (the backend's classifier) and one of another kind than "
+                    "its fixed schema is quarantined as wrong_document_type, not extracted; off: only schema=auto "
+                    "documents are classified. schema=auto always routes by class (others: quarantined as "
+                    "unclassified)")
+    auto_schemas: list[str] = Field(
+        default=["invoice", "receipt"],
+        description="the schemas schema=auto chooses among (built-in names or JSON schema paths; each schema's "
+                    "name is its class label, its description guides the classifier)")
+    min_type_confidence: float = Field(
+        default=0.6, ge=0.0, le=1.0,
+        description="a fixed schema's document is quarantined as wrong_document_type only when the classifier "
+                    "is at least this sure (the API gives no confidence: its answer counts as sure)")
     ocr: str = Field(default="auto", description="auto: OCR only where there is no text layer; force: OCR all")
     max_concurrent_documents: int = Field(default=8, ge=1, description="documents in flight in one step")
     table_commit_every: int = Field(
@@ -32,6 +47,9 @@ class DocumentPipelineConfig(Config):
         default=True,
         description="after every document has been tried, fail the step if any document failed, so "
                     "failed documents show as failed partitions (finished ones stay materialized)")
+
+    def document_type_policy(self) -> DocumentTypePolicy:
+        return DocumentTypePolicy(self.document_types, tuple(self.auto_schemas), self.min_type_confidence)
 
     def limits(self) -> DocumentLimits:
         return DocumentLimits(self.max_document_bytes, self.max_pages, self.max_pixels_per_page)

@@ -60,6 +60,7 @@ from upstage_assets.redaction import redact
 from upstage_assets.resources.local_engine import LocalEngineResource
 from upstage_assets.schemas.extraction import BUILTIN_SCHEMAS, ExtractionSchema, load_schema
 from upstage_assets.settings import Settings
+from upstage_assets.storage.billing import billed_by_product
 from upstage_assets.storage.failures import clear_failure, failure_row, store_failure_row
 from upstage_assets.storage.table_writer import DeltaTableWriter
 from upstage_assets.upstage_api.errors import UpstageError
@@ -121,7 +122,8 @@ def _with_column_schema(materialization: AssetMaterialization, env: StageEnv,
     """The row's table schema (types, descriptions from the JSON schema) shown in the UI."""
     row = state.table_row
     assert row is not None
-    properties = env.schema_for((state.raw or {}).get("schema")).properties if not row.quarantined else {}
+    schema_ref = (state.kie or {}).get("schema_ref") or (state.raw or {}).get("schema")  # auto: routed
+    properties = env.schema_for(schema_ref).properties if not row.quarantined else {}
     return AssetMaterialization(asset_key=materialization.asset_key, partition=materialization.partition,
                                 tags=materialization.tags,
                                 metadata={**materialization.metadata,
@@ -143,10 +145,11 @@ class DocumentOutcome:
     began: bool = False  # it held a concurrency slot (its stages were under way)
 
     def bill(self, metadata: dict[str, Any]) -> None:
-        """Add a stage's billing figures (the ``ProductUsage.metadata`` keys) to this document's."""
-        product = metadata.get("product")
-        if product:
-            self.pages_billed[product] = self.pages_billed.get(product, 0) + int(metadata.get("pages_billed") or 0)
+        """Add a stage's billing figures (``storage.billing.stage_metadata``) to this document's."""
+        billed = billed_by_product(metadata)
+        for product, (pages, _) in billed.items():
+            self.pages_billed[product] = self.pages_billed.get(product, 0) + pages
+        if billed:
             self.cost_usd += float(metadata.get("estimated_cost_usd") or 0.0)
             self.possibly_billed_twice += int(metadata.get("possibly_billed_twice") or 0)
 
@@ -335,7 +338,8 @@ def _build_env(context: AssetExecutionContext, config: DocumentPipelineConfig, s
                     parser=parser, backend=parser_resource.backend_label,
                     read_source=storage.read_source, limits=config.limits(),
                     parse_options=ParseOptions(ocr=config.ocr), schema_for=schema_for,
-                    prices=parser_resource.product_prices(ParseOptions(ocr=config.ocr).mode))
+                    prices=parser_resource.product_prices(ParseOptions(ocr=config.ocr).mode),
+                    document_types=config.document_type_policy())
 
 
 def _summary(outcomes: list[DocumentOutcome], seconds: float) -> dict[str, Any]:
