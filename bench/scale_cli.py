@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import os
 import time
 
 
@@ -24,6 +25,11 @@ def _timed_cli(argv: list[str]) -> float:
 
 def time_commands() -> dict[str, float]:
     _timed_cli(["status"])  # warm-up: imports and definitions, paid once per process
+    profile = os.environ.get("UPSTAGE_BENCH_PROFILE")  # a file: where to dump one more, profiled, status
+    if profile:
+        import cProfile
+
+        cProfile.runctx('_timed_cli(["status"])', globals(), {}, profile)
     return {"status_s": _timed_cli(["status"]), "status_json_s": _timed_cli(["status", "--json"]),
             "retry_dry_run_s": _timed_cli(["retry-failed", "--dry-run"])}
 

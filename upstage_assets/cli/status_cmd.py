@@ -24,6 +24,8 @@ Documents held back by the spend limit are "pending", not failed. Exit code 1 wh
 document is currently failed, unfinished or pending (so a script can gate on it),
 0 otherwise, 2 on configuration errors."""
 MAX_FAILURES_SHOWN = 20
+COMPACT_HELP = ("fold the registry, page-count and bill files changed since last time into the summaries "
+                "status reads (the compact_summaries schedule does this every 15 minutes)")
 
 
 def add_parser(subparsers: Any) -> None:
@@ -32,6 +34,11 @@ def add_parser(subparsers: Any) -> None:
     parser.add_argument("--json", action="store_true", help="machine-readable output on stdout")
     parser.add_argument("--all-failures", action="store_true", help="list every failure, not the first 20")
     parser.set_defaults(handler=run)
+    compact = subparsers.add_parser("compact-summaries", help=COMPACT_HELP, description=COMPACT_HELP)
+    compact.add_argument("--rescan", action="store_true", help="read every file, not only the changed ones "
+                                                              "(after files were changed by hand)")
+    compact.add_argument("--json", action="store_true", help="print what was folded as JSON")
+    compact.set_defaults(handler=run_compact)
 
 
 def _runs_in_flight(instance: Any) -> dict[str, int]:
@@ -158,3 +165,17 @@ def run(args: argparse.Namespace) -> int:
     else:
         _print_text(status, args.all_failures)
     return EXIT_DOCUMENTS_FAILED if status["failed"] or status["unfinished"] or status["pending_budget"] else EXIT_OK
+
+
+def run_compact(args: argparse.Namespace) -> int:
+    from upstage_assets.storage.summaries import compact_summaries
+
+    storage = storage_of(load_definitions())
+    reports = compact_summaries(storage.output_store(), storage.layout, rescan=args.rescan)
+    if args.json:
+        print_json([vars(r) for r in reports])
+    else:
+        for r in reports:
+            print(f"{r.kind}: {r.rows} files summarised, {r.files_read} read, {r.markers_deleted} change markers "
+                  "removed")
+    return EXIT_OK
