@@ -26,7 +26,6 @@ from dagster._core.executor.step_delegating import (
     StepHandlerContext,
 )
 from dagster._core.pipes.utils import extract_message_or_forward_to_file
-from dagster._core.storage.partition_status_cache import get_and_update_asset_status_cache_value
 from dagster._core.storage.tags import (
     ASSET_PARTITION_RANGE_END_TAG,
     ASSET_PARTITION_RANGE_START_TAG,
@@ -41,8 +40,6 @@ __all__ = [
     "CheckStepHealthResult", "EngineEventData", "PartitionBackfill", "RetryMode", "SensorExecutionData", "StepDelegatingExecutor",
     "StepHandler", "StepHandlerContext", "TreatAsResourceParam", "check", "extract_message_or_forward_to_file",
     "get_retries_config", "make_new_backfill_id",
-    # the asset status cache the UI keeps (materialized partitions per asset), brought up to date incrementally:
-    "get_and_update_asset_status_cache_value",
     # bench/scale_state.py writes the events real runs leave, in bulk, through the event log storage:
     "AssetMaterializationPlannedData", "StepMaterializationData",
 ]

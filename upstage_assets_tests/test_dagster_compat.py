@@ -36,8 +36,3 @@ def test_the_backfill_constructor_takes_what_the_cli_passes():
     params = inspect.signature(compat.PartitionBackfill.from_asset_partitions).parameters
     assert {"backfill_id", "asset_graph", "partition_names", "asset_selection", "dynamic_partitions_store",
             "backfill_timestamp", "all_partitions", "title", "description"} <= set(params), list(params)
-
-
-def test_the_asset_status_cache_reader_takes_what_status_passes():
-    params = inspect.signature(compat.get_and_update_asset_status_cache_value).parameters
-    assert list(params)[:3] == ["instance", "asset_key", "partitions_def"], list(params)

@@ -67,13 +67,12 @@ def _backfills_in_flight(instance: Any) -> int:
 
 
 def collect_status(defs: Any, instance: Any) -> dict[str, Any]:
-    """Counts from the summaries (``storage/summaries.py``), the Delta logs and Dagster's asset
-    status cache (``operations/partition_status.py``); only the failures (a few per cent of the
-    documents) are read one by one."""
+    """Counts from the summaries (``storage/summaries.py``), the Delta logs and one query per asset
+    for its materialized partitions (Dagster's asset status cache costs more for dynamic
+    partitions: docs/scale.md); only the failures (a few per cent of the documents) are read one by one."""
     from upstage_assets.defs.pipeline.keys import DOCUMENT_ASSET_KEYS, VALIDATED_DOCUMENTS
     from upstage_assets.errors import BudgetExceeded
     from upstage_assets.operations.backlog import failure_rows, partition_order, unfinished_documents
-    from upstage_assets.operations.partition_status import materialized_documents
     from upstage_assets.storage.billing import read_usage_totals
     from upstage_assets.storage.failures import failed_ids_of
     from upstage_assets.storage.summaries import PAGES, read_summary
@@ -83,7 +82,7 @@ def collect_status(defs: Any, instance: Any) -> dict[str, Any]:
     store, layout = storage.output_store(), storage.layout
     order = partition_order(instance)
     partitions = set(order)
-    materialized = {key: materialized_documents(instance, key) for key in DOCUMENT_ASSET_KEYS}
+    materialized = {key: instance.get_materialized_partitions(key) for key in DOCUMENT_ASSET_KEYS}
     done = {key.to_user_string(): len(materialized[key] & partitions) for key in DOCUMENT_ASSET_KEYS}
     recorded = sorted(failure_rows(storage, instance), key=lambda f: str(f["failed_at"]), reverse=True)
     pending = [f for f in recorded if f["error_code"] == BudgetExceeded.code]  # held back, not failed

@@ -22,7 +22,6 @@ from upstage_assets.defs.pipeline.keys import DOCUMENT_ASSET_KEYS, KIE_FIELDS, V
 from upstage_assets.defs.pipeline.partitions import DOCUMENTS_PARTITIONS_NAME
 from upstage_assets.defs.pipeline.resume import ONLY_DOCUMENTS_TAG
 from upstage_assets.defs.pipeline.unstored_failures import current_failures
-from upstage_assets.operations.partition_status import materialized_documents
 from upstage_assets.storage.failures import failed_ids_of, read_failures
 
 
@@ -46,12 +45,11 @@ def missing_documents(instance: DagsterInstance, storage: Any = None, *, order: 
 
     With ``storage`` (the StorageResource), registered documents that never became a partition
     (a sensor that died between registering and adding) are included at the end; the registry's
-    ids come from its summary (``storage/summaries.py``), not a listing, and the validated ones
-    from Dagster's status cache (``partition_status.py``). ``order`` (the partitions) and
-    ``done`` (validated partitions) save a caller that has them the queries.
+    ids come from its summary (``storage/summaries.py``), not a listing. ``order`` (the
+    partitions) and ``done`` (validated partitions) save a caller that has them the queries.
     """
     order = partition_order(instance) if order is None else order
-    done = materialized_documents(instance, VALIDATED_DOCUMENTS) if done is None else done
+    done = instance.get_materialized_partitions(VALIDATED_DOCUMENTS) if done is None else done
     missing = [k for k in order if k not in done]
     if storage is not None:
         known = set(order)
