@@ -24,6 +24,7 @@ from typing import Any
 
 from upstage_assets.storage.layout import OutputLayout
 from upstage_assets.storage.object_store import ObjectStore
+from upstage_assets.storage.summaries import MICRO, USAGE, Totals, read_summary, write_tracked
 
 logger = logging.getLogger(__name__)
 
@@ -76,7 +77,7 @@ def billed_by_product(metadata: Mapping[str, Any]) -> dict[str, tuple[int, float
 
 def write_usage(store: ObjectStore, layout: OutputLayout, document_id: str, usage: ProductUsage) -> str:
     record = {"document_id": document_id, **asdict(usage), "cost_usd": usage.cost_usd}
-    return store.write_bytes(layout.usage_key(usage.product, document_id), json.dumps(record).encode())
+    return write_tracked(store, layout, layout.usage_key(usage.product, document_id), json.dumps(record).encode())
 
 
 @dataclass
@@ -94,19 +95,17 @@ class UsageTotals:
                 "possibly_billed_twice": self.possibly_billed_twice, "estimated_cost_usd": self.total_cost_usd}
 
 
+def usage_totals_of(totals: Totals) -> UsageTotals:
+    """Per-product sums (``storage/summaries.py``'s usage totals) as the figures reports show."""
+    usage = UsageTotals({p: 0 for p in PRODUCTS}, {p: 0.0 for p in PRODUCTS}, {p: 0 for p in PRODUCTS})
+    for product, figures in totals.items():
+        usage.pages_billed[product] = figures.get("pages_billed", 0)
+        usage.cost_usd[product] = figures.get("cost_micro_usd", 0) / MICRO
+        usage.possibly_billed_twice[product] = figures.get("possibly_billed_twice", 0)
+    return usage
+
+
 def read_usage_totals(store: ObjectStore, layout: OutputLayout) -> UsageTotals:
-    """Every document's bill summed per product; an unreadable record is logged and left out."""
-    totals = UsageTotals({p: 0 for p in PRODUCTS}, {p: 0.0 for p in PRODUCTS}, {p: 0 for p in PRODUCTS})
-    for info in store.list(layout.usage):
-        if not info.key.endswith(".json"):
-            continue
-        try:
-            record = json.loads(store.read_bytes(info.key))
-            product = str(record["product"])
-            totals.pages_billed[product] = totals.pages_billed.get(product, 0) + int(record["pages_billed"])
-            totals.cost_usd[product] = totals.cost_usd.get(product, 0.0) + float(record["cost_usd"])
-            totals.possibly_billed_twice[product] = (totals.possibly_billed_twice.get(product, 0)
-                                                     + int(record.get("possibly_billed_twice") or 0))
-        except Exception as exc:  # noqa: BLE001 - a cost report never fails on one bad record
-            logger.warning("unreadable usage record %s: %s", info.key, type(exc).__name__)
-    return totals
+    """Every document's bill summed per product (the usage summary plus the bills written since
+    it was folded; every record before the first fold). An unreadable record is logged and left out."""
+    return usage_totals_of(read_summary(store, layout, USAGE).totals)

@@ -9,6 +9,9 @@
     quarantine/<schema>/        Delta table: rows that failed validation, with the reasons
     failures/<id>.parquet       the latest error per document (the document_failures table)
     usage/<product>/<id>.json   pages billed and estimated cost per product (parse, classification, extraction)
+    changes/<key>               empty marker: <key> (a registry, raw or usage file) changed since the
+                                last summary compaction (``storage/summaries.py``)
+    summaries/<name>/           derived: those files folded into one Parquet part and running totals
 
 One file per document keeps every JSON write atomic and independent, so a crash never leaves
 a shared file half-written; the two tables get the same guarantee from Delta's atomic commits
@@ -41,6 +44,8 @@ class OutputLayout:
     quarantine: str = "quarantine"
     failures: str = "failures"
     usage: str = "usage"
+    changes: str = "changes"
+    summaries: str = "summaries"
 
     @staticmethod
     def document_segment(name: str) -> str:
@@ -64,6 +69,10 @@ class OutputLayout:
 
     def usage_key(self, product: str, document_id: str) -> str:
         return f"{self.usage}/{_segment(product)}/{_segment(document_id)}.json"
+
+    def change_marker_key(self, key: str) -> str:
+        """The marker saying ``key`` changed since the last summary compaction."""
+        return f"{self.changes}/{key}"
 
     def failure_key(self, document_id: str) -> str:
         return f"{self.failures}/{_segment(document_id)}.parquet"

@@ -39,6 +39,7 @@ from upstage_assets.storage.delta import table_location
 from upstage_assets.storage.layout import OutputLayout
 from upstage_assets.storage.object_store import ObjectStore
 from upstage_assets.storage.registry import DocumentRecord, DocumentRegistry
+from upstage_assets.storage.summaries import write_tracked
 from upstage_assets.storage.table_writer import TableRow
 from upstage_assets.unicode_text import valid_text, valid_unicode
 from upstage_assets.upstage_api.parser import (
@@ -137,7 +138,9 @@ async def run_raw(env: StageEnv, state: DocumentState) -> dict[str, Any]:
            "filename": record.filename, "schema": record.schema, "width_px": info.width_px,
            "height_px": info.height_px, "registered_at": record.registered_at}
     raw = valid_unicode(raw)  # a file name may carry undecodable bytes (surrogate escapes)
-    path = await _write_json(env, env.layout.raw_key(state.document_id), raw)
+    encoded = json.dumps(raw, ensure_ascii=False, default=str).encode()  # page counts are summarised: tracked
+    path = await asyncio.to_thread(write_tracked, env.store, env.layout, env.layout.raw_key(state.document_id),
+                                   encoded)
     state.raw = raw
     return {"source_uri": raw["source_uri"], "filename": raw["filename"], "sha256": record.sha256,
             "size_bytes": info.size_bytes, "mime_type": info.mime_type, "pages": info.page_count,
