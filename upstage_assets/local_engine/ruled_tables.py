@@ -22,6 +22,9 @@ SNAP = 3.0
 MIN_COVER = 0.6
 MIN_ROWS = 2
 MIN_COLUMNS = 2
+# A "cell" holding more text lines than this is a ruled page region (a boxed column of a
+# newsletter, a frame around the page), not a table cell: the grid is left to text layout.
+MAX_CELL_LINES = 10
 # Pages with more rules than this are drawings (maps, plots); the grid search stays cheap.
 MAX_RULES = 5000
 MAX_CROSSING_TESTS = 250_000
@@ -270,7 +273,10 @@ class _Grid:
                         rows[start[r] + offset][col] = text
                 continue
             top, height = start[r], start[r + rowspan] - start[r]
-            rows[top][c] = _cell_text(self.words[index])
+            lines = group_into_lines(self.words[index])
+            if len(lines) > MAX_CELL_LINES:
+                return None
+            rows[top][c] = " ".join(line.text for line in lines)
             if height > 1 or colspan > 1:
                 spans[(top, c)] = (height, colspan)
         filled = sum(1 for row in rows for cell in row if cell)
@@ -302,7 +308,3 @@ def _without_empty_rows(rows: list[list[str]], spans: dict[tuple[int, int], tupl
         if new_height > 1 or width > 1:
             kept_spans[(r - shift[r], c)] = (new_height, width)
     return [row for r, row in enumerate(rows) if r not in drop], kept_spans
-
-
-def _cell_text(words: list[Word]) -> str:
-    return " ".join(line.text for line in group_into_lines(words)) if words else ""

@@ -140,3 +140,21 @@ def test_stacked_boxes_of_one_text_each_stay_text() -> None:
     response = parse_document(bytes(pdf.output()), mime_type="application/pdf")
     assert not [e for e in response["elements"] if e["category"] == "table"]
     assert "Customer number: 5521" in response["content"]["text"]
+
+
+def test_a_ruled_frame_around_columns_of_prose_is_not_a_table() -> None:
+    """A newsletter page: a rule under the masthead and one between the two text columns."""
+    pdf = samples._pdf()
+    pdf.add_page()
+    pdf.set_font("DejaVu", "", 10)
+    pdf.rect(15, 15, 180, 200)
+    pdf.set_xy(20, 20)
+    pdf.cell(170, 10, "The Weekly Ledger")
+    pdf.line(15, 35, 195, 35)
+    pdf.line(105, 35, 105, 215)
+    for x, body in ((20, samples.LOREM_LEFT), (110, samples.LOREM_RIGHT)):
+        pdf.set_xy(x, 40)
+        pdf.multi_cell(80, 5, " ".join([body] * 3))
+    response = parse_document(bytes(pdf.output()), mime_type="application/pdf")
+    assert not [e for e in response["elements"] if e["category"] == "table"]
+    assert "Revenue grew in every region" in response["content"]["text"]
