@@ -43,14 +43,15 @@ def rule_boxes(raw_page: object, frame: _Frame) -> list[Box]:
         if not pdfium_c.FPDFPageObj_GetBounds(obj, *bounds):
             continue
         box = frame.box(left.value, bottom.value, right.value, top.value)
+        if max(box.width, box.height) < MIN_RULE_LENGTH:
+            continue  # bullets, glyph outlines, dots: too small to hold a rule
         if not pdfium_c.FPDFPath_GetDrawMode(obj, ctypes.byref(fill_mode), ctypes.byref(stroke)):
             continue
-        visible_fill = fill_mode.value != 0 and not _near_white_fill(obj)
-        if not (stroke.value or visible_fill):
+        if not (stroke.value or (fill_mode.value != 0 and not _near_white_fill(obj))):
             continue
         if _is_rule(box):
             rules.append(box)
-        elif stroke.value or visible_fill:
+        else:
             rules.extend(_path_edges(obj, frame))
     return rules
 
@@ -97,6 +98,7 @@ def _path_edges(obj: object, frame: _Frame) -> list[Box]:
 
 
 def _add_edge(edges: list[Box], frame: _Frame, p: tuple[float, float], q: tuple[float, float]) -> None:
-    box = frame.box(min(p[0], q[0]), min(p[1], q[1]), max(p[0], q[0]), max(p[1], q[1]))
-    if _is_rule(box) and min(box.width, box.height) <= 0.5:
-        edges.append(box)
+    dx, dy = abs(p[0] - q[0]), abs(p[1] - q[1])
+    if min(dx, dy) > 0.5 or max(dx, dy) < MIN_RULE_LENGTH:
+        return  # slanted or short: not a table rule
+    edges.append(frame.box(min(p[0], q[0]), min(p[1], q[1]), max(p[0], q[0]), max(p[1], q[1])))

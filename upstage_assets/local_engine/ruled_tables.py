@@ -170,6 +170,8 @@ def _regions(xs: list[float], ys: list[float], horizontal: list[Segment],
     rows, cols = len(ys) - 1, len(xs) - 1
     owner = [[r * cols + c for c in range(cols)] for r in range(rows)]
     parent = list(range(rows * cols))
+    at_x = [[v for v in vertical if abs(v.at - x) <= SNAP] for x in xs]
+    at_y = [[h for h in horizontal if abs(h.at - y) <= SNAP] for y in ys]
 
     def find(i: int) -> int:
         while parent[i] != i:
@@ -179,9 +181,9 @@ def _regions(xs: list[float], ys: list[float], horizontal: list[Segment],
 
     for r in range(rows):
         for c in range(cols):
-            if c + 1 < cols and not _covered(vertical, xs[c + 1], ys[r], ys[r + 1]):
+            if c + 1 < cols and not _covered(at_x[c + 1], xs[c + 1], ys[r], ys[r + 1]):
                 parent[find(owner[r][c + 1])] = find(owner[r][c])
-            if r + 1 < rows and not _covered(horizontal, ys[r + 1], xs[c], xs[c + 1]):
+            if r + 1 < rows and not _covered(at_y[r + 1], ys[r + 1], xs[c], xs[c + 1]):
                 parent[find(owner[r + 1][c])] = find(owner[r][c])
     changed = True
     while changed:  # an L-shaped merge becomes its bounding rectangle
@@ -287,6 +289,8 @@ class _Grid:
         if not any(sum(1 for cell in row if cell) >= 2 for row in rows):
             return None  # stacked boxes of one text each (a form's title bands): text, not a table
         rows, spans = _without_empty_rows(rows, spans)
+        if 2 * sum(1 for (r, c) in spans if rows[r][c]) > filled:
+            return None  # mostly merged cells: boxes drawn around words or phrases, not a grid
         return Table(Box(self.xs[0], self.ys[0], self.xs[-1], self.ys[-1]), rows, spans)
 
 

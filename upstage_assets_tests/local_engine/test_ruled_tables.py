@@ -158,3 +158,24 @@ def test_a_ruled_frame_around_columns_of_prose_is_not_a_table() -> None:
     response = parse_document(bytes(pdf.output()), mime_type="application/pdf")
     assert not [e for e in response["elements"] if e["category"] == "table"]
     assert "Revenue grew in every region" in response["content"]["text"]
+
+
+def test_boxes_drawn_around_words_are_not_a_table() -> None:
+    """Highlight boxes around each word (a proofreading or debugging overlay) touch each
+    other along the line; their edges are not a table's grid."""
+    pdf = samples._pdf()
+    pdf.add_page()
+    pdf.set_font("DejaVu", "", 11)
+    lines = ("This agreement states that both parties have the authority",
+             "to enter into this binding agreement with each other today.")
+    for row, line in enumerate(lines):
+        x, y = 20.0, 40.0 + 7 * row
+        for word in line.split():
+            width = pdf.get_string_width(word) + 2
+            pdf.rect(x, y, width, 6)
+            pdf.set_xy(x, y)
+            pdf.cell(width, 6, word, align="C")
+            x += width
+    response = parse_document(bytes(pdf.output()), mime_type="application/pdf")
+    assert not [e for e in response["elements"] if e["category"] == "table"]
+    assert "This agreement states that both parties" in response["content"]["text"]
