@@ -179,3 +179,19 @@ def test_boxes_drawn_around_words_are_not_a_table() -> None:
     response = parse_document(bytes(pdf.output()), mime_type="application/pdf")
     assert not [e for e in response["elements"] if e["category"] == "table"]
     assert "This agreement states that both parties" in response["content"]["text"]
+
+
+def test_line_items_read_a_merged_cell_into_every_row_it_covers() -> None:
+    """Line-item extraction reads the HTML a ruled table gives: a description merged over two
+    rows belongs to both items."""
+    from upstage_assets.local_engine.line_items import extract_line_items
+
+    html = ("<table id='0'><tr><td>Description</td><td>Quantity</td><td>Amount</td></tr>"
+            "<tr><td rowspan='2'>Cleaning</td><td>2</td><td>40.00</td></tr>"
+            "<tr><td>1</td><td>25.00</td></tr></table>")
+    response = {"elements": [{"category": "table", "content": {"html": html}}]}
+    schema = {"properties": {"description": {"type": "string"}, "quantity": {"type": "number"},
+                             "amount": {"type": "number"}}}
+    items = extract_line_items(response, schema)
+    assert [(i["description"], i["quantity"], i["amount"]) for i in items] == [
+        ("Cleaning", 2, 40.0), ("Cleaning", 1, 25.0)]
