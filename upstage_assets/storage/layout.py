@@ -9,7 +9,7 @@
     quarantine/<schema>/        Delta table: rows that failed validation, with the reasons
     failures/<id>.parquet       the latest error per document (the document_failures table)
     usage/<product>/<id>.json   pages billed and estimated cost per product (parse, classification, extraction)
-    changes/<key>               empty marker: <key> (a registry, raw or usage file) changed since the
+    changes/<key>.changed       empty marker: <key> (a registry, raw or usage file) changed since the
                                 last summary compaction (``storage/summaries.py``)
     summaries/<name>/           derived: those files folded into one Parquet part and running totals
 
@@ -23,6 +23,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from upstage_assets.errors import UnsafeDocumentKey
+
+#: A change marker's name ends with this, never with the summarised file's own suffix: an empty
+#: ``.json`` object would read as a broken JSON file to anything that crawls the outputs.
+MARKER_SUFFIX = ".changed"
 
 
 def _segment(name: str) -> str:
@@ -72,7 +76,7 @@ class OutputLayout:
 
     def change_marker_key(self, key: str) -> str:
         """The marker saying ``key`` changed since the last summary compaction."""
-        return f"{self.changes}/{key}"
+        return f"{self.changes}/{key}{MARKER_SUFFIX}"
 
     def failure_key(self, document_id: str) -> str:
         return f"{self.failures}/{_segment(document_id)}.parquet"

@@ -4,7 +4,7 @@ The per-document files stay the truth: ``registry/<id>.json``, ``raw/<id>.json``
 and ``usage/<product>/<id>.json`` (bills), each written atomically and on its own. A summary is
 a cache derived from them, never trusted alone:
 
-* a writer of such a file (``write_tracked``) writes an empty marker ``changes/<key>``, then the
+* a writer of such a file (``write_tracked``) writes an empty marker ``changes/<key>.changed``, then the
   file, then the marker again (a crash after the first write is harmless; the second one makes
   the marker at least as new as the file);
 * ``compact_summary`` folds the files into one Parquet part (one row per file: a group and
@@ -37,7 +37,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from upstage_assets.storage.layout import OutputLayout
+from upstage_assets.storage.layout import MARKER_SUFFIX, OutputLayout
 from upstage_assets.storage.object_store import ObjectStore
 
 logger = logging.getLogger(__name__)
@@ -172,9 +172,9 @@ def _read_pointer(store: ObjectStore, layout: OutputLayout, kind: SummaryKind) -
 
 def _changed(store: ObjectStore, layout: OutputLayout, kind: SummaryKind) -> dict[str, float]:
     """Summarised file key -> its marker's last write, for every marker of this kind."""
-    prefix = f"{layout.changes}/"
-    return {info.key[len(prefix):]: info.modified
-            for info in store.list(f"{layout.changes}/{kind.folder(layout)}") if info.key.endswith(".json")}
+    prefix, suffix = f"{layout.changes}/", MARKER_SUFFIX
+    return {info.key[len(prefix):-len(suffix)]: info.modified
+            for info in store.list(f"{layout.changes}/{kind.folder(layout)}") if info.key.endswith(".json" + suffix)}
 
 
 def _part(store: ObjectStore, layout: OutputLayout, kind: SummaryKind, pointer: dict[str, Any]) -> pa.Table:

@@ -35,7 +35,7 @@ def test_status_reads_the_same_before_and_after_compactions_and_new_documents(op
     assert outcome["done"] == 3, err
     topped_up = operator.cli_json("status")[1]
     assert topped_up["documents"] == 5 and topped_up["pages"] == 7
-    assert topped_up["pages_billed"] == {"parse": 7, "extraction": 7}
+    assert topped_up["pages_billed"] == {"parse": 7, "classification": 7, "extraction": 7}  # each page classified once
     assert topped_up == _scanned_status(operator)
     operator.cli_json("compact-summaries")
     assert operator.cli_json("status")[1] == topped_up

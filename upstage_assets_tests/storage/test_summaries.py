@@ -16,6 +16,7 @@ import boto3
 import pytest
 
 from upstage_assets.storage.billing import (
+    CLASSIFICATION,
     EXTRACTION,
     PARSE,
     ProductUsage,
@@ -113,7 +114,7 @@ def test_a_compaction_leaves_only_the_markers_written_since_and_status_reads_jus
     assert view.totals == {PARSE: {"pages_billed": 63, "cost_micro_usd": 630_000, "possibly_billed_twice": 0},
                            EXTRACTION: {"pages_billed": 1, "cost_micro_usd": 40_000, "possibly_billed_twice": 0}}
     usage = read_usage_totals(store, LAYOUT).as_dict()
-    assert usage["pages_billed"] == {PARSE: 63, EXTRACTION: 1} and usage["estimated_cost_usd"] == 0.67
+    assert usage["pages_billed"] == {PARSE: 63, CLASSIFICATION: 0, EXTRACTION: 1} and usage["estimated_cost_usd"] == 0.67
 
 
 def test_markers_younger_than_the_grace_stay_and_still_read_right(tmp_path):
