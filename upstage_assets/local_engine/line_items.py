@@ -61,8 +61,14 @@ def table_rows(html: str) -> list[list[str]]:
     """The table's rows, a merged cell's text repeated in every position it covers."""
     parser = _TableParser()
     parser.feed(html)
+    return [row for row in span_grid(parser.rows) if any(cell for cell in row)]
+
+
+def span_grid(rows: list[list[tuple[str, int, int]]]) -> list[list[str]]:
+    """Rows of (text, rowspan, colspan) cells on a grid, as HTML places them: each cell takes the
+    next free column of its row, and its text fills every position it spans (within the rows)."""
     grid: dict[tuple[int, int], str] = {}
-    for r, row in enumerate(parser.rows):
+    for r, row in enumerate(rows):
         c = 0
         for text, rowspan, colspan in row:
             while (r, c) in grid:
@@ -71,10 +77,8 @@ def table_rows(html: str) -> list[list[str]]:
                 for dc in range(colspan):
                     grid.setdefault((r + dr, c + dc), text)
             c += colspan
-    height = len(parser.rows)
     width = max((c for _, c in grid), default=-1) + 1
-    rows = [[grid.get((r, c), "") for c in range(width)] for r in range(height)]
-    return [row for row in rows if any(cell for cell in row)]
+    return [[grid.get((r, c), "") for c in range(width)] for r in range(len(rows))]
 
 
 def _column_for(header: str, properties: dict[str, Any]) -> str | None:
