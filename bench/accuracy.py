@@ -273,7 +273,9 @@ def main(argv: list[str] | None = None) -> int:
         if emulator is not None:
             emulator.stop()
     report = "\n\n".join(sections)
-    (RESULTS / f"accuracy-{args.backend}.md").write_text(f"# Extraction accuracy ({args.backend} backend)\n\n{report}\n")
+    command = "python bench/accuracy.py " + " ".join(argv if argv is not None else sys.argv[1:])
+    (RESULTS / f"accuracy-{args.backend}.md").write_text(
+        f"# Extraction accuracy ({args.backend} backend)\n\nCommand: `{command.strip()}`\n\n{report}\n")
     chart(all_scores, RESULTS / f"accuracy-{args.backend}.png")
     print(report)
     print()

@@ -14,6 +14,7 @@ import argparse
 import hashlib
 import json
 import subprocess
+import sys
 import time
 from dataclasses import asdict
 from datetime import UTC, datetime
@@ -92,7 +93,15 @@ def fit(training_set: TrainingSet, config: TrainConfig, progress: Any = None) ->
     return model, curve
 
 
-def write_results(results: Path, name: str, model: LearnedModel, curve: list[dict[str, Any]]) -> None:
+def _readings(counts: dict[str, int] | None) -> str:
+    """' (418 by transcripts, 163 by ocr)' when a set holds more than one reading of its pages."""
+    if not counts or len(counts) < 2:
+        return ""
+    return " (" + ", ".join(f"{n} by {text}" for text, n in sorted(counts.items(), reverse=True)) + ")"
+
+
+def write_results(results: Path, name: str, model: LearnedModel, curve: list[dict[str, Any]],
+                  command: str | None = None) -> None:
     """Curve (CSV + PNG) and a Markdown summary of the card's metrics, under ``results``."""
     import matplotlib
 
@@ -124,9 +133,11 @@ def write_results(results: Path, name: str, model: LearnedModel, curve: list[dic
     card = model.card
     lines = [f"# Learned extractor: {name}", "",
              f"Trained on {card['data']['train_documents']} documents ({card['data']['source']}, text from "
-             f"{card['data']['text']}), held back {card['data']['held_back_documents']}; "
+             f"{card['data']['text']}{_readings(card['data'].get('train_examples_by_text'))}), held back "
+             f"{card['data']['held_back_documents']}{_readings(card['data'].get('held_back_examples_by_text'))}; "
              f"{card['parameters']:,} parameters, {card['training_seconds']:.0f} s on {card['device']} "
              f"(seed {card['config']['seed']}, {card['config']['epochs']} epochs).", "",
+             *([f"Command: `{command}`", ""] if command else []),
              "Held-back exact match, all held-back examples and per reading of the page (OCR: what the "
              "pipeline reads; transcripts: the corpus's line transcripts):", ""]
     by_text = card.get("held_back_metrics_by_text") or {}
@@ -157,7 +168,9 @@ def main(argv: list[str] | None = None) -> int:
     save_model(args.out, model.tagger, model.fields, model.card)
     print(f"saved {args.out} ({args.out.stat().st_size / 1e6:.2f} MB): {json.dumps(model.card['held_back_metrics'])}")
     if args.results:
-        write_results(args.results, args.out.stem, model, curve)
+        command = "python -m upstage_assets.local_engine.learned.fit " + " ".join(argv if argv is not None else
+                                                                                 sys.argv[1:])
+        write_results(args.results, args.out.stem, model, curve, command)
     return 0
 
 
