@@ -65,9 +65,10 @@ class InjectedResponse(Exception):
 class ApiCall:
     """One API request's passage through limits and faults; handlers call ``admit`` first."""
 
-    def __init__(self, state: EmulatorState, request: Request):
+    def __init__(self, state: EmulatorState, request: Request, gated: bool = True):
         self.state = state
         self.request = request
+        self.gated = gated  # False: a benchmark warm-up call, outside limits, faults, latency and stats
         self.started = time.monotonic()
         self.group: str | None = None
         self.pages = 0
@@ -75,6 +76,8 @@ class ApiCall:
 
     async def admit(self, group: str) -> None:
         """Count the arrival, apply the RPS limit, then draw this request's fault."""
+        if not self.gated:
+            return
         self.group = group
         self.state.stats.record_request_group(group, at=self.started)
         try:
@@ -93,8 +96,10 @@ class ApiCall:
         self.fault = fault  # truncated / malformed: mangle the real response later
 
     def admit_pages(self, pages: int) -> None:
-        assert self.group is not None, "admit() first"
         self.pages = pages
+        if not self.gated:
+            return
+        assert self.group is not None, "admit() first"
         try:
             self.state.limiter.admit_pages(self.group, pages, at=self.started)
         except ApiError:
