@@ -7,6 +7,8 @@ from pydantic import Field
 
 from upstage_assets.inspection import DocumentLimits
 
+LOCAL_CONCURRENCY = 8
+
 
 class DocumentPipelineConfig(Config):
     default_schema: str | None = Field(
@@ -15,7 +17,10 @@ class DocumentPipelineConfig(Config):
                     "(invoice, receipt) or a path to a JSON schema in the Upstage response_format form "
                     "(default: $UPSTAGE_ASSETS_DEFAULT_SCHEMA, else invoice)")
     ocr: str = Field(default="auto", description="auto: OCR only where there is no text layer; force: OCR all")
-    max_concurrent_documents: int = Field(default=8, ge=1, description="documents in flight in one step")
+    max_concurrent_documents: int | None = Field(
+        default=None, ge=1,
+        description="documents in flight in one step; default: 8 on the local engine (CPU/GPU-bound), and on "
+                    "the Upstage API the client's max_in_flight (enough documents to keep the rate limit busy)")
     max_document_bytes: int = Field(default=100 * 1024 * 1024, description="refuse larger documents")
     max_pages: int = Field(default=2000, description="refuse documents with more pages")
     max_pixels_per_page: int = Field(default=200_000_000, description="refuse larger images")
@@ -30,6 +35,12 @@ class DocumentPipelineConfig(Config):
         default=True,
         description="after every document has been tried, fail the step if any document failed, so "
                     "failed documents show as failed partitions (finished ones stay materialized)")
+
+    def concurrency(self, parser_resource: object) -> int:
+        """Documents in flight: the explicit setting, else what the backend can keep busy."""
+        if self.max_concurrent_documents is not None:
+            return self.max_concurrent_documents
+        return max(LOCAL_CONCURRENCY, int(getattr(parser_resource, "max_in_flight", LOCAL_CONCURRENCY)))
 
     def limits(self) -> DocumentLimits:
         return DocumentLimits(self.max_document_bytes, self.max_pages, self.max_pixels_per_page)

@@ -4,7 +4,8 @@
 
 They are one ``multi_asset`` so a batch run takes each document through every selected
 stage as soon as the previous one is done, with bounded async fan-out, and logs one
-materialization per document per asset as it completes. A crash keeps everything that
+materialization per document per asset as it completes (the fan-out runs on its own thread
+and never waits for Dagster's event log: ``step_bridge.py``). A crash keeps everything that
 finished; a document that fails is recorded (failures table + its partition marked
 failed) without stopping the others; selecting a subset (say, only ``kie_fields`` after a
 schema change) reads the earlier stages from storage.
@@ -39,7 +40,12 @@ from upstage_assets.defs.pipeline.config import DocumentPipelineConfig
 from upstage_assets.defs.pipeline.keys import KIE_FIELDS, PARSED_LAYOUTS, RAW_DOCUMENTS, VALIDATED_DOCUMENTS
 from upstage_assets.defs.pipeline.metadata import to_metadata
 from upstage_assets.defs.pipeline.partitions import documents_partitions
-from upstage_assets.defs.pipeline.progress import billed_totals, publish_api_state, publish_progress
+from upstage_assets.defs.pipeline.progress import (
+    billed_totals,
+    publish_api_state,
+    publish_progress,
+    publish_rate_limits,
+)
 from upstage_assets.defs.pipeline.resume import documents_wanted, stages_to_skip
 from upstage_assets.defs.pipeline.stages import (
     DocumentState,
@@ -49,6 +55,7 @@ from upstage_assets.defs.pipeline.stages import (
     run_raw,
     run_validate,
 )
+from upstage_assets.defs.pipeline.step_bridge import DeferredContext, StepBridge
 from upstage_assets.deploy.k8s_gpu import gpu_op_tags
 from upstage_assets.errors import BudgetExceeded, DocumentError, InternalError, UnsafeDocumentKey
 from upstage_assets.redaction import redact
@@ -130,7 +137,7 @@ class DocumentOutcome:
             self.possibly_billed_twice += int(metadata.get("possibly_billed_twice") or 0)
 
 
-async def _process_document(context: AssetExecutionContext, env: StageEnv, document_id: str,
+async def _process_document(context: DeferredContext, env: StageEnv, document_id: str,
                             selected: set[AssetKey], semaphore: asyncio.Semaphore,
                             skip: set[AssetKey] | None = None) -> DocumentOutcome:
     """Take one document through the selected stages; any exception becomes its recorded failure.
@@ -145,6 +152,7 @@ async def _process_document(context: AssetExecutionContext, env: StageEnv, docum
         for asset_key, stage in STAGES:
             if asset_key not in selected or (skip and asset_key in skip):
                 continue
+            await context.caught_up()  # the event log is at most a few writes behind (crash loses little)
             try:
                 metadata = await stage(env, state)
                 outcome.bill(metadata)
@@ -172,7 +180,7 @@ async def _process_document(context: AssetExecutionContext, env: StageEnv, docum
     return outcome
 
 
-async def _record_document_failure(context: AssetExecutionContext, env: StageEnv, state: DocumentState,
+async def _record_document_failure(context: DeferredContext, env: StageEnv, state: DocumentState,
                                    asset_key: AssetKey, error: DocumentError, outcome: DocumentOutcome) -> None:
     outcome.error, outcome.failed_stage = error, asset_key
     source = state.record.source_uri if state.record else None
@@ -194,7 +202,7 @@ def _api_retryable(error: DocumentError | None) -> bool:
     return isinstance(error, UpstageError) and error.retryable
 
 
-async def _retry_api_failures(context: AssetExecutionContext, env: StageEnv, selected: set[AssetKey],
+async def _retry_api_failures(context: DeferredContext, env: StageEnv, selected: set[AssetKey],
                               semaphore: asyncio.Semaphore, outcomes: list[DocumentOutcome],
                               skips: dict[str, set[AssetKey]], rounds: int) -> None:
     """Documents whose API calls still failed (an outage longer than the circuit breaker waits) get
@@ -216,12 +224,12 @@ async def _retry_api_failures(context: AssetExecutionContext, env: StageEnv, sel
             outcomes[index] = new
 
 
-async def _process_batch(context: AssetExecutionContext, env: StageEnv, keys: list[str],
-                         selected: set[AssetKey], concurrency: int, retry_rounds: int = 0) -> list[DocumentOutcome]:
+async def _process_batch(context: DeferredContext, env: StageEnv, keys: list[str], selected: set[AssetKey],
+                         skips: dict[str, set[AssetKey]], concurrency: int,
+                         retry_rounds: int = 0) -> list[DocumentOutcome]:
     semaphore = asyncio.Semaphore(concurrency)
     started = time.monotonic()
     outcomes: list[DocumentOutcome] = []
-    skips = stages_to_skip(context.instance, context.run.tags, keys, selected, env.store, env.layout)
     try:
         tasks = [asyncio.create_task(_process_document(context, env, key, selected, semaphore, skips.get(key)))
                  for key in keys]
@@ -232,16 +240,16 @@ async def _process_batch(context: AssetExecutionContext, env: StageEnv, keys: li
                 rate = done / elapsed if elapsed else 0.0
                 eta = (len(keys) - done) / rate if rate else 0.0
                 context.log.info(f"progress: {done}/{len(keys)} documents, {rate:.2f} docs/s, ETA {eta:.0f}s")
-                publish_progress(context, outcomes, len(keys), elapsed)
+                context.defer(publish_progress, list(outcomes), len(keys), elapsed)
         if retry_rounds:
             await _retry_api_failures(context, env, selected, semaphore, outcomes, skips, retry_rounds)
-            publish_progress(context, outcomes, len(keys), time.monotonic() - started)
+            context.defer(publish_progress, list(outcomes), len(keys), time.monotonic() - started)
     finally:
         await env.parser.aclose()
     return outcomes
 
 
-def _build_env(context: AssetExecutionContext, config: DocumentPipelineConfig, settings: Settings) -> StageEnv:
+def _build_env(context: DeferredContext, config: DocumentPipelineConfig, settings: Settings) -> StageEnv:
     storage = context.resources.storage
     parser_resource = context.resources.parser
     store = storage.output_store()
@@ -253,7 +261,7 @@ def _build_env(context: AssetExecutionContext, config: DocumentPipelineConfig, s
         parser = parser_resource.create_parser()
     else:  # the Upstage client scopes its per-run budget to this run and warns through the run's log
         parser = parser_resource.create_parser(run_id=context.run_id, on_budget_warning=context.log.warning,
-                                               on_circuit_change=lambda _, text: publish_api_state(context, text))
+                                               on_circuit_change=lambda _, text: context.defer(publish_api_state, text))
     return StageEnv(store=store, layout=storage.layout, registry=storage.registry(),
                     parser=parser, backend=parser_resource.backend_label,
                     read_source=storage.read_source, limits=config.limits(),
@@ -275,12 +283,17 @@ def run_document_pipeline(context: AssetExecutionContext, config: DocumentPipeli
     """The step: every wanted document through the selected stages; a check result; failures last."""
     keys = documents_wanted(context.run.tags, list(context.partition_keys))  # recovery runs skip done ones
     selected = set(context.selected_asset_keys)
-    env = _build_env(context, config, settings)
+    concurrency = config.concurrency(context.resources.parser)
+    bridge = StepBridge(max_backlog=max(32, 2 * concurrency))
+    deferred = DeferredContext(context, bridge)
+    env = _build_env(deferred, config, settings)
+    skips = stages_to_skip(context.instance, context.run.tags, keys, selected, env.store, env.layout)
     context.log.info(f"processing {len(keys)} documents through "
                      f"{', '.join(k.to_user_string() for k, _ in STAGES if k in selected)} ({env.backend} backend)")
     started = time.monotonic()
-    outcomes = asyncio.run(_process_batch(context, env, keys, selected, config.max_concurrent_documents,
-                                          config.api_retry_rounds))
+    outcomes = bridge.run(lambda: _process_batch(deferred, env, keys, selected, skips,
+                                                 concurrency, config.api_retry_rounds))
+    publish_rate_limits(context, env.parser)
     summary = _summary(outcomes, time.monotonic() - started)
     context.log.info(f"batch summary: {summary}")
 

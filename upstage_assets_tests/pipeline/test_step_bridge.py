@@ -1,0 +1,113 @@
+"""The step bridge: the batch's event loop never waits for Dagster's bookkeeping, which the step's
+own thread carries out in order; errors and interrupts still reach the step."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+
+import pytest
+
+from upstage_assets.defs.pipeline.step_bridge import DeferredContext, StepBridge
+
+
+class SlowContext:
+    """Stands in for Dagster's step context (its event log is the point; a real one is used by the
+    pipeline tests): every write blocks until ``release`` is set, and says which thread made it."""
+
+    run_id = "run-1"
+
+    def __init__(self) -> None:
+        self.release = threading.Event()
+        self.events: list[tuple[str, int]] = []
+        self.log = self
+
+    def log_event(self, event: str) -> None:
+        self.release.wait(timeout=30)
+        self.events.append((event, threading.get_ident()))
+
+    def info(self, message: str) -> None:
+        self.events.append((f"info:{message}", threading.get_ident()))
+
+
+def test_the_loop_finishes_its_work_while_the_first_write_is_still_blocked():
+    context = SlowContext()
+    bridge = StepBridge(max_backlog=1000)
+    deferred = DeferredContext(context, bridge)
+    loop_threads: list[int] = []
+
+    async def batch() -> int:
+        loop_threads.append(threading.get_ident())
+        for i in range(50):
+            deferred.log_event(f"m{i}")
+            await asyncio.sleep(0)
+        deferred.log.info("done")
+        context.release.set()  # only now may the first write finish: the loop never waited for it
+        return 50
+
+    assert bridge.run(batch) == 50
+    step_thread = threading.get_ident()
+    assert loop_threads and loop_threads[0] != step_thread
+    assert [e for e, _ in context.events] == [f"m{i}" for i in range(50)] + ["info:done"]  # in order
+    assert {thread for _, thread in context.events} == {step_thread}  # the context used from one thread
+
+
+def test_the_loop_waits_when_the_log_falls_too_far_behind():
+    context = SlowContext()
+    bridge = StepBridge(max_backlog=3)
+    deferred = DeferredContext(context, bridge)
+    backlogs: list[int] = []
+
+    async def batch() -> None:
+        for i in range(10):
+            await deferred.caught_up()
+            backlogs.append(bridge.backlog)
+            deferred.log_event(f"m{i}")
+            if i == 5:
+                context.release.set()
+
+    context.release.set()
+    bridge.run(batch)
+    assert max(backlogs) <= 3 and len(context.events) == 10
+
+
+def test_a_failed_write_is_raised_after_the_batch_and_the_batch_still_finishes():
+    finished = []
+
+    def broken(_: str) -> None:
+        raise RuntimeError("event log unavailable")
+
+    async def batch() -> None:
+        bridge.defer(broken, "x")
+        await asyncio.sleep(0.01)
+        finished.append(True)
+
+    bridge = StepBridge()
+    with pytest.raises(RuntimeError, match="event log unavailable"):
+        bridge.run(batch)
+    assert finished == [True]
+
+
+def test_an_interrupt_on_the_step_thread_cancels_the_batch():
+    cancelled = threading.Event()
+    started = threading.Event()
+
+    def interrupt() -> None:
+        raise KeyboardInterrupt  # what Dagster raises on the step's thread for SIGINT/SIGTERM
+
+    async def batch() -> None:
+        started.set()
+        bridge.defer(interrupt)
+        try:
+            await asyncio.sleep(30)
+        except asyncio.CancelledError:
+            cancelled.set()
+            raise
+
+    bridge = StepBridge()
+    begun = time.monotonic()
+    with pytest.raises(KeyboardInterrupt):
+        bridge.run(batch)
+    assert started.is_set() and cancelled.wait(timeout=10)
+    assert time.monotonic() - begun < 30  # it did not sleep the batch out
