@@ -53,6 +53,15 @@ def _client_limits(env: Mapping[str, str]) -> tuple[tuple[str, float], ...]:
     return tuple(found)
 
 
+def _tier(env: Mapping[str, str]) -> str | None:
+    from upstage_assets.upstage_api.tiers import TIER_ENV, tier_limits
+
+    value = (env.get(TIER_ENV) or "").strip().lower()
+    if value:
+        tier_limits(value)  # refuses an unknown tier with a message naming the variable
+    return value or None
+
+
 def _whole_number(env: Mapping[str, str], name: str, default: int) -> int:
     value = env.get(name)
     if value is None or not value.strip():
@@ -80,6 +89,7 @@ class Settings:
     documents_per_run: int = 50  # UPSTAGE_ASSETS_DOCUMENTS_PER_RUN: documents in one batched run
     max_documents_per_tick: int = 1000  # UPSTAGE_ASSETS_MAX_DOCUMENTS_PER_TICK: inbox sensor reads per tick
     client_limits: tuple[tuple[str, float], ...] = ()  # UPSTAGE_CLIENT_<NAME>: see CLIENT_LIMITS
+    tier: str | None = None  # UPSTAGE_TIER: payg | explore | build | scale (upstage_api/tiers.py)
     api_key_set: bool = False  # whether UPSTAGE_API_KEY is non-empty (the key itself is read by the client only)
 
     def __post_init__(self) -> None:
@@ -112,6 +122,7 @@ class Settings:
             "max_documents_per_tick": _whole_number(env, "UPSTAGE_ASSETS_MAX_DOCUMENTS_PER_TICK", 1000),
             "api_key_set": bool(env.get(API_KEY_ENV, "").strip()),
             "client_limits": _client_limits(env),
+            "tier": _tier(env),
         }
         values.update(overrides)
         return cls(**values)
@@ -131,6 +142,12 @@ class Settings:
                     if self.backend == "emulator" else "your key from the Upstage console")
             found.append(f"{API_KEY_ENV} is not set; UPSTAGE_ASSETS_BACKEND={self.backend} needs it ({what})")
         return found
+
+    def client_preset(self) -> dict[str, float | int]:
+        """The tier's limits (``UPSTAGE_TIER``), empty without one; ``client_overrides`` win over them."""
+        from upstage_assets.upstage_api.tiers import tier_limits
+
+        return tier_limits(self.tier) if self.tier else {}
 
     def client_overrides(self) -> dict[str, float | int]:
         """The client limits the environment set, typed for ``UpstageClient``."""

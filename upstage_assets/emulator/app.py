@@ -26,6 +26,7 @@ from upstage_assets.emulator.settings import EmulatorSettings
 from upstage_assets.emulator.state import ApiCall, EmulatorState, InjectedResponse
 
 Handler = Callable[[ApiCall], Awaitable[Response]]
+RATE_LIMIT_HEADER = "x-ratelimit-limit-requests"
 logger = logging.getLogger(__name__)
 
 
@@ -61,6 +62,9 @@ def api_endpoint(path: str, handler: Handler) -> Callable[[Request], Awaitable[R
                                       "internal_server_error")
         if call.group is not None and response.status_code != 429:
             await call.hold_for_latency()
+        if call.group is not None and call.group in state.settings.rps_limits:
+            # OpenAI-style: the request limit per minute (Upstage names its headers nowhere for certain)
+            response.headers[RATE_LIMIT_HEADER] = f"{state.settings.rps_limits[call.group] * 60:g}"
         if call.fault is not None and call.fault.kind == MALFORMED:
             response = malformed(response)
         elif call.fault is not None and call.fault.kind == TRUNCATED:

@@ -25,6 +25,11 @@ from upstage_assets.upstage_api.errors import UpstageError
 from upstage_assets.upstage_api.extraction import ExtractionOptions, InformationExtractionApi
 from upstage_assets.upstage_api.http import CURRENT_DOCUMENT, RetryPolicy, UpstageHttp
 from upstage_assets.upstage_api.parser import DocumentParser, ExtractionResult, ParseOptions, SourceDocument
+from upstage_assets.upstage_api.rate_limit_headers import (
+    DEFAULT_LIMIT_HEADER,
+    DEFAULT_PREFIXES,
+    RateLimitHeaders,
+)
 from upstage_assets.upstage_api.rate_limiter import EndpointLimits, RateLimiter
 from upstage_assets.upstage_api.shared_state import SharedStateStore, open_state_store
 from upstage_assets.upstage_api.usage import UsageLedger, pages_billed, price_key
@@ -75,6 +80,13 @@ class UpstageClient(ConfigurableResource):  # type: ignore[type-arg]
         default=None, description="Directory for the host's SQLite state, or a postgresql:// URL for "
         "several hosts. Default: $DAGSTER_HOME/upstage_rate_limits or a temp dir.")
     account: str = "default"
+    rate_limit_header_prefixes: list[str] = Field(
+        default=list(DEFAULT_PREFIXES), description="response headers kept as the API's rate-limit state "
+        "(names starting with these), shown in the run's tags")
+    rate_limit_limit_header: str = Field(
+        default=DEFAULT_LIMIT_HEADER, description="the response header that states the request limit; the run "
+        "warns when the configured requests/s disagree with it")
+    rate_limit_limit_window_s: float = Field(default=60.0, description="the window that header's number counts over")
 
     sync_page_limit: int = 100
     poll_initial_s: float = 1.0
@@ -148,6 +160,8 @@ class UpstageClient(ConfigurableResource):  # type: ignore[type-arg]
                                   write=self.read_timeout_s, pool=self.read_timeout_s),
             retry=RetryPolicy(self.max_attempts, self.backoff_base_s, self.backoff_max_s, self.retry_total_s),
             limiter=limiter, max_connections=self.max_connections,
+            rate_limit_headers=RateLimitHeaders(tuple(p.lower() for p in self.rate_limit_header_prefixes),
+                                                self.rate_limit_limit_header, self.rate_limit_limit_window_s),
             breaker=CircuitBreaker(BreakerSettings(self.breaker_threshold, self.breaker_base_pause_s,
                                                    self.breaker_max_pause_s, self.breaker_max_outage_s),
                                    on_change=on_circuit_change))
@@ -238,6 +252,13 @@ class UpstageParser(DocumentParser):
                 "statuses": dict(self.http.stats.statuses),
                 "rate_limit_wait_s": round(limiter.waited_s, 3) if limiter else 0.0,
                 "spend": self.budget.spent()}
+
+    def rate_limit_report(self) -> tuple[dict[str, dict[str, str]], list[str]]:
+        """The rate-limit headers last seen per endpoint, and where the configuration disagrees with them."""
+        headers = self.http.rate_limit_headers
+        configured = {name: limit.requests_per_second for name, limit in self.http.limiter.limits.items()} \
+            if self.http.limiter else {}
+        return dict(headers.seen), headers.disagreements(configured)
 
     async def aclose(self) -> None:
         await self.http.aclose()
