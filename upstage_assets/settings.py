@@ -29,6 +29,7 @@ CLIENT_INTEGER_LIMITS = ("max_connections", "max_in_flight", "max_attempts", "sy
 CLIENT_LIMITS = (
     "parse_requests_per_second", "parse_pages_per_minute", "async_requests_per_second", "async_pages_per_minute",
     "extract_requests_per_second", "poll_requests_per_second", "rate_limit_burst", "rate_limit_headroom",
+    "rate_limit_max_skew_s",
     "connect_timeout_s", "read_timeout_s", "backoff_base_s", "backoff_max_s", "retry_total_s",
     "poll_initial_s", "poll_max_s", "poll_timeout_s", "breaker_base_pause_s", "breaker_max_pause_s",
     "breaker_max_outage_s", *CLIENT_INTEGER_LIMITS,

@@ -43,6 +43,7 @@ from upstage_assets.defs.pipeline.partitions import documents_partitions
 from upstage_assets.defs.pipeline.progress import (
     billed_totals,
     publish_api_state,
+    publish_bookkeeping,
     publish_progress,
     publish_rate_limits,
 )
@@ -294,7 +295,9 @@ def run_document_pipeline(context: AssetExecutionContext, config: DocumentPipeli
     outcomes = bridge.run(lambda: _process_batch(deferred, env, keys, selected, skips,
                                                  concurrency, config.api_retry_rounds))
     publish_rate_limits(context, env.parser)
-    summary = _summary(outcomes, time.monotonic() - started)
+    summary = {**_summary(outcomes, time.monotonic() - started), "bookkeeping_calls": bridge.deferred,
+               "bookkeeping_seconds": round(bridge.busy_s, 2)}
+    publish_bookkeeping(context, bridge.deferred, bridge.busy_s)
     context.log.info(f"batch summary: {summary}")
 
     if VALIDATED_DOCUMENTS in selected:

@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import queue
 import threading
+import time
 from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
 
@@ -35,6 +36,7 @@ class StepBridge:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._task: asyncio.Task[Any] | None = None
         self.deferred = 0  # calls handed over (for the step's summary and tests)
+        self.busy_s = 0.0  # time the step's thread spent in them: Dagster's bookkeeping, off the loop
 
     def defer(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
         """Have the step's thread call ``fn(*args, **kwargs)``, in order, without waiting for it."""
@@ -83,10 +85,13 @@ class StepBridge:
                 if item is _DONE:
                     break
                 fn, args, kwargs = item
+                began = time.perf_counter()
                 try:
                     fn(*args, **kwargs)
                 except Exception as exc:
                     first_error = first_error or exc
+                finally:
+                    self.busy_s += time.perf_counter() - began
         except BaseException:
             self._cancel()
             thread.join(timeout=30)
