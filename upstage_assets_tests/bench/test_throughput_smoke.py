@@ -26,6 +26,6 @@ def test_quick_throughput_benchmark_completes_and_prints_its_ratios(tmp_path):
     last = result.stdout.strip().splitlines()[-1]
     assert re.fullmatch(r"limit_docs_per_s=[\d.]+ ideal=[\d.]+ platform=[\d.]+ platform/ideal=[\d.]+ "
                         r"per-doc/platform=[\d.]+ overhead_ceiling_docs_per_s=[\d.]+", last), last
-    assert "| platform | 6 |" in result.stdout and "| ceiling | 6 |" in result.stdout
+    assert "| platform | 6 |" in result.stdout and "| ceiling, SQLite | 6 |" in result.stdout
     assert "| 0 |" in result.stdout.split("| ideal |")[1].split("\n")[0]  # the ideal drew no 429
     assert (tmp_path / "throughput_rps20_n6.md").exists() and (tmp_path / "throughput_rps20_n6.png").exists()
