@@ -79,6 +79,17 @@ class ContentChanged(DocumentError):
     code = "content_changed"
 
 
+class StorageFull(DocumentError):
+    """The output store has no space left (ENOSPC, or a quota): nothing half-written stays visible.
+
+    Retryable: once space is freed, ``retry-failed`` writes the document again from the stage it
+    reached (what was stored before the disk filled is kept, what the API returned is re-fetched).
+    """
+
+    code = "storage_full"
+    retryable = True
+
+
 class UpstreamMissing(DocumentError):
     """A stage ran for a document whose previous stage has no stored result yet."""
 

@@ -73,6 +73,16 @@ def _whole_number(env: Mapping[str, str], name: str, default: int) -> int:
         raise ValueError(f"{name}={value!r} is not a whole number") from None
 
 
+def _optional_number(env: Mapping[str, str], name: str) -> float | None:
+    value = (env.get(name) or "").strip()
+    if not value:
+        return None
+    try:
+        return float(value)
+    except ValueError:
+        raise ValueError(f"{name}={value!r} is not a number") from None
+
+
 @dataclass(frozen=True)
 class Settings:
     """What the environment chooses; the assets never change with it."""
@@ -92,6 +102,10 @@ class Settings:
     client_limits: tuple[tuple[str, float], ...] = ()  # UPSTAGE_CLIENT_<NAME>: see CLIENT_LIMITS
     tier: str | None = None  # UPSTAGE_TIER: payg | explore | build | scale (upstage_api/tiers.py)
     api_key_set: bool = False  # whether UPSTAGE_API_KEY is non-empty (the key itself is read by the client only)
+    budget_per_run_usd: float | None = None  # UPSTAGE_ASSETS_BUDGET_PER_RUN_USD: Upstage spend limit per run
+    budget_per_day_usd: float | None = None  # UPSTAGE_ASSETS_BUDGET_PER_DAY_USD: Upstage spend limit per UTC day
+    state_store: str | None = None  # UPSTAGE_ASSETS_STATE_STORE: limiter + budget state (dir or postgresql:// URL)
+    shutdown_grace_s: float = 90.0  # UPSTAGE_ASSETS_SHUTDOWN_GRACE_S: SIGTERM -> in-flight documents get this long
 
     def __post_init__(self) -> None:
         if self.environment not in ENVIRONMENTS:
@@ -100,6 +114,8 @@ class Settings:
             raise ValueError(f"UPSTAGE_ASSETS_BACKEND={self.backend!r}; expected one of {', '.join(BACKENDS)}")
         if self.documents_per_run < 1 or self.max_documents_per_tick < 1:
             raise ValueError("UPSTAGE_ASSETS_DOCUMENTS_PER_RUN and _MAX_DOCUMENTS_PER_TICK must be at least 1")
+        if self.shutdown_grace_s < 0:
+            raise ValueError("UPSTAGE_ASSETS_SHUTDOWN_GRACE_S must be at least 0")
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
@@ -108,6 +124,7 @@ class Settings:
         environment = overrides.pop("environment", None) or env.get("UPSTAGE_ASSETS_ENV", "local")
         data_root = overrides.pop("data_root", None) or env.get("UPSTAGE_ASSETS_DATA", "data")
         sensor = env.get("UPSTAGE_ASSETS_INBOX_SENSOR", "running" if environment == "local" else "stopped")
+        grace = _optional_number(env, "UPSTAGE_ASSETS_SHUTDOWN_GRACE_S")
         values: dict[str, Any] = {
             "environment": environment,
             "backend": env.get("UPSTAGE_ASSETS_BACKEND", "local"),
@@ -124,6 +141,10 @@ class Settings:
             "api_key_set": bool(env.get(API_KEY_ENV, "").strip()),
             "client_limits": _client_limits(env),
             "tier": _tier(env),
+            "budget_per_run_usd": _optional_number(env, "UPSTAGE_ASSETS_BUDGET_PER_RUN_USD"),
+            "budget_per_day_usd": _optional_number(env, "UPSTAGE_ASSETS_BUDGET_PER_DAY_USD"),
+            "state_store": env.get("UPSTAGE_ASSETS_STATE_STORE") or None,
+            "shutdown_grace_s": 90.0 if grace is None else grace,
         }
         values.update(overrides)
         return cls(**values)

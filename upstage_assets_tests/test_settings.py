@@ -70,3 +70,18 @@ def test_the_pipeline_default_schema_honours_the_setting():
 
 def test_definitions_are_found_by_dagster_but_built_lazily():
     assert [name for name, _ in inspect.getmembers(definitions_module) if name == "defs"] == ["defs"]
+
+
+def test_spend_limits_state_store_and_client_limits_all_reach_the_upstage_client():
+    """The fault settings (issue 20) and the UPSTAGE_CLIENT_* limits (issue 22) are set together."""
+    env = {"UPSTAGE_ASSETS_BACKEND": "emulator", "UPSTAGE_ASSETS_BUDGET_PER_RUN_USD": "1.5",
+           "UPSTAGE_ASSETS_BUDGET_PER_DAY_USD": "20", "UPSTAGE_ASSETS_STATE_STORE": "/tmp/limits",
+           "UPSTAGE_ASSETS_SHUTDOWN_GRACE_S": "0", "UPSTAGE_CLIENT_PARSE_REQUESTS_PER_SECOND": "3"}
+    settings = Settings.from_env(env)
+    assert settings.shutdown_grace_s == 0.0, "0 means abandon at once, not the default"
+    assert Settings.from_env({}).shutdown_grace_s == 90.0
+    parser = build_definitions(settings).resources["parser"]
+    assert isinstance(parser, UpstageClient)
+    assert (parser.budget_per_run_usd, parser.budget_per_day_usd, parser.rate_limit_store) == (1.5, 20.0,
+                                                                                                "/tmp/limits")
+    assert parser.parse_requests_per_second == 3.0

@@ -136,6 +136,9 @@ def run_container_definition(s: BootstrapSettings, secret_arns: dict[str, str]) 
         "name": "run",
         "image": s.image_uri,
         "essential": True,
+        # A Spot reclaim sends SIGTERM, then SIGKILL after stopTimeout (Fargate's most: 120 s): the run
+        # worker drains in-flight documents within UPSTAGE_ASSETS_SHUTDOWN_GRACE_S (90 s) before that.
+        "stopTimeout": 120,
         # Soft floor; the launcher's per-run overrides set the hard cpu/memory of task and container.
         "memoryReservation": 1024,
         "environment": [

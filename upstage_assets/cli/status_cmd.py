@@ -21,7 +21,8 @@ Read the instance in $DAGSTER_HOME and the result store and print where things s
 registered documents, how many are done at each stage, the failed ones with their reasons,
 pages, billed pages and estimated cost, and runs in flight. Documents that no run finished and
 none recorded a failure for ("unfinished": a crashed or canceled run) are listed too.
-Exit code 1 when any document is currently failed or unfinished (so a script can gate on it),
+Documents held back by the spend limit are "pending", not failed. Exit code 1 when any
+document is currently failed, unfinished or pending (so a script can gate on it),
 0 otherwise, 2 on configuration errors."""
 MAX_FAILURES_SHOWN = 20
 
@@ -62,6 +63,7 @@ def _backfills_in_flight(instance: Any) -> int:
 def collect_status(defs: Any, instance: Any) -> dict[str, Any]:
     from upstage_assets.defs.pipeline.keys import DOCUMENT_ASSET_KEYS
     from upstage_assets.defs.pipeline.partitions import DOCUMENTS_PARTITIONS_NAME
+    from upstage_assets.errors import BudgetExceeded
     from upstage_assets.exporters.base import ExportSource
     from upstage_assets.operations.backlog import unfinished_documents
     from upstage_assets.storage.billing import read_usage_totals
@@ -73,7 +75,9 @@ def collect_status(defs: Any, instance: Any) -> dict[str, Any]:
     partitions = set(instance.get_dynamic_partitions(DOCUMENTS_PARTITIONS_NAME))
     done = {key.to_user_string(): len(instance.get_materialized_partitions(key) & partitions)
             for key in DOCUMENT_ASSET_KEYS}
-    failures = sorted(read_failures(store, layout).to_pylist(), key=lambda f: str(f["failed_at"]), reverse=True)
+    recorded = sorted(read_failures(store, layout).to_pylist(), key=lambda f: str(f["failed_at"]), reverse=True)
+    pending = [f for f in recorded if f["error_code"] == BudgetExceeded.code]  # held back, not failed
+    failures = [f for f in recorded if f["error_code"] != BudgetExceeded.code]
     pages = sum(int(json.loads(store.read_bytes(i.key)).get("page_count") or 0) for i in store.list(layout.raw)
                 if i.key.endswith(".json"))
     source = ExportSource(store, layout, storage.read_source)
@@ -91,6 +95,7 @@ def collect_status(defs: Any, instance: Any) -> dict[str, Any]:
         "failures": [{k: f[k] for k in ("document_id", "stage", "error_code", "message", "retryable", "run_id",
                                         "failed_at")} for f in failures],
         "unfinished": len(unfinished), "unfinished_documents": unfinished,
+        "pending_budget": len(pending), "pending_budget_documents": sorted(f["document_id"] for f in pending),
         "pages": pages, "pages_billed": usage.pages_billed, "cost_usd": usage.as_dict()["cost_usd"],
         "possibly_billed_twice": usage.possibly_billed_twice, "price_per_page_usd": prices,
         "estimated_cost_usd": usage.total_cost_usd,
@@ -135,12 +140,15 @@ def _print_text(status: dict[str, Any], show_all: bool) -> None:
         print(f"  ... {len(unfinished) - MAX_FAILURES_SHOWN} more (--all-failures)")
     from upstage_assets.storage.failures import SOURCE_STAGES
 
+    if status["pending_budget"]:
+        print(f"pending: {status['pending_budget']} (not sent: the spend limit was reached; raise it, then "
+              "retry-failed)")
     # Sources refused at registration are fixed by replacing the file, not by a re-run.
     retryable = sum(1 for f in status["failures"] if f["retryable"] and f["stage"] not in SOURCE_STAGES)
     permanent = sum(1 for f in status["failures"] if not f["retryable"] and f["stage"] not in SOURCE_STAGES)
-    if retryable or status["unfinished"]:
-        print(f"re-run the {retryable + status['unfinished']} retryable and unfinished ones with: "
-              "upstage-assets retry-failed")
+    rerun = retryable + status["unfinished"] + status["pending_budget"]
+    if rerun:
+        print(f"re-run the {rerun} retryable, unfinished and pending ones with: upstage-assets retry-failed")
     if permanent:
         print(f"{permanent} failed permanently (the same bytes fail the same way): replace the files, or "
               "upstage-assets retry-failed --include-permanent after a fix in the platform")
@@ -152,4 +160,4 @@ def run(args: argparse.Namespace) -> int:
         print_json(status)
     else:
         _print_text(status, args.all_failures)
-    return EXIT_DOCUMENTS_FAILED if status["failed"] or status["unfinished"] else EXIT_OK
+    return EXIT_DOCUMENTS_FAILED if status["failed"] or status["unfinished"] or status["pending_budget"] else EXIT_OK

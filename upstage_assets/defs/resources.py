@@ -31,7 +31,9 @@ def build_parser_resource(settings: Settings) -> Any:
     preset.update(settings.client_preset())  # UPSTAGE_TIER: every endpoint's limits for the account's tier
     # The environment's UPSTAGE_CLIENT_* limits win over the presets; run config wins over all.
     return UpstageClient(base_url=settings.base_url, backend_label=settings.backend,
-                         api_key=EnvVar("UPSTAGE_API_KEY"), **{**preset, **settings.client_overrides()})
+                         api_key=EnvVar("UPSTAGE_API_KEY"), budget_per_run_usd=settings.budget_per_run_usd,
+                         budget_per_day_usd=settings.budget_per_day_usd, rate_limit_store=settings.state_store,
+                         **{**preset, **settings.client_overrides()})
 
 
 def build_resources(settings: Settings) -> dict[str, Any]:

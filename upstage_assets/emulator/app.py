@@ -70,6 +70,8 @@ def api_endpoint(path: str, handler: Handler) -> Callable[[Request], Awaitable[R
         elif call.fault is not None and call.fault.kind == TRUNCATED:
             response = truncated(response)
         state.stats.record_status(response.status_code)
+        if call.document_sha256 and call.group and response.status_code == 200 and call.fault is None:
+            state.stats.record_billed_document(call.document_sha256, call.group, call.pages)
         return response
 
     return endpoint

@@ -28,7 +28,7 @@ async def parse_sync(call: ApiCall, default_model: str | None = None, require_oc
     data, _ = await read_document(fields)
     info = call.state.engine.inspect(data, max_bytes=settings.max_bytes, max_pages=settings.sync_max_pages,
                                      max_pixels=settings.max_pixels_per_page)
-    call.admit_pages(info.page_count)
+    call.admit_pages(info.page_count, document=data)
     result = await call.state.engine.parse(data, info.mime_type, options)
     if not options.is_ocr:
         result.setdefault("usage", {}).setdefault("pages", info.page_count)

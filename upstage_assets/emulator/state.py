@@ -8,6 +8,7 @@ configured latency has passed, so latency is a floor, not an addition to engine 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import random
 import threading
 import time
@@ -73,6 +74,7 @@ class ApiCall:
         self.group: str | None = None
         self.pages = 0
         self.fault: Fault | None = None
+        self.document_sha256: str | None = None  # whose pages these are, for per-document billing
 
     async def admit(self, group: str) -> None:
         """Count the arrival, apply the RPS limit, then draw this request's fault."""
@@ -95,11 +97,13 @@ class ApiCall:
             raise InjectedResponse(await hold_for_timeout(self.state.settings))
         self.fault = fault  # truncated / malformed: mangle the real response later
 
-    def admit_pages(self, pages: int) -> None:
+    def admit_pages(self, pages: int, document: bytes | None = None) -> None:
         self.pages = pages
         if not self.gated:
             return
         assert self.group is not None, "admit() first"
+        if document is not None:
+            self.document_sha256 = hashlib.sha256(document).hexdigest()
         try:
             self.state.limiter.admit_pages(self.group, pages, at=self.started)
         except ApiError:

@@ -1,5 +1,9 @@
 """What the emulator saw, served at GET /__emulator__/stats for tests and benchmarks.
 
+Billing per document (``billed_by_document``: SHA-256 of the bytes -> endpoint group -> answers
+and pages) counts every answer delivered whole with status 200, whether or not the client kept
+it: a client that abandons an answer it was billed for and asks again shows as two answers.
+
 Peak RPS is measured over a 1-second sliding window of *arrivals* per endpoint group (rejected
 requests included), so a benchmark can show that a client's own limiter kept under the limit.
 """
@@ -32,6 +36,7 @@ class EmulatorStats:
             self._rate_limited: Counter[str] = Counter()  # 429s from the configured limits
             self._faults: Counter[str] = Counter()
             self._pages_by_group: Counter[str] = Counter()
+            self._billed: dict[str, dict[str, list[int]]] = {}
             self._arrivals: dict[str, list[float]] = {}
             self._peak_rps: dict[str, int] = {}
 
@@ -68,6 +73,12 @@ class EmulatorStats:
         with self._lock:
             self._pages_by_group[group] += pages
 
+    def record_billed_document(self, sha256: str, group: str, pages: int) -> None:
+        with self._lock:
+            answers_pages = self._billed.setdefault(sha256, {}).setdefault(group, [0, 0])
+            answers_pages[0] += 1
+            answers_pages[1] += pages
+
     def snapshot(self) -> dict[str, Any]:
         with self._lock:
             injected_429 = self._faults.get("rate_limit_429", 0)
@@ -86,4 +97,6 @@ class EmulatorStats:
                 "faults_injected": dict(self._faults),
                 "pages_processed_by_endpoint": dict(self._pages_by_group),
                 "peak_rps_by_endpoint": dict(self._peak_rps),
+                "billed_by_document": {sha: {group: {"answers": a, "pages": p} for group, (a, p) in groups.items()}
+                                       for sha, groups in self._billed.items()},
             }

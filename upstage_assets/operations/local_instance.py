@@ -1,11 +1,11 @@
 """The embedded default's Dagster instance: SQLite storage under ``data/dagster_home``.
 
 `upstage-assets init` (and `make dev`) writes its dagster.yaml once, visibly (telemetry off,
-run queue limits, concurrency pools, run monitoring that frees slots of dead runs), so `make
-demo`, `dagster dev` and the tests all see the same instance without anyone editing YAML. A
-home that already holds an instance but no dagster.yaml (``dagster dev`` started first, on
-Dagster's defaults) is never written behind its back: the CLI refuses, and the code location
-says what is missing when it loads.
+run queue limits, concurrency pools, run monitoring that frees slots of dead runs, run retries
+for interrupted workers), so `make demo`, `dagster dev` and the tests all see the same instance
+without anyone editing YAML. A home that already holds an instance but no dagster.yaml
+(``dagster dev`` started first, on Dagster's defaults) is never written behind its back: the
+CLI refuses, and the code location says what is missing when it loads.
 """
 
 from __future__ import annotations
@@ -39,6 +39,13 @@ run_monitoring:
   poll_interval_seconds: 30
   # slots held by runs that died without releasing them are freed a minute after the run ends
   free_slots_after_run_end_seconds: 60
+run_retries:
+  # a run whose worker was interrupted (SIGTERM) or lost is re-executed by the daemon; the retry
+  # skips the documents it finished and resumes the others at their stage. Runs whose documents
+  # failed are not retried here: `upstage-assets retry-failed` / the nightly schedule do that.
+  enabled: true
+  max_retries: 2
+  retry_on_asset_or_op_failure: false
 """
 
 #: Per-pool step limits set on a fresh instance (``dagster instance concurrency set`` changes them).

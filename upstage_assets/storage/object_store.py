@@ -2,11 +2,13 @@
 
 Every write is atomic: local files are written to a temporary name and renamed into place,
 S3 objects appear whole on PUT. Readers never see half an object. Relative keys are checked
-so no document name can escape the configured root.
+so no document name can escape the configured root. A local disk that fills up mid-write
+leaves nothing behind and raises ``StorageFull`` (retryable), never a bare ``OSError``.
 """
 
 from __future__ import annotations
 
+import errno
 import os
 import posixpath
 import tempfile
@@ -16,6 +18,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from upstage_assets.errors import StorageFull
+
+NO_SPACE_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG})
 
 class UnsafeKeyError(ValueError):
     """A key would resolve outside the store's root (path traversal)."""
@@ -77,16 +82,32 @@ class LocalObjectStore(ObjectStore):
 
     def write_bytes(self, key: str, data: bytes) -> str:
         path = self._path(key)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
         try:
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(data)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        except OSError as exc:
+            if exc.errno in NO_SPACE_ERRNOS:
+                raise self._full(key, exc) from exc
+            raise
+        try:
+            try:
+                view = memoryview(data)
+                while view:  # os.write may write part of the bytes (a filling disk does)
+                    view = view[os.write(fd, view):]
+            finally:
+                os.close(fd)
             os.replace(tmp, path)
-        except BaseException:
+        except BaseException as exc:
             Path(tmp).unlink(missing_ok=True)
+            if isinstance(exc, OSError) and exc.errno in NO_SPACE_ERRNOS:
+                raise self._full(key, exc) from exc
             raise
         return str(path)
+
+    def _full(self, key: str, exc: OSError) -> StorageFull:
+        return StorageFull(f"the output store {self.root} has no space left writing {key} "
+                           f"({exc.strerror or errno.errorcode.get(exc.errno or 0, 'ENOSPC')}); nothing was "
+                           "written. Free space, then run `upstage-assets retry-failed`")
 
     def read_bytes(self, key: str) -> bytes:
         return self._path(key).read_bytes()

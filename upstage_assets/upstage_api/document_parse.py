@@ -152,10 +152,11 @@ class DocumentParseApi:
             return await self.parse_async(document, options)
 
     async def parse_sync(self, document: SourceDocument, options: ParseOptions) -> dict[str, Any]:
-        response = await self.http.request(
+        body: dict[str, Any] = await self.http.request_json(
             "POST", SYNC_PATH, endpoint="document-parse", pages=document.page_count,
-            data=parse_form(options), files=self._files(document))
-        return normalise_response(self.http.decode_json(response, SYNC_PATH), SYNC_PATH)
+            data=parse_form(options), files=self._files(document),
+            decode=lambda body: normalise_response(body, SYNC_PATH))
+        return body
 
     async def ocr(self, document: SourceDocument, *, model: str = "ocr",
                   schema: str | None = None) -> dict[str, Any]:
@@ -163,29 +164,37 @@ class DocumentParseApi:
         form = {"model": model}
         if schema:
             form["schema"] = schema
-        response = await self.http.request("POST", SYNC_PATH, endpoint="ocr", pages=document.page_count,
-                                           data=form, files=self._files(document))
-        body = self.http.decode_json(response, SYNC_PATH)
-        if not isinstance(body, dict) or "pages" not in body:
-            raise UpstageProtocolError("Upstage OCR answered without pages", path=SYNC_PATH)
-        return body
+        def check(body: Any) -> dict[str, Any]:
+            if not isinstance(body, dict) or "pages" not in body:
+                raise UpstageProtocolError("Upstage OCR answered without pages", path=SYNC_PATH)
+            return body
+
+        result: dict[str, Any] = await self.http.request_json(
+            "POST", SYNC_PATH, endpoint="ocr", pages=document.page_count, data=form,
+            files=self._files(document), decode=check)
+        return result
 
     async def submit_async(self, document: SourceDocument, options: ParseOptions) -> str:
-        response = await self.http.request(
+        def check(body: Any) -> str:
+            request_id = body.get("request_id") if isinstance(body, dict) else None
+            if not request_id:
+                raise UpstageProtocolError("async Document Parse answered without request_id", path=ASYNC_PATH)
+            return str(request_id)
+
+        request_id: str = await self.http.request_json(
             "POST", ASYNC_PATH, endpoint="document-parse-async", pages=document.page_count,
-            data=parse_form(options), files=self._files(document))
-        body = self.http.decode_json(response, ASYNC_PATH)
-        request_id = body.get("request_id") if isinstance(body, dict) else None
-        if not request_id:
-            raise UpstageProtocolError("async Document Parse answered without request_id", path=ASYNC_PATH)
-        return str(request_id)
+            data=parse_form(options), files=self._files(document), decode=check)
+        return request_id
 
     async def request_status(self, request_id: str) -> dict[str, Any]:
         path = REQUEST_PATH.format(request_id=request_id)
-        body = await self.http.get_json(path, endpoint="poll")
-        if not isinstance(body, dict) or "status" not in body:
-            raise UpstageProtocolError("async status answered without status", path=path)
-        return body
+        def check(body: Any) -> dict[str, Any]:
+            if not isinstance(body, dict) or "status" not in body:
+                raise UpstageProtocolError("async status answered without status", path=path)
+            return body
+
+        status: dict[str, Any] = await self.http.get_json(path, endpoint="poll", decode=check)
+        return status
 
     async def wait_for(self, request_id: str) -> dict[str, Any]:
         """Poll until ``completed`` (returned) or ``failed`` (raised), with growing intervals."""
@@ -252,12 +261,9 @@ class DocumentParseApi:
         if not url:
             raise UpstageProtocolError(f"batch {batch.get('id')} completed without download_url",
                                        path=ASYNC_PATH)
-        raw = await self.http.download(str(url))
-        try:
-            body = json.loads(raw)
-        except ValueError as exc:
-            raise UpstageProtocolError(f"batch {batch.get('id')} result is not JSON", path=ASYNC_PATH) from exc
-        return normalise_response(body, "download_url")
+        result: dict[str, Any] = await self.http.download_json(
+            str(url), lambda body: normalise_response(body, "download_url"))
+        return result
 
     @staticmethod
     def _files(document: SourceDocument) -> dict[str, Any]:

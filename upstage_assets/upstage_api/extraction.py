@@ -179,26 +179,30 @@ class InformationExtractionApi:
     async def extract(self, document: SourceDocument, schema: ExtractionSchema,
                       options: ExtractionOptions | None = None) -> ExtractionResult:
         options = options or self.options
-        response = await self.http.request(
+        def check(body: Any) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
+            if not isinstance(body, dict):
+                raise UpstageProtocolError("Information Extraction answered with a non-object", path=IE_PATH)
+            return body, fields_from_response(body, schema)
+
+        body, fields = await self.http.request_json(
             "POST", IE_PATH, endpoint="information-extraction", pages=document.page_count,
-            json=build_request(document, schema, options))
-        body = self.http.decode_json(response, IE_PATH)
-        if not isinstance(body, dict):
-            raise UpstageProtocolError("Information Extraction answered with a non-object", path=IE_PATH)
+            json=build_request(document, schema, options), decode=check)
         return ExtractionResult(
-            response=body, fields=fields_from_response(body, schema),
+            response=body, fields=fields,
             pages_billed=pages_billed(body, document.page_count),
             extra={"model": body.get("model"), "choices": len(body.get("choices") or [])})
 
     async def extract_prebuilt(self, document: SourceDocument, model: str = "receipt-extraction") -> ExtractionResult:
         """Multipart ``document`` + ``model`` against a prebuilt extractor (at most 30 pages are read)."""
-        response = await self.http.request(
+        def check(body: Any) -> dict[str, Any]:
+            if not isinstance(body, dict) or not isinstance(body.get("fields"), list):
+                raise UpstageProtocolError("prebuilt extraction answered without fields[]", path=IE_PATH)
+            return body
+
+        body: dict[str, Any] = await self.http.request_json(
             "POST", IE_PATH, endpoint="information-extraction", pages=min(document.page_count, 30),
             data={"model": model},
-            files={"document": (upload_filename(document), document.data, document.mime_type)})
-        body = self.http.decode_json(response, IE_PATH)
-        if not isinstance(body, dict) or not isinstance(body.get("fields"), list):
-            raise UpstageProtocolError("prebuilt extraction answered without fields[]", path=IE_PATH)
+            files={"document": (upload_filename(document), document.data, document.mime_type)}, decode=check)
         return ExtractionResult(
             response=body, fields=prebuilt_fields(body),
             pages_billed=pages_billed(body, min(document.page_count, 30)),

@@ -3,7 +3,9 @@
 Retries follow the contract (section 7): 429, 5xx, timeouts and dropped connections are
 retried with exponential backoff and full jitter (honouring ``Retry-After`` when the server
 sends one), within a bounded number of attempts and a bounded total time; every other 4xx
-raises its specific ``UpstageError`` at once. Every attempt passes through the shared rate
+raises its specific ``UpstageError`` at once. A 2xx whose body does not decode or does not
+follow the contract (``request_json`` with a ``decode`` check) is retried the same way: a
+gateway that cuts or garbles an answer is as transient as a 502. Every attempt passes through the shared rate
 limiter, so retries count against the account's allowance like any other request.
 """
 
@@ -16,6 +18,7 @@ import logging
 import random
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -154,20 +157,56 @@ class UpstageHttp:
         """Send an authenticated request with retries; return the 2xx response or raise ``UpstageError``."""
         url = f"{self.base_url}{path}"
         headers = {"Authorization": f"Bearer {self._api_key}"}
-        return await self._send_with_retries(
+        response, _ = await self._send_with_retries(
             method, url, path, endpoint=endpoint, pages=pages, headers=headers,
             json=json, data=data, files=files, params=params, expired_on=())
+        return response
 
-    async def get_json(self, path: str, *, endpoint: str, params: dict[str, Any] | None = None) -> Any:
-        response = await self.request("GET", path, endpoint=endpoint, params=params)
-        return self.decode_json(response, path)
+    async def request_json(
+        self,
+        method: str,
+        path: str,
+        *,
+        endpoint: str,
+        decode: Callable[[Any], Any] | None = None,
+        pages: int = 0,
+        json: Any = None,
+        data: dict[str, Any] | None = None,
+        files: dict[str, Any] | None = None,
+        params: dict[str, Any] | None = None,
+    ) -> Any:
+        """Like ``request``, returning the decoded body; a 2xx body that is not JSON, or that
+        ``decode`` refuses with ``UpstageProtocolError``, is retried like a 5xx (bounded)."""
+        url = f"{self.base_url}{path}"
+        headers = {"Authorization": f"Bearer {self._api_key}"}
+
+        def check(response: httpx.Response) -> Any:
+            body = self.decode_json(response, path)
+            return decode(body) if decode is not None else body
+
+        _, body = await self._send_with_retries(
+            method, url, path, endpoint=endpoint, pages=pages, headers=headers,
+            json=json, data=data, files=files, params=params, expired_on=(), check=check)
+        return body
+
+    async def get_json(self, path: str, *, endpoint: str, params: dict[str, Any] | None = None,
+                       decode: Callable[[Any], Any] | None = None) -> Any:
+        return await self.request_json("GET", path, endpoint=endpoint, params=params, decode=decode)
 
     async def download(self, url: str) -> bytes:
         """GET a pre-signed URL without auth; 403/404 raise ``UpstageDownloadExpired``."""
-        response = await self._send_with_retries(
+        response, _ = await self._send_with_retries(
             "GET", url, "download_url", endpoint="download", pages=0, headers={},
             json=None, data=None, files=None, params=None, expired_on=(403, 404))
         return response.content
+
+    async def download_json(self, url: str, decode: Callable[[Any], Any]) -> Any:
+        """``download`` of a JSON result; a body that is cut, not JSON or refused by ``decode`` is fetched again."""
+        _, body = await self._send_with_retries(
+            "GET", url, "download_url", endpoint="download", pages=0, headers={},
+            json=None, data=None, files=None, params=None, expired_on=(403, 404),
+            check=lambda response: decode(self.decode_json(response, "download_url")))
+        return body
 
     def decode_json(self, response: httpx.Response, path: str) -> Any:
         try:
@@ -180,7 +219,9 @@ class UpstageHttp:
         self, method: str, url: str, path: str, *, endpoint: str, pages: int, headers: dict[str, str],
         json: Any, data: dict[str, Any] | None, files: dict[str, Any] | None,
         params: dict[str, Any] | None, expired_on: tuple[int, ...],
-    ) -> httpx.Response:
+        check: Callable[[httpx.Response], Any] | None = None,
+    ) -> tuple[httpx.Response, Any]:
+        """The 2xx response and what ``check`` made of it; ``check`` refusing the body means retry."""
         started = time.monotonic()
         attempt = 0
         breaker = self.breaker if endpoint != "download" else None
@@ -189,6 +230,7 @@ class UpstageHttp:
             retry_after: float | None = None
             failure: str
             status = 0
+            malformed: UpstageProtocolError | None = None
             unreachable = False
             if breaker is not None:
                 started += await breaker.before(endpoint)  # an outage's pause is not this request's retry time
@@ -197,8 +239,8 @@ class UpstageHttp:
             except TRANSPORT_ERRORS as exc:
                 failure = f"{type(exc).__name__}"
                 unreachable = isinstance(exc, CONNECT_ERRORS)
-                if isinstance(exc, ANSWER_LOST_ERRORS) and pages and endpoint not in ("poll", "download"):
-                    self.stats.answer_lost_pages[(CURRENT_DOCUMENT.get() or "", endpoint)] += pages
+                if isinstance(exc, ANSWER_LOST_ERRORS):
+                    self._answer_lost(endpoint, pages)
             else:
                 status = response.status_code
                 self.stats.statuses[status] += 1
@@ -206,20 +248,34 @@ class UpstageHttp:
                 if breaker is not None and status not in RETRYABLE_STATUS:
                     breaker.record_success(endpoint)  # the endpoint answers (a 4xx is about this request)
                 if status < 300:
-                    return response
-                if status in expired_on:
+                    if check is None:
+                        return response, None
+                    try:
+                        return response, check(response)
+                    except UpstageProtocolError as exc:
+                        malformed = exc
+                        failure = f"HTTP {status} with a malformed body"
+                        self._answer_lost(endpoint, pages)  # computed, maybe billed, and unusable
+                elif status in expired_on:
                     raise UpstageDownloadExpired(f"download URL answered HTTP {status} (expired)",
                                                  status=status, path=path)
-                if status not in RETRYABLE_STATUS:
+                elif status not in RETRYABLE_STATUS:
                     raise error_for_response(status, path, response.content, self._api_key)
-                retry_after = parse_retry_after(response.headers.get("retry-after"))
-                failure = f"HTTP {status}"
-            if breaker is not None and status != 429 and breaker.record_failure(endpoint, failure):
+                else:
+                    retry_after = parse_retry_after(response.headers.get("retry-after"))
+                    failure = f"HTTP {status}"
+            # A malformed 2xx body is about this answer, not an endpoint that is down: no breaker count.
+            if (breaker is not None and status != 429 and malformed is None
+                    and breaker.record_failure(endpoint, failure)):
                 attempt -= 1  # the endpoint is down for everyone: wait for it, keep this request's attempts
                 continue
             delay = self.retry.delay(attempt, retry_after, self.rng)
             elapsed = time.monotonic() - started
             if attempt >= self.retry.max_attempts or elapsed + delay > self.retry.max_total_s:
+                if malformed is not None:
+                    raise UpstageProtocolError(
+                        redact(f"{malformed.message} (still, after {attempt} attempts in {elapsed:.1f} s)",
+                               self._api_key), status=status, path=path) from malformed
                 if unreachable:
                     raise self._unreachable(url, path, failure, attempt, elapsed)
                 raise self._exhausted(path, status, failure, attempt, elapsed)
@@ -227,6 +283,11 @@ class UpstageHttp:
             logger.warning("Upstage %s %s failed (%s), attempt %d/%d; retrying in %.2f s",
                            method, path, failure, attempt, self.retry.max_attempts, delay)
             await asyncio.sleep(delay)
+
+    def _answer_lost(self, endpoint: str, pages: int) -> None:
+        """Pages of a billed request whose answer was lost or unusable: sending it again may bill them twice."""
+        if pages and endpoint not in ("poll", "download"):
+            self.stats.answer_lost_pages[(CURRENT_DOCUMENT.get() or "", endpoint)] += pages
 
     async def _send_once(
         self, method: str, url: str, endpoint: str, pages: int, headers: dict[str, str],

@@ -24,6 +24,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from upstage_assets.upstage_api.outages import DATABASE_PATIENCE_S, survives_database_restarts
+
 
 @dataclass(frozen=True)
 class BucketCharge:
@@ -276,7 +278,11 @@ class PostgresStateStore(SharedStateStore):
     """Buckets and spend in PostgreSQL so several hosts share one allowance.
 
     Clock: the database's ``clock_timestamp()``, so hosts with skewed clocks still agree.
+    A database restart or failover is ridden out (``outages.py``): calls retry for up to
+    ``outage_patience_s``, and pre-ping replaces the connections the restart cut.
     """
+
+    outage_patience_s = DATABASE_PATIENCE_S
 
     def __init__(self, url: str, table_prefix: str = "upstage"):
         import sqlalchemy
@@ -301,6 +307,7 @@ class PostgresStateStore(SharedStateStore):
             conn.execute(sqlalchemy.text(
                 f"CREATE INDEX IF NOT EXISTS {self.sends_table}_by_name ON {self.sends_table} (name, until)"))
 
+    @survives_database_restarts
     def take_tokens(self, charges: Sequence[BucketCharge], max_wait: float = float("inf")) -> tuple[float, float]:
         text = self._sa.text
         names = sorted(c.name for c in charges)  # lock rows in one order: no deadlocks
@@ -324,6 +331,7 @@ class PostgresStateStore(SharedStateStore):
                     {"n": name, "t": tokens, "u": stamp})
         return wait, local_now + wait
 
+    @survives_database_restarts
     def admit_send(self, name: str, capacity: int, window_s: float, skew_s: float) -> tuple[float, str | None]:
         text = self._sa.text
         with self.engine.begin() as conn:
@@ -344,6 +352,7 @@ class PostgresStateStore(SharedStateStore):
                          {"n": name, "t": token, "u": now + skew_s})
         return 0.0, token
 
+    @survives_database_restarts
     def complete_send(self, name: str, token: str) -> None:
         text = self._sa.text
         with self.engine.begin() as conn:
@@ -351,6 +360,7 @@ class PostgresStateStore(SharedStateStore):
                               "extract(epoch FROM clock_timestamp())) WHERE name = :n AND token = :t"),
                          {"n": name, "t": token})
 
+    @survives_database_restarts
     def add_spend(self, amount: float, charges: Sequence[SpendCharge]) -> tuple[bool, dict[str, float]]:
         text = self._sa.text
         scopes = sorted(c.scope for c in charges)
@@ -370,6 +380,7 @@ class PostgresStateStore(SharedStateStore):
                                  {"s": scope, "a": total})
         return accepted, after
 
+    @survives_database_restarts
     def spend(self, scope: str) -> float:
         with self.engine.connect() as conn:
             value = conn.execute(self._sa.text(f"SELECT amount FROM {self.spend_table} WHERE scope = :s"),

@@ -121,3 +121,70 @@ def test_retry_after_http_date():
     assert parse_retry_after(email.utils.formatdate(now + 30, usegmt=True), now) == pytest.approx(30, abs=1)
     assert parse_retry_after("12") == 12
     assert parse_retry_after("soon") is None and parse_retry_after(None) is None
+
+
+# A 200 whose body is cut or garbled is as transient as a 502 (issue 20): retried, bounded.
+
+def test_a_200_with_a_body_that_is_not_json_is_retried_until_a_good_answer(server):
+    from upstage_assets.schemas.extraction import load_schema
+    from upstage_assets.upstage_api.extraction import InformationExtractionApi
+    from upstage_assets.upstage_api.parser import SourceDocument
+
+    good = {"choices": [{"message": {"content": '{"invoice_number": "A-1"}'}}], "usage": {"pages": 1}}
+    server.queue(PATH, Answer(200, b'{"choices": [{"mess'), Answer(200, {"choices": []}),
+                 Answer(200, {"choices": [{"message": {"content": '{"invoice_nu'}}]}), Answer(200, good))
+    http = make_http(server.url, retry=RetryPolicy(max_attempts=5, base_delay_s=0.01, max_delay_s=0.02))
+    document = SourceDocument("doc-1", "a.pdf", b"%PDF-1.4 stub", "application/pdf", 1)
+    result = asyncio.run(InformationExtractionApi(http).extract(document, load_schema("invoice")))
+    assert result.fields["invoice_number"]["value"] == "A-1"
+    assert len(server.arrivals_for(PATH)) == 4 and http.stats.retries == 3
+
+
+def test_a_body_that_stays_malformed_fails_the_document_with_a_retryable_protocol_error(server):
+    from upstage_assets.upstage_api.document_parse import SYNC_PATH, DocumentParseApi
+    from upstage_assets.upstage_api.errors import UpstageProtocolError
+    from upstage_assets.upstage_api.parser import ParseOptions, SourceDocument
+
+    server.defaults[SYNC_PATH] = Answer(200, {"api": "2.0", "content": {}})  # no elements list
+    http = make_http(server.url, retry=RetryPolicy(max_attempts=3, base_delay_s=0.01, max_delay_s=0.02))
+    document = SourceDocument("doc-1", "a.pdf", b"%PDF-1.4 stub", "application/pdf", 1)
+    with pytest.raises(UpstageProtocolError) as caught:
+        asyncio.run(DocumentParseApi(http).parse(document, ParseOptions()))
+    assert caught.value.retryable and caught.value.code == "upstage_protocol_error"
+    assert "after 3 attempts" in caught.value.message and SENTINEL_KEY not in caught.value.message
+    assert len(server.arrivals_for(SYNC_PATH)) == 3
+
+
+def test_a_malformed_answer_sent_again_counts_its_pages_as_possibly_billed_twice(server):
+    """The API computed (and may have billed) the garbled answer; the re-send is recorded like a lost answer."""
+    from upstage_assets.upstage_api.document_parse import SYNC_PATH, DocumentParseApi
+    from upstage_assets.upstage_api.http import CURRENT_DOCUMENT
+    from upstage_assets.upstage_api.parser import ParseOptions, SourceDocument
+
+    good = {"api": "2.0", "content": {}, "elements": [], "usage": {"pages": 2}}
+    server.queue(SYNC_PATH, Answer(200, b'{"api": "2.0", "elem'), Answer(200, good))
+    http = make_http(server.url, retry=RetryPolicy(max_attempts=3, base_delay_s=0.01, max_delay_s=0.02))
+    document = SourceDocument("doc-7", "a.pdf", b"%PDF-1.4 stub", "application/pdf", 2)
+
+    async def parse() -> None:
+        CURRENT_DOCUMENT.set("doc-7")
+        await DocumentParseApi(http).parse(document, ParseOptions())
+
+    asyncio.run(parse())
+    assert len(server.arrivals_for(SYNC_PATH)) == 2
+    assert http.stats.answer_lost_pages == {("doc-7", "document-parse"): 2}
+
+
+def test_a_truncated_body_is_retried(start_emulator):
+    """The emulator's truncated fault: Content-Length promises more than is sent, then the connection drops."""
+    from upstage_assets.upstage_api.document_parse import DocumentParseApi
+    from upstage_assets.upstage_api.parser import ParseOptions, SourceDocument
+    from upstage_assets_tests.reliability.bad_inputs import pdf_bytes
+
+    emulator = start_emulator(api_key=SENTINEL_KEY, fault_rate_truncated=0.5, seed=3)
+    http = make_http(emulator.url, retry=RetryPolicy(max_attempts=12, base_delay_s=0.01, max_delay_s=0.02))
+    api = DocumentParseApi(http)
+    for i in range(4):
+        document = SourceDocument(f"doc-{i}", "a.pdf", pdf_bytes(1), "application/pdf", 1)
+        assert asyncio.run(api.parse(document, ParseOptions()))["elements"] is not None
+    assert http.stats.retries > 0

@@ -57,3 +57,14 @@ def test_s3_without_aws_credentials_is_named_before_listing(capsys, emulator_env
     code = main(["ingest", "s3://bucket/inbox", "--wait"])
     err = capsys.readouterr().err
     assert code == 2 and err.count("\n") == 1 and "AWS_ACCESS_KEY_ID" in err and "moto" in err, err
+
+
+@pytest.mark.parametrize("variable", ["UPSTAGE_ASSETS_BUDGET_PER_RUN_USD", "UPSTAGE_ASSETS_BUDGET_PER_DAY_USD",
+                                      "UPSTAGE_ASSETS_SHUTDOWN_GRACE_S"])
+def test_a_bad_fault_setting_names_its_variable(capsys, emulator_env, monkeypatch, variable):
+    """Issue 20's settings (spend limits, SIGTERM grace) are checked like issue 22's: one line, exit 2."""
+    monkeypatch.setenv("UPSTAGE_API_KEY", "any")
+    monkeypatch.setenv(variable, "ten")
+    assert main(["status"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and f"{variable}='ten'" in err, err

@@ -1,7 +1,7 @@
 """The chaos scenario: an API that throttles, fails and stalls, and a run worker SIGKILLed mid-backfill.
 
-The emulator injects 429s, 5xx, timeouts (held just past the client's read timeout) and
-malformed bodies; a real subprocess runs one backfill-sized run and is killed with SIGKILL
+The emulator injects 429s, 5xx, timeouts (held just past the client's read timeout),
+malformed and truncated bodies; a real subprocess runs one backfill-sized run and is killed with SIGKILL
 while it materializes; then the platform's own recovery finishes the job: dead runs marked
 failed, "process missing", then "reprocess failed" for documents whose retries ran out. What
 is measured is what a user cares about: every document in the Parquet tables exactly once,
@@ -37,6 +37,7 @@ from upstage_assets_tests.execution.documents import (
     write_invoices,
 )
 from upstage_assets_tests.launching import launch_batched_runs
+from upstage_assets_tests.reliability.billing import billed_answers, paid_twice
 from upstage_assets_tests.reliability.platform import TIMEOUT_HOLD_S, reliability_definitions
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -45,7 +46,8 @@ RECOVERY_CONFIG = {"ops": {"document_pipeline": {"config": {"max_quarantine_frac
 
 def chaos_settings(api_key: str, seed: int) -> EmulatorSettings:
     return EmulatorSettings(api_key=api_key, seed=seed, fault_rate_429=0.20, fault_rate_5xx=0.05,
-                            fault_rate_timeout=0.02, fault_rate_malformed=0.01, timeout_hold_s=TIMEOUT_HOLD_S)
+                            fault_rate_timeout=0.02, fault_rate_malformed=0.01, fault_rate_truncated=0.01,
+                            timeout_hold_s=TIMEOUT_HOLD_S)
 
 
 @dataclass
@@ -58,6 +60,7 @@ class ChaosReport:
     recovery_runs: int = 0
     lost: list[str] = field(default_factory=list)
     duplicated: list[str] = field(default_factory=list)
+    paid_twice: list[str] = field(default_factory=list)  # billed twice for one endpoint (SIGKILL, read timeouts)
     partial_files: list[str] = field(default_factory=list)  # *.tmp left behind
     unreadable: list[str] = field(default_factory=list)  # parquet/json that does not load
     in_progress: list[str] = field(default_factory=list)  # partitions stuck "in progress"
@@ -163,6 +166,7 @@ def run_chaos(workdir: Path, docs: int, *, api_key: str, seed: int = 7, kill_fra
                 else:
                     os.environ[name] = value
         report.faults_by_kind = emulator_stats(emulator.url)["faults_injected"]
+        report.paid_twice = paid_twice(billed_answers(emulator.url), keys)
     report.faults_injected = sum(report.faults_by_kind.values())
     rows = parquet_rows_by_document(data / "outputs")
     report.lost = [k for k in keys if rows.get(k, 0) == 0]

@@ -1,4 +1,4 @@
-"""Reliability suite: prove the platform loses nothing and leaks nothing, at size.
+"""Reliability suite: prove the platform loses nothing, repeats nothing and leaks nothing, at size.
 
     make reliability                      # 500 documents, the corpus when ../shared is there
     .venv/bin/python -m upstage_assets_tests.reliability.report --docs 40 --json out.json
@@ -6,18 +6,29 @@
 It lives beside the tests it shares its harness with (chaos, bad inputs, leak search), so the
 benchmarks under bench/ never import the test package.
 
-Scenarios (all on loopback, real servers, no patching):
-1. chaos: the emulator injects 20% 429, 5% 5xx, 2% timeouts, 1% malformed bodies over N
-   generated one-page invoices; a subprocess run worker is SIGKILLed mid-backfill; then dead
-   runs are marked failed, "process missing" and "reprocess failed" finish the job;
-2. S3 faults: a fault proxy in front of a moto server throttles, errors after committing,
+Scenarios (all on loopback, real servers, no patching except the full disk):
+1. chaos: the emulator injects 20% 429, 5% 5xx, 2% timeouts, 1% malformed and 1% truncated
+   bodies over N generated one-page invoices; a subprocess run worker is SIGKILLed mid-backfill;
+   then dead runs are marked failed, "process missing" and "reprocess failed" finish the job;
+2. spot interruption: a dagster-daemon launches a run whose worker gets SIGTERM mid-batch; the
+   daemon retries the run (the project's dagster.yaml) and the retry resumes;
+3. PostgreSQL restart: the instance, daemon, run worker and limiter/budget state on a real
+   PostgreSQL that is stopped and started while the run works;
+4. full disk: the output folder fills mid-ingest (injected ENOSPC under it), then space is back;
+5. S3 faults: a fault proxy in front of a moto server throttles, errors after committing,
    resets connections and cuts bodies short while objects are written and read back;
-3. async jobs that fail, stall or whose download URLs expire;
-4. bad input: generated cases plus the shared robustness corpus;
+6. async jobs that fail, stall or whose download URLs expire;
+7. bad input: generated cases plus the shared robustness corpus;
 and through all of it sentinel secrets in the environment, searched for everywhere after.
 
 Ends with one line:
-    faults_injected=<n> docs=<n> lost=0 duplicated=0 bad_inputs=<n> recorded=<n> leaks=0
+    faults_injected=<n> docs=<n> lost=0 duplicated=0 paid_twice=0 bad_inputs=<n> recorded=<n> leaks=0
+    interruptions=<n> db_restarts=<n> disk_full=<n>
+(one line; ``paid_twice`` counts documents the emulator billed twice for one endpoint in the
+graceful scenarios 2-4. In the chaos run answers are paid twice by design of the faults: those
+in flight when the worker is SIGKILLed die with it, and the client's deliberately tight read
+timeout (0.8 s) gives up on some answers the emulator still computes and bills; that figure is
+printed on the line before, not in it).
 """
 
 from __future__ import annotations
@@ -43,8 +54,11 @@ from upstage_assets_tests.reliability.bad_input_run import BadInputReport, judge
 from upstage_assets_tests.reliability.bad_inputs import write_bad_inputs  # noqa: E402
 from upstage_assets_tests.reliability.chaos import run_chaos  # noqa: E402
 from upstage_assets_tests.reliability.corpus import copy_corpus, corpus_available, judge_corpus  # noqa: E402
+from upstage_assets_tests.reliability.db_restart import run_db_restart_scenario  # noqa: E402
+from upstage_assets_tests.reliability.disk import run_disk_full_scenario  # noqa: E402
 from upstage_assets_tests.reliability.leaks import captured_logs, leaks_in_events, leaks_in_files  # noqa: E402
 from upstage_assets_tests.reliability.secrets import SENTINELS, UPSTAGE_KEY, sentinel_environment  # noqa: E402
+from upstage_assets_tests.reliability.spot import run_spot_scenario  # noqa: E402
 
 
 def s3_faults(workdir: Path, objects: int) -> dict[str, Any]:
@@ -146,13 +160,29 @@ def bad_input(workdir: Path, with_corpus: bool) -> tuple[BadInputReport, list[st
     return report, problems, len(refused_expected), recorded
 
 
-def run_suite(workdir: Path, docs: int, with_corpus: bool, s3_objects: int) -> dict[str, Any]:
+def run_suite(workdir: Path, docs: int, with_corpus: bool, s3_objects: int, scenario_docs: int) -> dict[str, Any]:
     summary: dict[str, Any] = {}
     with sentinel_environment(), captured_logs(workdir / "captured.log"):
         chaos = run_chaos(workdir / "chaos", docs, api_key=UPSTAGE_KEY, seed=11)
         summary["chaos"] = asdict(chaos)
         print(f"chaos: {docs} documents, {chaos.faults_injected} faults {chaos.faults_by_kind}, killed after "
               f"{chaos.killed_after}, {chaos.recovery_runs} recovery runs, {chaos.seconds}s", flush=True)
+        spot = run_spot_scenario(workdir / "spot", scenario_docs, api_key=UPSTAGE_KEY)
+        summary["spot"] = asdict(spot)
+        print(f"spot: {scenario_docs} documents, SIGTERM after {spot.validated_at_signal}, run "
+              f"{spot.interrupted_status} ({spot.failure_reason}), retried by the daemon: {spot.retried_by_daemon}, "
+              f"final {spot.final_status}, {spot.seconds}s", flush=True)
+        db = run_db_restart_scenario(workdir / "db", scenario_docs, api_key=UPSTAGE_KEY)
+        summary["db"] = asdict(db)
+        print(f"db: {scenario_docs} documents, {db.restarts} restart(s) after {db.validated_before_restart}, "
+              f"runs {sorted(db.runs.values())}, daemon recovered: {db.daemon_recovered}, recovery command "
+              f"needed: {db.recovery_needed}, spend ${db.spend_usd} vs billed ${db.billed_usd}, {db.seconds}s",
+              flush=True)
+        disk = run_disk_full_scenario(workdir / "disk", scenario_docs)
+        summary["disk"] = asdict(disk)
+        print(f"disk: {scenario_docs} documents, {disk.refused_writes} writes refused, {disk.disk_full} stopped "
+              f"({disk.storage_full_recorded} recorded storage_full), {disk.done_while_full} done while full, "
+              f"recovered: {disk.recovered}, {disk.seconds}s", flush=True)
         summary["s3"] = s3_faults(workdir, s3_objects)
         print(f"s3: {summary['s3']}", flush=True)
         summary["async"] = async_jobs(workdir)
@@ -173,21 +203,48 @@ def run_suite(workdir: Path, docs: int, with_corpus: bool, s3_objects: int) -> d
     summary["leaks"] = leaks
     async_faults = len(summary["async"])
     summary["line"] = {
-        "faults_injected": chaos.faults_injected + summary["s3"]["faults"] + async_faults,
+        "faults_injected": (chaos.faults_injected + summary["s3"]["faults"] + async_faults + spot.interruptions
+                            + db.restarts + disk.refused_writes),
         "docs": docs,
-        "lost": len(chaos.lost) + summary["s3"]["half_written"] + summary["s3"]["errors"],
-        "duplicated": len(chaos.duplicated),
-        "bad_inputs": bad_inputs, "recorded": recorded, "leaks": len(leaks)}
+        "lost": (len(chaos.lost) + summary["s3"]["half_written"] + summary["s3"]["errors"] + len(spot.lost)
+                 + len(db.lost) + len(disk.lost)),
+        "duplicated": len(chaos.duplicated) + len({*spot.duplicated, *spot.processed_twice})
+                      + len({*db.duplicated, *db.processed_twice}) + len(disk.duplicated),
+        "paid_twice": len(spot.paid_twice) + len(db.paid_twice),
+        "bad_inputs": bad_inputs, "recorded": recorded, "leaks": len(leaks),
+        "interruptions": spot.interruptions, "db_restarts": db.restarts, "disk_full": disk.disk_full}
     summary["ok"] = (not (chaos.partial_files or chaos.unreadable or chaos.in_progress or chaos.unfinished_runs
                           or chaos.still_failing) and chaos.killed_run_failed and not problems
-                     and summary["s3"]["wrong_reads"] == 0 and all(v["ok"] for v in summary["async"].values()))
+                     and summary["s3"]["wrong_reads"] == 0 and all(v["ok"] for v in summary["async"].values())
+                     and spot_ok(spot) and db_ok(db) and disk_ok(disk))
     return summary
+
+
+def spot_ok(spot: Any) -> bool:
+    """SIGTERM: the run failed as interrupted, said what it had, and the daemon's retry finished it."""
+    return (spot.interruptions >= 1 and spot.interrupted_status == "FAILURE" and spot.said_so
+            and spot.failure_reason == "UNEXPECTED_TERMINATION" and spot.retried_by_daemon
+            and spot.final_status == "SUCCESS")
+
+
+def db_ok(db: Any) -> bool:
+    """PostgreSQL restart: the daemon recovered, the README's command (if needed) worked, state held."""
+    return (db.restarts >= 1 and db.daemon_recovered and db.recovery_ok
+            and abs(db.spend_usd - db.billed_usd) < 1e-6)
+
+
+def disk_ok(disk: Any) -> bool:
+    """Full disk: documents stopped, nothing torn left, only storage_full errors, all done after."""
+    return (disk.disk_full >= 1 and disk.refused_writes >= 1 and not disk.partial_files and not disk.unreadable
+            and not disk.other_errors and disk.storage_full_logged == disk.disk_full and disk.recovered)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--docs", type=int, default=500, help="documents in the chaos run")
     parser.add_argument("--s3-objects", type=int, default=200)
+    parser.add_argument("--scenario-docs", type=int, default=None,
+                        help="documents in each of the spot, PostgreSQL and disk scenarios (default: docs/10, 8 at least)")
     parser.add_argument("--no-corpus", action="store_true", help="skip the shared robustness corpus")
     parser.add_argument("--json", type=Path, help="write the full report here")
     parser.add_argument("--keep", action="store_true", help="keep the work folder")
@@ -196,7 +253,8 @@ def main(argv: list[str] | None = None) -> int:
     if not args.no_corpus and not with_corpus:
         print("the shared robustness corpus is absent: generated bad input only", flush=True)
     workdir = Path(tempfile.mkdtemp(prefix="reliability-"))
-    summary = run_suite(workdir, args.docs, with_corpus, args.s3_objects)
+    scenario_docs = args.scenario_docs or max(8, args.docs // 10)
+    summary = run_suite(workdir, args.docs, with_corpus, args.s3_objects, scenario_docs)
     if args.json:
         args.json.write_text(json.dumps(summary, indent=2, default=str))
     if not args.keep:
@@ -207,9 +265,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"work folder: {workdir}")
     if not summary["ok"]:
         print("FAILED checks besides the line: see --json for details", flush=True)
+    print(f"chaos: {len(summary['chaos']['paid_twice'])} documents paid twice (answers in flight at the SIGKILL, "
+          "or computed after the client's 0.8 s read timeout gave up)", flush=True)
     print(" ".join(f"{k}={v}" for k, v in summary["line"].items()), flush=True)
     line = summary["line"]
-    clean = line["lost"] == 0 and line["duplicated"] == 0 and line["leaks"] == 0 and \
+    clean = line["lost"] == 0 and line["duplicated"] == 0 and line["leaks"] == 0 and line["paid_twice"] == 0 and \
         line["bad_inputs"] == line["recorded"]
     return 0 if clean and summary["ok"] else 1
 

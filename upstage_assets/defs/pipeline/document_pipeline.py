@@ -30,6 +30,7 @@ from dagster import (
     AssetOut,
     AssetsDefinition,
     BackfillPolicy,
+    DagsterExecutionInterruptedError,
     Failure,
     MetadataValue,
     multi_asset,
@@ -47,7 +48,8 @@ from upstage_assets.defs.pipeline.progress import (
     publish_progress,
     publish_rate_limits,
 )
-from upstage_assets.defs.pipeline.resume import documents_wanted, stages_to_skip
+from upstage_assets.defs.pipeline.resume import documents_wanted, done_in_run_group, stages_to_skip
+from upstage_assets.defs.pipeline.shutdown import BatchShutdown, stop_signals_drain
 from upstage_assets.defs.pipeline.stages import (
     DocumentState,
     StageEnv,
@@ -128,6 +130,8 @@ class DocumentOutcome:
     cost_usd: float = 0.0
     possibly_billed_twice: int = 0
     quarantined: bool = False
+    stopped: str | None = None  # a shutdown stopped it: "not started", "between stages" or "abandoned"
+    began: bool = False  # it held a concurrency slot (its stages were under way)
 
     def bill(self, metadata: dict[str, Any]) -> None:
         """Add a stage's billing figures (the ``ProductUsage.metadata`` keys) to this document's."""
@@ -140,26 +144,45 @@ class DocumentOutcome:
 
 async def _process_document(context: DeferredContext, env: StageEnv, document_id: str,
                             selected: set[AssetKey], semaphore: asyncio.Semaphore,
-                            skip: set[AssetKey] | None = None) -> DocumentOutcome:
+                            skip: set[AssetKey] | None = None,
+                            shutdown: BatchShutdown | None = None) -> DocumentOutcome:
     """Take one document through the selected stages; any exception becomes its recorded failure.
 
     This is the batch's error boundary: whatever one document raises (a ``DocumentError``, or a
     ``KeyError``/``UnicodeError``/pyarrow error nobody foresaw, which becomes ``internal_error``),
-    it is recorded against that document and stage, and the other documents go on.
+    it is recorded against that document and stage, and the other documents go on. A shutdown
+    (``shutdown.py``) stops it before it starts or between two stages; after the grace period
+    it is abandoned mid-stage. A stopped document records nothing: it is unfinished.
     """
-    state = DocumentState(document_id)
     outcome = DocumentOutcome(document_id, completed=[])
+    try:
+        return await _document_stages(context, env, document_id, selected, semaphore, skip, shutdown, outcome)
+    except asyncio.CancelledError:
+        if shutdown is None or not shutdown.abandoning:
+            raise
+        outcome.stopped = "abandoned" if outcome.began else "not started"
+        return outcome
+
+
+async def _document_stages(context: DeferredContext, env: StageEnv, document_id: str,
+                           selected: set[AssetKey], semaphore: asyncio.Semaphore, skip: set[AssetKey] | None,
+                           shutdown: BatchShutdown | None, outcome: DocumentOutcome) -> DocumentOutcome:
+    state = DocumentState(document_id)
     async with semaphore:
+        outcome.began = True
         for asset_key, stage in STAGES:
             if asset_key not in selected or (skip and asset_key in skip):
                 continue
+            if shutdown is not None and shutdown.requested:
+                outcome.stopped = "between stages" if outcome.completed else "not started"
+                return outcome
             await context.caught_up()  # the event log is at most a few writes behind (crash loses little)
             try:
                 metadata = await stage(env, state)
                 outcome.bill(metadata)
                 outcome.quarantined = outcome.quarantined or metadata.get("status") == "quarantined"
                 data_version = _data_version(asset_key, state)
-                context.log_event(AssetMaterialization(
+                context.log_event(AssetMaterialization(  # written by the step's thread, patiently (bookkeeping.py)
                     asset_key=asset_key, partition=document_id,
                     tags={DATA_VERSION_TAG: data_version} if data_version else None,
                     metadata=to_metadata({"document": _document_name(state), **metadata})))
@@ -205,17 +228,20 @@ def _api_retryable(error: DocumentError | None) -> bool:
 
 async def _retry_api_failures(context: DeferredContext, env: StageEnv, selected: set[AssetKey],
                               semaphore: asyncio.Semaphore, outcomes: list[DocumentOutcome],
-                              skips: dict[str, set[AssetKey]], rounds: int) -> None:
+                              skips: dict[str, set[AssetKey]], rounds: int, shutdown: BatchShutdown) -> None:
     """Documents whose API calls still failed (an outage longer than the circuit breaker waits) get
-    ``rounds`` more tries in this run, resuming after the stages they finished; bounded."""
+    ``rounds`` more tries in this run, resuming after the stages they finished; bounded. After a stop
+    signal no round begins, and the rounds' documents drain like the batch's (``shutdown.py``)."""
     for round_number in range(1, rounds + 1):
         again = [(i, o) for i, o in enumerate(outcomes) if _api_retryable(o.error)]
-        if not again:
+        if not again or shutdown.requested:
             return
         context.log.warning(f"retry round {round_number}/{rounds}: {len(again)} documents whose API calls failed")
-        retried = await asyncio.gather(*[
-            _process_document(context, env, o.document_id, selected, semaphore,
-                              (skips.get(o.document_id) or set()) | set(o.completed)) for _, o in again])
+        tasks = [asyncio.create_task(_process_document(context, env, o.document_id, selected, semaphore,
+                                                       (skips.get(o.document_id) or set()) | set(o.completed),
+                                                       shutdown)) for _, o in again]
+        shutdown.track(tasks)
+        retried = await asyncio.gather(*tasks)
         for (index, old), new in zip(again, retried, strict=True):
             new.completed = old.completed + new.completed
             for product, pages in old.pages_billed.items():
@@ -225,15 +251,17 @@ async def _retry_api_failures(context: DeferredContext, env: StageEnv, selected:
             outcomes[index] = new
 
 
-async def _process_batch(context: DeferredContext, env: StageEnv, keys: list[str], selected: set[AssetKey],
-                         skips: dict[str, set[AssetKey]], concurrency: int,
-                         retry_rounds: int = 0) -> list[DocumentOutcome]:
+async def _process_batch(context: DeferredContext, env: StageEnv, keys: list[str],
+                         selected: set[AssetKey], concurrency: int, skips: dict[str, set[AssetKey]],
+                         shutdown: BatchShutdown, retry_rounds: int = 0) -> list[DocumentOutcome]:
     semaphore = asyncio.Semaphore(concurrency)
     started = time.monotonic()
     outcomes: list[DocumentOutcome] = []
     try:
-        tasks = [asyncio.create_task(_process_document(context, env, key, selected, semaphore, skips.get(key)))
+        tasks = [asyncio.create_task(_process_document(context, env, key, selected, semaphore, skips.get(key),
+                                                       shutdown))
                  for key in keys]
+        shutdown.track(tasks)
         for done, task in enumerate(asyncio.as_completed(tasks), start=1):
             outcomes.append(await task)
             if done % 10 == 0 or done == len(keys):
@@ -243,7 +271,7 @@ async def _process_batch(context: DeferredContext, env: StageEnv, keys: list[str
                 context.log.info(f"progress: {done}/{len(keys)} documents, {rate:.2f} docs/s, ETA {eta:.0f}s")
                 context.defer(publish_progress, list(outcomes), len(keys), elapsed)
         if retry_rounds:
-            await _retry_api_failures(context, env, selected, semaphore, outcomes, skips, retry_rounds)
+            await _retry_api_failures(context, env, selected, semaphore, outcomes, skips, retry_rounds, shutdown)
             context.defer(publish_progress, list(outcomes), len(keys), time.monotonic() - started)
     finally:
         await env.parser.aclose()
@@ -273,11 +301,43 @@ def _build_env(context: DeferredContext, config: DocumentPipelineConfig, setting
 def _summary(outcomes: list[DocumentOutcome], seconds: float) -> dict[str, Any]:
     failed = [o for o in outcomes if o.error and not isinstance(o.error, BudgetExceeded)]
     pending = [o for o in outcomes if isinstance(o.error, BudgetExceeded)]
-    return {"documents": len(outcomes), "succeeded": sum(1 for o in outcomes if o.error is None),
+    return {"documents": len(outcomes),
+            "succeeded": sum(1 for o in outcomes if o.error is None and o.stopped is None),
             "failed": len(failed), "pending_budget": len(pending),
+            "stopped_by_shutdown": sum(1 for o in outcomes if o.stopped is not None),
             "quarantined": sum(1 for o in outcomes if o.quarantined),
             **billed_totals(outcomes), "seconds": round(seconds, 2),
             "docs_per_second": round(len(outcomes) / seconds, 2) if seconds else None}
+
+
+def _stop_for_shutdown(context: AssetExecutionContext, shutdown: BatchShutdown,
+                       outcomes: list[DocumentOutcome]) -> None:
+    """Say what the interrupted batch leaves behind, then end the step as interrupted (retried)."""
+    stopped: dict[str, list[str]] = {}
+    for o in outcomes:
+        if o.stopped:
+            stopped.setdefault(o.stopped, []).append(o.document_id)
+    finished = sum(1 for o in outcomes if o.stopped is None)
+    context.log.warning(
+        f"{shutdown.signal_name or 'a stop signal'} received: stopped taking documents. {finished} documents "
+        f"finished in this run and are materialized; {len(stopped.get('between stages', []))} stopped after the "
+        f"stage in flight, {len(stopped.get('not started', []))} not started, "
+        f"{len(stopped.get('abandoned', []))} abandoned after the {shutdown.grace_s:.0f} s grace period "
+        f"{sorted(stopped.get('abandoned', []))[:20]}. They resume at their stage when the run is retried "
+        "(or with `upstage-assets retry-failed`).")
+    raise DagsterExecutionInterruptedError()
+
+
+def _say_pending_budget(context: AssetExecutionContext, outcomes: list[DocumentOutcome]) -> None:
+    """Documents the budget kept back were not sent and are not failed: the run says so, once."""
+    pending = [o for o in outcomes if isinstance(o.error, BudgetExceeded)]
+    if not pending:
+        return
+    first = pending[0].error.message if pending[0].error else ""
+    context.log.warning(
+        f"{len(pending)} documents were not sent: the spend limit was reached ({first}). They stay pending, "
+        "not failed; nothing was paid for them. Raise the limit (budget_per_run_usd / budget_per_day_usd of "
+        "the parser resource), then run `upstage-assets retry-failed`: what was already done is not sent again.")
 
 
 def run_document_pipeline(context: AssetExecutionContext, config: DocumentPipelineConfig, settings: Settings):
@@ -289,16 +349,27 @@ def run_document_pipeline(context: AssetExecutionContext, config: DocumentPipeli
     deferred = DeferredContext(context, bridge)
     env = _build_env(deferred, config, settings)
     skips = stages_to_skip(context.instance, context.run.tags, keys, selected, env.store, env.layout)
+    group = done_in_run_group(context.instance, context.run, keys, selected, env.store, env.layout)
+    if group.settled or any(group.stages.values()):  # a retried run: what its earlier attempts did stays done
+        context.log.info(f"re-execution of run {context.run.parent_run_id}: {len(group.settled)} documents "
+                         "finished or failed there are skipped, the others resume at the stage they reached")
+        keys = [k for k in keys if k not in group.settled]
+        skips = {k: skips.get(k, set()) | group.stages.get(k, set()) for k in keys}
     context.log.info(f"processing {len(keys)} documents through "
                      f"{', '.join(k.to_user_string() for k, _ in STAGES if k in selected)} ({env.backend} backend)")
     started = time.monotonic()
-    outcomes = bridge.run(lambda: _process_batch(deferred, env, keys, selected, skips,
-                                                 concurrency, config.api_retry_rounds))
+    shutdown = BatchShutdown(grace_s=settings.shutdown_grace_s)
+    with stop_signals_drain(shutdown):  # signals reach the batch's loop on its thread (call_soon_threadsafe)
+        outcomes = bridge.run(lambda: _process_batch(deferred, env, keys, selected, concurrency, skips, shutdown,
+                                                     config.api_retry_rounds))
     publish_rate_limits(context, env.parser)
     summary = {**_summary(outcomes, time.monotonic() - started), "bookkeeping_calls": bridge.deferred,
                "bookkeeping_seconds": round(bridge.busy_s, 2)}
     publish_bookkeeping(context, bridge.deferred, bridge.busy_s)
     context.log.info(f"batch summary: {summary}")
+    _say_pending_budget(context, outcomes)
+    if shutdown.requested:
+        _stop_for_shutdown(context, shutdown, outcomes)
 
     if VALIDATED_DOCUMENTS in selected:
         validated = [o for o in outcomes if VALIDATED_DOCUMENTS in o.completed]

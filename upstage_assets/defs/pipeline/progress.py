@@ -1,7 +1,7 @@
 """Run-level progress an operator can see without opening the logs: run tags.
 
 A batch run updates its own tags as documents finish (every ten and at the end): documents
-done and failed out of the batch, billed pages per product (parse, extraction) and in all,
+done, failed and pending (the spend limit was reached) out of the batch, billed pages per product (parse, extraction) and in all,
 estimated cost (each product at its own price: ``storage.billing``), throughput and ETA. Tags show
 in the UI's run list and run header, and `upstage-assets status` reads them for runs in
 flight. Bookkeeping never fails a run: a tag write that errors is logged and skipped.
@@ -15,6 +15,7 @@ from typing import Any
 TAG_PREFIX = "upstage_assets/progress."
 DONE_TAG = f"{TAG_PREFIX}done"
 FAILED_TAG = f"{TAG_PREFIX}failed"
+PENDING_BUDGET_TAG = f"{TAG_PREFIX}pending_budget"  # not sent: the spend limit was reached
 PAGES_TAG = f"{TAG_PREFIX}pages_billed"  # parse + extraction
 PARSE_PAGES_TAG = f"{TAG_PREFIX}pages_billed_parse"
 EXTRACTION_PAGES_TAG = f"{TAG_PREFIX}pages_billed_extraction"
@@ -40,12 +41,14 @@ def progress_tags(outcomes: Sequence[Any], total: int, elapsed_s: float) -> dict
     from upstage_assets.errors import BudgetExceeded
 
     finished = len(outcomes)
-    succeeded = sum(1 for o in outcomes if o.error is None)
+    succeeded = sum(1 for o in outcomes if o.error is None and getattr(o, "stopped", None) is None)
     failed = sum(1 for o in outcomes if o.error is not None and not isinstance(o.error, BudgetExceeded))
+    pending = sum(1 for o in outcomes if isinstance(o.error, BudgetExceeded))
     billed = billed_totals(outcomes)
     rate = finished / elapsed_s if elapsed_s > 0 else 0.0
     eta = (total - finished) / rate if rate else 0.0
-    return {DONE_TAG: f"{succeeded}/{total}", FAILED_TAG: str(failed), PAGES_TAG: str(billed["pages_billed"]),
+    return {DONE_TAG: f"{succeeded}/{total}", FAILED_TAG: str(failed), PENDING_BUDGET_TAG: str(pending),
+            PAGES_TAG: str(billed["pages_billed"]),
             PARSE_PAGES_TAG: str(billed["pages_billed_parse"]),
             EXTRACTION_PAGES_TAG: str(billed["pages_billed_extraction"]),
             TWICE_TAG: str(billed["possibly_billed_twice"]),

@@ -22,6 +22,8 @@ import time
 from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
 
+from upstage_assets.defs.pipeline.bookkeeping import log_event_patiently
+
 T = TypeVar("T")
 _DONE = object()
 POLL_S = 0.2  # the step thread wakes this often, so Dagster's interrupts (SIGTERM/SIGINT) are seen
@@ -134,7 +136,8 @@ class DeferredContext:
         self.run_id = context.run_id
 
     def log_event(self, event: Any) -> None:
-        self.bridge.defer(self._context.log_event, event)
+        """Written by the step's thread, retried through an instance-database outage (``bookkeeping.py``)."""
+        self.bridge.defer(log_event_patiently, self._context, event)
 
     def defer(self, fn: Callable[..., Any], *args: Any) -> None:
         """Call ``fn(real_context, *args)`` on the step's thread (run tags and other instance writes)."""

@@ -1,0 +1,105 @@
+"""Spot interruptions (issue 20): what a batch does with SIGTERM, in this process.
+
+The signal is sent from inside a stage so it lands while requests are in flight. The real
+thing (a dagster-daemon, Dagster's own run worker process, SIGTERM from outside, the project's
+dagster.yaml retrying the run, billing counted per document) is ``spot.run_spot_scenario``, run
+by ``upstage_assets_tests.reliability.report`` and so by ``test_reliability_report.py`` at a small size.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+
+import pytest
+from dagster import AssetKey, DagsterInstance, materialize
+
+from upstage_assets.defs.pipeline import document_pipeline as pipeline_module
+from upstage_assets.defs.pipeline.document_pipeline import build_document_pipeline
+from upstage_assets.defs.pipeline.keys import DOCUMENT_ASSET_KEYS, PARSED_LAYOUTS, VALIDATED_DOCUMENTS
+from upstage_assets.defs.resources import build_resources
+from upstage_assets.emulator.server import run_emulator_in_thread
+from upstage_assets.emulator.settings import EmulatorSettings
+from upstage_assets.settings import Settings
+from upstage_assets_tests.execution.documents import (
+    register_documents,
+    write_invoices,
+)
+from upstage_assets_tests.reliability.billing import billed_answers
+
+KEY = "up_spot_test_key_0123456789abc"
+
+
+def sigterm_at_second_parse(monkeypatch) -> None:
+    """The second parse to start (both slots busy parsing) sends this process SIGTERM: a signal
+    that lands while two requests are in flight."""
+    started = []
+    stages = []
+    for key, stage in pipeline_module.STAGES:
+        if key == PARSED_LAYOUTS:
+            async def parse_then_signal(env, state, _stage=stage):
+                started.append(state.document_id)
+                if len(started) == 2:
+                    os.kill(os.getpid(), signal.SIGTERM)
+                return await _stage(env, state)
+            stages.append((key, parse_then_signal))
+        else:
+            stages.append((key, stage))
+    monkeypatch.setattr(pipeline_module, "STAGES", tuple(stages))
+
+
+def run_batch_in_process(tmp_path, monkeypatch, grace_s: float, latency_s: float, documents: int = 6):
+    data = tmp_path / "data"
+    write_invoices(data / "inbox", documents)
+    instance = DagsterInstance.ephemeral()
+    keys = register_documents(data / "inbox", data / "outputs", instance)
+    emulator = run_emulator_in_thread(EmulatorSettings(api_key=KEY, latency_s=latency_s))
+    for name, value in {"UPSTAGE_API_KEY": KEY, "UPSTAGE_ASSETS_OUTPUT": str(data / "outputs"),
+                        "UPSTAGE_ASSETS_INBOX": str(data / "inbox"),
+                        "UPSTAGE_ASSETS_STATE_STORE": str(tmp_path / "state")}.items():
+        monkeypatch.setenv(name, value)
+    settings = Settings.from_env(backend="emulator", upstage_base_url=emulator.url, shutdown_grace_s=grace_s)
+    sigterm_at_second_parse(monkeypatch)
+    previous = signal.getsignal(signal.SIGTERM)
+    try:
+        result = materialize(
+            [build_document_pipeline(settings)], instance=instance, resources=build_resources(settings),
+            raise_on_error=False, tags={"dagster/asset_partition_range_start": keys[0],
+                                        "dagster/asset_partition_range_end": keys[-1]},
+            run_config={"ops": {"document_pipeline": {"config": {"max_concurrent_documents": 2}}}})
+        billed = billed_answers(emulator.url)
+    finally:
+        emulator.stop()
+        signal.signal(signal.SIGTERM, previous)  # Dagster leaves SIGTERM mapped to SIGINT's handler
+    return result, instance, keys, billed, data
+
+
+@pytest.mark.slow
+def test_sigterm_stops_new_documents_and_lets_the_requests_in_flight_finish(tmp_path, monkeypatch):
+    result, instance, keys, billed, data = run_batch_in_process(tmp_path, monkeypatch, grace_s=60, latency_s=0.5)
+    assert not result.success
+    failure = result.get_step_failure_events()[0].step_failure_data.error
+    assert failure.cls_name == "DagsterExecutionInterruptedError"
+    messages = " ".join(e.message or "" for e in instance.all_logs(result.run_id))
+    assert "SIGTERM received: stopped taking documents" in messages
+    assert "2 stopped after the stage in flight, 4 not started, 0 abandoned" in messages
+    parsed = instance.get_materialized_partitions(PARSED_LAYOUTS)
+    assert len(parsed) == 2, "the two documents in flight finished their parse and stored it"
+    assert not instance.get_materialized_partitions(VALIDATED_DOCUMENTS)
+    assert set(billed) == parsed and all(b == {"document-parse": 1} for b in billed.values()), billed
+    assert not (data / "outputs" / "failures").exists(), "stopped documents are unfinished, not failed"
+
+
+@pytest.mark.slow
+def test_after_the_grace_period_requests_in_flight_are_abandoned_and_the_worker_exits(tmp_path, monkeypatch):
+    result, instance, keys, billed, data = run_batch_in_process(tmp_path, monkeypatch, grace_s=0.2, latency_s=3.0)
+    assert not result.success
+    messages = " ".join(e.message or "" for e in instance.all_logs(result.run_id))
+    assert "0 stopped after the stage in flight, 4 not started, 2 abandoned after the 0 s grace" in messages
+    assert not instance.get_materialized_partitions(PARSED_LAYOUTS)
+    assert not (data / "outputs" / "failures").exists()
+
+
+def test_stage_order_is_what_the_interruption_tests_assume():
+    assert [k for k, _ in pipeline_module.STAGES] == list(DOCUMENT_ASSET_KEYS)
+    assert AssetKey("validated_documents") == VALIDATED_DOCUMENTS
