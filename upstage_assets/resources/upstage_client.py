@@ -8,6 +8,7 @@ from ``EnvVar("UPSTAGE_API_KEY")`` and is kept out of every repr, log and error.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import uuid
 from collections.abc import Callable
@@ -81,7 +82,9 @@ class UpstageClient(ConfigurableResource):  # type: ignore[type-arg]
     rate_limit_store: str | None = Field(
         default=None, description="Directory for the host's SQLite state, or a postgresql:// URL for "
         "several hosts. Default: $DAGSTER_HOME/upstage_rate_limits or a temp dir.")
-    account: str = "default"
+    account: str = Field(default="default", description="names the spend budget's scope; the rate-limit "
+                         "buckets are per key as well (Upstage counts per key): 'default' keys them by a hash "
+                         "of the API key, any other value names them itself")
     rate_limit_header_prefixes: list[str] = Field(
         default=list(DEFAULT_PREFIXES), description="response headers kept as the API's rate-limit state "
         "(names starting with these), shown in the run's tags")
@@ -124,6 +127,13 @@ class UpstageClient(ConfigurableResource):  # type: ignore[type-arg]
         return {"parse": ledger.price(price_key("document-parse", parse_mode)),
                 "extraction": ledger.price(price_key("information-extract", self.extraction_mode()))}
 
+    def limiter_account(self) -> str:
+        """Whose rate limits these are: Upstage counts requests per key (and per model: the buckets are per
+        endpoint), so two keys on one host never share a bucket. A hash, never the key itself."""
+        if self.account != "default":
+            return self.account
+        return "key-" + hashlib.sha256(self.api_key.encode()).hexdigest()[:12]
+
     def extraction_mode(self) -> str:
         return "standard"
 
@@ -152,7 +162,7 @@ class UpstageClient(ConfigurableResource):  # type: ignore[type-arg]
         """The working parser for one run (``run_id`` scopes the per-run budget; ``on_circuit_change``
         hears when an endpoint is paused by the circuit breaker and when it answers again)."""
         store = store or open_state_store(self.rate_limit_store)
-        limiter = RateLimiter(store, self.endpoint_limits(), account=self.account,
+        limiter = RateLimiter(store, self.endpoint_limits(), account=self.limiter_account(),
                               max_in_flight=self.max_in_flight, max_wait_s=self.poll_timeout_s,
                               headroom=self.rate_limit_headroom,
                               max_skew_s=self.rate_limit_max_skew_s)

@@ -1,5 +1,5 @@
-"""Tier presets (UPSTAGE_TIER) with per-field overrides, and the API's rate-limit headers kept and
-compared with the configuration, over real HTTP against the emulator."""
+"""Tier presets (UPSTAGE_TIER) with per-field overrides, rate-limit buckets per key, and the API's
+rate-limit headers kept and compared with the configuration, over real HTTP against the emulator."""
 
 from __future__ import annotations
 
@@ -67,3 +67,11 @@ def test_rate_limit_headers_are_kept_and_a_disagreeing_configuration_is_named(tm
     assert len(disagreements) == 1 and disagreements[0].startswith("document-parse: ")
     assert "2 requests/s" in disagreements[0] and "states 5/s" in disagreements[0]
     assert "60% of the account's rate is left unused" in disagreements[0]
+
+
+def test_rate_limit_buckets_are_per_key_and_never_name_the_key():
+    one, other = (UpstageClient(api_key=key) for key in ("up_key_one_secret", "up_key_two_secret"))
+    assert one.limiter_account() != other.limiter_account()
+    assert one.limiter_account() == UpstageClient(api_key="up_key_one_secret").limiter_account()
+    assert "secret" not in one.limiter_account() and one.limiter_account().startswith("key-")
+    assert UpstageClient(api_key="up_key_one_secret", account="team-a").limiter_account() == "team-a"
