@@ -14,7 +14,7 @@ $(VENV)/.installed: pyproject.toml setup.py
 
 setup: $(VENV)/.installed
 
-# Debian packages the tests use (PostgreSQL, Chromium); installs only what is missing.
+# Debian packages the tests use (PostgreSQL, Chromium, tesseract with Korean); installs only what is missing.
 system-deps:
 	bash scripts/system-deps.sh
 

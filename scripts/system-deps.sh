@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the test suite needs, if they are missing. Needs root (CI is).
-# PostgreSQL and Chromium are required. podman (+ runc, debootstrap, netavark) runs the image and
-# compose-stack tests; if it cannot be installed the suite still runs and those tests say
-# "podman absent" in their skip reason.
+# PostgreSQL, Chromium and tesseract with its Korean data are required. podman (+ runc, debootstrap,
+# netavark) runs the image and compose-stack tests; if it cannot be installed the suite still runs
+# and those tests say "podman absent" in their skip reason.
 set -euo pipefail
 need=()
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need+=(postgresql)
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
+# Korean OCR in the local engine (the bundled PP-OCR models do not read Hangul).
+command -v tesseract >/dev/null 2>&1 || need+=(tesseract-ocr)
+[ -f "$(ls -d /usr/share/tesseract-ocr/*/tessdata 2>/dev/null | head -1)/kor.traineddata" ] || need+=(tesseract-ocr-kor)
 containers=()
 for tool in podman runc debootstrap catatonit netavark aardvark-dns; do
   dpkg -s "$tool" >/dev/null 2>&1 || containers+=("$tool")

@@ -108,6 +108,29 @@ class ExtractionFailed(DocumentError):
     code = "extraction_failed"
 
 
+class EngineTimeout(DocumentError):
+    """The local engine ran past its time limit on this document (a hang, or a pathological file).
+
+    Retryable: the limit or the machine's load may differ next time; the worker was replaced.
+    """
+
+    code = "engine_timeout"
+    retryable = True
+
+
+class EngineCrashed(DocumentError):
+    """The local engine's worker died on this document (a native crash, or its memory limit)."""
+
+    code = "engine_crashed"
+    retryable = True
+
+
+class UnsupportedScript(DocumentError):
+    """The page is in a script the installed OCR cannot read (Korean without tesseract's data)."""
+
+    code = "unsupported_script"
+
+
 class InternalError(DocumentError):
     """An unexpected exception while one document was processed (a bug, or input nobody foresaw).
 

@@ -10,6 +10,7 @@ segment, in the next segment to the right, or in the line below.
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass
 from difflib import SequenceMatcher
 from typing import Any
@@ -69,8 +70,23 @@ def document_lines(parse_response: dict[str, Any]) -> list[list[Segment]]:
     return lines
 
 
+NUMBER_SIGN = re.compile(r"(?<![A-Za-z])[Nn]\s*[°º]|№")
+
+
+def spell_number_signs(text: str) -> str:
+    """'FACTURE N° 12' -> 'FACTURE No 12': the sign as the letters label hints use."""
+    return NUMBER_SIGN.sub("No ", text)
+
+
+def fold_accents(text: str) -> str:
+    """'Šaving' -> 'Saving', 'Numéro' -> 'Numero' (Hangul syllables recomposed, not split into jamo)."""
+    decomposed = unicodedata.normalize("NFKD", text)
+    return unicodedata.normalize("NFC", "".join(ch for ch in decomposed if not unicodedata.combining(ch)))
+
+
 def normalise_label(text: str) -> str:
-    return re.sub(r"[^0-9a-z가-힣#]+", " ", text.casefold()).strip()
+    """Case-folded words without accents; number signs ("N°", "Nº", "№") read as "no", "#" kept."""
+    return re.sub(r"[^0-9a-z가-힣#]+", " ", fold_accents(spell_number_signs(text)).casefold()).strip()
 
 
 @dataclass(frozen=True)
@@ -121,8 +137,11 @@ GENERIC_HINTS = {"invoice", "receipt", "no", "amount", "total", "date", "name", 
 
 def _after_label(text: str, hint: str) -> str:
     """The part of a segment after its label: 'Invoice No: 123' -> '123', 'No.T62' -> 'T62'."""
+    text = spell_number_signs(text)
     words = [re.escape(w) for w in hint.split()]
-    pattern = r"^\W*" + r"[\W_]*".join(words) + r"(?:\.|\b|(?=[0-9]))[\s:#.\-]*"
+    # A hint ending in a symbol ("rechnung #") needs no word boundary after it; number signs
+    # ("N°", "№", "#") and the usual punctuation between a label and its value are skipped.
+    pattern = r"^\W*" + r"[\W_]*".join(words) + r"(?:\.|\b|(?=[0-9])|(?<=\W))[\s:#.\-]*"
     match = re.match(pattern, text, flags=re.IGNORECASE)
     if match:
         return text[match.end():].strip()

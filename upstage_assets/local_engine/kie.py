@@ -15,6 +15,7 @@ import re
 import uuid
 from typing import Any
 
+from upstage_assets.local_engine.date_order import is_day_first
 from upstage_assets.local_engine.field_matching import (
     Segment,
     document_lines,
@@ -25,15 +26,20 @@ from upstage_assets.local_engine.field_matching import (
 from upstage_assets.local_engine.learned.extract import learned_fields
 from upstage_assets.local_engine.line_items import extract_line_items
 from upstage_assets.local_engine.normalize import detect_currency, find_amounts, parse_amount, parse_date
+from upstage_assets.local_engine.text_roles import TITLE_WORDS, in_tax_summary, is_not_a_value
 
 LOCAL_IE_MODEL = "information-extract-local"
 
+# "Invoice" in the languages invoices come in, and the signs for "number" printed after it
+# ("FACTURE N°", "Rechnung #", "Factuur nr."): every pairing labels an invoice number.
+INVOICE_WORDS = ("invoice", "facture", "rechnung", "factuur", "factura", "fattura", "fatura", "faktura")
+NUMBER_SIGNS = ("no", "nr", "n", "#", "number", "nummer", "numéro", "número", "numero")
 # Common ways documents label a concept; matched by property-name tokens.
 SYNONYMS: dict[str, list[str]] = {
-    "invoice_number": ["invoice no", "invoice number", "invoice #", "invoice id", "inv no", "invoice",
-                       "factuurnummer", "factuur nr", "facture n", "numéro de facture", "n de facture",
-                       "rechnungsnummer", "rechnungsnr", "rechnung nr", "número de factura", "factura n",
-                       "numero fattura", "fattura n", "송장번호", "bill no", "reference no", "ref no",
+    "invoice_number": ["invoice no", "invoice number", "invoice #", "invoice id", "inv no",
+                       *[f"{word} {sign}" for word in INVOICE_WORDS for sign in NUMBER_SIGNS], "invoice",
+                       "factuurnummer", "numéro de facture", "n de facture", "rechnungsnummer", "rechnungsnr",
+                       "número de factura", "numero fattura", "송장번호", "bill no", "reference no", "ref no",
                        "document no", "no"],
     "receipt_number": ["receipt no", "receipt number", "receipt #", "bill no", "invoice no", "doc no",
                        "document no", "transaction no", "trans no", "order no", "check no", "slip no",
@@ -44,17 +50,21 @@ SYNONYMS: dict[str, list[str]] = {
              "거래일시", "거래일자"],
     "due_date": ["due date", "payment due", "vervaldatum", "date limite de paiement", "échéance",
                  "fälligkeitsdatum", "fällig am", "fecha de vencimiento", "scadenza", "due"],
+    # What is to be paid comes first: it outranks a "total" printed in a tax summary or a subtotal.
     "total": ["grand total", "total amount due", "amount due", "total due", "balance due", "total payable",
-              "nett total", "net total", "total amount", "total incl", "rounded total", "total ttc",
-              "montant ttc", "net à payer", "somme à payer", "montant total", "totaal", "te betalen",
-              "totaalbedrag", "gesamtbetrag", "rechnungsbetrag", "endbetrag", "zu zahlen", "importe total",
-              "total a pagar", "totale", "total", "amount", "합계", "총액", "결제금액", "받을금액", "summe"],
+              "amount payable", "zu zahlen", "net à payer", "somme à payer", "te betalen", "total a pagar",
+              "importe a pagar", "da pagare", "받을금액", "결제금액", "nett total", "net total", "total amount",
+              "total incl", "rounded total", "total ttc", "montant ttc", "montant total", "totaal",
+              "totaalbedrag", "gesamtbetrag", "rechnungsbetrag", "endbetrag", "importe total", "totale", "total",
+              "amount", "합계", "총액", "summe"],
     "subtotal": ["subtotal", "sub total"],
     "tax": ["tax", "gst", "vat", "sst", "tva", "btw", "mwst", "iva", "부가세"],
     "bill_to": ["bill to", "billed to", "sold to", "invoice to", "customer", "client", "factuuradres",
                 "rechnungsadresse", "facturer à", "adresse de facturation", "cliente", "kunde"],
-    "issuer": ["from", "seller", "vendor", "supplier", "issued by", "verkäufer", "vendeur", "leverancier"],
-    "company": ["company", "store", "merchant", "상호", "가맹점명"],
+    "issuer": ["from", "seller", "vendor", "supplier", "issued by", "verkäufer", "vendeur", "leverancier",
+               "trade name", "company name", "business name", "seller name", "vendor name", "supplier name"],
+    "company": ["company", "store", "merchant", "trade name", "company name", "business name", "store name",
+                "상호", "가맹점명"],
     "address": ["address", "addr", "주소", "adresse", "adres"],
 }
 ALIASES = {"amount": "total", "grand_total": "total", "total_amount": "total", "amount_due": "total",
@@ -69,12 +79,6 @@ EXCLUDED_TOTAL_LABELS = ["sub total", "subtotal", "total qty", "total quantity",
                          "total vat", "total before", "total saving", "total disc", "total gross", "total net weight",
                          "total tender", "total paid", "total received", "amount paid", "amount tendered",
                          "amount received", "paid amount", "tender", "cash", "change"]
-TITLE_WORDS = {"invoice", "tax invoice", "receipt", "official receipt", "bill", "statement", "cash sale",
-               "cash bill", "simplified tax invoice", "sales receipt", "quotation", "영수증", "invoice receipt",
-               "cash receipt", "payment receipt", "sales invoice", "commercial invoice", "proforma invoice",
-               "credit note", "debit note", "purchase order", "계산서", "거래명세서", "factuur", "facture",
-               "rechnung", "factura", "fattura", "nota", "kopie factuur", "copy", "original", "duplicate",
-               "invoice summary"}
 ORGANISATION_MARKERS = re.compile(
     r"\b(sdn\.? ?bhd|bhd|ltd|llc|inc|gmbh|pte|corp|co\.|s\.a\.|b\.v\.|llp|plc|pty|ag|s\.r\.l|limited|"
     r"enterprise|trading|company)(?!\w)|주식회사|\(주\)", re.IGNORECASE)
@@ -125,10 +129,10 @@ def _missing() -> dict[str, Any]:
     return {"value": None, "confidence": 0.0, "page": None, "coordinates": None}
 
 
-def _read(name: str, prop: dict[str, Any], text: str) -> Any:
+def _read(name: str, prop: dict[str, Any], text: str, day_first: bool = True) -> Any:
     """Read a value of the field's type from text, or None."""
     if is_date_field(name, prop):
-        return parse_date(text)
+        return parse_date(text, day_first=day_first)
     if is_amount_field(name, prop):
         value = parse_amount(text)
         if value is not None and prop.get("type") == "integer":
@@ -136,7 +140,9 @@ def _read(name: str, prop: dict[str, Any], text: str) -> Any:
         return value
     if concept_of(name) == "currency":
         return detect_currency(text)
-    cleaned = text.strip(" :#-")
+    cleaned = text.strip(" :#-°º№")
+    if prop.get("type") == "string" and not is_date_field(name, prop) and is_not_a_value(cleaned):
+        return None
     if concept_of(name) in ORGANISATION_FIELDS and _looks_like_id_or_address(cleaned):
         return None  # "Company Reg No. (123-T)": a registration number, not the company's name
     if concept_of(name) in ("invoice_number", "receipt_number") or name.lower().endswith(("_number", "_no", "_id")):
@@ -147,7 +153,8 @@ def _read(name: str, prop: dict[str, Any], text: str) -> Any:
     return cleaned or None
 
 
-def _labelled_value(lines: list[list[Segment]], name: str, prop: dict[str, Any]) -> dict[str, Any] | None:
+def _labelled_value(lines: list[list[Segment]], name: str, prop: dict[str, Any],
+                    day_first: bool = True) -> dict[str, Any] | None:
     hints = label_hints(name, prop)
     exclude = EXCLUDED_TOTAL_LABELS if concept_of(name) == "total" else []
     if concept_of(name) == "date":
@@ -157,6 +164,8 @@ def _labelled_value(lines: list[list[Segment]], name: str, prop: dict[str, Any])
         rank = next((i for i, h in enumerate(hints) if normalise_label(hit.segment.text).startswith(normalise_label(h))),
                     len(hints))
         priority = 1.0 - min(0.4, 0.03 * rank)
+        if concept_of(name) == "total" and in_tax_summary(lines[hit.segment.line]):
+            priority *= 0.5  # "Total" over a VAT breakdown, or its gross column: not what is to be paid
         options: list[tuple[str, float, Segment]] = []
         if hit.remainder:
             options.append((hit.remainder, 1.0, hit.segment))
@@ -169,7 +178,7 @@ def _labelled_value(lines: list[list[Segment]], name: str, prop: dict[str, Any])
                     (text.rstrip().endswith(":") or LABELLED_LINE.match(text)):
                 blocked = blocked or segment.line == hit.segment.line  # what follows is that label's
                 continue  # another label, not this label's value
-            value = _read(name, prop, text)
+            value = _read(name, prop, text, day_first)
             if value in (None, ""):
                 continue
             quality = 1.0
@@ -178,6 +187,9 @@ def _labelled_value(lines: list[list[Segment]], name: str, prop: dict[str, Any])
             if is_amount_field(name, prop) and not re.search(r"\d[.,]\d{1,2}(?!\d)", text) and \
                     detect_currency(text) is None:
                 quality *= 0.3  # a bare integer next to an amount label is more often a count or a year
+            if is_amount_field(name, prop) and segment is not hit.segment and OTHER_LABEL.match(text) and \
+                    detect_currency(text.split()[0]) is None:
+                quality *= 0.3  # "Rounding 0.00" beside "Total Sales": another label's amount
             if prop.get("type") == "string" and not is_date_field(name, prop) and parse_date(text) and \
                     len(re.sub(r"[\d\W]", "", text)) <= 12:
                 continue  # a date is not a name or an identifier
@@ -188,6 +200,10 @@ def _labelled_value(lines: list[list[Segment]], name: str, prop: dict[str, Any])
     if best is None:
         return None
     return _found(best[2], 0.35 + 0.6 * best[0], best[3])
+
+
+# A segment that starts with a word of its own before its number carries another label.
+OTHER_LABEL = re.compile(r"^\s*[^\W\d_]{3,}")
 
 
 def _top_lines(lines: list[list[Segment]], limit: int = 8) -> list[tuple[int, str, Segment]]:
@@ -223,7 +239,9 @@ def _organisation(lines: list[list[Segment]]) -> tuple[dict[str, Any], int | Non
         name = _strip_titles(raw)
         if name != raw.strip() and len(name.split()) < 2 and not ORGANISATION_MARKERS.search(name):
             continue  # what is left of a title line ("CASH" of "CASH RECEIPT")
-        if not name or name.endswith(":") or not re.search(r"[A-Za-z가-힣]{2,}", name) or parse_date(name) or \
+        if not name or is_not_a_value(name):
+            continue
+        if name.endswith(":") or not re.search(r"[A-Za-z가-힣]{2,}", name) or parse_date(name) or \
                 LABELLED_LINE.match(name) or ADDRESS_STOP.search(name) and not ORGANISATION_MARKERS.search(name):
             continue
         score = 0.55 + (0.3 if ORGANISATION_MARKERS.search(name) else 0.0) + \
@@ -329,12 +347,13 @@ def _address(lines: list[list[Segment]], after: int | None) -> dict[str, Any]:
     return _found(joined, 0.55 + 0.05 * min(len(parts), 3), first)
 
 
-def _unlabelled(lines: list[list[Segment]], name: str, prop: dict[str, Any], full_text: str) -> dict[str, Any]:
+def _unlabelled(lines: list[list[Segment]], name: str, prop: dict[str, Any], full_text: str,
+                day_first: bool = True) -> dict[str, Any]:
     """The type-driven fallback when no label matched."""
     if is_date_field(name, prop) and concept_of(name) == "date":
         for line in lines:
             for segment in line:
-                value = parse_date(segment.text)
+                value = parse_date(segment.text, day_first=day_first)
                 if value:
                     return _found(value, 0.45, segment)
     if concept_of(name) == "total":
@@ -371,6 +390,7 @@ def extract_fields(parse_response: dict[str, Any], json_schema: dict[str, Any]) 
     properties: dict[str, Any] = object_schema(json_schema).get("properties", {})
     fields: dict[str, dict[str, Any]] = {}
     organisation, organisation_line = _organisation(lines)
+    day_first = is_day_first(full_text)
     learned = learned_fields(parse_response, properties)  # {} unless a model serves the schema
     for name, prop in properties.items():
         if name in learned:
@@ -381,12 +401,12 @@ def extract_fields(parse_response: dict[str, Any], json_schema: dict[str, Any]) 
             items = extract_line_items(parse_response, prop.get("items", {}))
             fields[name] = {"value": items, "confidence": 0.6 if items else 0.0, "page": None, "coordinates": None}
             continue
-        found = _labelled_value(lines, name, prop)
+        found = _labelled_value(lines, name, prop, day_first)
         if found is None and concept in ORGANISATION_FIELDS:
             found = organisation
         if found is None and concept == "address":
             found = _address(lines, organisation_line)
-        fields[name] = found or _unlabelled(lines, name, prop, full_text)
+        fields[name] = found or _unlabelled(lines, name, prop, full_text, day_first)
     for name in properties:
         if concept_of(name) == "currency" and fields[name]["value"] is None:
             amount_field = next((f for n, f in fields.items() if concept_of(n) == "total" and f["value"]), None)

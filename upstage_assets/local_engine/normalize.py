@@ -55,7 +55,9 @@ CURRENCY_SYMBOLS = [("US$", "USD"), ("RM", "MYR"), ("S$", "SGD"), ("A$", "AUD"),
 CURRENCY_CODES = ("USD", "EUR", "GBP", "MYR", "SGD", "INR", "JPY", "KRW", "CNY", "AUD", "CAD", "CHF", "HKD",
                   "IDR", "THB", "PHP", "VND", "SEK", "NOK", "DKK", "PLN", "CZK", "BRL", "MXN", "ZAR", "NZD")
 _CODE_RE = re.compile(r"(?<![A-Za-z])(" + "|".join(CURRENCY_CODES) + r")(?![A-Za-z])")
-_AMOUNT_RE = re.compile(r"(?<![\d.,])-?\d{1,3}(?:[,.\s]\d{3})+(?:[.,]\d{1,2})?(?![\d])|(?<![\d.,])-?\d+(?:[.,]\d{1,2})?(?![\d.,]*\d)")
+# Thousands separated by commas, dots, spaces or (Swiss) apostrophes: 1,234.50 / 1.234,50 / 3'949.75.
+_AMOUNT_RE = re.compile(r"(?<![\d.,'’])-?\d{1,3}(?:[,.\s'’]\d{3})+(?:[.,]\d{1,2})?(?![\d])|"
+                        r"(?<![\d.,'’])-?\d+(?:[.,]\d{1,2})?(?![\d.,'’]*\d)")
 
 
 def _year(text: str) -> int:
@@ -72,7 +74,8 @@ def _safe_date(y: int, m: int, d: int) -> date | None:
 
 
 _OCR_MONTH_ZERO = re.compile(r"(?<![A-Za-z])0(ct|ctober)(?![a-z])", re.IGNORECASE)
-_SPACED_YEAR = re.compile(r"(?<=[\s,./-])(19\d|20\d) (\d)(?!\d)|(?<=[\s,./-])(19|20) (\d{2})(?!\d)")
+# A year OCR split in two ("20 19"), but not a two-digit year followed by a time ("16.05.20 09:47").
+_SPACED_YEAR = re.compile(r"(?<=[\s,./-])(19\d|20\d) (\d)(?!\d|[:.h]\d)|(?<=[\s,./-])(19|20) (\d{2})(?!\d|[:.h]\d)")
 _SPACED_DAY = re.compile(rf"(?<!\d)(\d) (\d)(?=\s*(?:{_MONTH_RE}|0ct))", re.IGNORECASE)
 
 
@@ -118,8 +121,8 @@ def parse_date(text: str, *, day_first: bool = True) -> str | None:
 
 
 def amount_from_token(token: str) -> float | None:
-    """'1,234.50' -> 1234.5; '1.234,50' -> 1234.5; '1 234' -> 1234; '9.00' -> 9.0."""
-    token = token.strip().replace(" ", "")
+    """'1,234.50' -> 1234.5; '1.234,50' -> 1234.5; '1 234' -> 1234; "3'949.75" -> 3949.75."""
+    token = token.strip().replace(" ", "").replace("'", "").replace("’", "")
     negative = token.startswith("-")
     token = token.lstrip("-")
     if not token or not token[0].isdigit():

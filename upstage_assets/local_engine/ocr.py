@@ -1,27 +1,30 @@
-"""OCR of page images with the PP-OCR models bundled in rapidocr_onnxruntime.
+"""OCR of page images with the PP-OCR models (see ``ocr_models``), run by the project itself.
 
-One engine per process, built on first use (loading takes ~0.5 s). Detection runs on our
-own torch-prepared batch (see ``preprocess``); recognition reuses RapidOCR's recogniser
-but asks for character positions, because the Chinese/English model rarely emits spaces
-("INVOICENo:2024-0113"): words are re-split where the line crop has a blank ink gap wider
-than a space between two recognised characters.
+Detection (``ocr_detect``) finds text lines; each line is cropped upright and recognised one
+at a time (padding short crops to a shared width and batching mixed widths cost a third of
+recognition time on receipts). The CTC decoder keeps each character's column, because the
+models rarely emit spaces between English words ("INVOICENo:2024-0113"): words are re-split
+where the line crop has a blank ink gap wider than a space between two recognised characters.
 """
 
 from __future__ import annotations
 
-import os
+import math
 import threading
 from dataclasses import dataclass
-from typing import Any
 
+import cv2
 import numpy as np
 
+from upstage_assets.local_engine import korean
 from upstage_assets.local_engine.geometry import Box, Word
-from upstage_assets.local_engine.preprocess import DETECTION_MAX_SIDE, ink_profile, prepare_detection_batch
+from upstage_assets.local_engine.ocr_detect import crop_line, detect_lines
+from upstage_assets.local_engine.ocr_models import OcrModels, load_models
+from upstage_assets.local_engine.preprocess import ink_profile
 
-# Recogniser input (channels, height, minimum width); the model accepts any size.
-RECOGNITION_INPUT = (3, 44, 48)
-# Recognitions below this mean character confidence are noise (rapidocr's own default).
+# Narrowest recogniser input; crops are resized to the model's height and their own width.
+MIN_RECOGNITION_WIDTH = 48
+# Recognitions below this mean character confidence are noise.
 MIN_LINE_CONFIDENCE = 0.5
 # A blank gap of at least this share of the line crop's height separates two words
 # (tuned on SROIE receipts: word recall 0.50 -> 0.75 against glued output).
@@ -31,9 +34,8 @@ BLANK_INK_SHARE = 0.04
 
 Point = tuple[float, float]
 
-_engine: Any = None
+_engines: dict[str, OcrModels] = {}
 _engine_lock = threading.Lock()
-_run_lock = threading.Lock()
 
 
 @dataclass
@@ -52,83 +54,129 @@ class OcrWord:
         return Word(text=self.text, box=box, font_size=box.height, confidence=self.confidence)
 
 
-def get_engine() -> Any:
-    """The process-wide RapidOCR instance (thread-safe lazy construction)."""
-    global _engine
-    if _engine is None:
-        with _engine_lock:
-            if _engine is None:
-                from rapidocr_onnxruntime import RapidOCR
+@dataclass(frozen=True)
+class RecognisedLine:
+    """CTC output of one crop: characters, the output column of each, their confidences."""
 
-                threads = int(os.environ.get("UPSTAGE_OCR_THREADS", "-1"))
-                engine = RapidOCR(intra_op_num_threads=threads, inter_op_num_threads=1)
-                # One line per call at height 44, padded to no fixed width: padding short
-                # crops to 320 px and batching mixed widths was a third of recognition time
-                # (SROIE receipts, one core: 2.2 -> 1.5 s/page at the same word recall).
-                engine.text_rec.rec_image_shape = list(RECOGNITION_INPUT)
-                engine.text_rec.rec_batch_num = 1
-                _engine = engine
-    return _engine
+    chars: list[str]
+    columns: list[int]
+    confidences: list[float]
+    column_count: int  # output columns, spread over ``input_width`` pixels of the model's input
+    input_width: int  # the crop's width after resizing to the model's height
+
+    @property
+    def text(self) -> str:
+        return "".join(self.chars)
+
+    @property
+    def confidence(self) -> float:
+        return float(np.mean(self.confidences)) if self.confidences else 0.0
+
+
+def get_engine(device: str | None = None) -> OcrModels:
+    """The process-wide models for a device (built on first use, ~0.5 s)."""
+    key = device or "cpu"
+    if key not in _engines:
+        with _engine_lock:
+            if key not in _engines:
+                _engines[key] = load_models(device)
+    return _engines[key]
 
 
 def ocr_images(images: list[np.ndarray], device: str | None = None) -> list[list[OcrWord]]:
     """Words (text, pixel quad, confidence) of each BGR uint8 image, in reading-friendly order."""
     if not images:
         return []
-    engine = get_engine()
-    # RapidOCR's detector and recogniser keep per-call state; one call at a time.
-    with _run_lock:
-        boxes_per_image = _detect(engine, images, device)
+    engine = get_engine(device)
+    with engine.lock:
+        boxes_per_image = detect_lines(engine.detector, images)
         return [_recognise(engine, image, boxes) for image, boxes in zip(images, boxes_per_image, strict=True)]
 
 
-def _detect(engine: Any, images: list[np.ndarray], device: str | None) -> list[list[np.ndarray]]:
-    detector = engine.text_det
-    prepared = prepare_detection_batch(images, device=device, max_side=DETECTION_MAX_SIDE)
-    preds = detector.infer(prepared.batch)[0]
-    results: list[list[np.ndarray]] = []
-    for index, image in enumerate(images):
-        height, width = prepared.resized_sizes[index]
-        pred = preds[index:index + 1, :, :height, :width]
-        boxes, _scores = detector.postprocess_op(pred, image.shape[:2])
-        if len(boxes) == 0:
-            results.append([])
-            continue
-        boxes = detector.filter_tag_det_res(boxes, image.shape[:2])
-        results.append(list(engine.sorted_boxes(boxes)) if len(boxes) else [])
-    return results
+def recognise_crop(engine: OcrModels, crop: np.ndarray) -> RecognisedLine:
+    """Greedy CTC decoding of one upright line crop (BGR uint8)."""
+    height = engine.recognition_height
+    width = max(MIN_RECOGNITION_WIDTH, int(math.ceil(height * crop.shape[1] / max(1, crop.shape[0]))))
+    resized = cv2.resize(crop, (width, height)).astype(np.float32)
+    batch = ((resized.transpose(2, 0, 1) / 255.0 - 0.5) / 0.5)[np.newaxis]
+    name = engine.recogniser.get_inputs()[0].name
+    probabilities = engine.recogniser.run(None, {name: batch})[0][0]  # (columns, classes)
+    best = probabilities.argmax(axis=1)
+    scores = probabilities.max(axis=1)
+    chars: list[str] = []
+    columns: list[int] = []
+    confidences: list[float] = []
+    previous = 0
+    for column, index in enumerate(best):
+        if index != 0 and index != previous and index < len(engine.charset):
+            chars.append(engine.charset[index])
+            columns.append(column)
+            confidences.append(float(scores[column]))
+        previous = index
+    return RecognisedLine(chars, columns, confidences, len(best), width)
 
 
-def _recognise(engine: Any, image: np.ndarray, boxes: list[np.ndarray]) -> list[OcrWord]:
-    if not boxes:
+DIRECTION_INPUT = (48, 192)  # the direction classifier's input (height, width)
+
+
+def upside_down_scores(image: np.ndarray, quads: list[np.ndarray], device: str | None = None) -> list[float]:
+    """Per text line (quad in image pixels), the direction classifier's probability that it reads upside down."""
+    if not quads:
         return []
-    crops = engine.get_crop_img_list(image, boxes)
-    recognised, _elapsed = engine.text_rec(crops, return_word_box=True)
+    engine = get_engine(device)
+    height, width = DIRECTION_INPUT
+    batch = np.zeros((len(quads), 3, height, width), dtype=np.float32)
+    for index, quad in enumerate(quads):
+        crop = crop_line(image, np.asarray(quad, dtype=np.float32))
+        resized_w = min(width, max(1, int(math.ceil(height * crop.shape[1] / max(1, crop.shape[0])))))
+        resized = cv2.resize(crop, (resized_w, height)).astype(np.float32)
+        batch[index, :, :, :resized_w] = (resized.transpose(2, 0, 1) / 255.0 - 0.5) / 0.5
+    with engine.lock:
+        name = engine.direction.get_inputs()[0].name
+        scores = engine.direction.run(None, {name: batch})[0]
+    return [float(row[1]) for row in scores]
+
+
+def _recognise(engine: OcrModels, image: np.ndarray, boxes: list[np.ndarray]) -> list[OcrWord]:
+    read = [(box, crop, recognise_crop(engine, crop)) for box, crop in ((b, crop_line(image, b)) for b in boxes)]
+    suspects = [i for i, (_, _, line) in enumerate(read) if korean.is_suspect(line.text, line.confidence)]
+    hangul: dict[int, list[korean.LineWord]] = {}
+    if korean.should_read_korean(len(suspects), len(read)):
+        upright = [i for i in suspects if not _turned(read[i][0], read[i][1])]
+        for index, line_words in zip(upright, korean.read_lines([read[i][1] for i in upright]), strict=True):
+            if korean.is_korean_line(line_words):
+                hangul[index] = line_words
     words: list[OcrWord] = []
-    for box, crop, result in zip(boxes, crops, recognised, strict=True):
-        text, confidence, info = result[0], float(result[1]), result[2]
-        if not text.strip() or confidence < MIN_LINE_CONFIDENCE:
-            continue
+    for index, (box, crop, line) in enumerate(read):
         quad = tuple((float(x), float(y)) for x, y in box)
-        rotated = crop.shape[0] != int(max(np.linalg.norm(box[0] - box[3]), np.linalg.norm(box[1] - box[2])))
-        if rotated or not isinstance(info, list | tuple):
-            words.append(OcrWord(text.strip(), quad, confidence))  # type: ignore[arg-type]
+        if index in hangul:
+            words.extend(OcrWord(text, _sub_quad(quad, start, end), confidence)  # type: ignore[arg-type]
+                         for text, confidence, start, end in hangul[index])
             continue
-        words.extend(_split_words(crop, quad, info))  # type: ignore[arg-type]
+        text = line.text
+        if not text.strip() or line.confidence < MIN_LINE_CONFIDENCE:
+            continue
+        if _turned(box, crop):
+            words.append(OcrWord(text.strip(), quad, line.confidence))  # type: ignore[arg-type]
+            continue
+        words.extend(_split_words(crop, quad, line))  # type: ignore[arg-type]
     return words
 
 
-def _split_words(crop: np.ndarray, quad: tuple[Point, Point, Point, Point], info: list[Any]) -> list[OcrWord]:
+def _turned(box: np.ndarray, crop: np.ndarray) -> bool:
+    """Whether ``crop_line`` turned the crop of a tall (vertical-text) box."""
+    return crop.shape[0] != int(max(np.linalg.norm(box[0] - box[3]), np.linalg.norm(box[1] - box[2])))
+
+
+def _split_words(crop: np.ndarray, quad: tuple[Point, Point, Point, Point], line: RecognisedLine) -> list[OcrWord]:
     """Cut one recognised line into words at blank ink gaps between characters."""
-    col_num, word_list, word_col_list, _states, confs = info
-    chars = [c for word in word_list for c in word]
-    cols = [c for word in word_col_list for c in word]
-    if not chars or col_num <= 0:
+    chars, confs = line.chars, line.confidences
+    if not chars or line.column_count <= 0:
         return []
-    if len(confs) != len(chars):
-        confs = [float(np.mean(confs))] * len(chars)
     crop_h, crop_w = crop.shape[:2]
-    centers = [(col + 0.5) * crop_w / col_num for col in cols]
+    # An output column spans input_width / column_count pixels of the resized crop.
+    pixels_per_column = crop_w / line.column_count
+    centers = [(col + 0.5) * pixels_per_column for col in line.columns]
     profile = ink_profile(crop)
     blank = profile <= max(1, int(BLANK_INK_SHARE * crop_h))
     ink_columns = np.flatnonzero(~blank)

@@ -10,11 +10,10 @@ on the pages that need it and a few classifier calls on the others.
 from __future__ import annotations
 
 import logging
-from typing import Any
 
 import numpy as np
 
-from upstage_assets.local_engine.ocr import OcrWord, get_engine
+from upstage_assets.local_engine.ocr import OcrWord, upside_down_scores
 
 logger = logging.getLogger(__name__)
 
@@ -48,20 +47,16 @@ def is_sideways(words: list[OcrWord]) -> bool:
 
 def is_upside_down(image: np.ndarray, words: list[OcrWord]) -> bool:
     """The direction classifier says 180 for most of the longest lines."""
-    engine = get_engine()
-    classifier: Any = getattr(engine, "text_cls", None)
     longest = sorted((w for w in words if len(w.text) >= 3), key=lambda w: -_extent(w)[0])[:CLASSIFIED_LINES]
-    if classifier is None or len(longest) < 2:
+    if len(longest) < 2:
         return False
     try:
-        boxes = [np.array(w.quad, dtype=np.float32) for w in longest]
-        crops = engine.get_crop_img_list(image, boxes)
-        _, results, _ = classifier(crops)
-    except Exception:  # a model API we do not know: never fail the page over orientation
+        scores = upside_down_scores(image, [np.array(w.quad, dtype=np.float32) for w in longest])
+    except Exception:  # never fail the page over orientation
         logger.debug("text direction classifier unavailable", exc_info=True)
         return False
-    flipped = sum(1 for label, score in results if "180" in str(label) and float(score) >= UPSIDE_DOWN_SCORE)
-    return flipped >= UPSIDE_DOWN_SHARE * len(results)
+    flipped = sum(1 for score in scores if score >= UPSIDE_DOWN_SCORE)
+    return flipped >= UPSIDE_DOWN_SHARE * len(scores)
 
 
 def turn_upright(image: np.ndarray, degrees: int) -> np.ndarray:

@@ -1,23 +1,18 @@
-"""Page-image preprocessing for OCR with torch, on the CPU or a CUDA device.
+"""Page-image preprocessing for OCR, with OpenCV.
 
 The text detector's cost grows with pixels, so every page is brought to one working
 resolution (its longest side capped, sides rounded to the network's stride of 32),
-normalised, and padded into a batch. Doing this in torch lets a GPU box do the resizing
-and normalisation next to the data, while the CPU path stays the default.
+normalised, and padded into a batch. OpenCV resizes a page in a few milliseconds on the
+CPU, less than a round trip to a GPU would cost; the models themselves run on the GPU when
+one is assigned (``ocr_models``).
 """
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
+import cv2
 import numpy as np
-
-if TYPE_CHECKING:
-    import torch
-
-logger = logging.getLogger(__name__)
 
 # The detector's stride: input sides must be multiples of it.
 STRIDE = 32
@@ -38,19 +33,6 @@ class DetectionInput:
     resized_sizes: list[tuple[int, int]]  # (height, width) of each image inside the padding
 
 
-def resolve_device(device: str | None) -> torch.device:
-    """``None`` means the CPU; a CUDA device that is not there falls back to the CPU."""
-    import torch  # imported on first OCR use: born-digital parsing never pays for it
-
-    if not device or device == "cpu":
-        return torch.device("cpu")
-    wanted = torch.device(device)
-    if wanted.type == "cuda" and not torch.cuda.is_available():
-        logger.warning("device %s requested but CUDA is not available; using the CPU", device)
-        return torch.device("cpu")
-    return wanted
-
-
 def detection_scale(height: int, width: int, max_side: int = DETECTION_MAX_SIDE,
                     min_side: int = DETECTION_MIN_SIDE) -> float:
     """The factor that brings an image to the detector's working resolution."""
@@ -66,34 +48,30 @@ def _stride_size(value: float) -> int:
     return max(STRIDE, int(round(value / STRIDE)) * STRIDE)
 
 
-def prepare_detection_batch(images: list[np.ndarray], device: str | None = None,
-                            max_side: int = DETECTION_MAX_SIDE) -> DetectionInput:
-    """Resize, normalise and pad BGR uint8 images (H, W, 3) into one detector batch."""
-    import torch
-    import torch.nn.functional as F
+def resize(image: np.ndarray, height: int, width: int) -> np.ndarray:
+    """Area averaging when shrinking (no aliasing on fine print), bilinear when enlarging."""
+    if (height, width) == image.shape[:2]:
+        return image
+    shrinking = height * width < image.shape[0] * image.shape[1]
+    return cv2.resize(image, (width, height), interpolation=cv2.INTER_AREA if shrinking else cv2.INTER_LINEAR)
 
+
+def prepare_detection_batch(images: list[np.ndarray], max_side: int = DETECTION_MAX_SIDE) -> DetectionInput:
+    """Resize, normalise and pad BGR uint8 images (H, W, 3) into one detector batch."""
     if not images:
         raise ValueError("no images to prepare")
-    target = resolve_device(device)
-    tensors: list[torch.Tensor] = []
     sizes: list[tuple[int, int]] = []
     for image in images:
         height, width = image.shape[:2]
         scale = detection_scale(height, width, max_side=max_side)
-        new_h, new_w = _stride_size(height * scale), _stride_size(width * scale)
-        tensor = torch.from_numpy(np.ascontiguousarray(image)).to(target)
-        tensor = tensor.permute(2, 0, 1).unsqueeze(0).float()
-        if (new_h, new_w) != (height, width):
-            tensor = F.interpolate(tensor, size=(new_h, new_w), mode="bilinear",
-                                   align_corners=False, antialias=scale < 1.0)
-        tensors.append((tensor / 255.0 - 0.5) / 0.5)
-        sizes.append((new_h, new_w))
+        sizes.append((_stride_size(height * scale), _stride_size(width * scale)))
     pad_h = max(h for h, _ in sizes)
     pad_w = max(w for _, w in sizes)
-    batch = torch.zeros((len(images), 3, pad_h, pad_w), dtype=torch.float32, device=target)
-    for index, (tensor, (h, w)) in enumerate(zip(tensors, sizes, strict=True)):
-        batch[index, :, :h, :w] = tensor[0]
-    return DetectionInput(batch=batch.cpu().numpy(), resized_sizes=sizes)
+    batch = np.zeros((len(images), 3, pad_h, pad_w), dtype=np.float32)
+    for index, (image, (h, w)) in enumerate(zip(images, sizes, strict=True)):
+        resized = resize(image, h, w).astype(np.float32)
+        batch[index, :, :h, :w] = (resized.transpose(2, 0, 1) / 255.0 - 0.5) / 0.5
+    return DetectionInput(batch=batch, resized_sizes=sizes)
 
 
 def to_bgr(rgb: np.ndarray) -> np.ndarray:
@@ -123,7 +101,7 @@ MAX_SOURCE_DPI = 300
 MAX_SOURCE_SIDE = 3500
 
 
-def normalise_page_image(rgb: np.ndarray, dpi: float | None, device: str | None = None) -> np.ndarray:
+def normalise_page_image(rgb: np.ndarray, dpi: float | None) -> np.ndarray:
     """Downscale over-resolved scans and photos (RGB uint8) to a sensible working size."""
     height, width = rgb.shape[:2]
     scale = 1.0
@@ -132,12 +110,5 @@ def normalise_page_image(rgb: np.ndarray, dpi: float | None, device: str | None 
     scale = min(scale, MAX_SOURCE_SIDE / max(height, width))
     if scale >= 0.999:
         return rgb
-    import torch
-    import torch.nn.functional as F
-
     new_h, new_w = max(1, round(height * scale)), max(1, round(width * scale))
-    target = resolve_device(device)
-    tensor = torch.from_numpy(np.ascontiguousarray(rgb)).to(target).permute(2, 0, 1).unsqueeze(0).float()
-    tensor = F.interpolate(tensor, size=(new_h, new_w), mode="bilinear", align_corners=False, antialias=True)
-    out = tensor[0].permute(1, 2, 0).round().clamp(0, 255).to(torch.uint8)
-    return np.ascontiguousarray(out.cpu().numpy())
+    return np.ascontiguousarray(resize(rgb, new_h, new_w))

@@ -23,3 +23,21 @@ def test_dates_to_iso(text, iso):
 def test_amounts_and_currencies(text, amount, currency):
     assert parse_amount(text) == amount
     assert detect_currency(text) == currency
+
+
+@pytest.mark.parametrize("text, iso", [
+    ("Datum 16.05.20 09:47", "2020-05-16"),  # a two-digit year then a time: not "20 09" -> 2009
+    ("15.04.20 16:15", "2020-04-15"),
+    ("15.04.20 16.15 Uhr", "2020-04-15"),
+    ("Date: 3 March 20 19", "2019-03-03"),  # a year OCR split in two is still joined
+])
+def test_two_digit_year_followed_by_a_time(text, iso):
+    assert parse_date(text) == iso
+
+
+@pytest.mark.parametrize("text, amount", [
+    ("CHF 3'949.75", 3949.75), ("Total CHF 1’250.00", 1250.0), ("1.005,55", 1005.55),
+    ("Gesamtbetrag EUR 1.005,55", 1005.55), ("12'345'678.90", 12345678.9),
+])
+def test_thousands_separators_including_swiss_apostrophes(text, amount):
+    assert parse_amount(text) == amount

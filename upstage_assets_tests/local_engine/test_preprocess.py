@@ -1,4 +1,4 @@
-"""Torch page preprocessing: detector batches, resolution normalisation, devices, ink."""
+"""OpenCV page preprocessing: detector batches, resolution normalisation, ink; OCR devices."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from upstage_assets.local_engine import preprocess
 def test_detection_batch_is_normalised_padded_and_stride_aligned() -> None:
     tall = np.full((1013, 463, 3), 255, dtype=np.uint8)
     wide = np.zeros((300, 500, 3), dtype=np.uint8)
-    prepared = preprocess.prepare_detection_batch([tall, wide], device="cpu", max_side=960)
+    prepared = preprocess.prepare_detection_batch([tall, wide], max_side=960)
     assert prepared.batch.dtype == np.float32
     n, c, h, w = prepared.batch.shape
     assert (n, c) == (2, 3) and h % 32 == 0 and w % 32 == 0
@@ -22,12 +22,25 @@ def test_detection_batch_is_normalised_padded_and_stride_aligned() -> None:
     assert np.all(prepared.batch[0, :, h0:, :] == 0) and np.all(prepared.batch[0, :, :, w0:] == 0)
 
 
-def test_missing_cuda_falls_back_to_cpu() -> None:
-    import torch
+def test_ocr_runs_on_cuda_only_where_onnxruntime_has_it() -> None:
+    import onnxruntime as ort
 
-    expected = "cuda" if torch.cuda.is_available() else "cpu"
-    assert preprocess.resolve_device("cuda:0").type == expected
-    assert preprocess.resolve_device(None).type == "cpu"
+    from upstage_assets.local_engine.ocr_models import providers_for
+
+    assert providers_for(None) == ["CPUExecutionProvider"] == providers_for("cpu")
+    if "CUDAExecutionProvider" in ort.get_available_providers():
+        assert providers_for("cuda:1")[0] == ("CUDAExecutionProvider", {"device_id": 1})
+    else:  # the CPU build (the default install): a CUDA device falls back to the CPU
+        assert providers_for("cuda:0") == ["CPUExecutionProvider"]
+
+
+def test_resizing_keeps_gradients_without_aliasing() -> None:
+    stripes = np.zeros((400, 400, 3), dtype=np.uint8)
+    stripes[:, ::2] = 255  # finest possible detail: shrinking by 4 must average it to grey
+    small = preprocess.resize(stripes, 100, 100)
+    assert small.shape == (100, 100, 3) and abs(int(small[50, 50, 0]) - 128) <= 2
+    big = preprocess.resize(np.array([[[0] * 3, [255] * 3]], dtype=np.uint8), 2, 4)
+    assert big.shape == (2, 4, 3) and big[0, 0, 0] < big[0, 3, 0]
 
 
 def test_over_resolved_scans_are_brought_to_300_dpi() -> None:
