@@ -21,6 +21,7 @@ from collections import Counter
 from pathlib import Path
 
 from upstage_assets.evaluation import character_error_rate
+
 from upstage_assets.inspection import sniff_mime_type
 from upstage_assets.local_engine import korean
 from upstage_assets.local_engine.document_parse import ocr_document

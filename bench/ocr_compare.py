@@ -27,8 +27,8 @@ from pathlib import Path
 
 import numpy as np
 from PIL import Image
-
 from upstage_assets.evaluation import character_error_rate
+
 from upstage_assets.local_engine.geometry import group_into_lines
 from upstage_assets.local_engine.ocr import OcrWord, layout_words
 from upstage_assets.local_engine.preprocess import to_bgr

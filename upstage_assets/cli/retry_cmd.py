@@ -53,12 +53,12 @@ def add_parser(subparsers: Any) -> None:
     parser.set_defaults(handler=run)
 
 
-def _reasons(storage: Any, unfinished: list[str]) -> dict[str, str]:
+def _reasons(storage: Any, instance: Any, unfinished: list[str]) -> dict[str, str]:
     """Why each document is in the plan: its recorded failure, or "unfinished"."""
-    from upstage_assets.storage.failures import read_failures
+    from upstage_assets.operations.backlog import failure_rows
 
     reasons = {d: "unfinished (no result and no recorded failure)" for d in unfinished}
-    for f in read_failures(storage.output_store(), storage.layout).to_pylist():
+    for f in failure_rows(storage, instance):
         reasons[f["document_id"]] = f"{f['stage']}: [{f['error_code']}] {f['message']}"
     return reasons
 
@@ -91,17 +91,17 @@ def run(args: argparse.Namespace) -> int:
         check_api_reachable(settings)
     defs = build_definitions(settings)
     storage = storage_of(defs)
-    failed = failed_documents(storage, retryable_only=not args.include_permanent)
-    permanent = [] if args.include_permanent else failed_documents(storage, permanent_only=True)
+    instance = open_instance()
+    failed = failed_documents(storage, retryable_only=not args.include_permanent, instance=instance)
+    permanent = [] if args.include_permanent else failed_documents(storage, permanent_only=True, instance=instance)
     registry = storage.registry()
     unknown = [d for d in failed if not registry.contains(d)]
     failed = [d for d in failed if d not in set(unknown)]
-    instance = open_instance()
     unfinished = [d for d in unfinished_documents(instance, storage) if d not in set(failed)]
     wanted = failed + unfinished
     add_partitions(instance, wanted)
     batches = plan_batches(partition_order(instance), wanted, args.batch_size, max_gap=args.max_gap)
-    reasons = _reasons(storage, unfinished)
+    reasons = _reasons(storage, instance, unfinished)
     outcome: dict[str, Any] = {
         "failed": len(failed), "unfinished": len(unfinished), "not_registered": unknown,
         "permanent_left_out": len(permanent),
@@ -122,7 +122,8 @@ def run(args: argparse.Namespace) -> int:
             report = execute_batches_here(defs, instance, batches, reason="retry failed", resume=True,
                                           verbose=args.verbose, show_progress=not args.no_progress)
             planned = {d for b in batches for d in b.documents}
-            still = (set(failed_documents(storage)) | set(unfinished_documents(instance, storage))) & planned
+            still = (set(failed_documents(storage, instance=instance))
+                     | set(unfinished_documents(instance, storage))) & planned
             outcome["runs"] = [{"run_id": r, "success": ok} for r, ok in report.runs]
             outcome["still_failed"] = sorted(still)
             info(f"{len(wanted) - len(still)} recovered, {len(still)} still failing")

@@ -65,9 +65,8 @@ def collect_status(defs: Any, instance: Any) -> dict[str, Any]:
     from upstage_assets.defs.pipeline.partitions import DOCUMENTS_PARTITIONS_NAME
     from upstage_assets.errors import BudgetExceeded
     from upstage_assets.exporters.base import ExportSource
-    from upstage_assets.operations.backlog import unfinished_documents
+    from upstage_assets.operations.backlog import failure_rows, unfinished_documents
     from upstage_assets.storage.billing import read_usage_totals
-    from upstage_assets.storage.failures import read_failures
 
     storage = storage_of(defs)
     store, layout = storage.output_store(), storage.layout
@@ -75,7 +74,7 @@ def collect_status(defs: Any, instance: Any) -> dict[str, Any]:
     partitions = set(instance.get_dynamic_partitions(DOCUMENTS_PARTITIONS_NAME))
     done = {key.to_user_string(): len(instance.get_materialized_partitions(key) & partitions)
             for key in DOCUMENT_ASSET_KEYS}
-    recorded = sorted(read_failures(store, layout).to_pylist(), key=lambda f: str(f["failed_at"]), reverse=True)
+    recorded = sorted(failure_rows(storage, instance), key=lambda f: str(f["failed_at"]), reverse=True)
     pending = [f for f in recorded if f["error_code"] == BudgetExceeded.code]  # held back, not failed
     failures = [f for f in recorded if f["error_code"] != BudgetExceeded.code]
     pages = sum(int(json.loads(store.read_bytes(i.key)).get("page_count") or 0) for i in store.list(layout.raw)

@@ -38,7 +38,8 @@ def reprocess_failed(context: ScheduleEvaluationContext, storage: StorageResourc
     """The nightly schedule's body: batched resume runs over the retryable failed documents."""
     order = partition_order(context.instance)
     known = set(order)
-    failed = [d for d in failed_documents(storage, retryable_only=True) if d in known]  # deleted partitions: no
+    failed = [d for d in failed_documents(storage, retryable_only=True, instance=context.instance)
+              if d in known]  # deleted partitions: no
     if not failed:
         return SkipReason("no retryable failed documents")
     tick = context.scheduled_execution_time.strftime("%Y-%m-%d") if context.scheduled_execution_time else "now"

@@ -20,7 +20,8 @@ from upstage_assets.dagster_compat import PARTITION_NAME_TAG as PARTITION_TAG
 from upstage_assets.defs.pipeline.keys import DOCUMENT_ASSET_KEYS, KIE_FIELDS, VALIDATED_DOCUMENTS
 from upstage_assets.defs.pipeline.partitions import DOCUMENTS_PARTITIONS_NAME
 from upstage_assets.defs.pipeline.resume import ONLY_DOCUMENTS_TAG
-from upstage_assets.storage.failures import failed_partition_ids
+from upstage_assets.defs.pipeline.unstored_failures import current_failures
+from upstage_assets.storage.failures import failed_ids_of, read_failures
 
 
 def partition_order(instance: DagsterInstance) -> list[str]:
@@ -147,7 +148,7 @@ def unfinished_documents(instance: DagsterInstance, storage: Any) -> list[str]:
     without recording its failure leaves it here: a crash outside the per-document boundary, a
     killed worker, a canceled run. ``retry-failed`` processes them, resuming at the stage reached.
     """
-    failed = set(failed_documents(storage))
+    failed = set(failed_documents(storage, instance=instance))
     missing = [d for d in missing_documents(instance, storage) if d not in failed]
     if not missing:
         return []
@@ -155,10 +156,17 @@ def unfinished_documents(instance: DagsterInstance, storage: Any) -> list[str]:
     return [d for d in missing if d not in busy]
 
 
-def failed_documents(storage: Any, *, retryable_only: bool = False, permanent_only: bool = False) -> list[str]:
-    """Documents whose latest attempt failed in a stage (the ``document_failures`` table), optionally
+def failure_rows(storage: Any, instance: DagsterInstance | None = None) -> list[dict[str, Any]]:
+    """The latest failure of each failed document: the ``document_failures`` table, and with
+    ``instance`` the records a full store refused, kept in run tags (``unstored_failures.py``)."""
+    return current_failures(read_failures(storage.output_store(), storage.layout).to_pylist(), instance)
+
+
+def failed_documents(storage: Any, *, retryable_only: bool = False, permanent_only: bool = False,
+                     instance: DagsterInstance | None = None) -> list[str]:
+    """Documents whose latest attempt failed in a stage (``failure_rows``), optionally
     only those whose error may pass on a retry, or only the permanent ones (encrypted, empty,
     unsupported, corrupt: the same bytes fail the same way). Sources refused at registration are
     left out: they are not partitions, and are retried by registering the fixed file."""
-    return failed_partition_ids(storage.output_store(), storage.layout, retryable_only=retryable_only,
-                                permanent_only=permanent_only)
+    return failed_ids_of(failure_rows(storage, instance), retryable_only=retryable_only,
+                         permanent_only=permanent_only)

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import io
 import logging
+from collections.abc import Iterable
 from datetime import UTC, datetime
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -38,14 +40,23 @@ FAILURES_SCHEMA = pa.schema([
 SOURCE_STAGES = frozenset({"inbox", "manifest"})
 
 
-def record_failure(store: ObjectStore, layout: OutputLayout, *, document_id: str, source_uri: str | None,
-                   stage: str, error: DocumentError, run_id: str) -> str:
-    row = {"document_id": document_id, "source_uri": valid_text(source_uri) if source_uri else source_uri,
-           "stage": stage, **error.as_record(),
-           "run_id": run_id, "failed_at": datetime.now(UTC)}
+def failure_row(*, document_id: str, source_uri: str | None, stage: str, error: DocumentError,
+                run_id: str) -> dict[str, Any]:
+    """One row of the table (``FAILURES_SCHEMA``'s fields), failed now."""
+    return {"document_id": document_id, "source_uri": valid_text(source_uri) if source_uri else source_uri,
+            "stage": stage, **error.as_record(), "run_id": run_id, "failed_at": datetime.now(UTC)}
+
+
+def store_failure_row(store: ObjectStore, layout: OutputLayout, row: dict[str, Any]) -> str:
     buffer = io.BytesIO()
     pq.write_table(pa.Table.from_pylist([row], schema=FAILURES_SCHEMA), buffer)
-    return store.write_bytes(layout.failure_key(document_id), buffer.getvalue())
+    return store.write_bytes(layout.failure_key(row["document_id"]), buffer.getvalue())
+
+
+def record_failure(store: ObjectStore, layout: OutputLayout, *, document_id: str, source_uri: str | None,
+                   stage: str, error: DocumentError, run_id: str) -> str:
+    return store_failure_row(store, layout, failure_row(document_id=document_id, source_uri=source_uri,
+                                                        stage=stage, error=error, run_id=run_id))
 
 
 def clear_failure(store: ObjectStore, layout: OutputLayout, document_id: str) -> None:
@@ -65,11 +76,11 @@ def read_failures(store: ObjectStore, layout: OutputLayout) -> pa.Table:
     return pa.concat_tables(tables) if tables else FAILURES_SCHEMA.empty_table()
 
 
-def failed_partition_ids(store: ObjectStore, layout: OutputLayout, *, retryable_only: bool = False,
-                         permanent_only: bool = False) -> list[str]:
-    """Documents whose latest attempt failed in a pipeline stage: what a re-run can retry
-    (``retryable_only``), or what only a fixed file can cure (``permanent_only``)."""
-    rows = read_failures(store, layout).select(["document_id", "stage", "retryable"]).to_pylist()
+def failed_ids_of(rows: Iterable[dict[str, Any]], *, retryable_only: bool = False,
+                  permanent_only: bool = False) -> list[str]:
+    """Documents whose latest attempt failed in a pipeline stage, of failure rows (this table's, and
+    any kept elsewhere): what a re-run can retry (``retryable_only``), or what only a fixed file can
+    cure (``permanent_only``)."""
     return sorted({r["document_id"] for r in rows
                    if r["stage"] not in SOURCE_STAGES and (not retryable_only or r["retryable"])
                    and (not permanent_only or not r["retryable"])})

@@ -120,3 +120,24 @@ def test_dagster_services_share_instance_and_storage(service: str) -> None:
     volumes = SERVICES[service]["volumes"]
     assert "./dagster.yaml:/opt/dagster/dagster_home/dagster.yaml:ro" in volumes
     assert "documents:/data" in volumes
+
+
+def _seconds(duration: str) -> float:
+    """A compose duration ("120s", "2m", "1m30s") in seconds."""
+    parts = re.fullmatch(r"(?:(\d+)m)?(?:(\d+)s)?", duration)
+    assert parts and any(parts.groups()), duration
+    return int(parts.group(1) or 0) * 60 + int(parts.group(2) or 0)
+
+
+def test_the_service_that_runs_steps_waits_past_the_shutdown_grace() -> None:
+    """Run workers live in the code server's container (DefaultRunLauncher): stopping it must leave
+    them the drain's grace (UPSTAGE_ASSETS_SHUTDOWN_GRACE_S, not set in the compose environment) and
+    a margin to log and exit, instead of Docker's 10 s before SIGKILL."""
+    from upstage_assets.settings import Settings
+
+    instance = yaml.safe_load((REPO / "docker" / "dagster.yaml").read_text())
+    assert instance["run_launcher"]["class"] == "DefaultRunLauncher", "steps run in the code server's container"
+    assert "UPSTAGE_ASSETS_SHUTDOWN_GRACE_S" not in (SERVICES["code-server"].get("environment") or {})
+    grace = Settings().shutdown_grace_s
+    assert grace == 90.0
+    assert _seconds(SERVICES["code-server"]["stop_grace_period"]) >= grace + 15

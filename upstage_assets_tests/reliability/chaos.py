@@ -39,6 +39,12 @@ from upstage_assets_tests.execution.documents import (
 from upstage_assets_tests.launching import launch_batched_runs
 from upstage_assets_tests.reliability.billing import billed_answers, paid_twice
 from upstage_assets_tests.reliability.platform import TIMEOUT_HOLD_S, reliability_definitions
+from upstage_assets_tests.reliability.repaid import (
+    in_flight_at_kill,
+    recorded_billed_twice,
+    unexplained,
+    wait_for_answers_in_flight,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 RECOVERY_CONFIG = {"ops": {"document_pipeline": {"config": {"max_quarantine_fraction": 1.0}}}}
@@ -61,6 +67,9 @@ class ChaosReport:
     lost: list[str] = field(default_factory=list)
     duplicated: list[str] = field(default_factory=list)
     paid_twice: list[str] = field(default_factory=list)  # billed twice for one endpoint (SIGKILL, read timeouts)
+    in_flight_at_kill: list[str] = field(default_factory=list)  # billed mid-stage when the worker died (repaid.py)
+    recorded_billed_twice: list[str] = field(default_factory=list)  # the client's possibly_billed_twice > 0
+    paid_twice_unexplained: list[str] = field(default_factory=list)  # paid twice for neither reason
     partial_files: list[str] = field(default_factory=list)  # *.tmp left behind
     unreadable: list[str] = field(default_factory=list)  # parquet/json that does not load
     in_progress: list[str] = field(default_factory=list)  # partitions stuck "in progress"
@@ -147,6 +156,8 @@ def run_chaos(workdir: Path, docs: int, *, api_key: str, seed: int = 7, kill_fra
             report.killed_after = _kill_mid_run(instance, env, log, max(1, int(docs * kill_fraction)),
                                                 timeout_s=120 + docs * 3)
             killed = instance.get_runs(limit=1)[0]
+            wait_for_answers_in_flight(lambda: emulator_stats(emulator.url))
+            in_flight = in_flight_at_kill(instance, billed_answers(emulator.url), data / "outputs", killed.run_id)
             report.killed_run_failed = killed.run_id in mark_dead_runs_failed(instance) and \
                 instance.get_run_by_id(killed.run_id).status == DagsterRunStatus.FAILURE
             storage = defs.resources["storage"]
@@ -166,7 +177,12 @@ def run_chaos(workdir: Path, docs: int, *, api_key: str, seed: int = 7, kill_fra
                 else:
                     os.environ[name] = value
         report.faults_by_kind = emulator_stats(emulator.url)["faults_injected"]
-        report.paid_twice = paid_twice(billed_answers(emulator.url), keys)
+        billed = billed_answers(emulator.url)
+        report.paid_twice = paid_twice(billed, keys)
+    recorded = recorded_billed_twice(data / "outputs", keys)
+    report.in_flight_at_kill = sorted({d for d, _ in in_flight})
+    report.recorded_billed_twice = sorted({d for d, _ in recorded})
+    report.paid_twice_unexplained = unexplained(billed, report.paid_twice, in_flight, recorded)
     report.faults_injected = sum(report.faults_by_kind.values())
     rows = parquet_rows_by_document(data / "outputs")
     report.lost = [k for k in keys if rows.get(k, 0) == 0]

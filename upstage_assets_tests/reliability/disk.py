@@ -44,7 +44,7 @@ class FillingDisk:
 class DiskFullReport:
     docs: int
     disk_full: int = 0  # documents the full disk stopped (failed storage_full, or unfinished)
-    storage_full_recorded: int = 0  # of those, failures recorded with the storage_full code (if it fit)
+    storage_full_recorded: int = 0  # of those, failed with storage_full in status (stored, or kept in run tags)
     storage_full_logged: int = 0  # documents the runs' logs name as failed with [storage_full]
     other_errors: list[str] = field(default_factory=list)
     refused_writes: int = 0

@@ -214,7 +214,8 @@ def run_suite(workdir: Path, docs: int, with_corpus: bool, s3_objects: int, scen
         "bad_inputs": bad_inputs, "recorded": recorded, "leaks": len(leaks),
         "interruptions": spot.interruptions, "db_restarts": db.restarts, "disk_full": disk.disk_full}
     summary["ok"] = (not (chaos.partial_files or chaos.unreadable or chaos.in_progress or chaos.unfinished_runs
-                          or chaos.still_failing) and chaos.killed_run_failed and not problems
+                          or chaos.still_failing or chaos.paid_twice_unexplained) and chaos.killed_run_failed
+                     and not problems
                      and summary["s3"]["wrong_reads"] == 0 and all(v["ok"] for v in summary["async"].values())
                      and spot_ok(spot) and db_ok(db) and disk_ok(disk))
     return summary
@@ -234,9 +235,11 @@ def db_ok(db: Any) -> bool:
 
 
 def disk_ok(disk: Any) -> bool:
-    """Full disk: documents stopped, nothing torn left, only storage_full errors, all done after."""
+    """Full disk: documents stopped, nothing torn left, each one failed storage_full in status (its record
+    kept in the run's tags where the disk refused it), all done after."""
     return (disk.disk_full >= 1 and disk.refused_writes >= 1 and not disk.partial_files and not disk.unreadable
-            and not disk.other_errors and disk.storage_full_logged == disk.disk_full and disk.recovered)
+            and not disk.other_errors and disk.storage_full_logged == disk.storage_full_recorded == disk.disk_full
+            and disk.recovered)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -265,8 +268,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"work folder: {workdir}")
     if not summary["ok"]:
         print("FAILED checks besides the line: see --json for details", flush=True)
-    print(f"chaos: {len(summary['chaos']['paid_twice'])} documents paid twice (answers in flight at the SIGKILL, "
-          "or computed after the client's 0.8 s read timeout gave up)", flush=True)
+    chaos = summary["chaos"]
+    print(f"chaos: {len(chaos['paid_twice'])} documents paid twice ({len(chaos['in_flight_at_kill'])} had answers "
+          f"in flight at the SIGKILL, {len(chaos['recorded_billed_twice'])} recorded by the client as possibly "
+          f"billed twice after its 0.8 s read timeout gave up; unexplained: {chaos['paid_twice_unexplained']})",
+          flush=True)
     print(" ".join(f"{k}={v}" for k, v in summary["line"].items()), flush=True)
     line = summary["line"]
     clean = line["lost"] == 0 and line["duplicated"] == 0 and line["leaks"] == 0 and line["paid_twice"] == 0 and \

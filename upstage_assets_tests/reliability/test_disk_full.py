@@ -8,7 +8,10 @@ whole flow (runs that go on for what fits, ``retry-failed`` once space is back) 
 
 from __future__ import annotations
 
+import contextlib
 import errno
+import io
+import json
 import os
 
 import pytest
@@ -46,3 +49,46 @@ def test_other_write_errors_are_not_called_a_full_disk(tmp_path, monkeypatch):
         store.write_bytes("a.json", b"{}")
     assert not isinstance(caught.value, StorageFull) and caught.value.errno == errno.EIO
     assert list((tmp_path / "out").rglob("*")) == []
+
+
+def test_a_failure_the_full_disk_refuses_to_record_is_still_failed_storage_full_and_retried(tmp_path, monkeypatch):
+    """The disk is full before the run starts, so each document's failure record (``failures/``,
+    on that disk) is refused too: status still lists every document as failed with storage_full
+    (not "unfinished"), retry-failed plans them with that reason, and once space is back
+    retry-failed finishes them. The full disk is injected (``FillingDisk``), as above."""
+    from upstage_assets.cli import main as cli_main
+    from upstage_assets_tests.execution.documents import parquet_rows_by_document, write_invoices
+
+    data = tmp_path / "data"
+    inbox, outputs = data / "incoming", data / "outputs"
+    keys_written = write_invoices(inbox, 3, seed=41)
+    for name, value in {"DAGSTER_HOME": str(tmp_path / "dagster_home"), "UPSTAGE_ASSETS_DATA": str(data),
+                        "UPSTAGE_ASSETS_INBOX": str(data / "inbox"), "UPSTAGE_ASSETS_OUTPUT": str(outputs),
+                        "UPSTAGE_ASSETS_BACKEND": "local", "UPSTAGE_ASSETS_INBOX_SENSOR": "stopped"}.items():
+        monkeypatch.setenv(name, value)
+
+    def cli(*argv: str) -> tuple[int, dict]:
+        out = io.StringIO()
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(io.StringIO()):
+            code = cli_main(list(argv))
+        return code, json.loads(out.getvalue()) if "--json" in argv else {}
+
+    assert cli("ingest", str(inbox), "--register-only")[0] == 0
+    disk = FillingDisk(outputs, free_bytes=0)
+    with monkeypatch.context() as full:
+        full.setattr(os, "write", disk.write)
+        cli("ingest", str(inbox), "--wait", "--no-progress")
+        assert disk.refused > 0 and not list(outputs.glob("failures/*.parquet")), "no record reached the full disk"
+        code, status = cli("status", "--json")
+    assert code == 1 and status["unfinished"] == 0, status["unfinished_documents"]
+    assert status["failed"] == len(keys_written)
+    assert {(f["error_code"], f["retryable"]) for f in status["failures"]} == {("storage_full", True)}
+    code, plan = cli("retry-failed", "--dry-run", "--json")
+    planned = [d for run in plan["runs_planned"] for d in run["planned"]]
+    assert plan["failed"] == len(keys_written) and plan["unfinished"] == 0
+    assert len(planned) == len(keys_written) and all("[storage_full]" in d["reason"] for d in planned), planned
+
+    assert cli("retry-failed", "--wait", "--no-progress")[0] == 0  # space is back
+    code, after = cli("status", "--json")
+    assert code == 0 and after["failed"] == after["unfinished"] == 0, after["failures"]
+    assert sorted(parquet_rows_by_document(outputs).values()) == [1] * len(keys_written)

@@ -47,6 +47,11 @@ def test_reliability_suite_loses_nothing_duplicates_nothing_records_every_bad_in
     chaos = report["chaos"]
     assert 0 < chaos["killed_after"] < DOCUMENTS and chaos["killed_run_failed"]
     assert chaos["faults_by_kind"].get("rate_limit_429", 0) > 0
+    # An answer is paid twice only when it was in flight at the SIGKILL (the worker ran 4 documents at a
+    # time) or when the client gave up on it and said so (possibly_billed_twice in the usage record).
+    assert chaos["paid_twice_unexplained"] == [], (chaos["paid_twice"], chaos["in_flight_at_kill"],
+                                                  chaos["recorded_billed_twice"])
+    assert len(chaos["in_flight_at_kill"]) <= 4, chaos["in_flight_at_kill"]
     assert chaos["partial_files"] == [] and chaos["unreadable"] == [] and chaos["in_progress"] == []
     assert chaos["unfinished_runs"] == [] and chaos["still_failing"] == []
     assert report["s3"]["faults"] > 0 and report["s3"]["wrong_reads"] == 0 and report["s3"]["half_written"] == 0
@@ -66,4 +71,5 @@ def test_reliability_suite_loses_nothing_duplicates_nothing_records_every_bad_in
     assert disk["refused_writes"] > 0 and disk["disk_full"] > 0 and 0 < disk["done_while_full"] < SCENARIO_DOCUMENTS
     assert disk["partial_files"] == disk["unreadable"] == disk["other_errors"] == [], disk
     assert disk["storage_full_logged"] == disk["disk_full"], "each stopped document's error says storage_full"
+    assert disk["storage_full_recorded"] == disk["disk_full"], "status shows each one failed with storage_full"
     assert disk["recovered"] and disk["lost"] == disk["duplicated"] == [], disk

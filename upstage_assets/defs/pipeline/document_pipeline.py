@@ -59,13 +59,14 @@ from upstage_assets.defs.pipeline.stages import (
     run_validate,
 )
 from upstage_assets.defs.pipeline.step_bridge import DeferredContext, StepBridge
+from upstage_assets.defs.pipeline.unstored_failures import keep_unstored_failure
 from upstage_assets.deploy.k8s_gpu import gpu_op_tags
 from upstage_assets.errors import BudgetExceeded, DocumentError, InternalError, UnsafeDocumentKey
 from upstage_assets.redaction import redact
 from upstage_assets.resources.local_engine import LocalEngineResource
 from upstage_assets.schemas.extraction import BUILTIN_SCHEMAS, ExtractionSchema, load_schema
 from upstage_assets.settings import Settings
-from upstage_assets.storage.failures import clear_failure, record_failure
+from upstage_assets.storage.failures import clear_failure, failure_row, store_failure_row
 from upstage_assets.upstage_api.errors import UpstageError
 from upstage_assets.upstage_api.parser import ParseOptions
 
@@ -207,18 +208,24 @@ async def _document_stages(context: DeferredContext, env: StageEnv, document_id:
 async def _record_document_failure(context: DeferredContext, env: StageEnv, state: DocumentState,
                                    asset_key: AssetKey, error: DocumentError, outcome: DocumentOutcome) -> None:
     outcome.error, outcome.failed_stage = error, asset_key
-    source = state.record.source_uri if state.record else None
+    row = failure_row(document_id=state.document_id, source_uri=state.record.source_uri if state.record else None,
+                      stage=asset_key.to_user_string(), error=error, run_id=context.run_id)
     try:
-        await asyncio.to_thread(record_failure, env.store, env.layout, document_id=state.document_id,
-                                source_uri=source, stage=asset_key.to_user_string(), error=error,
-                                run_id=context.run_id)
+        await asyncio.to_thread(store_failure_row, env.store, env.layout, row)
     except UnsafeDocumentKey:  # a key that cannot name a file: the step's failure lists it
         pass
-    except Exception as exc:  # the step's summary and failure still list the document
-        context.log.error(f"document {state.document_id}: its failure could not be recorded: "
-                          f"{type(exc).__name__}: {redact(str(exc))}")
+    except Exception as exc:  # a full disk refuses the record too: the run's tags keep it (unstored_failures.py)
+        context.defer(_keep_unstored_failure, state.document_id, row, f"{type(exc).__name__}: {redact(str(exc))}")
     context.log.warning(f"document {state.document_id} failed at {asset_key.to_user_string()}: "
                         f"[{error.code}] {error.message}")
+
+
+def _keep_unstored_failure(context: AssetExecutionContext, document_id: str, row: Any, reason: str) -> None:
+    """On the step's thread (a run-tag write): keep a failure the output store refused, and say so."""
+    kept = keep_unstored_failure(context.instance, context.run_id, row)
+    context.log.error(f"document {document_id}: its failure could not be stored ({reason}); "
+                      + ("kept in the run's tags, so status and retry-failed still see it" if kept else
+                         "the step's summary and failure still list it"))
 
 
 def _api_retryable(error: DocumentError | None) -> bool:
