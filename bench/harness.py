@@ -143,3 +143,18 @@ def postgres_database() -> Iterator[str]:
         subprocess.run(as_server_user([f"{bin_dir}/pg_ctl", "-D", pgdata, "-m", "fast", "-w", "stop"]),
                        check=False, capture_output=True)
         shutil.rmtree(data_dir, ignore_errors=True)
+
+
+def table_rows(outputs: Path) -> int:
+    """Rows in the current versions of the validated Delta tables under ``outputs/tables``.
+
+    Counted from each table's committed files, never by listing ``*.parquet``: a Delta folder
+    keeps superseded files until vacuum and one commit holds many documents.
+    """
+    from deltalake import DeltaTable
+
+    tables = outputs / "tables"
+    if not tables.exists():
+        return 0
+    return sum(DeltaTable(str(folder)).to_pyarrow_dataset().count_rows()
+               for folder in tables.iterdir() if (folder / "_delta_log").is_dir())

@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from harness import PY, RESULTS, ROOT, TreeRssSampler, make_documents, mib, start_emulator  # noqa: E402
+from harness import PY, RESULTS, ROOT, TreeRssSampler, make_documents, mib, start_emulator, table_rows  # noqa: E402
 
 WORKER = """
 import os, sys
@@ -58,7 +58,7 @@ def measure(n: int, url: str, work: Path) -> tuple[int, float, int]:
     started = time.monotonic()
     with TreeRssSampler(proc.pid) as rss:
         code = proc.wait()
-    rows = sum(1 for _ in (work / "outputs" / "tables").rglob("*.parquet"))
+    rows = table_rows(work / "outputs")
     if code != 0 or rows != n:
         print(f"warning: N={n}: worker exit {code}, {rows} rows", file=sys.stderr)
     return rss.peak, time.monotonic() - started, rows

@@ -8,7 +8,7 @@ starts (the warm routes), so a request costs the emulator microseconds of CPU, t
 
 1. ideal      the project's client in a bare asyncio loop at the limit: parse + extract
 2. platform   partitions + one asset backfill run by a real dagster-daemon and run launcher,
-              until the Parquet table holds N rows
+              until the Delta table holds N rows
 3. sequential one document at a time, parse then extract, same client (users' scripts)
 4. per-doc    one `dagster asset materialize` process per partition, on a small sample
 5. ceiling    the platform against a second emulator with no latency and no limits, on a

@@ -1,7 +1,7 @@
 """The platform side of bench/throughput.py: registered partitions, a real daemon, run timings.
 
 A backfill is submitted as the UI's Materialize button would, a real ``dagster-daemon`` launches
-its runs, and the clock stops when the Parquet table holds every row, every materialization is
+its runs, and the clock stops when the Delta table holds every row, every materialization is
 logged and no run is left going. Each run's step time (from
 Dagster's step stats) gives the documents per second one run worker sustains.
 """
@@ -15,7 +15,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from harness import PY, ROOT, TreeRssSampler
+from harness import PY, ROOT, TreeRssSampler, table_rows
 
 API_KEY = "bench-key-not-a-secret"
 
@@ -70,7 +70,7 @@ def _register(env: dict[str, str], work: Path, paths: list[Path]) -> tuple[objec
 
 
 def _rows(work: Path) -> int:
-    return sum(1 for _ in (work / "outputs" / "tables").rglob("*.parquet")) if (work / "outputs").exists() else 0
+    return table_rows(work / "outputs")
 
 
 def _finished(instance: object, work: Path, documents: int) -> bool:
@@ -147,7 +147,7 @@ def measure_platform(name: str, env: dict[str, str], paths: list[Path], work: Pa
                 if time.monotonic() - started > timeout_s:
                     note = f"timed out with {_rows(work)}/{len(keys)} rows"
                     break
-                time.sleep(0.25)
+                time.sleep(0.5)  # counting a Delta table's rows reads its log
             seconds = time.monotonic() - started
         worker_rate, runs, bookkeeping = _worker_rate(instance, len(keys))
         note = note or (f"{runs} runs of {env['UPSTAGE_ASSETS_DOCUMENTS_PER_RUN']}, {runs_at_once} at once; "

@@ -11,7 +11,7 @@ from dagster import _check as check
 from dagster._core.definitions.data_version import DATA_VERSION_TAG
 from dagster._core.definitions.resource_annotation import TreatAsResourceParam
 from dagster._core.definitions.sensor_definition import SensorExecutionData
-from dagster._core.events import EngineEventData
+from dagster._core.events import AssetMaterializationPlannedData, EngineEventData, StepMaterializationData
 from dagster._core.execution.backfill import (
     BULK_ACTION_TERMINAL_STATUSES,
     BulkActionsFilter,
@@ -40,4 +40,6 @@ __all__ = [
     "CheckStepHealthResult", "EngineEventData", "PartitionBackfill", "RetryMode", "SensorExecutionData", "StepDelegatingExecutor",
     "StepHandler", "StepHandlerContext", "TreatAsResourceParam", "check", "extract_message_or_forward_to_file",
     "get_retries_config", "make_new_backfill_id",
+    # bench/scale_state.py writes the events real runs leave, in bulk, through the event log storage:
+    "AssetMaterializationPlannedData", "StepMaterializationData",
 ]

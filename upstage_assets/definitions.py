@@ -22,6 +22,7 @@ from upstage_assets.defs.schedules import build_schedules, compact_tables_job
 from upstage_assets.defs.sensors.inbox import build_inbox_sensor
 from upstage_assets.defs.sensors.manifests import build_manifest_sensor
 from upstage_assets.defs.sensors.s3 import build_s3_documents_sensor
+from upstage_assets.defs.sensors.s3_events import build_s3_events_sensor
 from upstage_assets.settings import Settings
 
 
@@ -33,8 +34,8 @@ def build_definitions(settings: Settings | None = None) -> Definitions:
         asset_checks=LEARNED_KIE_CHECKS,
         jobs=[process_documents_job, compact_tables_job],
         schedules=build_schedules(settings),
-        sensors=[build_inbox_sensor(settings), build_s3_documents_sensor(settings), build_manifest_sensor(settings),
-                 *build_alert_sensors(settings)],
+        sensors=[build_inbox_sensor(settings), build_s3_documents_sensor(settings), build_s3_events_sensor(settings),
+                 build_manifest_sensor(settings), *build_alert_sensors(settings)],
         resources=build_resources(settings),
         executor=executor_for_settings(settings),
     )

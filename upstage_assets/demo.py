@@ -95,7 +95,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"rows matching the samples' truth: {matched}/{total}")
     print(f"time: {elapsed:.1f}s")
     for name in sorted(tables):
-        print(f"Parquet table '{name}': {outputs / 'tables' / name}/  ({tables[name].num_rows} rows)")
+        print(f"Delta table '{name}': {outputs / 'tables' / name}/  ({tables[name].num_rows} rows)")
+    print('query them: upstage-assets query "SELECT * FROM invoice"   (DuckDB; see the README for Polars, pandas)')
     print("explore the runs: make dev   (dagster dev on http://127.0.0.1:3000)")
     return 0 if report.failed == 0 and matched == total else 1
 

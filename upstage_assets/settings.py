@@ -96,9 +96,11 @@ class Settings:
     inbox_sensors_running: bool = True  # UPSTAGE_ASSETS_INBOX_SENSOR=running|stopped (default: running locally)
     webhook_url: str | None = field(default=None, repr=False)  # UPSTAGE_ASSETS_WEBHOOK_URL: turns alerts on
     s3_endpoint_url: str | None = None  # UPSTAGE_ASSETS_S3_ENDPOINT_URL (moto, MinIO)
+    s3_event_queue_url: str | None = None  # UPSTAGE_ASSETS_S3_EVENT_QUEUE_URL: S3 events -> SQS intake
     upstage_base_url: str | None = None  # UPSTAGE_API_BASE_URL (default: the emulator's or Upstage's)
     documents_per_run: int = 50  # UPSTAGE_ASSETS_DOCUMENTS_PER_RUN: documents in one batched run
     max_documents_per_tick: int = 1000  # UPSTAGE_ASSETS_MAX_DOCUMENTS_PER_TICK: inbox sensor reads per tick
+    ui_base_url: str | None = None  # UPSTAGE_ASSETS_UI_URL: the Dagster UI's address, for links in notices
     client_limits: tuple[tuple[str, float], ...] = ()  # UPSTAGE_CLIENT_<NAME>: see CLIENT_LIMITS
     tier: str | None = None  # UPSTAGE_TIER: payg | explore | build | scale (upstage_api/tiers.py)
     api_key_set: bool = False  # whether UPSTAGE_API_KEY is non-empty (the key itself is read by the client only)
@@ -135,12 +137,14 @@ class Settings:
             "inbox_sensors_running": sensor.strip().lower() == "running",
             "webhook_url": env.get(WEBHOOK_ENV) or None,
             "s3_endpoint_url": env.get("UPSTAGE_ASSETS_S3_ENDPOINT_URL") or None,
+            "s3_event_queue_url": env.get("UPSTAGE_ASSETS_S3_EVENT_QUEUE_URL") or None,
             "upstage_base_url": env.get("UPSTAGE_API_BASE_URL") or None,
             "documents_per_run": _whole_number(env, "UPSTAGE_ASSETS_DOCUMENTS_PER_RUN", 50),
             "max_documents_per_tick": _whole_number(env, "UPSTAGE_ASSETS_MAX_DOCUMENTS_PER_TICK", 1000),
             "api_key_set": bool(env.get(API_KEY_ENV, "").strip()),
             "client_limits": _client_limits(env),
             "tier": _tier(env),
+            "ui_base_url": (env.get("UPSTAGE_ASSETS_UI_URL") or "").rstrip("/") or None,
             "budget_per_run_usd": _optional_number(env, "UPSTAGE_ASSETS_BUDGET_PER_RUN_USD"),
             "budget_per_day_usd": _optional_number(env, "UPSTAGE_ASSETS_BUDGET_PER_DAY_USD"),
             "state_store": env.get("UPSTAGE_ASSETS_STATE_STORE") or None,

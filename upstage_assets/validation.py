@@ -11,11 +11,18 @@ import json
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
+from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
 from typing import Any
 
 import pyarrow as pa
 
-from upstage_assets.schemas.arrow import QUARANTINE_SCHEMA, arrow_type_for, is_date_property, table_schema_for
+from upstage_assets.schemas.arrow import (
+    QUARANTINE_SCHEMA,
+    arrow_type_for,
+    is_date_property,
+    is_money_property,
+    table_schema_for,
+)
 from upstage_assets.schemas.extraction import ExtractionSchema
 
 
@@ -45,24 +52,52 @@ class ValidationOutcome:
 _AMOUNT_NOISE = re.compile(r"[^\d,.\-]")
 
 
+def _number_text(value: str) -> str:
+    """``"$1,234.50"``, ``"1.234,50 EUR"`` -> ``"1234.50"``: thousands separators out, one decimal point."""
+    text = _AMOUNT_NOISE.sub("", value.strip())
+    if text.count(",") and text.count("."):
+        return text.replace(",", "") if text.rfind(".") > text.rfind(",") else text.replace(".", "").replace(",", ".")
+    if text.count(",") == 1 and len(text.split(",")[1]) in (1, 2):
+        return text.replace(",", ".")
+    return text.replace(",", "")
+
+
 def coerce_number(value: Any) -> float:
     if isinstance(value, bool):
         raise CoercionError(f"{value!r} is a boolean, not a number")
-    if isinstance(value, int | float):
+    if isinstance(value, int | float | Decimal):
         return float(value)
     if isinstance(value, str):
-        text = _AMOUNT_NOISE.sub("", value.strip())
-        if text.count(",") and text.count("."):
-            text = text.replace(",", "") if text.rfind(".") > text.rfind(",") else text.replace(".", "").replace(",", ".")
-        elif text.count(",") == 1 and len(text.split(",")[1]) in (1, 2):
-            text = text.replace(",", ".")
-        else:
-            text = text.replace(",", "")
+        text = _number_text(value)
         try:
             return float(text)
         except ValueError:
             raise CoercionError(f"cannot read {value!r} as a number") from None
     raise CoercionError(f"cannot read {value!r} as a number")
+
+
+MONEY_PLACES = Decimal("0.0001")  # the scale of MONEY_TYPE
+
+
+def coerce_money(value: Any) -> Decimal:
+    """An exact decimal: text is read as written (never through a float), rounded half-even to 4 places."""
+    if isinstance(value, bool):
+        raise CoercionError(f"{value!r} is a boolean, not an amount")
+    if isinstance(value, float):
+        value = repr(value)  # the shortest text that round-trips: 0.1 stays 0.1
+    if isinstance(value, int | Decimal):
+        number = Decimal(value)
+    elif isinstance(value, str):
+        text = _number_text(value)
+        try:
+            number = Decimal(text)
+        except InvalidOperation:
+            raise CoercionError(f"cannot read {value!r} as an amount") from None
+    else:
+        raise CoercionError(f"cannot read {value!r} as an amount")
+    if not number.is_finite() or abs(number) >= Decimal(10) ** 14:
+        raise CoercionError(f"{value!r} is not an amount that fits 14 digits")
+    return number.quantize(MONEY_PLACES, rounding=ROUND_HALF_EVEN)
 
 
 def coerce_integer(value: Any) -> int:
@@ -95,7 +130,7 @@ def coerce_value(name: str, prop: dict[str, Any], value: Any) -> Any:
         return None
     kind = prop.get("type")
     if kind == "number":
-        return coerce_number(value)
+        return coerce_money(value) if is_money_property(name, prop) else coerce_number(value)
     if kind == "integer":
         return coerce_integer(value)
     if kind == "array":

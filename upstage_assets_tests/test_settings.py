@@ -13,7 +13,7 @@ from upstage_assets.resources.local_engine import LocalEngineResource
 from upstage_assets.resources.upstage_client import UpstageClient
 from upstage_assets.settings import BACKENDS, ENVIRONMENTS, Settings
 
-INBOX_SENSORS = ("new_inbox_documents", "new_s3_documents", "new_manifests")
+INBOX_SENSORS = ("new_inbox_documents", "new_s3_documents", "s3_event_documents", "new_manifests")
 ALERTS = ("alert_on_run_failure", "alert_on_run_success", "alert_on_backfill_completion")
 
 
@@ -43,6 +43,14 @@ def test_definitions_for_every_environment_and_backend(environment, backend, mon
     schedule_status = DefaultScheduleStatus.STOPPED if environment == "local" else DefaultScheduleStatus.RUNNING
     assert {s.default_status for s in defs.schedules or []} == {schedule_status}
     assert defs.resources["storage"].output_root == "data/outputs"
+
+
+def test_an_event_queue_makes_the_listing_scan_an_hourly_reconciliation():
+    plain = build_definitions(Settings.from_env({}))
+    queued = build_definitions(Settings.from_env({"UPSTAGE_ASSETS_S3_EVENT_QUEUE_URL": "https://sqs.example/1/q"}))
+    assert plain.resolve_sensor_def("new_s3_documents").minimum_interval_seconds == 30
+    assert queued.resolve_sensor_def("new_s3_documents").minimum_interval_seconds == 3600
+    assert queued.resolve_sensor_def("s3_event_documents").minimum_interval_seconds == 30
 
 
 def test_settings_come_from_the_environment_once():

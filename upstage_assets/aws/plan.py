@@ -10,7 +10,6 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-BUCKET_PREFIXES = ("raw/", "parsed/", "kie/", "tables/", "quarantine/", "failures/")
 ECS_TRUST = {"Version": "2012-10-17", "Statement": [
     {"Effect": "Allow", "Principal": {"Service": "ecs-tasks.amazonaws.com"}, "Action": "sts:AssumeRole"}]}
 EC2_TRUST = {"Version": "2012-10-17", "Statement": [
@@ -123,6 +122,9 @@ def task_role_policy(s: BootstrapSettings) -> str:
          "Resource": [s.role_arn(s.task_role), s.role_arn(s.execution_role)]},
         {"Effect": "Allow", "Action": ["batch:SubmitJob", "batch:DescribeJobs", "batch:TerminateJob"],
          "Resource": "*"},
+        {"Effect": "Allow", "Action": ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility",
+                                       "sqs:GetQueueUrl", "sqs:GetQueueAttributes"],
+         "Resource": f"arn:aws:sqs:{s.region}:{s.account_id}:{s.prefix}-inbox-events"},
         {"Effect": "Allow", "Action": ["logs:GetLogEvents", "logs:DescribeLogStreams"],
          "Resource": f"arn:aws:logs:{s.region}:{s.account_id}:log-group:{s.log_group}:*"},
         {"Effect": "Allow", "Action": ["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"],
@@ -130,8 +132,11 @@ def task_role_policy(s: BootstrapSettings) -> str:
     ]}, sort_keys=True)
 
 
-def run_container_definition(s: BootstrapSettings, secret_arns: dict[str, str]) -> dict[str, Any]:
-    """The single `run` container the EcsRunLauncher overrides (command, env) for every run."""
+def run_container_definition(s: BootstrapSettings, secret_arns: dict[str, Any]) -> dict[str, Any]:
+    """The single `run` container the EcsRunLauncher overrides (command, env) for every run.
+
+    ``secret_arns`` holds ARNs, or CloudFormation references to the parameters carrying them.
+    """
     return {
         "name": "run",
         "image": s.image_uri,

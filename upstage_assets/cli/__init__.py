@@ -12,11 +12,19 @@ from upstage_assets.cli.common import CliError
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from upstage_assets.cli import delegate, export_cmd, ingest_cmd, init_cmd, retry_cmd, status_cmd
+    from upstage_assets.cli import (
+        delegate,
+        export_cmd,
+        ingest_cmd,
+        init_cmd,
+        retry_cmd,
+        status_cmd,
+        tables_cmd,
+    )
 
     parser = argparse.ArgumentParser(
         prog="upstage-assets",
-        description="Turn documents into validated Parquet tables with Dagster. The instance is "
+        description="Turn documents into validated Delta Lake tables with Dagster. The instance is "
                     "$DAGSTER_HOME (default data/dagster_home); storage and backend come from the "
                     "UPSTAGE_ASSETS_* environment variables.",
         epilog="exit codes: 0 ok, 1 some documents failed, 2 usage or configuration error")
@@ -26,6 +34,7 @@ def build_parser() -> argparse.ArgumentParser:
     status_cmd.add_parser(subparsers)
     retry_cmd.add_parser(subparsers)
     export_cmd.add_parser(subparsers)
+    tables_cmd.add_parsers(subparsers)
     delegate.add_parsers(subparsers)
     return parser
 
@@ -38,6 +47,8 @@ def _handler_and_args(argv: list[str]) -> tuple[object, argparse.Namespace]:
         return delegate.run_emulator, argparse.Namespace(rest=argv[1:])
     if argv[:2] == ["aws", "bootstrap"]:
         return delegate.run_aws_bootstrap, argparse.Namespace(rest=argv[2:])
+    if argv[:2] == ["aws", "teardown"]:
+        return delegate.run_aws_teardown, argparse.Namespace(rest=argv[2:])
     args = build_parser().parse_args(argv)
     return args.handler, args
 

@@ -23,9 +23,15 @@ def add_parsers(subparsers: Any) -> None:
                     "(try `upstage-assets aws bootstrap --help`).", add_help=False)
     bootstrap.add_argument("rest", nargs=argparse.REMAINDER)
     bootstrap.set_defaults(handler=run_aws_bootstrap)
+    teardown = aws_sub.add_parser(
+        "teardown", help="delete the deployment's stack (the bucket, images and secrets are kept)",
+        description="Everything after `teardown` is passed to upstage_assets.aws.bootstrap's teardown "
+                    "(try `upstage-assets aws teardown --help`).", add_help=False)
+    teardown.add_argument("rest", nargs=argparse.REMAINDER)
+    teardown.set_defaults(handler=run_aws_teardown)
 
 
-def _delegate(module: str, argv: list[str]) -> int:
+def _delegate(module: str, argv: list[str], entry: str = "main") -> int:
     import importlib
 
     try:
@@ -34,9 +40,9 @@ def _delegate(module: str, argv: list[str]) -> int:
         if exc.name and (exc.name == module or module.startswith(f"{exc.name}.")):
             raise CliError(f"{module} is not available in this installation ({exc.name} not found)") from exc
         raise
-    main = getattr(target, "main", None)
+    main = getattr(target, entry, None)
     if main is None:
-        raise CliError(f"{module} has no main(argv)")
+        raise CliError(f"{module} has no {entry}(argv)")
     return int(main(argv) or 0)
 
 
@@ -46,3 +52,7 @@ def run_emulator(args: argparse.Namespace) -> int:
 
 def run_aws_bootstrap(args: argparse.Namespace) -> int:
     return _delegate("upstage_assets.aws.bootstrap", list(args.rest))
+
+
+def run_aws_teardown(args: argparse.Namespace) -> int:
+    return _delegate("upstage_assets.aws.bootstrap", list(args.rest), "main_teardown")

@@ -1,7 +1,8 @@
 """Notices to a Slack-compatible webhook: failed runs, finished runs and finished backfills.
 
 ``UPSTAGE_ASSETS_WEBHOOK_URL`` (``Settings.webhook_url``) turns the sensors on (they default
-to stopped without it).
+to stopped without it). With ``UPSTAGE_ASSETS_UI_URL`` (the Dagster UI's address) each notice
+links to its run or backfill page, as Dagster's own Slack integration does.
 Each message says what an operator needs first: which run or backfill, how many documents
 were done and failed (with the first reasons), pages and the estimated cost. Messages are
 built from the run's own events and the failures table, never from configuration, and every
@@ -61,6 +62,7 @@ class WorkSummary:
     cost_usd: float = 0.0
     seconds: float | None = None
     reasons: list[str] = field(default_factory=list)
+    link: str | None = None  # the run's or backfill's page in the Dagster UI
 
     def add(self, other: "WorkSummary") -> None:
         self.run_ids += other.run_ids
@@ -82,6 +84,8 @@ class WorkSummary:
         lines += [f"• {reason}" for reason in self.reasons[:MAX_REASONS]]
         if len(self.reasons) > MAX_REASONS:
             lines.append(f"… {len(self.reasons) - MAX_REASONS} more: `upstage-assets status`")
+        if self.link:
+            lines.append(f"<{self.link}|open in the Dagster UI>")
         return redact("\n".join(lines))
 
     def payload(self) -> dict[str, Any]:
@@ -93,10 +97,19 @@ def _value(entry: Any) -> Any:
     return getattr(entry, "value", entry)
 
 
-def summarize_run(instance: Any, run: Any, failures: Iterable[dict[str, Any]] = ()) -> WorkSummary:
+def run_link(ui_base_url: str | None, run_id: str) -> str | None:
+    return f"{ui_base_url.rstrip('/')}/runs/{run_id}" if ui_base_url else None
+
+
+def backfill_link(ui_base_url: str | None, backfill_id: str) -> str | None:
+    return f"{ui_base_url.rstrip('/')}/runs/b/{backfill_id}?tab=runs" if ui_base_url else None
+
+
+def summarize_run(instance: Any, run: Any, failures: Iterable[dict[str, Any]] = (),
+                  ui_base_url: str | None = None) -> WorkSummary:
     """Documents done (validated), pages and cost from the run's materializations; failures given."""
     summary = WorkSummary(title=f"run {run.run_id[:8]} ({run.job_name})", status=run.status.value.lower(),
-                          run_ids=[run.run_id])
+                          run_ids=[run.run_id], link=run_link(ui_base_url, run.run_id))
     validated: set[str] = set()
     for entry in instance.all_logs(run.run_id, of_type=DagsterEventType.ASSET_MATERIALIZATION):
         materialization = entry.dagster_event.event_specific_data.materialization
@@ -142,9 +155,10 @@ def _failure_rows(storage: StorageResource) -> list[dict[str, Any]]:
     return read_failures(storage.output_store(), storage.layout).to_pylist()
 
 
-def summarize_backfill(instance: Any, backfill: Any, failures: list[dict[str, Any]]) -> WorkSummary:
+def summarize_backfill(instance: Any, backfill: Any, failures: list[dict[str, Any]],
+                       ui_base_url: str | None = None) -> WorkSummary:
     total = WorkSummary(title=f"backfill {backfill.backfill_id}" + (f" ({backfill.title})" if backfill.title else ""),
-                        status=backfill.status.value.lower())
+                        status=backfill.status.value.lower(), link=backfill_link(ui_base_url, backfill.backfill_id))
     for run in instance.get_runs(RunsFilter(tags={BACKFILL_ID_TAG: backfill.backfill_id})):
         total.add(summarize_run(instance, run, failures))
     if backfill.backfill_end_timestamp:
@@ -159,7 +173,7 @@ def build_alert_sensors(settings: Settings) -> list[SensorDefinition]:
     @run_failure_sensor(name="alert_on_run_failure", default_status=status, monitor_all_code_locations=False,
                         description=f"Posts failed runs to the webhook in ${WEBHOOK_ENV}.")
     def alert_on_run_failure(context: RunFailureSensorContext, storage: StorageResource):
-        summary = summarize_run(context.instance, context.dagster_run, _failure_rows(storage))
+        summary = summarize_run(context.instance, context.dagster_run, _failure_rows(storage), settings.ui_base_url)
         if context.failure_event.message and not summary.reasons:
             summary.reasons = [context.failure_event.message.splitlines()[0]]
         if not post_webhook(summary.payload(), settings.webhook_url):
@@ -172,7 +186,7 @@ def build_alert_sensors(settings: Settings) -> list[SensorDefinition]:
     def alert_on_run_success(context: RunStatusSensorContext, storage: StorageResource):
         if context.dagster_run.tags.get(BACKFILL_ID_TAG):
             return SkipReason("part of a backfill: reported when the backfill completes")
-        summary = summarize_run(context.instance, context.dagster_run, _failure_rows(storage))
+        summary = summarize_run(context.instance, context.dagster_run, _failure_rows(storage), settings.ui_base_url)
         if not post_webhook(summary.payload(), settings.webhook_url):
             context.log.warning("could not deliver the run notice to the webhook")
         return None
@@ -190,7 +204,7 @@ def build_alert_sensors(settings: Settings) -> list[SensorDefinition]:
         failures = _failure_rows(storage)
         newest = since
         for backfill in sorted(finished, key=lambda b: b.backfill_end_timestamp or 0):
-            if not post_webhook(summarize_backfill(context.instance, backfill, failures).payload(),
+            if not post_webhook(summarize_backfill(context.instance, backfill, failures, settings.ui_base_url).payload(),
                                 settings.webhook_url):
                 context.log.warning(f"could not deliver the notice for backfill {backfill.backfill_id}")
             newest = max(newest, backfill.backfill_end_timestamp or 0)

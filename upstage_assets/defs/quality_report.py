@@ -1,8 +1,8 @@
 """``quality_report``: how complete and how confident the extracted tables are, per schema.
 
 Unpartitioned, downstream of every ``validated_documents`` partition. It reads the tables
-straight from storage (per-document files and compacted parts alike, one latest row per
-document) rather than through an IO manager, so it sees exactly what a user of the tables
+straight from storage (the current version of each Delta table, one row per document)
+rather than through an IO manager, so it sees exactly what a user of the tables
 sees. The result is Markdown metadata (field coverage, confidence quantiles, quarantine
 share) and a PNG chart, both written to ``reports/`` in the result store; the chart is also
 embedded in the metadata so the UI shows it without access to the store.
@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import pyarrow as pa
-from dagster import AssetExecutionContext, MaterializeResult, MetadataValue, asset
+from dagster import AssetExecutionContext, AutomationCondition, MaterializeResult, MetadataValue, asset
 
 from upstage_assets.defs.pipeline.keys import VALIDATED_DOCUMENTS
 from upstage_assets.exporters.base import ExportSource
@@ -126,9 +126,23 @@ def render_chart(per_schema: dict[str, list[FieldQuality]]) -> bytes:
     return buffer.getvalue()
 
 
-@asset(deps=[VALIDATED_DOCUMENTS], group_name="reports",
+# Fresh without a button: requested when there are rows but no report yet (also on the very first
+# evaluation, which has no history), or when validated_documents got new rows since the last
+# evaluation; never while a partition is being materialized (a long backfill yields one report at
+# its end). Unlike eager(), a document that failed (a missing partition) does not hold it back.
+_NEVER_MADE = (AutomationCondition.missing() & AutomationCondition.any_deps_match(~AutomationCondition.missing())
+               & ~AutomationCondition.execution_failed())
+QUALITY_REPORT_CONDITION = (
+    (_NEVER_MADE | AutomationCondition.any_deps_updated().since_last_handled())
+    & ~AutomationCondition.any_deps_in_progress()
+    & ~AutomationCondition.in_progress()
+).with_label("after new validated rows")
+
+
+@asset(deps=[VALIDATED_DOCUMENTS], group_name="reports", automation_condition=QUALITY_REPORT_CONDITION,
        description="Field coverage and confidence distribution of the validated tables, per schema (Markdown "
-                   "and a chart, also written to reports/ in the result store).")
+                   "and a chart, also written to reports/ in the result store). Refreshed automatically after "
+                   "new validated rows (declarative automation: the default automation condition sensor).")
 def quality_report(context: AssetExecutionContext, storage: StorageResource) -> MaterializeResult:
     store, layout = storage.output_store(), storage.layout
     source = ExportSource(store, layout, storage.read_source)

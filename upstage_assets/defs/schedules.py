@@ -1,4 +1,4 @@
-"""Schedules: nightly re-processing of failed documents, weekly compaction of the tables.
+"""Schedules: nightly re-processing of failed documents, weekly Delta maintenance of the tables.
 
 Both start stopped in the local environment (nothing should run behind a laptop user's
 back) and running in aws/k8s; turn them on in the UI or with `dagster schedule start`.
@@ -21,8 +21,8 @@ from pydantic import Field
 from upstage_assets.defs.pipeline.jobs import process_documents_job
 from upstage_assets.operations.backlog import failed_documents, partition_order
 from upstage_assets.operations.compaction import (
-    DEFAULT_ROWS_PER_PART,
-    DEFAULT_SMALL_FILE_BYTES,
+    DEFAULT_RETENTION_HOURS,
+    DEFAULT_TARGET_FILE_BYTES,
     compact_tables,
 )
 from upstage_assets.operations.recovery import plan_batches
@@ -49,22 +49,23 @@ def reprocess_failed(context: ScheduleEvaluationContext, storage: StorageResourc
 
 
 class CompactionConfig(Config):
-    small_file_bytes: int = Field(default=DEFAULT_SMALL_FILE_BYTES, description="files smaller than this are merged")
-    rows_per_part: int = Field(default=DEFAULT_ROWS_PER_PART, description="rows per written part file")
+    target_file_bytes: int = Field(default=DEFAULT_TARGET_FILE_BYTES, description="size optimize aims at per file")
+    retention_hours: int = Field(default=DEFAULT_RETENTION_HOURS,
+                                 description="vacuum keeps the files of versions younger than this")
 
 
-@op(description="Merge each table's small Parquet files into large parts (atomic, readable throughout).")
+@op(description="Delta maintenance of every table: optimize (compact small files), vacuum, checkpoint.")
 def compact_validated_tables(context: OpExecutionContext, config: CompactionConfig, storage: StorageResource) -> None:
-    reports = compact_tables(storage.output_store(), storage.layout, small_file_bytes=config.small_file_bytes,
-                             rows_per_part=config.rows_per_part)
+    reports = compact_tables(storage.output_store(), storage.layout, target_file_bytes=config.target_file_bytes,
+                             retention_hours=config.retention_hours)
     for report in reports:
-        context.log.info(f"{report.schema}: {report.files_before} -> {report.files_after} files, {report.rows} rows "
-                         f"rewritten, {report.stale_rows_dropped} stale rows dropped")
-    context.add_output_metadata({r.schema: f"{r.files_before} -> {r.files_after} files" for r in reports} or
-                                {"tables": "none"})
+        context.log.info(f"{report.table}: {report.files_before} -> {report.files_after} files, {report.rows} rows, "
+                         f"{report.files_vacuumed} old files vacuumed, now version {report.version}")
+    context.add_output_metadata({r.table: f"{r.files_before} -> {r.files_after} files, {r.rows} rows"
+                                 for r in reports} or {"tables": "none"})
 
 
-@job(description="Compact tables/<schema>/*.parquet into large part files.")
+@job(description="Optimize, vacuum and checkpoint the Delta tables under tables/ and quarantine/.")
 def compact_tables_job():
     compact_validated_tables()
 
@@ -83,7 +84,7 @@ def build_schedules(settings: Settings) -> list[ScheduleDefinition]:
 
     @schedule(name="compact_tables_weekly", cron_schedule="0 3 * * 0", job=compact_tables_job,
               default_status=status, execution_timezone="UTC",
-              description="Every Sunday, merge the week's one-row Parquet files into large parts.")
+              description="Every Sunday, optimize, vacuum and checkpoint the Delta tables.")
     def compact_tables_weekly(context: ScheduleEvaluationContext):
         return {}
 

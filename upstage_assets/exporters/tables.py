@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +19,11 @@ def _areas(include_quarantine: bool) -> list[tuple[str, str]]:
     return [("tables", "")] + ([("quarantine", ".quarantine")] if include_quarantine else [])
 
 
-def _json_default(value: Any) -> Any:
+def json_default(value: Any) -> Any:
+    """Dates as ISO text; a decimal amount as a JSON number when a float holds it exactly, else text."""
+    if isinstance(value, Decimal):
+        as_float = float(value)
+        return as_float if Decimal(repr(as_float)) == value else str(value)
     return value.isoformat() if hasattr(value, "isoformat") else str(value)
 
 
@@ -40,7 +45,7 @@ def _flatten_for_csv(table: pa.Table) -> pa.Table:
         column = table.column(name)
         kind = column.type
         if pa.types.is_list(kind) or pa.types.is_map(kind) or pa.types.is_struct(kind) or pa.types.is_large_list(kind):
-            texts = [None if v is None else json.dumps(_plain_value(v), ensure_ascii=False, default=_json_default)
+            texts = [None if v is None else json.dumps(_plain_value(v), ensure_ascii=False, default=json_default)
                      for v in column.to_pylist()]
             columns.append(pa.array(texts, pa.string()))
         else:
@@ -79,7 +84,7 @@ def export_csv(source: ExportSource, out_dir: Path, *, schemas: Iterable[str] | 
 def _write_jsonl(table: pa.Table, path: Path) -> None:
     with path.open("w", encoding="utf-8") as fh:
         for row in table.to_pylist():
-            fh.write(json.dumps(_plain_value(row), ensure_ascii=False, default=_json_default) + "\n")
+            fh.write(json.dumps(_plain_value(row), ensure_ascii=False, default=json_default) + "\n")
 
 
 def export_jsonl(source: ExportSource, out_dir: Path, *, schemas: Iterable[str] | None = None,

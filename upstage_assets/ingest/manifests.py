@@ -20,6 +20,7 @@ import csv
 import io
 import json
 import posixpath
+from collections.abc import Container
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -94,7 +95,7 @@ def _schema_exists(name: str, cache: dict[str, bool]) -> bool:
 
 
 def register_manifest(path_or_uri: str, storage: StorageResource, default_schema: str, *,
-                      known_ids: set[str] | None = None, failure_run_id: str = "manifest",
+                      known_ids: Container[str] | None = None, failure_run_id: str = "manifest",
                       max_bytes: int = DocumentLimits().max_bytes) -> IngestResult:
     """Register every row of a manifest; ``known_ids`` (existing partitions) overrides the registry check."""
     try:

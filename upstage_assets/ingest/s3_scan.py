@@ -111,21 +111,24 @@ class _Tick:
     """The state of one scan call; ``run`` is the whole algorithm."""
 
     def __init__(self, inbox: S3ObjectStore, output: ObjectStore, registry: DocumentRegistry,
-                 cursor: ScanCursor, known_ids: Callable[[], set[str]], default_schema: str,
+                 cursor: ScanCursor, is_partition: Callable[[str], bool], default_schema: str,
                  limits: S3ScanLimits, failure_run_id: str, pool: ThreadPoolExecutor):
         self.inbox, self.output, self.registry = inbox, output, registry
         self.cursor, self.limits, self.default_schema = cursor, limits, default_schema
         self.failure_run_id, self.pool = failure_run_id, pool
-        self._known_ids_factory = known_ids
-        self._known: set[str] | None = None
+        self._is_partition = is_partition
+        self._known: dict[str, bool] = {}  # document id -> is a partition (asked once per id)
         self.checkpoint: ScanCheckpoint = load_checkpoint(output, cursor)
         self.result = S3ScanResult()
         self.started = time.monotonic()
 
-    def known(self) -> set[str]:
-        if self._known is None:
-            self._known = set(self._known_ids_factory())
-        return self._known
+    def is_known(self, document_id: str) -> bool:
+        """Whether the id is a partition (or is being added by this tick): one lookup per new id,
+        so a tick's cost follows the objects it reads, not the partitions that already exist."""
+        known = self._known.get(document_id)
+        if known is None:
+            known = self._known[document_id] = bool(self._is_partition(document_id))
+        return known
 
     def over_budget(self) -> bool:
         return (self.result.reads >= self.limits.max_documents
@@ -201,7 +204,7 @@ class _Tick:
                 self.result.skipped["unreadable, retried next pass" if size == UNREADABLE
                                     else "vanished before it could be read"] += 1
                 continue
-            if sha is None and document_id not in self.known():
+            if sha is None and not self.is_known(document_id):
                 # Known by ETag but never became a partition (an interrupted tick): read it after all.
                 obj, sha, document_id, size = self._download_and_hash(obj)
                 self.result.reads += 1
@@ -213,7 +216,7 @@ class _Tick:
                 clear_failure(self.output, self.registry.layout, failure_id_for_source(uri))
             explicit = explicit_schema_for_key(obj.relative)
             schema = explicit or self.default_schema
-            if sha is None or document_id in self.known():
+            if sha is None or self.is_known(document_id):
                 self.result.duplicates.append(uri)
                 pending_record = to_register.get(document_id)
                 if pending_record is not None:  # the same bytes twice in this tick: one record, every source
@@ -225,7 +228,7 @@ class _Tick:
                 to_register[document_id] = DocumentRecord(
                     document_id=document_id, source_uri=uri, sha256=sha, size_bytes=size,
                     filename=posixpath.basename(obj.relative), schema=schema, schema_explicit=explicit is not None)
-                self.known().add(document_id)
+                self._known[document_id] = True
             self._remember(obj, document_id)
         list(self.pool.map(self.registry.put, to_register.values()))
         self.result.new_records.extend(to_register.values())
@@ -284,15 +287,15 @@ class _Tick:
 
 
 def scan_s3_inbox(inbox: S3ObjectStore, output: ObjectStore, registry: DocumentRegistry, *,
-                  cursor: str | None, known_ids: Callable[[], set[str]], default_schema: str,
+                  cursor: str | None, is_partition: Callable[[str], bool], default_schema: str,
                   limits: S3ScanLimits | None = None, failure_run_id: str = "sensor") -> S3ScanResult:
     """Register what is new under the inbox since ``cursor``; the result carries the next cursor.
 
-    ``known_ids`` returns the document ids that already are partitions (called at most once,
-    and only when something new was read): a document registered but never added as a
-    partition (a crash between the two) is requested again.
+    ``is_partition`` says whether a document id already is a partition (asked once per id
+    read, never for the whole set): a document registered but never added as a partition (a
+    crash between the two) is requested again.
     """
     limits = limits or S3ScanLimits()
     parsed = ScanCursor.parse(cursor, scope_for(inbox.root_uri))
     with ThreadPoolExecutor(max_workers=limits.workers, thread_name_prefix="s3-scan") as pool:
-        return _Tick(inbox, output, registry, parsed, known_ids, default_schema, limits, failure_run_id, pool).run()
+        return _Tick(inbox, output, registry, parsed, is_partition, default_schema, limits, failure_run_id, pool).run()

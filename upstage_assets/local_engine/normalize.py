@@ -103,8 +103,10 @@ def find_dates(text: str, *, day_first: bool = True) -> list[tuple[int, date]]:
                     value = _safe_date(year, second, first)
                 elif second > 12:
                     value = _safe_date(year, first, second)
-                else:
-                    value = _safe_date(year, second, first) if day_first else _safe_date(year, first, second)
+                else:  # dotted numeric dates are day-first wherever they are written (the US uses slashes)
+                    dotted = "." in match.group(0)
+                    value = (_safe_date(year, second, first) if day_first or dotted
+                             else _safe_date(year, first, second))
             elif kind == "d_mon_y":
                 value = _safe_date(_year(c), month_number(b), int(a))
             elif kind == "mon_d_y":

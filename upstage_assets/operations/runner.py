@@ -4,7 +4,8 @@ Used by `make demo` and by benchmarks and tests that want results without a daem
 evaluates the real ``new_inbox_documents`` sensor (``new_s3_documents`` for an s3:// inbox,
 following its cursor across budgeted ticks) against a persistent instance and executes each
 requested run here with ``execute_in_process``, so the result is the same as letting the
-daemon do it, only sooner. The CLI's ``ingest --wait`` and ``retry-failed`` plan their own
+daemon do it, only sooner; then one evaluation of the automation conditions (the refreshed
+``quality_report``). The CLI's ``ingest --wait`` and ``retry-failed`` plan their own
 batches (``operations/recovery.py``) and do not go through here.
 """
 
@@ -55,6 +56,26 @@ def tick_sensor(sensor_def: SensorDefinition, instance: DagsterInstance, storage
     return tick
 
 
+def refresh_automated_assets(defs: Definitions, instance: DagsterInstance) -> list[tuple[str, bool]]:
+    """One evaluation of the unpartitioned assets' automation conditions (what the default
+    automation sensor does on a tick), then one run of what it requested, here: the
+    ``quality_report`` after new rows."""
+    from dagster import AssetSelection, evaluate_automation_conditions
+
+    graph = defs.resolve_asset_graph()
+    automated = [key for key in graph.get_all_asset_keys()
+                 if graph.get(key).automation_condition is not None and not graph.get(key).is_partitioned]
+    if not automated:
+        return []
+    result = evaluate_automation_conditions(defs=defs, instance=instance, asset_selection=AssetSelection.assets(*automated))
+    requested = [key for key in automated if result.get_num_requested(key)]
+    if not requested:
+        return []
+    outcome = defs.resolve_implicit_global_asset_job_def().execute_in_process(
+        instance=instance, asset_selection=requested, raise_on_error=False, run_config=QUIET_LOGS)
+    return [(outcome.run_id, outcome.success)]
+
+
 def process_inbox_once(dagster_home: str | os.PathLike[str] | None, instance: DagsterInstance | None = None,
                        defs: Definitions | None = None, verbose: bool = False) -> InboxReport:
     from upstage_assets.operations.local_instance import local_instance
@@ -84,6 +105,7 @@ def process_inbox_once(dagster_home: str | os.PathLike[str] | None, instance: Da
             result = job.execute_in_process(instance=instance, tags=run_request.tags, raise_on_error=False,
                                             run_config=None if verbose else QUIET_LOGS)
             report.runs.append((result.run_id, result.success))
+    report.runs += refresh_automated_assets(defs, instance)
     registry = storage.registry()
     report.records = [r for r in (registry.get(i) for i in registry.document_ids()) if r is not None]
     summarize_outputs(Path(storage.output_root), report)

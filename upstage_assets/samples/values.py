@@ -47,11 +47,17 @@ def money(value: float | Decimal) -> Decimal:
     return Decimal(str(value)).quantize(CENT, rounding=ROUND_HALF_UP)
 
 
-def format_date(day: dt.date, style: int) -> str:
-    """One of several human date forms (all unambiguous day-first or spelled-out)."""
+def format_date(day: dt.date, style: int, month_first: bool = False) -> str:
+    """One of several human date forms; numeric slashes follow the document's convention.
+
+    ``month_first`` is the US convention (a dollar document): 05/08/2024 is then 8 May on a
+    European invoice and 5 August on an American one, as readers of each would take it.
+    """
+    slashed = (f"{day.month:02d}/{day.day:02d}/{day.year}" if month_first
+               else f"{day.day:02d}/{day.month:02d}/{day.year}")
     styles = [
         f"{MONTHS[day.month - 1]} {day.day}, {day.year}",
-        f"{day.day:02d}/{day.month:02d}/{day.year}",
+        slashed,
         day.isoformat(),
         f"{day.day:02d}-{MONTHS[day.month - 1][:3]}-{day.year}",
         f"{day.day:02d}.{day.month:02d}.{day.year}",
@@ -123,8 +129,8 @@ class InvoiceData:
 
     def printed(self) -> dict[str, str]:
         return {"issuer": self.issuer, "invoice_number": self.invoice_number,
-                "date": format_date(self.date, self.date_style),
-                "due_date": format_date(self.due_date, self.date_style),
+                "date": format_date(self.date, self.date_style, self.currency == "USD"),
+                "due_date": format_date(self.due_date, self.date_style, self.currency == "USD"),
                 "amount": self.fmt(self.amount), "bill_to": self.bill_to}
 
     def fmt(self, value: Decimal) -> str:
@@ -152,7 +158,7 @@ class ReceiptData:
                 "currency": self.currency, "receipt_number": self.receipt_number}
 
     def printed(self) -> dict[str, str]:
-        return {"company": self.company, "date": format_date(self.date, self.date_style),
+        return {"company": self.company, "date": format_date(self.date, self.date_style, self.currency == "USD"),
                 "total": f"{self.total:,.2f}", "receipt_number": self.receipt_number}
 
 

@@ -1,8 +1,11 @@
 """Arrow table schemas derived from an extraction schema, plus the lineage columns.
 
 JSON-schema types map to Arrow types (string, number -> float64, integer -> int64,
-date-like strings -> date32, arrays -> list columns of structs or scalars), so the Parquet
-table is typed the way the user described the fields, not as strings.
+date-like strings -> date32, arrays -> list columns of structs or scalars), so the table is
+typed the way the user described the fields, not as strings. Money is a decimal
+(``decimal128(18, 4)``, exact sums): a number property with ``"format": "money"`` (or
+``decimal``/``currency``), or one whose name says amount, price, total, tax, cost, fee,
+balance, discount or tip, the way ``date`` in a name makes a date.
 """
 
 from __future__ import annotations
@@ -34,6 +37,18 @@ QUARANTINE_SCHEMA = pa.schema([
 ])
 
 
+MONEY_TYPE = pa.decimal128(18, 4)
+MONEY_FORMATS = ("money", "decimal", "currency")
+MONEY_WORDS = frozenset({"amount", "price", "total", "subtotal", "tax", "vat", "cost", "fee", "balance",
+                         "discount", "tip", "charge", "due"})
+
+
+def is_money_property(name: str, prop: dict[str, Any]) -> bool:
+    if prop.get("type") != "number":
+        return False
+    return prop.get("format") in MONEY_FORMATS or bool(MONEY_WORDS.intersection(name.lower().split("_")))
+
+
 def is_date_property(name: str, prop: dict[str, Any]) -> bool:
     if prop.get("type") != "string":
         return False
@@ -45,7 +60,7 @@ def arrow_type_for(name: str, prop: dict[str, Any]) -> pa.DataType:
     if kind == "integer":
         return pa.int64()
     if kind == "number":
-        return pa.float64()
+        return MONEY_TYPE if is_money_property(name, prop) else pa.float64()
     if kind == "array":
         items = prop.get("items", {})
         if items.get("type") == "object":

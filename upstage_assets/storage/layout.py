@@ -5,13 +5,14 @@
     parsed/<id>.json            Document Parse response (parsed_layouts)
     kie/<id>.json               extracted fields (kie_fields), with the document's primary schema
     kie_more/<schema>/<id>.json extracted fields with each further schema the same bytes were sent under
-    tables/<schema>/<id>.parquet      one typed row per document (validated_documents)
-    quarantine/<schema>/<id>.parquet  rows that failed validation, with the reason
+    tables/<schema>/            Delta table: one typed row per document (validated_documents)
+    quarantine/<schema>/        Delta table: rows that failed validation, with the reasons
     failures/<id>.parquet       the latest error per document (the document_failures table)
     usage/<product>/<id>.json   pages billed and estimated cost per product (parse, extraction)
 
-One file per document keeps every write atomic and independent, so a crash never leaves a
-shared file half-written; each folder reads as one Parquet dataset.
+One file per document keeps every JSON write atomic and independent, so a crash never leaves
+a shared file half-written; the two tables get the same guarantee from Delta's atomic commits
+(``storage/table_writer.py``).
 """
 
 from __future__ import annotations
@@ -60,12 +61,6 @@ class OutputLayout:
         if extra_schema is not None:
             return f"{self.kie_more}/{_segment(extra_schema)}/{_segment(document_id)}.json"
         return f"{self.kie}/{_segment(document_id)}.json"
-
-    def table_key(self, schema_name: str, document_id: str) -> str:
-        return f"{self.tables}/{_segment(schema_name)}/{_segment(document_id)}.parquet"
-
-    def quarantine_key(self, schema_name: str, document_id: str) -> str:
-        return f"{self.quarantine}/{_segment(schema_name)}/{_segment(document_id)}.parquet"
 
     def usage_key(self, product: str, document_id: str) -> str:
         return f"{self.usage}/{_segment(product)}/{_segment(document_id)}.json"

@@ -13,7 +13,7 @@ import os
 import posixpath
 import tempfile
 from abc import ABC, abstractmethod
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -64,6 +64,10 @@ class ObjectStore(ABC):
     @abstractmethod
     def list(self, prefix: str = "") -> Iterator[ObjectInfo]:
         """Objects under a prefix, in key order."""
+
+    @abstractmethod
+    def folders(self, prefix: str) -> Sequence[str]:
+        """Names of the immediate sub-folders of ``prefix`` (a table area's tables)."""
 
     def uri(self, key: str) -> str:
         return f"{self.root_uri.rstrip('/')}/{safe_key(key)}"
@@ -132,6 +136,10 @@ class LocalObjectStore(ObjectStore):
             stat = path.stat()
             yield ObjectInfo(path.relative_to(self.root).as_posix(), stat.st_size, str(stat.st_mtime_ns))
 
+    def folders(self, prefix: str) -> Sequence[str]:
+        base = self._path(prefix)
+        return sorted(p.name for p in base.iterdir() if p.is_dir()) if base.is_dir() else []
+
 
 BODY_READ_ATTEMPTS = 4  # botocore retries the request, not the reading of a streamed body
 
@@ -197,6 +205,14 @@ class S3ObjectStore(ObjectStore):
         for page in paginator.paginate(Bucket=self.bucket, Prefix=full):
             for obj in page.get("Contents", []):
                 yield ObjectInfo(obj["Key"][len(strip):], int(obj["Size"]), obj.get("ETag", "").strip('"'))
+
+    def folders(self, prefix: str) -> Sequence[str]:
+        full = f"{self._key(prefix)}/"
+        names: list[str] = []
+        for page in self.client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=full,
+                                                                          Delimiter="/"):
+            names.extend(p["Prefix"][len(full):].rstrip("/") for p in page.get("CommonPrefixes", []))
+        return sorted(names)
 
 
 def open_store(root: str, s3_client_factory: Any = None) -> ObjectStore:

@@ -1,24 +1,24 @@
-"""Read the Parquet output straight from S3 as one dataset, with pyarrow (and pandas).
+"""Read the output straight from S3 with pyarrow (and pandas), from AWS or a local S3 server.
 
-``s3_dataset`` gives the raw ``pyarrow.dataset`` of a prefix (every file, every row);
-``read_output_tables_from_s3`` gives the tables as every other reader sees them (one current
-row per document, through ``storage/tables.py``). The file system is built
-from the same settings as the storage resource (endpoint, region; credentials from the
-environment's usual chain), so the same call reads from AWS or from a local S3 server.
+``s3_dataset`` gives a prefix as one ``pyarrow.dataset``: a Delta table's current version when
+the prefix is one (``tables/<schema>``), else every Parquet object under it;
+``read_output_tables_from_s3`` gives all tables as every other reader sees them (through
+``storage/tables.py``). Endpoint and region come from the arguments or the environment,
+credentials from the environment's usual chain.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from dataclasses import dataclass
 from urllib.parse import urlparse
 
 import pyarrow as pa
 import pyarrow.dataset as ds
 import pyarrow.fs as pafs
 
+from upstage_assets.storage.delta import TableLocation, s3_storage_options
 from upstage_assets.storage.layout import OutputLayout
-from upstage_assets.storage.tables import read_tables
+from upstage_assets.storage.object_store import S3ObjectStore
+from upstage_assets.storage.tables import open_delta, read_tables
 
 DEFAULT_REGION = "us-east-1"
 
@@ -43,7 +43,11 @@ def _bucket_path(uri: str) -> str:
 
 def s3_dataset(uri: str, *, filesystem: pafs.FileSystem | None = None, endpoint_url: str | None = None,
                region: str | None = None) -> ds.Dataset:
-    """Every Parquet object under ``s3://bucket/prefix`` as one ``pyarrow.dataset``."""
+    """``s3://bucket/prefix`` as one ``pyarrow.dataset``: the Delta table's current version if it is
+    one (never a removed or replaced file), else every Parquet object under it."""
+    location = TableLocation(uri.rstrip("/"), s3_storage_options(_client(endpoint_url, region)))
+    if filesystem is None and location.exists():
+        return open_delta(location).to_pyarrow_dataset()
     fs = filesystem or s3_filesystem(endpoint_url, region)
     return ds.dataset(_bucket_path(uri), format="parquet", filesystem=fs)
 
@@ -54,33 +58,18 @@ def read_table_from_s3(uri: str, *, filesystem: pafs.FileSystem | None = None, e
     return s3_dataset(uri, filesystem=filesystem, endpoint_url=endpoint_url, region=region).to_table(columns=columns)
 
 
-@dataclass(frozen=True)
-class _Listed:
-    key: str
+def _client(endpoint_url: str | None, region: str | None):  # type: ignore[no-untyped-def]
+    import os
+
+    import boto3
+
+    return boto3.client("s3", endpoint_url=endpoint_url,
+                        region_name=region or os.environ.get("AWS_DEFAULT_REGION") or DEFAULT_REGION)
 
 
-@dataclass(frozen=True)
-class _ArrowFiles:
-    """The table reader's view of a prefix on a pyarrow file system (list keys, read bytes)."""
-
-    filesystem: pafs.FileSystem
-    base: str  # bucket/prefix, no scheme
-
-    def list(self, prefix: str = "") -> Iterator[_Listed]:  # noqa: A003
-        root = f"{self.base}/{prefix}".rstrip("/")
-        infos = self.filesystem.get_file_info(pafs.FileSelector(root, recursive=True, allow_not_found=True))
-        for info in sorted(infos, key=lambda i: i.path):
-            if info.type == pafs.FileType.File:
-                yield _Listed(info.path[len(self.base) + 1:])
-
-    def read_bytes(self, key: str) -> bytes:
-        with self.filesystem.open_input_stream(f"{self.base}/{key}") as stream:
-            return stream.read()
-
-
-def read_output_tables_from_s3(output_root: str, *, area: str = "tables", filesystem: pafs.FileSystem | None = None,
-                               endpoint_url: str | None = None, region: str | None = None) -> dict[str, pa.Table]:
+def read_output_tables_from_s3(output_root: str, *, area: str = "tables", endpoint_url: str | None = None,
+                               region: str | None = None) -> dict[str, pa.Table]:
     """``{schema_name: table}`` for an s3:// output root: the one table reader (``storage/tables.py``),
-    one current row per document, like every other reader of the results."""
-    fs = filesystem or s3_filesystem(endpoint_url, region)
-    return read_tables(_ArrowFiles(fs, _bucket_path(output_root)), OutputLayout(), area=area)
+    one row per document, like every other reader of the results."""
+    store = S3ObjectStore(output_root, _client(endpoint_url, region))
+    return read_tables(store, OutputLayout(), area=area)

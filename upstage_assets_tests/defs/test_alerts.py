@@ -61,6 +61,7 @@ def test_a_failed_run_posts_documents_failed_with_reasons(data_root, dagster_ins
 
     with WebhookReceiver() as receiver:
         monkeypatch.setenv("UPSTAGE_ASSETS_WEBHOOK_URL", receiver.url)
+        monkeypatch.setenv("UPSTAGE_ASSETS_UI_URL", "http://dagster.internal:3000/")
         with build_run_status_sensor_context(
                 sensor_name="alert_on_run_failure", dagster_event=failure_event, dagster_instance=dagster_instance,
                 dagster_run=dagster_run, resources={"storage": storage}).for_run_failure() as context:
@@ -75,5 +76,15 @@ def test_a_failed_run_posts_documents_failed_with_reasons(data_root, dagster_ins
     for document_id in ids:
         assert document_id in text
     assert "corrupt_document" in text or "unsupported_type" in text
+    assert f"<http://dagster.internal:3000/runs/{run.run_id}|open in the Dagster UI>" in text
     for secret in (API_KEY, "aws-secret-that-must-never-leak", "secret-webhook-token"):
         assert secret not in text
+
+
+def test_backfill_and_run_links_follow_the_configured_ui_address():
+    from upstage_assets.defs.alerts import WorkSummary, backfill_link, run_link
+
+    assert run_link(None, "abc") is None
+    assert run_link("https://dagster.example.com/", "abc") == "https://dagster.example.com/runs/abc"
+    assert backfill_link("https://dagster.example.com", "xyzw") == "https://dagster.example.com/runs/b/xyzw?tab=runs"
+    assert "open in the Dagster UI" not in WorkSummary("run", "success").text()

@@ -12,7 +12,7 @@ from upstage_assets.ingest.folder import register_objects
 from upstage_assets.operations.backlog import failed_documents
 from upstage_assets.settings import Settings
 from upstage_assets.storage.object_store import LocalObjectStore
-from upstage_assets_tests.storage.rows import LAYOUT, SCHEMA, row_bytes
+from upstage_assets_tests.storage.rows import LAYOUT, SCHEMA
 
 
 def _failed_documents(data_root, instance, defs):
@@ -64,15 +64,20 @@ def test_schedules_start_stopped_locally():
     assert {s.default_status for s in build_schedules(Settings(environment="local"))} == {DefaultScheduleStatus.STOPPED}
 
 
-def test_the_compaction_job_merges_the_small_files(tmp_path, dagster_instance):
+def test_the_compaction_job_optimizes_the_delta_tables(tmp_path, dagster_instance):
     from upstage_assets.resources.storage import StorageResource
+    from upstage_assets.storage.table_writer import DeltaTableWriter
+    from upstage_assets_tests.storage.rows import table_row
 
     outputs = tmp_path / "outputs"
-    store = LocalObjectStore(outputs)
-    for i in range(12):
-        store.write_bytes(*row_bytes(f"{i:016x}", float(i), datetime.now(UTC)))
+    writer = DeltaTableWriter(LocalObjectStore(outputs), LAYOUT)
+    for i in range(6):
+        writer.commit([table_row(f"{i:016x}", str(i), datetime.now(UTC))])
     storage = StorageResource(output_root=str(outputs), inbox=str(tmp_path / "inbox"))
     result = compact_tables_job.execute_in_process(instance=dagster_instance, resources={"storage": storage})
     assert result.success
-    files = list((outputs / LAYOUT.tables / SCHEMA.name).glob("*.parquet"))
-    assert len(files) == 1 and files[0].name.startswith("part-")
+    from upstage_assets.storage.delta import TableLocation
+    from upstage_assets.storage.tables import open_delta
+
+    table = open_delta(TableLocation(str(outputs / LAYOUT.tables / SCHEMA.name)))
+    assert len(table.file_uris()) == 1 and table.count() == 6

@@ -4,6 +4,7 @@ import csv
 import io
 import json
 from datetime import UTC, datetime
+from decimal import Decimal
 
 import lmdb
 import pyarrow.parquet as pq
@@ -14,7 +15,8 @@ from upstage_assets.exporters import EXPORTERS, ExportSource
 from upstage_assets.ingest.naming import document_id_for_bytes, sha256_hex
 from upstage_assets.storage.object_store import LocalObjectStore
 from upstage_assets.storage.registry import DocumentRecord, DocumentRegistry
-from upstage_assets_tests.storage.rows import LAYOUT, SCHEMA, row_bytes
+from upstage_assets.storage.table_writer import DeltaTableWriter
+from upstage_assets_tests.storage.rows import LAYOUT, row_bytes, table_row
 
 PAGE_W_MM, PAGE_H_MM = 210.0, 297.0
 LINES = [("INVOICE No. 2024-0113", 20, 30), ("Total due: 1,234.50 EUR", 20, 60)]
@@ -89,10 +91,9 @@ def test_markdown_writes_one_file_per_parsed_document(tmp_path):
 def test_tables_export_one_latest_row_per_document_in_each_format(tmp_path):
     store = LocalObjectStore(tmp_path / "outputs")
     ids = [f"{i:016x}" for i in range(3)]
-    for document_id in ids:
-        store.write_bytes(*row_bytes(document_id, 10.0, datetime(2024, 1, 1, tzinfo=UTC)))
-    store.write_bytes(f"{LAYOUT.tables}/{SCHEMA.name}/part-extra.parquet",
-                      row_bytes(ids[0], 42.0, datetime(2025, 1, 1, tzinfo=UTC))[1])  # a newer copy of ids[0]
+    writer = DeltaTableWriter(store, LAYOUT)
+    writer.commit([table_row(d, "10.00", datetime(2024, 1, 1, tzinfo=UTC)) for d in ids])
+    writer.commit([table_row(ids[0], "42.10", datetime(2025, 1, 1, tzinfo=UTC))])  # ids[0] re-run
     source = ExportSource(store, LAYOUT, lambda uri: b"")
     out = tmp_path / "export"
 
@@ -100,35 +101,37 @@ def test_tables_export_one_latest_row_per_document_in_each_format(tmp_path):
     assert sorted(parquet.column("document_id").to_pylist()) == ids
     amounts = dict(zip(parquet.column("document_id").to_pylist(), parquet.column("amount").to_pylist(),
                        strict=True))
-    assert amounts[ids[0]] == 42.0
+    assert amounts[ids[0]] == Decimal("42.1000")
 
     with EXPORTERS["csv"](source, out).files[0].open() as fh:
         rows = list(csv.DictReader(fh))
     assert sorted(r["document_id"] for r in rows) == ids
     confidence = json.loads(next(r for r in rows if r["document_id"] == ids[1])["field_confidence"])
     assert confidence["amount"] == 0.8
+    assert next(r for r in rows if r["document_id"] == ids[0])["amount"] == "42.1000"
 
     lines = EXPORTERS["jsonl"](source, out).files[0].read_text().splitlines()
     records = [json.loads(line) for line in lines]
     assert sorted(r["document_id"] for r in records) == ids
     assert isinstance(records[0]["field_confidence"], dict)
+    assert next(r for r in records if r["document_id"] == ids[0])["amount"] == 42.1, "a JSON number, exact"
 
 
-def test_one_unreadable_file_is_skipped_and_reported_the_rest_exported(tmp_path):
-    """A torn Parquet part and a parsed JSON that is not JSON each cost only themselves."""
+def test_one_unreadable_source_is_skipped_and_reported_the_rest_exported(tmp_path):
+    """A table folder not yet migrated to Delta and a parsed JSON that is not JSON each cost only themselves."""
     source, document_id = _store_with_one_document(tmp_path)
     store = source.store
     good = [f"{i:016x}" for i in range(2)]
-    for row_id in good:
-        store.write_bytes(*row_bytes(row_id, 10.0, datetime(2024, 1, 1, tzinfo=UTC)))
-    torn = f"{LAYOUT.tables}/{SCHEMA.name}/{'f' * 16}.parquet"
-    store.write_bytes(torn, b"PAR1 this is not a parquet file")
+    DeltaTableWriter(store, LAYOUT).commit([table_row(d, "10", datetime(2024, 1, 1, tzinfo=UTC)) for d in good])
+    key, data = row_bytes("f" * 16, 10.0, datetime(2024, 1, 1, tzinfo=UTC))
+    store.write_bytes(key.replace("/invoice/", "/receipt/"), data)  # the old layout, in another table
+    torn = f"{LAYOUT.tables}/receipt"
     store.write_bytes(LAYOUT.parsed_key("e" * 16), b'{"content": ')  # cut short
     DocumentRegistry(store, LAYOUT).put(DocumentRecord("e" * 16, "/nowhere.pdf", "0" * 64, 1, "x.pdf", "invoice"))
 
     parquet = EXPORTERS["parquet"](source, tmp_path / "export")
     assert parquet.records == 2 and [key for key, _ in parquet.skipped] == [torn]
-    assert "unreadable Parquet" in parquet.skipped[0][1]
+    assert "migrate-tables" in parquet.skipped[0][1]
 
     markdown = EXPORTERS["markdown"](source, tmp_path / "md")
     assert [p.name for p in markdown.files] == [f"{document_id}.md"]

@@ -25,3 +25,11 @@ def test_date_order_from_country_cues(text, day_first):
 def test_us_receipt_date_read_month_first():
     text = "Total $4.35\n1912 Pike Pl, Seattle, WA 98101\n6/10/2019"
     assert parse_date("6/10/2019", day_first=is_day_first(text)) == "2019-06-10"
+
+
+def test_dotted_dates_are_day_first_even_beside_dollars():
+    """08.05.2024 is 8 May wherever it is printed: the month-first convention writes slashes."""
+    text = "Invoice\nDate: 08.05.2024\nTotal $4,827.07"
+    assert is_day_first(text) is False  # the dollars alone point to month-first slashes...
+    assert parse_date("08.05.2024", day_first=is_day_first(text)) == "2024-05-08"  # ...not to dotted dates
+    assert parse_date("08/05/2024", day_first=is_day_first(text)) == "2024-08-05"

@@ -34,7 +34,11 @@ def test_tesseract_is_asked_only_when_enough_lines_are_suspect():
     assert korean.should_read_korean(suspects=5, lines=20) == korean.korean_available()
 
 
+NEEDS_SAMPLE = pytest.mark.skipif(not WATERMARK.exists(), reason=f"the shared Korean corpus is absent ({WATERMARK})")
+
+
 @pytest.mark.slow
+@NEEDS_SAMPLE
 def test_korean_page_is_read_with_tesseract():
     assert korean.korean_available(), "scripts/system-deps.sh installs tesseract-ocr and tesseract-ocr-kor"
     text = ocr_document(WATERMARK.read_bytes(), mime_type="image/png")["text"]
@@ -42,6 +46,7 @@ def test_korean_page_is_read_with_tesseract():
 
 
 @pytest.mark.slow
+@NEEDS_SAMPLE
 def test_without_tesseract_a_korean_page_fails_with_a_clear_reason(monkeypatch):
     """tesseract is installed here; its absence is simulated by reporting no languages."""
     monkeypatch.setattr(korean, "tesseract_languages", lambda: frozenset())

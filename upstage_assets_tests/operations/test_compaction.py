@@ -1,110 +1,78 @@
-"""Compaction: one-row files become parts, every document stays readable, newer copies win."""
+"""Delta maintenance: optimize + vacuum + checkpoint keep every row, exactly once, throughout."""
 
 import threading
-import time
-from datetime import UTC, datetime, timedelta
+from collections import Counter
+from datetime import UTC, datetime
 
-import pyarrow.dataset as ds
-
-from upstage_assets.exporters.base import ExportSource
-from upstage_assets.operations.compaction import PART_PREFIX, compact_tables
+from upstage_assets.operations.compaction import compact_tables
+from upstage_assets.storage.delta import TableLocation
 from upstage_assets.storage.object_store import LocalObjectStore
-from upstage_assets_tests.storage.rows import LAYOUT, SCHEMA, row_bytes
+from upstage_assets.storage.table_writer import DeltaTableWriter
+from upstage_assets.storage.tables import open_delta, read_tables
+from upstage_assets_tests.storage.rows import LAYOUT, SCHEMA, table_row
 
 
-def _fill(store, count: int, when: datetime) -> list[str]:
+def _fill(store, count: int, per_commit: int = 1) -> list[str]:
     ids = [f"{i:016x}" for i in range(count)]
-    for document_id in ids:
-        store.write_bytes(*row_bytes(document_id, 10.0, when))
+    writer = DeltaTableWriter(store, LAYOUT)
+    for start in range(0, count, per_commit):
+        writer.commit([table_row(d, "10.5", datetime.now(UTC)) for d in ids[start:start + per_commit]])
     return ids
 
 
-def test_small_files_become_one_part_with_every_row(tmp_path):
+def test_small_files_become_one_file_with_every_row_and_a_checkpoint(tmp_path):
     store = LocalObjectStore(tmp_path)
-    ids = _fill(store, 40, datetime.now(UTC))
-    (report,) = compact_tables(store, LAYOUT, rows_per_part=25)
+    ids = _fill(store, 30)
+    (report,) = compact_tables(store, LAYOUT, retention_hours=0)
+    assert report.files_before == 30 and report.files_after == 1 and report.rows == 30
+    assert report.files_vacuumed == 30, "the replaced small files are gone from the folder"
     folder = tmp_path / "tables" / SCHEMA.name
-    files = sorted(p.name for p in folder.glob("*.parquet"))
-    assert report.files_before == 40 and report.files_after == 2 == len(files)
-    assert all(name.startswith(PART_PREFIX) for name in files)
-    table = ds.dataset(folder, format="parquet").to_table()
-    assert sorted(table.column("document_id").to_pylist()) == ids
+    assert len(list(folder.glob("*.parquet"))) == 1
+    assert list((folder / "_delta_log").glob("*.checkpoint.parquet"))
+    assert sorted(read_tables(store, LAYOUT)[SCHEMA.name].column("document_id").to_pylist()) == ids
 
 
-def test_a_document_re_run_after_compaction_is_read_once_with_its_new_value(tmp_path):
+def test_the_default_retention_keeps_old_versions_readable(tmp_path):
     store = LocalObjectStore(tmp_path)
-    old = datetime.now(UTC) - timedelta(days=1)
-    ids = _fill(store, 5, old)
-    compact_tables(store, LAYOUT)
-    store.write_bytes(*row_bytes(ids[2], 99.0, datetime.now(UTC)))  # the pipeline re-ran one document
-    source = ExportSource(store, LAYOUT, lambda uri: b"")
-    rows = source.tables()[SCHEMA.name].to_pylist()
-    assert len(rows) == 5, "readers that dedupe see one row per document"
+    _fill(store, 5)
     (report,) = compact_tables(store, LAYOUT)
-    assert report.stale_rows_dropped == 1
-    table = ds.dataset(tmp_path / "tables" / SCHEMA.name, format="parquet").to_table()
-    assert table.num_rows == 5
-    assert len(list((tmp_path / "tables" / SCHEMA.name).glob("*.parquet"))) == 1
+    assert report.files_vacuumed == 0  # files of versions younger than a week stay for readers/time travel
+    old = open_delta(TableLocation(str(tmp_path / "tables" / SCHEMA.name)), version=2).to_pyarrow_table()
+    assert old.num_rows == 2
 
 
-def test_a_row_quarantined_later_is_dropped_from_the_parts(tmp_path):
+def test_readers_and_a_writer_during_compaction_see_every_document_once(tmp_path):
     store = LocalObjectStore(tmp_path)
-    ids = _fill(store, 4, datetime.now(UTC) - timedelta(hours=1))
-    compact_tables(store, LAYOUT)
-    store.write_bytes(*row_bytes(ids[0], 0.0, datetime.now(UTC), quarantine=True))
-    (report,) = compact_tables(store, LAYOUT)
-    table = ds.dataset(tmp_path / "tables" / SCHEMA.name, format="parquet").to_table()
-    assert sorted(table.column("document_id").to_pylist()) == ids[1:]
-    assert report.stale_rows_dropped == 1
-
-
-def test_the_dataset_stays_readable_while_compaction_runs(tmp_path):
-    store = LocalObjectStore(tmp_path)
-    ids = _fill(store, 300, datetime.now(UTC))
-    folder = tmp_path / "tables" / SCHEMA.name
-    seen: list[int] = []
+    ids = _fill(store, 60, per_commit=3)
+    seen: list[tuple[int, int]] = []
     errors: list[Exception] = []
     stop = threading.Event()
 
     def read_loop():
         while not stop.is_set():
             try:
-                table = ds.dataset(folder, format="parquet").to_table(columns=["document_id"])
-                seen.append(len(set(table.column("document_id").to_pylist())))
-            except FileNotFoundError:
-                continue  # listed then deleted between list and open: a retry sees the part
+                table = read_tables(store, LAYOUT)[SCHEMA.name]
+                counts = Counter(table.column("document_id").to_pylist())
+                seen.append((len(counts), max(counts.values())))
             except Exception as exc:  # pragma: no cover - the failure we look for
                 errors.append(exc)
-            time.sleep(0.001)
 
-    reader = threading.Thread(target=read_loop)
-    reader.start()
+    def write_loop():  # a pipeline run re-validating documents meanwhile
+        writer = DeltaTableWriter(store, LAYOUT)
+        for start in range(0, 12, 3):
+            writer.commit([table_row(d, "11", datetime.now(UTC)) for d in ids[start:start + 3]])
+
+    threads = [threading.Thread(target=read_loop), threading.Thread(target=write_loop)]
+    for thread in threads:
+        thread.start()
     try:
-        compact_tables(store, LAYOUT, rows_per_part=100)
+        compact_tables(store, LAYOUT)  # the default retention: a reader's open version stays readable
     finally:
+        threads[1].join()
         stop.set()
-        reader.join()
+        threads[0].join()
     assert not errors
-    assert seen and min(seen) == len(ids), "no reader ever saw a document missing"
-    assert len(list(folder.glob("*.parquet"))) == 3
-
-
-def test_the_parquet_io_manager_finds_a_partition_inside_a_compacted_part(tmp_path):
-    from dagster import DagsterInstance, build_input_context
-
-    from upstage_assets.defs.pipeline.keys import VALIDATED_DOCUMENTS
-    from upstage_assets.defs.pipeline.partitions import DOCUMENTS_PARTITIONS_NAME, documents_partitions
-    from upstage_assets.resources.io_managers import ParquetTableIOManager
-    from upstage_assets.resources.storage import StorageResource
-
-    store = LocalObjectStore(tmp_path / "outputs")
-    ids = _fill(store, 6, datetime.now(UTC))
-    compact_tables(store, LAYOUT)
-    manager = ParquetTableIOManager(storage=StorageResource(output_root=str(tmp_path / "outputs"),
-                                                            inbox=str(tmp_path / "inbox")))
-    with DagsterInstance.ephemeral() as instance:
-        instance.add_dynamic_partitions(DOCUMENTS_PARTITIONS_NAME, ids)
-        context = build_input_context(asset_key=VALIDATED_DOCUMENTS, partition_key=ids[3],
-                                      asset_partitions_def=documents_partitions, instance=instance)
-        tables = manager.load_input(context)
-    assert tables[SCHEMA.name].column("document_id").to_pylist() == [ids[3]]
+    assert seen and all(count == len(ids) and most == 1 for count, most in seen), "never missing, never twice"
+    final = read_tables(store, LAYOUT)[SCHEMA.name]
+    assert final.num_rows == len(ids)
+    assert {str(r["amount"]) for r in final.to_pylist() if r["document_id"] in ids[:12]} == {"11.0000"}

@@ -80,12 +80,12 @@ def materializations(instance: DagsterInstance, asset: AssetKey, partition: str)
 
 def rows_by_document(output: Path) -> dict[str, str]:
     """document_id -> 'validated' | 'quarantined' for every row written."""
-    import pyarrow.parquet as pq
+    from upstage_assets.operations.reporting import read_tables
 
     found = {}
     for area, label in (("tables", "validated"), ("quarantine", "quarantined")):
-        for path in (output / area).rglob("*.parquet"):
-            for document_id in pq.read_table(path, columns=["document_id"]).column("document_id").to_pylist():
+        for table in read_tables(output, area).values():
+            for document_id in table.column("document_id").to_pylist():
                 found[document_id] = label
     return found
 

@@ -111,3 +111,29 @@ def test_an_interrupt_on_the_step_thread_cancels_the_batch():
         bridge.run(batch)
     assert started.is_set() and cancelled.wait(timeout=10)
     assert time.monotonic() - begun < 30  # it did not sleep the batch out
+
+
+def test_what_the_batch_hands_over_while_it_unwinds_from_an_interrupt_is_still_logged():
+    """The batch's last table commit runs in its ``finally`` (``table_commits.py``): its rows are in
+    the table, so their materializations must reach the event log before the interrupt propagates."""
+    context = SlowContext()
+    context.release.set()
+    bridge = StepBridge()
+    deferred = DeferredContext(context, bridge)
+
+    def interrupt() -> None:
+        raise KeyboardInterrupt
+
+    async def batch() -> None:
+        try:
+            bridge.defer(interrupt)
+            await asyncio.sleep(30)
+        finally:
+            await asyncio.to_thread(time.sleep, 0.2)  # the commit (I/O, off the loop)
+            for i in range(3):
+                deferred.log_event(f"committed{i}")  # logged after it, in order
+
+    with pytest.raises(KeyboardInterrupt):
+        bridge.run(batch)
+    assert [e for e, _ in context.events] == ["committed0", "committed1", "committed2"]
+    assert {thread for _, thread in context.events} == {threading.get_ident()}

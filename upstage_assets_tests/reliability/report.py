@@ -169,7 +169,7 @@ def run_suite(workdir: Path, docs: int, with_corpus: bool, s3_objects: int, scen
               f"{chaos.killed_after}, {chaos.recovery_runs} recovery runs, {chaos.seconds}s", flush=True)
         spot = run_spot_scenario(workdir / "spot", scenario_docs, api_key=UPSTAGE_KEY)
         summary["spot"] = asdict(spot)
-        print(f"spot: {scenario_docs} documents, SIGTERM after {spot.validated_at_signal}, run "
+        print(f"spot: {scenario_docs} documents, SIGTERM after {spot.extracted_at_signal} extracted, run "
               f"{spot.interrupted_status} ({spot.failure_reason}), retried by the daemon: {spot.retried_by_daemon}, "
               f"final {spot.final_status}, {spot.seconds}s", flush=True)
         db = run_db_restart_scenario(workdir / "db", scenario_docs, api_key=UPSTAGE_KEY)

@@ -25,7 +25,7 @@ from pathlib import Path
 from dagster import DagsterInstance, DagsterRunStatus
 
 from upstage_assets.dagster_compat import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
-from upstage_assets.defs.pipeline.keys import VALIDATED_DOCUMENTS
+from upstage_assets.defs.pipeline.keys import KIE_FIELDS, VALIDATED_DOCUMENTS
 from upstage_assets.operations.local_instance import ensure_dagster_home
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -83,8 +83,13 @@ def run_worker_pid(instance: DagsterInstance, run_id: str) -> int | None:
     return None
 
 
-def interrupt_when(instance: DagsterInstance, validated_at_least: int, timeout_s: float) -> tuple[str, int]:
-    """SIGTERM the first run's worker once ``validated_at_least`` documents are done; (run id, done then)."""
+def interrupt_when(instance: DagsterInstance, extracted_at_least: int, timeout_s: float) -> tuple[str, int]:
+    """SIGTERM the first run's worker once ``extracted_at_least`` documents have their fields; (run id, count then).
+
+    Counted at ``kie_fields``, the last stage materialized per document: validated rows are
+    committed to the Delta table in batches and materialized after each commit, so counting
+    them would send the signal only once a whole batch is through.
+    """
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         runs = instance.get_runs()
@@ -92,13 +97,13 @@ def interrupt_when(instance: DagsterInstance, validated_at_least: int, timeout_s
         if run is not None:
             if run.status in FINISHED:
                 raise RuntimeError(f"run {run.run_id} ended ({run.status}) before it could be interrupted")
-            done = len(instance.get_materialized_partitions(VALIDATED_DOCUMENTS))
-            pid = run_worker_pid(instance, run.run_id) if done >= validated_at_least else None
+            done = len(instance.get_materialized_partitions(KIE_FIELDS))
+            pid = run_worker_pid(instance, run.run_id) if done >= extracted_at_least else None
             if pid is not None:
                 os.kill(pid, signal.SIGTERM)
                 return run.run_id, done
         time.sleep(0.2)
-    raise TimeoutError(f"no run reached {validated_at_least} validated documents in {timeout_s:.0f} s")
+    raise TimeoutError(f"no run reached {extracted_at_least} extracted documents in {timeout_s:.0f} s")
 
 
 def wait_for_retries(instance: DagsterInstance, run_id: str, documents: int, timeout_s: float) -> list[str]:
@@ -119,7 +124,7 @@ def wait_for_retries(instance: DagsterInstance, run_id: str, documents: int, tim
 class SpotReport:
     docs: int
     interruptions: int = 0
-    validated_at_signal: int = 0
+    extracted_at_signal: int = 0
     interrupted_status: str = ""
     failure_reason: str = ""
     retried_by_daemon: bool = False  # the daemon re-executed the run without anyone asking
@@ -162,8 +167,8 @@ def run_spot_scenario(workdir: Path, docs: int, *, api_key: str, latency_s: floa
             keys = register_documents(data / "inbox", data / "outputs", instance)
             with running_daemon(home, env, workdir / "daemon.log"):
                 launch_range_run(home, env, keys, concurrency=concurrency)
-                run_id, report.validated_at_signal = interrupt_when(
-                    instance, validated_at_least=max(1, docs // 4), timeout_s=120 + docs * 4)
+                run_id, report.extracted_at_signal = interrupt_when(
+                    instance, extracted_at_least=max(1, docs // 4), timeout_s=120 + docs * 4)
                 report.interruptions = 1
                 runs = wait_for_retries(instance, run_id, docs, timeout_s=200 + docs * 4)
             billed = billed_answers(emulator.url)

@@ -12,7 +12,6 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import pyarrow.parquet as pq
 import pytest
 from dagster import materialize
 
@@ -20,6 +19,7 @@ from upstage_assets.defs.pipeline.document_pipeline import build_document_pipeli
 from upstage_assets.defs.resources import build_resources
 from upstage_assets.ingest.folder import register_objects
 from upstage_assets.operations.backlog import unfinished_documents
+from upstage_assets.operations.reporting import read_tables
 from upstage_assets.settings import Settings
 from upstage_assets.storage.failures import read_failures
 from upstage_assets.storage.object_store import LocalObjectStore, ObjectInfo
@@ -39,8 +39,8 @@ def _sources() -> list[Path]:
 def _row_ids(output: Path) -> set[str]:
     ids: set[str] = set()
     for area in ("tables", "quarantine"):
-        for path in (output / area).rglob("*.parquet"):
-            ids |= set(pq.read_table(path, columns=["document_id"]).column("document_id").to_pylist())
+        for table in read_tables(output, area).values():
+            ids |= set(table.column("document_id").to_pylist())
     return ids
 
 

@@ -61,7 +61,7 @@ def test_reliability_suite_loses_nothing_duplicates_nothing_records_every_bad_in
     spot = report["spot"]  # SIGTERM to a real run worker; the daemon retries the run by itself
     assert spot["interrupted_status"] == "FAILURE" and spot["failure_reason"] == "UNEXPECTED_TERMINATION"
     assert spot["said_so"] and spot["retried_by_daemon"] and spot["final_status"] == "SUCCESS", spot
-    assert 0 < spot["validated_at_signal"] < SCENARIO_DOCUMENTS
+    assert 0 < spot["extracted_at_signal"] < SCENARIO_DOCUMENTS
     assert spot["lost"] == spot["duplicated"] == spot["processed_twice"] == spot["paid_twice"] == [], spot
     db = report["db"]  # PostgreSQL stopped and started under the run
     assert db["restarts"] == 1 and db["daemon_recovered"] and db["recovery_ok"], db

@@ -20,7 +20,7 @@ from upstage_assets.ingest.naming import document_id_for_bytes
 from upstage_assets.operations.evaluation import values_match
 from upstage_assets.samples import generate_samples
 from upstage_assets.settings import Settings
-from upstage_assets.storage.s3_dataset import read_output_tables_from_s3, s3_dataset, s3_filesystem
+from upstage_assets.storage.s3_dataset import read_output_tables_from_s3, s3_dataset
 from upstage_assets_tests.s3.conftest import Ticker
 
 FIRST_BATCH_PDFS = 18
@@ -92,7 +92,7 @@ def test_documents_uploaded_to_s3_come_back_as_parquet_on_s3(bucket, dagster_ins
     assert all(r["source_uri"].startswith(f"s3://{bucket.name}/inbox/") for r in rows.values())
     wrong = mismatches(rows, first)  # asserted at the end, after every S3 behaviour is checked
 
-    # pandas reads the same dataset through pyarrow's S3 file system.
+    # pandas reads the same table's current version as a pyarrow dataset.
     frame = s3_dataset(f"s3://{bucket.name}/outputs/tables/invoice", endpoint_url=bucket.endpoint).to_table().to_pandas()
     assert set(frame["document_id"]) == {i for i, r in rows.items() if r["schema_name"] == "invoice"}
 
@@ -127,8 +127,7 @@ def test_manifest_columns_reach_the_source_metadata_column_on_s3(bucket, dagster
     ticker = Ticker(defs.resolve_sensor_def("new_manifests"), dagster_instance, defs.resources["storage"])
     run_until_idle(ticker, defs.resolve_job_def("process_documents"), dagster_instance)
 
-    fs = s3_filesystem(bucket.endpoint)
-    [row] = read_output_tables_from_s3(f"s3://{bucket.name}/outputs", filesystem=fs)["invoice"].to_pylist()
+    [row] = read_output_tables_from_s3(f"s3://{bucket.name}/outputs", endpoint_url=bucket.endpoint)["invoice"].to_pylist()
     assert row["document_id"] == document_id_for_bytes(sample.path.read_bytes())
     assert dict(row["source_metadata"]) == {"customer_id": "C-42"}
     assert row["source_uri"] == f"s3://{bucket.name}/archive/2024/doc.pdf"

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import io
 import json
 
 import pyarrow as pa
-import pyarrow.parquet as pq
 import pytest
 from dagster import AssetIn, StaticPartitionsDefinition, asset, materialize
 
@@ -99,18 +97,23 @@ def test_parquet_tables_are_written_once_and_read_back_with_pyarrow_from_s3(buck
     assert "outputs/not_a_table.parquet" not in bucket.keys()
 
 
-def test_per_document_parquet_objects_read_back_as_one_dataset_per_schema(bucket):
-    from upstage_assets.storage.s3_dataset import read_output_tables_from_s3, s3_filesystem
+def test_delta_tables_read_back_as_one_table_per_schema(bucket):
+    from datetime import UTC, datetime
+
+    from upstage_assets.storage.layout import OutputLayout
+    from upstage_assets.storage.s3_dataset import read_output_tables_from_s3
+    from upstage_assets.storage.table_writer import DeltaTableWriter, TableRow
 
     root = f"s3://{bucket.name}/outputs"
     assert read_output_tables_from_s3(root, endpoint_url=bucket.endpoint) == {}
-    for schema, ids in {"invoice": ["a", "b", "c"], "receipt": ["d"]}.items():
-        for document_id in ids:
-            buffer = io.BytesIO()
-            pq.write_table(pa.table({"document_id": [document_id], "total": [1.0]}), buffer)
-            bucket.put(f"outputs/tables/{schema}/{document_id}.parquet", buffer.getvalue())
+    now = datetime.now(UTC)
+    rows = [TableRow(document_id, schema, pa.table({"document_id": [document_id], "total": [1.0],
+                                                    "processed_at": pa.array([now], pa.timestamp("us", tz="UTC"))}),
+                     False)
+            for schema, ids in {"invoice": ["a", "b", "c"], "receipt": ["d"]}.items() for document_id in ids]
+    DeltaTableWriter(bucket.storage().output_store(), OutputLayout()).commit(rows)
     bucket.put("outputs/tables/empty/", b"")
-    tables = read_output_tables_from_s3(root, filesystem=s3_filesystem(bucket.endpoint))
+    tables = read_output_tables_from_s3(root, endpoint_url=bucket.endpoint)
     assert set(tables) == {"invoice", "receipt"}
     assert sorted(tables["invoice"].column("document_id").to_pylist()) == ["a", "b", "c"]
     frame = read_table_from_s3(f"{root}/tables/invoice", endpoint_url=bucket.endpoint).to_pandas()

@@ -26,7 +26,7 @@ class Scanner:
 
     def scan(self) -> S3ScanResult:
         result = scan_s3_inbox(self.storage.inbox_store(), self.storage.output_store(), self.storage.registry(),
-                               cursor=self.cursor, known_ids=lambda: set(self.partitions),
+                               cursor=self.cursor, is_partition=lambda document_id: document_id in self.partitions,
                                default_schema="invoice", limits=self.limits)
         self.cursor = result.cursor
         self.partitions += result.new_ids

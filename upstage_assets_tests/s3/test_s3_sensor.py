@@ -93,3 +93,25 @@ def test_process_inbox_once_follows_the_s3_cursor_across_budgeted_ticks(bucket, 
     failures = read_failures(storage.output_store(), storage.layout).to_pylist()
     assert sorted(f["error_code"] for f in failures) == ["unsupported_type"] * 5
     assert all(f["source_uri"].startswith(f"s3://{bucket.name}/inbox/") for f in failures)
+
+
+def test_a_tick_looks_up_only_the_ids_it_read_never_every_partition(bucket, dagster_instance, monkeypatch):
+    """The cost of a tick follows the new documents: no full partition load (issue 16)."""
+    dagster_instance.add_dynamic_partitions("documents", [f"known-{n:05d}" for n in range(2000)])
+    for n in range(3):
+        bucket.put(f"inbox/n{n}.pdf", doc(n))
+    asked: list[str] = []
+    real = dagster_instance.has_dynamic_partition
+
+    def has_dynamic_partition(name: str, key: str) -> bool:
+        asked.append(key)
+        return real(name, key)
+
+    def every_partition(*_args, **_kwargs):
+        raise AssertionError("a tick must not load every partition")
+
+    monkeypatch.setattr(dagster_instance, "has_dynamic_partition", has_dynamic_partition)
+    monkeypatch.setattr(dagster_instance, "get_dynamic_partitions", every_partition)
+    data = Ticker(build_s3_documents_sensor(Settings()), dagster_instance, bucket.storage()).tick(apply=False)
+    assert sorted(asked) == sorted(document_id_for_bytes(doc(n)) for n in range(3))
+    assert sum(int(r.tags["upstage_assets/documents"]) for r in data.run_requests) == 3

@@ -1,50 +1,111 @@
-"""The one table reader: every reader sees one current row per document, quarantined ones removed."""
+"""The Delta tables: MERGE on document_id, newest wins, the quarantine move, one reader for all."""
 
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 
+import pytest
 from dagster import StaticPartitionsDefinition, build_input_context
 
 from upstage_assets.defs.pipeline.keys import VALIDATED_DOCUMENTS
 from upstage_assets.exporters.base import ExportSource
-from upstage_assets.operations.compaction import compact_tables
 from upstage_assets.operations.reporting import read_tables as reporting_tables
 from upstage_assets.resources.io_managers import ParquetTableIOManager
 from upstage_assets.resources.storage import StorageResource
 from upstage_assets.storage.object_store import LocalObjectStore
-from upstage_assets_tests.storage.rows import LAYOUT, SCHEMA, row_bytes
+from upstage_assets.storage.table_writer import DeltaTableWriter
+from upstage_assets.storage.tables import LegacyTableLayout, open_delta, read_tables
+from upstage_assets_tests.storage.rows import LAYOUT, SCHEMA, row_bytes, table_row
+
+NOW = datetime.now(UTC)
 
 
-def _compacted_then_quarantined(root):
-    """Four documents compacted into a part, then one re-run and quarantined, one re-run with a new value."""
-    store = LocalObjectStore(root)
-    ids = [f"{i:016x}" for i in range(4)]
-    for document_id in ids:
-        store.write_bytes(*row_bytes(document_id, 10.0, datetime.now(UTC) - timedelta(hours=1)))
-    compact_tables(store, LAYOUT)
-    store.write_bytes(*row_bytes(ids[0], 0.0, datetime.now(UTC), quarantine=True))
-    store.write_bytes(*row_bytes(ids[1], 99.0, datetime.now(UTC)))
-    return store, ids
-
-
-def _rows(table):
+def _amounts(table):
     return {r["document_id"]: r["amount"] for r in table.to_pylist()}
 
 
-def test_the_io_manager_drops_a_compacted_row_quarantined_later(tmp_path):
-    """Bug 2: load_input used to return the quarantined document as validated."""
-    store, ids = _compacted_then_quarantined(tmp_path)
+def _ids(store, area):
+    tables = read_tables(store, LAYOUT, area=area)
+    return sorted(tables[SCHEMA.name].column("document_id").to_pylist()) if SCHEMA.name in tables else []
+
+
+def _rerun_and_quarantine(root):
+    """Four documents validated, then one re-run and quarantined, one re-run with a new amount."""
+    store = LocalObjectStore(root)
+    writer = DeltaTableWriter(store, LAYOUT)
+    ids = [f"{i:016x}" for i in range(4)]
+    writer.commit([table_row(d, "10.00", NOW - timedelta(hours=1)) for d in ids])
+    writer.commit([table_row(ids[0], 0, NOW, quarantine=True), table_row(ids[1], "99.10", NOW)])
+    return store, ids
+
+
+def test_a_rerun_is_an_upsert_and_a_quarantined_document_moves(tmp_path):
+    store, ids = _rerun_and_quarantine(tmp_path)
+    assert _amounts(read_tables(store, LAYOUT)[SCHEMA.name]) == {
+        ids[1]: Decimal("99.1000"), ids[2]: Decimal("10.0000"), ids[3]: Decimal("10.0000")}
+    assert _ids(store, LAYOUT.quarantine) == [ids[0]]
+    # validated again later: back in the table, out of the quarantine
+    DeltaTableWriter(store, LAYOUT).commit([table_row(ids[0], "5", NOW + timedelta(seconds=1))])
+    assert _ids(store, LAYOUT.tables) == sorted(ids)
+    assert _ids(store, LAYOUT.quarantine) == []
+
+
+def test_an_older_row_never_replaces_a_newer_one(tmp_path):
+    """Two runs committing the same document out of order keep the newest (processed_at)."""
+    store = LocalObjectStore(tmp_path)
+    writer = DeltaTableWriter(store, LAYOUT)
+    writer.commit([table_row("a" * 16, "2", NOW)])
+    writer.commit([table_row("a" * 16, "1", NOW - timedelta(minutes=5))])
+    writer.commit([table_row("a" * 16, 0, NOW - timedelta(minutes=5), quarantine=True)])
+    assert _amounts(read_tables(store, LAYOUT)[SCHEMA.name]) == {"a" * 16: Decimal("2.0000")}
+    assert _ids(store, LAYOUT.quarantine) == ["a" * 16]  # the older quarantine row is kept there, not moved
+
+
+def test_the_io_manager_reads_one_partition_and_drops_quarantined_documents(tmp_path):
+    store, ids = _rerun_and_quarantine(tmp_path)
     manager = ParquetTableIOManager(storage=StorageResource(output_root=str(tmp_path), inbox=str(tmp_path / "in")))
     whole = manager.load_input(build_input_context(asset_key=VALIDATED_DOCUMENTS))[SCHEMA.name]
-    assert _rows(whole) == {ids[1]: 99.0, ids[2]: 10.0, ids[3]: 10.0}
-    some = manager.load_input(build_input_context(
-        asset_key=VALIDATED_DOCUMENTS, partition_key=ids[0], asset_partitions_def=StaticPartitionsDefinition(ids)))
-    assert some.get(SCHEMA.name) is None or some[SCHEMA.name].num_rows == 0
+    assert sorted(whole.column("document_id").to_pylist()) == sorted(ids[1:])
+    partitions = StaticPartitionsDefinition(ids)
+    gone = manager.load_input(build_input_context(asset_key=VALIDATED_DOCUMENTS, partition_key=ids[0],
+                                                  asset_partitions_def=partitions))
+    assert gone[SCHEMA.name].num_rows == 0
+    one = manager.load_input(build_input_context(asset_key=VALIDATED_DOCUMENTS, partition_key=ids[3],
+                                                 asset_partitions_def=partitions))
+    assert one[SCHEMA.name].column("document_id").to_pylist() == [ids[3]]
 
 
 def test_every_reader_agrees(tmp_path):
-    """Bug 3: exporters, reporting and the IO manager read the same rows (one reader)."""
-    store, ids = _compacted_then_quarantined(tmp_path)
-    expected = {ids[1]: 99.0, ids[2]: 10.0, ids[3]: 10.0}
-    assert _rows(ExportSource(store, LAYOUT, lambda uri: b"").tables()[SCHEMA.name]) == expected
-    assert _rows(reporting_tables(tmp_path)[SCHEMA.name]) == expected
+    """Exporters, reporting and the IO manager read the same rows (one reader)."""
+    store, ids = _rerun_and_quarantine(tmp_path)
+    expected = _amounts(read_tables(store, LAYOUT)[SCHEMA.name])
+    assert _amounts(ExportSource(store, LAYOUT, lambda uri: b"").tables()[SCHEMA.name]) == expected
+    assert _amounts(reporting_tables(tmp_path)[SCHEMA.name]) == expected
     assert [r["document_id"] for r in reporting_tables(tmp_path, "quarantine")[SCHEMA.name].to_pylist()] == [ids[0]]
+
+
+def test_each_batch_is_one_version_and_time_travel_reads_an_old_one(tmp_path):
+    store, ids = _rerun_and_quarantine(tmp_path)
+    location_uri = str(tmp_path / "tables" / SCHEMA.name)
+    from upstage_assets.storage.delta import TableLocation
+
+    first = open_delta(TableLocation(location_uri), version=1).to_pyarrow_table()
+    assert sorted(first.column("document_id").to_pylist()) == sorted(ids)
+    assert open_delta(TableLocation(location_uri)).version() == 2  # create, batch 1, batch 2 (+ move)
+
+
+def test_an_unmigrated_folder_is_named_not_misread(tmp_path):
+    store = LocalObjectStore(tmp_path)
+    store.write_bytes(*row_bytes("b" * 16, 1.0, NOW))
+    with pytest.raises(LegacyTableLayout, match="migrate-tables"):
+        read_tables(store, LAYOUT)
+    skipped: list[tuple[str, str]] = []
+    assert read_tables(store, LAYOUT, on_unreadable=lambda k, r: skipped.append((k, r))) == {}
+    assert skipped and "migrate-tables" in skipped[0][1]
+
+
+def test_a_schema_name_cannot_lead_the_table_outside_its_area(tmp_path):
+    from upstage_assets.errors import UnsafeDocumentKey
+    from upstage_assets.storage.delta import table_location
+
+    with pytest.raises(UnsafeDocumentKey):
+        table_location(LocalObjectStore(tmp_path), LAYOUT.tables, "../registry")

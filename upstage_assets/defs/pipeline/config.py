@@ -21,6 +21,8 @@ class DocumentPipelineConfig(Config):
         default=None, ge=1,
         description="documents in flight in one step; default: 8 on the local engine (CPU/GPU-bound), and on "
                     "the Upstage API the client's max_in_flight (enough documents to keep the rate limit busy)")
+    table_commit_every: int = Field(
+        default=8, ge=1, description="validated documents per Delta commit (a commit also ends every step)")
     max_document_bytes: int = Field(default=100 * 1024 * 1024, description="refuse larger documents")
     max_pages: int = Field(default=2000, description="refuse documents with more pages")
     max_pixels_per_page: int = Field(default=200_000_000, description="refuse larger images")

@@ -15,7 +15,6 @@ schema change) reads the earlier stages from storage.
 import asyncio
 import time
 import traceback
-from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -30,7 +29,6 @@ from dagster import (
     AssetOut,
     AssetsDefinition,
     BackfillPolicy,
-    DagsterExecutionInterruptedError,
     Failure,
     MetadataValue,
     multi_asset,
@@ -39,10 +37,15 @@ from dagster import (
 from upstage_assets.dagster_compat import DATA_VERSION_TAG
 from upstage_assets.defs.pipeline.config import DocumentPipelineConfig
 from upstage_assets.defs.pipeline.keys import KIE_FIELDS, PARSED_LAYOUTS, RAW_DOCUMENTS, VALIDATED_DOCUMENTS
-from upstage_assets.defs.pipeline.metadata import to_metadata
+from upstage_assets.defs.pipeline.metadata import column_schema, to_metadata
+from upstage_assets.defs.pipeline.outcomes import (
+    DocumentOutcome,
+    batch_summary,
+    say_pending_budget,
+    stop_for_shutdown,
+)
 from upstage_assets.defs.pipeline.partitions import documents_partitions
 from upstage_assets.defs.pipeline.progress import (
-    billed_totals,
     publish_api_state,
     publish_bookkeeping,
     publish_progress,
@@ -59,6 +62,7 @@ from upstage_assets.defs.pipeline.stages import (
     run_validate,
 )
 from upstage_assets.defs.pipeline.step_bridge import DeferredContext, StepBridge
+from upstage_assets.defs.pipeline.table_commits import DEFAULT_COMMIT_EVERY, PendingRow, TableCommits
 from upstage_assets.defs.pipeline.unstored_failures import keep_unstored_failure
 from upstage_assets.deploy.k8s_gpu import gpu_op_tags
 from upstage_assets.errors import BudgetExceeded, DocumentError, InternalError, UnsafeDocumentKey
@@ -67,6 +71,7 @@ from upstage_assets.resources.local_engine import LocalEngineResource
 from upstage_assets.schemas.extraction import BUILTIN_SCHEMAS, ExtractionSchema, load_schema
 from upstage_assets.settings import Settings
 from upstage_assets.storage.failures import clear_failure, failure_row, store_failure_row
+from upstage_assets.storage.table_writer import DeltaTableWriter
 from upstage_assets.upstage_api.errors import UpstageError
 from upstage_assets.upstage_api.parser import ParseOptions
 
@@ -121,26 +126,16 @@ def _document_name(state: DocumentState) -> str | None:
     return state.record.filename if state.record else (state.raw or {}).get("filename")
 
 
-@dataclass
-class DocumentOutcome:
-    document_id: str
-    completed: list[AssetKey]
-    error: DocumentError | None = None
-    failed_stage: AssetKey | None = None
-    pages_billed: dict[str, int] = field(default_factory=dict)  # per product (storage.billing)
-    cost_usd: float = 0.0
-    possibly_billed_twice: int = 0
-    quarantined: bool = False
-    stopped: str | None = None  # a shutdown stopped it: "not started", "between stages" or "abandoned"
-    began: bool = False  # it held a concurrency slot (its stages were under way)
-
-    def bill(self, metadata: dict[str, Any]) -> None:
-        """Add a stage's billing figures (the ``ProductUsage.metadata`` keys) to this document's."""
-        product = metadata.get("product")
-        if product:
-            self.pages_billed[product] = self.pages_billed.get(product, 0) + int(metadata.get("pages_billed") or 0)
-            self.cost_usd += float(metadata.get("estimated_cost_usd") or 0.0)
-            self.possibly_billed_twice += int(metadata.get("possibly_billed_twice") or 0)
+def _with_column_schema(materialization: AssetMaterialization, env: StageEnv,
+                        state: DocumentState) -> AssetMaterialization:
+    """The row's table schema (types, descriptions from the JSON schema) shown in the UI."""
+    row = state.table_row
+    assert row is not None
+    properties = env.schema_for((state.raw or {}).get("schema")).properties if not row.quarantined else {}
+    return AssetMaterialization(asset_key=materialization.asset_key, partition=materialization.partition,
+                                tags=materialization.tags,
+                                metadata={**materialization.metadata,
+                                          "dagster/column_schema": column_schema(row.table.schema, properties)})
 
 
 async def _process_document(context: DeferredContext, env: StageEnv, document_id: str,
@@ -183,10 +178,16 @@ async def _document_stages(context: DeferredContext, env: StageEnv, document_id:
                 outcome.bill(metadata)
                 outcome.quarantined = outcome.quarantined or metadata.get("status") == "quarantined"
                 data_version = _data_version(asset_key, state)
-                context.log_event(AssetMaterialization(  # written by the step's thread, patiently (bookkeeping.py)
+                materialization = AssetMaterialization(
                     asset_key=asset_key, partition=document_id,
                     tags={DATA_VERSION_TAG: data_version} if data_version else None,
-                    metadata=to_metadata({"document": _document_name(state), **metadata})))
+                    metadata=to_metadata({"document": _document_name(state), **metadata}))
+                if asset_key == VALIDATED_DOCUMENTS and state.table_row is not None:
+                    materialization = _with_column_schema(materialization, env, state)
+                    outcome.pending = PendingRow(document_id, state.table_row, materialization,
+                                                 extra_rows=list(state.extra_table_rows))
+                else:
+                    context.log_event(materialization)  # written by the step's thread, patiently (bookkeeping.py)
             except DocumentError as exc:
                 await _record_document_failure(context, env, state, asset_key, exc, outcome)
                 return outcome
@@ -260,17 +261,33 @@ async def _retry_api_failures(context: DeferredContext, env: StageEnv, selected:
 
 async def _process_batch(context: DeferredContext, env: StageEnv, keys: list[str],
                          selected: set[AssetKey], concurrency: int, skips: dict[str, set[AssetKey]],
-                         shutdown: BatchShutdown, retry_rounds: int = 0) -> list[DocumentOutcome]:
+                         shutdown: BatchShutdown, retry_rounds: int = 0,
+                         commit_every: int = DEFAULT_COMMIT_EVERY) -> list[DocumentOutcome]:
     semaphore = asyncio.Semaphore(concurrency)
     started = time.monotonic()
     outcomes: list[DocumentOutcome] = []
+    by_id: dict[str, DocumentOutcome] = {}
+    queued: set[str] = set()  # documents whose row is with the table commits
+
+    async def commit_failed(document_id: str, error: DocumentError) -> None:
+        outcome = by_id[document_id]
+        if VALIDATED_DOCUMENTS in outcome.completed:
+            outcome.completed.remove(VALIDATED_DOCUMENTS)
+        await _record_document_failure(context, env, DocumentState(document_id), VALIDATED_DOCUMENTS, error, outcome)
+
+    commits = TableCommits(context, DeltaTableWriter(env.store, env.layout), commit_failed, commit_every)
     try:
         tasks = [asyncio.create_task(_process_document(context, env, key, selected, semaphore, skips.get(key),
                                                        shutdown))
                  for key in keys]
         shutdown.track(tasks)
         for done, task in enumerate(asyncio.as_completed(tasks), start=1):
-            outcomes.append(await task)
+            outcome = await task
+            outcomes.append(outcome)
+            by_id[outcome.document_id] = outcome
+            if outcome.pending is not None:
+                queued.add(outcome.document_id)
+                await commits.add(outcome.pending)
             if done % 10 == 0 or done == len(keys):
                 elapsed = time.monotonic() - started
                 rate = done / elapsed if elapsed else 0.0
@@ -279,9 +296,17 @@ async def _process_batch(context: DeferredContext, env: StageEnv, keys: list[str
                 context.defer(publish_progress, list(outcomes), len(keys), elapsed)
         if retry_rounds:
             await _retry_api_failures(context, env, selected, semaphore, outcomes, skips, retry_rounds, shutdown)
+            for outcome in outcomes:  # rows the retry rounds validated are committed like the others
+                by_id[outcome.document_id] = outcome
+                if outcome.pending is not None and outcome.document_id not in queued:
+                    queued.add(outcome.document_id)
+                    await commits.add(outcome.pending)
             context.defer(publish_progress, list(outcomes), len(keys), time.monotonic() - started)
     finally:
-        await env.parser.aclose()
+        try:
+            await commits.flush()  # what was validated is committed and logged, even on the way out
+        finally:
+            await env.parser.aclose()
     return outcomes
 
 
@@ -305,48 +330,6 @@ def _build_env(context: DeferredContext, config: DocumentPipelineConfig, setting
                     prices=parser_resource.product_prices(ParseOptions(ocr=config.ocr).mode))
 
 
-def _summary(outcomes: list[DocumentOutcome], seconds: float) -> dict[str, Any]:
-    failed = [o for o in outcomes if o.error and not isinstance(o.error, BudgetExceeded)]
-    pending = [o for o in outcomes if isinstance(o.error, BudgetExceeded)]
-    return {"documents": len(outcomes),
-            "succeeded": sum(1 for o in outcomes if o.error is None and o.stopped is None),
-            "failed": len(failed), "pending_budget": len(pending),
-            "stopped_by_shutdown": sum(1 for o in outcomes if o.stopped is not None),
-            "quarantined": sum(1 for o in outcomes if o.quarantined),
-            **billed_totals(outcomes), "seconds": round(seconds, 2),
-            "docs_per_second": round(len(outcomes) / seconds, 2) if seconds else None}
-
-
-def _stop_for_shutdown(context: AssetExecutionContext, shutdown: BatchShutdown,
-                       outcomes: list[DocumentOutcome]) -> None:
-    """Say what the interrupted batch leaves behind, then end the step as interrupted (retried)."""
-    stopped: dict[str, list[str]] = {}
-    for o in outcomes:
-        if o.stopped:
-            stopped.setdefault(o.stopped, []).append(o.document_id)
-    finished = sum(1 for o in outcomes if o.stopped is None)
-    context.log.warning(
-        f"{shutdown.signal_name or 'a stop signal'} received: stopped taking documents. {finished} documents "
-        f"finished in this run and are materialized; {len(stopped.get('between stages', []))} stopped after the "
-        f"stage in flight, {len(stopped.get('not started', []))} not started, "
-        f"{len(stopped.get('abandoned', []))} abandoned after the {shutdown.grace_s:.0f} s grace period "
-        f"{sorted(stopped.get('abandoned', []))[:20]}. They resume at their stage when the run is retried "
-        "(or with `upstage-assets retry-failed`).")
-    raise DagsterExecutionInterruptedError()
-
-
-def _say_pending_budget(context: AssetExecutionContext, outcomes: list[DocumentOutcome]) -> None:
-    """Documents the budget kept back were not sent and are not failed: the run says so, once."""
-    pending = [o for o in outcomes if isinstance(o.error, BudgetExceeded)]
-    if not pending:
-        return
-    first = pending[0].error.message if pending[0].error else ""
-    context.log.warning(
-        f"{len(pending)} documents were not sent: the spend limit was reached ({first}). They stay pending, "
-        "not failed; nothing was paid for them. Raise the limit (budget_per_run_usd / budget_per_day_usd of "
-        "the parser resource), then run `upstage-assets retry-failed`: what was already done is not sent again.")
-
-
 def run_document_pipeline(context: AssetExecutionContext, config: DocumentPipelineConfig, settings: Settings):
     """The step: every wanted document through the selected stages; a check result; failures last."""
     keys = documents_wanted(context.run.tags, list(context.partition_keys))  # recovery runs skip done ones
@@ -368,15 +351,15 @@ def run_document_pipeline(context: AssetExecutionContext, config: DocumentPipeli
     shutdown = BatchShutdown(grace_s=settings.shutdown_grace_s)
     with stop_signals_drain(shutdown):  # signals reach the batch's loop on its thread (call_soon_threadsafe)
         outcomes = bridge.run(lambda: _process_batch(deferred, env, keys, selected, concurrency, skips, shutdown,
-                                                     config.api_retry_rounds))
+                                                     config.api_retry_rounds, config.table_commit_every))
     publish_rate_limits(context, env.parser)
-    summary = {**_summary(outcomes, time.monotonic() - started), "bookkeeping_calls": bridge.deferred,
+    summary = {**batch_summary(outcomes, time.monotonic() - started), "bookkeeping_calls": bridge.deferred,
                "bookkeeping_seconds": round(bridge.busy_s, 2)}
     publish_bookkeeping(context, bridge.deferred, bridge.busy_s)
     context.log.info(f"batch summary: {summary}")
-    _say_pending_budget(context, outcomes)
+    say_pending_budget(context, outcomes)
     if shutdown.requested:
-        _stop_for_shutdown(context, shutdown, outcomes)
+        stop_for_shutdown(context, shutdown, outcomes)
 
     if VALIDATED_DOCUMENTS in selected:
         validated = [o for o in outcomes if VALIDATED_DOCUMENTS in o.completed]
@@ -422,8 +405,8 @@ def build_document_pipeline(settings: Settings) -> AssetsDefinition:
             "validated_documents": AssetOut(
                 key=VALIDATED_DOCUMENTS, is_required=False, io_manager_key="parquet_table_io_manager",
                 code_version=f"schemas-{_builtin_schema_versions()}",
-                description="Typed rows in Parquet (one table per schema, with lineage columns); rows that fail "
-                            "validation go to the quarantine table with the reason."),
+                description="Typed rows in Delta Lake tables (tables/<schema>, one row per document, with lineage "
+                            "columns); rows that fail validation go to the quarantine/<schema> table with the reason."),
         },
         internal_asset_deps={
             "raw_documents": set(), "parsed_layouts": {RAW_DOCUMENTS},

@@ -2,20 +2,18 @@
 
 Each stage reads what the previous one stored (or gets it handed over in memory when both
 run in the same step), does its work, stores its result atomically and returns the
-metadata shown in the UI. Errors are ``DocumentError``s; the caller records them.
+metadata shown in the UI. ``run_validate`` stores nothing itself: its row goes to the Delta
+tables with the rest of a batch (``defs/pipeline/table_commits.py``). Errors are ``DocumentError``s; the caller records them.
 """
 
 from __future__ import annotations
 
 import asyncio
-import io
 import json
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
-
-import pyarrow.parquet as pq
 
 from upstage_assets.errors import (
     ContentChanged,
@@ -28,9 +26,11 @@ from upstage_assets.ingest.naming import sha256_hex
 from upstage_assets.inspection import DocumentLimits, inspect_document
 from upstage_assets.schemas.extraction import ExtractionSchema
 from upstage_assets.storage.billing import EXTRACTION, PARSE, ProductUsage, write_usage
+from upstage_assets.storage.delta import table_location
 from upstage_assets.storage.layout import OutputLayout
 from upstage_assets.storage.object_store import ObjectStore
 from upstage_assets.storage.registry import DocumentRecord, DocumentRegistry
+from upstage_assets.storage.table_writer import TableRow
 from upstage_assets.unicode_text import valid_text, valid_unicode
 from upstage_assets.upstage_api.parser import DocumentParser, ParseOptions, SourceDocument
 from upstage_assets.upstage_api.usage import pages_billed as response_pages_billed
@@ -66,6 +66,8 @@ class DocumentState:
     parsed: dict[str, Any] | None = None
     kie: dict[str, Any] | None = None
     metadata: dict[str, dict[str, Any]] = field(default_factory=dict)
+    table_row: TableRow | None = None  # the validated/quarantine row, committed by the step in a batch
+    extra_table_rows: list[TableRow] = field(default_factory=list)  # rows of further schemas of the bytes
 
 
 async def _write_json(env: StageEnv, key: str, obj: Any) -> str:
@@ -237,13 +239,13 @@ async def run_validate(env: StageEnv, state: DocumentState) -> dict[str, Any]:
             kie = await ensure_kie(env, state)
         else:
             kie = await _read_json(env, env.layout.kie_key(state.document_id, name), "kie_fields", state.document_id)
-        metadata = await _validate_one(env, state, record, name, kie)
+        metadata = await _validate_one(env, state, record, name, kie, primary=index == 0)
         shown = shown or metadata
     return shown
 
 
 async def _validate_one(env: StageEnv, state: DocumentState, record: DocumentRecord, name: str,
-                        kie: dict[str, Any]) -> dict[str, Any]:
+                        kie: dict[str, Any], *, primary: bool) -> dict[str, Any]:
     raw = await ensure_raw(env, state)
     schema = env.schema_for(name)
     parsed = state.parsed if state.parsed is not None else await ensure_parsed(env, state)
@@ -257,13 +259,12 @@ async def _validate_one(env: StageEnv, state: DocumentState, record: DocumentRec
         raise UpstreamMissing(f"kie_fields of {state.document_id} was extracted with schema version "
                               f"{kie.get('schema_version')}, the schema is now {schema.version}: re-run kie_fields")
     outcome = validate_fields(kie["fields"], schema, lineage)
-    buffer = io.BytesIO()
-    pq.write_table(outcome.table, buffer)
-    table_key = env.layout.table_key(schema.name, state.document_id)
-    quarantine_key = env.layout.quarantine_key(schema.name, state.document_id)
-    keep, drop = (quarantine_key, table_key) if outcome.quarantined else (table_key, quarantine_key)
-    path = await asyncio.to_thread(env.store.write_bytes, keep, buffer.getvalue())
-    await asyncio.to_thread(env.store.delete, drop)
+    row = TableRow(state.document_id, schema.name, outcome.table, outcome.quarantined)
+    if primary:
+        state.table_row = row
+    else:
+        state.extra_table_rows.append(row)
+    area = env.layout.quarantine if outcome.quarantined else env.layout.tables
     return {"status": "quarantined" if outcome.quarantined else "validated", "rows": 1,
             "reasons": "; ".join(outcome.reasons) or "none", "table": schema.name,
-            "pages_billed_total": pages_billed, "path": path}
+            "pages_billed_total": pages_billed, "path": table_location(env.store, area, schema.name).uri}

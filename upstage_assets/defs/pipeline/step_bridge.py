@@ -27,6 +27,7 @@ from upstage_assets.defs.pipeline.bookkeeping import log_event_patiently
 T = TypeVar("T")
 _DONE = object()
 POLL_S = 0.2  # the step thread wakes this often, so Dagster's interrupts (SIGTERM/SIGINT) are seen
+UNWIND_S = 30.0  # after an interrupt: how long the step's thread keeps logging what the unwinding batch hands over
 
 
 class StepBridge:
@@ -59,7 +60,8 @@ class StepBridge:
 
         A deferred call that raises does not stop the batch; the first such error is raised here
         once the batch is over. An interrupt raised in this thread (Dagster maps SIGTERM/SIGINT to
-        one) cancels the batch, waits for it to unwind, and propagates.
+        one) cancels the batch and, while it unwinds (up to ``UNWIND_S``), still makes the calls it
+        hands over (the materializations of the rows its last table commit holds), then propagates.
         """
         box: dict[str, Any] = {}
 
@@ -77,26 +79,12 @@ class StepBridge:
 
         thread = threading.Thread(target=worker, name="document-pipeline", daemon=True)
         thread.start()
-        first_error: BaseException | None = None
         try:
-            while True:
-                try:
-                    item = self._queue.get(timeout=POLL_S)
-                except queue.Empty:
-                    continue
-                if item is _DONE:
-                    break
-                fn, args, kwargs = item
-                began = time.perf_counter()
-                try:
-                    fn(*args, **kwargs)
-                except Exception as exc:
-                    first_error = first_error or exc
-                finally:
-                    self.busy_s += time.perf_counter() - began
+            first_error = self._carry_out(deadline=None)
         except BaseException:
             self._cancel()
-            thread.join(timeout=30)
+            self._carry_out(deadline=time.monotonic() + UNWIND_S)
+            thread.join(timeout=1)
             raise
         thread.join()
         if "error" in box:
@@ -104,6 +92,26 @@ class StepBridge:
         if first_error is not None:
             raise first_error
         return box["value"]
+
+    def _carry_out(self, deadline: float | None) -> BaseException | None:
+        """Make the deferred calls in order until the batch is over (or ``deadline``); the first error."""
+        first_error: BaseException | None = None
+        while deadline is None or time.monotonic() < deadline:
+            try:
+                item = self._queue.get(timeout=POLL_S)
+            except queue.Empty:
+                continue
+            if item is _DONE:
+                break
+            fn, args, kwargs = item
+            began = time.perf_counter()
+            try:
+                fn(*args, **kwargs)
+            except Exception as exc:
+                first_error = first_error or exc
+            finally:
+                self.busy_s += time.perf_counter() - began
+        return first_error
 
     def _cancel(self) -> None:
         loop, task = self._loop, self._task

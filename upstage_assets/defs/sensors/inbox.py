@@ -20,6 +20,7 @@ from dagster import (
 
 from upstage_assets.defs.pipeline.jobs import batched_run_requests, process_documents_job
 from upstage_assets.defs.pipeline.partitions import documents_partitions
+from upstage_assets.defs.sensors.known import KnownPartitions
 from upstage_assets.ingest.folder import scan_inbox
 from upstage_assets.resources.storage import StorageResource
 from upstage_assets.settings import Settings
@@ -42,7 +43,7 @@ def inbox_tick(context: SensorEvaluationContext, storage: StorageResource, setti
         return SkipReason(f"no new documents ({len(result.duplicates)} already known, "
                           f"{len(result.skipped)} skipped)")
     new_ids = result.new_ids
-    existing = set(context.instance.get_dynamic_partitions(documents_partitions.name or "documents"))
+    existing = KnownPartitions(context.instance)
     to_add = [k for k in new_ids if k not in existing]
     context.log.info(f"registering {len(to_add)} new documents; {result.remaining} left for the next tick")
     return SensorResult(

@@ -11,8 +11,9 @@ import json
 from dagster import SensorDefinition, SensorEvaluationContext, SensorResult, sensor
 
 from upstage_assets.defs.pipeline.jobs import batched_run_requests, process_documents_job
-from upstage_assets.defs.pipeline.partitions import DOCUMENTS_PARTITIONS_NAME, documents_partitions
+from upstage_assets.defs.pipeline.partitions import documents_partitions
 from upstage_assets.defs.sensors.inbox import sensor_status
+from upstage_assets.defs.sensors.known import KnownPartitions
 from upstage_assets.ingest.manifests import (
     MANIFEST_SUFFIXES,
     MANIFESTS_FOLDER,
@@ -37,7 +38,7 @@ def build_manifest_sensor(settings: Settings, name: str = "new_manifests",
                  if info.key.lower().endswith(MANIFEST_SUFFIXES) and processed.get(info.key) != info.version]
         if not fresh:
             return SensorResult(skip_reason="no new manifests", cursor=context.cursor)
-        known = set(context.instance.get_dynamic_partitions(DOCUMENTS_PARTITIONS_NAME))
+        known = KnownPartitions(context.instance)
         new_ids: list[str] = []
         for info in fresh:
             try:

@@ -20,12 +20,15 @@ from dagster import (
 )
 
 from upstage_assets.defs.pipeline.jobs import batched_run_requests, process_documents_job
-from upstage_assets.defs.pipeline.partitions import DOCUMENTS_PARTITIONS_NAME, documents_partitions
+from upstage_assets.defs.pipeline.partitions import documents_partitions
 from upstage_assets.defs.sensors.inbox import sensor_status
+from upstage_assets.defs.sensors.known import KnownPartitions
 from upstage_assets.ingest.s3_scan import S3ScanLimits, S3ScanResult, scan_s3_inbox
 from upstage_assets.resources.storage import StorageResource
 from upstage_assets.settings import Settings
 from upstage_assets.storage.object_store import S3ObjectStore
+
+RECONCILE_INTERVAL_S = 3600  # the listing pass when an event queue does the intake
 
 
 def _summary(result: S3ScanResult) -> str:
@@ -58,7 +61,7 @@ def s3_inbox_tick(context: SensorEvaluationContext, storage: StorageResource, li
     assert isinstance(inbox, S3ObjectStore)
     result = scan_s3_inbox(
         inbox, storage.output_store(), storage.registry(), cursor=context.cursor,
-        known_ids=lambda: set(context.instance.get_dynamic_partitions(DOCUMENTS_PARTITIONS_NAME)),
+        is_partition=KnownPartitions(context.instance).__contains__,
         default_schema=settings.default_schema, limits=limits, failure_run_id=failure_run_id)
     context.log.info(_summary(result))
     for uri, failure_id in result.failures:
@@ -74,10 +77,16 @@ def s3_inbox_tick(context: SensorEvaluationContext, storage: StorageResource, li
 
 
 def build_s3_documents_sensor(settings: Settings, name: str = "new_s3_documents", limits: S3ScanLimits | None = None,
-                              minimum_interval_seconds: int = 30,
+                              minimum_interval_seconds: int | None = None,
                               documents_per_run: int | None = None) -> SensorDefinition:
-    """The sensor, with its own limits where given (tests and the benchmark use small pages and budgets)."""
+    """The sensor, with its own limits where given (tests and the benchmark use small pages and budgets).
+
+    Every 30 s by default; hourly (a reconciliation of what the events missed) when S3 events
+    arrive on an SQS queue (``s3_event_documents``).
+    """
     scan_limits = limits or S3ScanLimits()
+    if minimum_interval_seconds is None:
+        minimum_interval_seconds = RECONCILE_INTERVAL_S if settings.s3_event_queue_url else 30
     documents_per_run = documents_per_run or settings.documents_per_run
 
     @sensor(name=name, job=process_documents_job, minimum_interval_seconds=minimum_interval_seconds,

@@ -78,6 +78,6 @@ def test_played_pod_processes_a_sample_document(played: tuple[str, str], tmp_pat
     podman("exec", "-e", "DAGSTER_HOME=/tmp/home", "-e", "UPSTAGE_ASSETS_DATA=/tmp/data", played_container,
            "upstage-assets", "ingest", "/tmp/data/inbox", "--wait", "--no-progress", timeout=600)
     rows = podman("exec", played_container, "python", "-c",
-                  "import json, pyarrow.dataset as ds; print(json.dumps([r['source_uri'] for r in "
-                  "ds.dataset('/tmp/data/outputs/tables/invoice', format='parquet').to_table().to_pylist()]))")
+                  "import json; from deltalake import DeltaTable; print(json.dumps([r['source_uri'] for r in "
+                  "DeltaTable('/tmp/data/outputs/tables/invoice').to_pyarrow_table().to_pylist()]))")
     assert json.loads(rows.stdout) == [f"/tmp/data/inbox/{pdf.name}"]

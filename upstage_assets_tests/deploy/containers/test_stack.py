@@ -15,8 +15,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import pyarrow.dataset as ds
 import pytest
+from deltalake import DeltaTable
 
 from upstage_assets_tests.deploy.containers import graphql_queries as gq
 from upstage_assets_tests.deploy.containers.documents import drop, sample_documents
@@ -81,7 +81,7 @@ def documents_dir(stack: ComposeStack) -> Path:
 def table_rows(stack: ComposeStack) -> list[dict[str, Any]]:
     tables = documents_dir(stack) / "outputs" / "tables"
     return [row for schema in sorted(tables.iterdir())
-            for row in ds.dataset(schema, format="parquet").to_table().to_pylist()]
+            for row in DeltaTable(str(schema)).to_pyarrow_table().to_pylist()]
 
 
 def wait_materialized(stack: ComposeStack, count: int) -> dict[str, int]:

@@ -1,0 +1,312 @@
+"""Where one-partition-per-document stops holding: N documents on PostgreSQL, timed.
+
+Builds a deployment of N processed documents (``bench/scale_state.py``: partitions, four
+materializations each through Dagster's storage API, runs, 1 % failed, result files) on a
+real PostgreSQL server, then times, at that N:
+
+* the S3 event sensor registering 1,000 new documents (moto S3 + SQS in its own process,
+  real notifications), and an idle tick; beside it, the full partition load the sensors did
+  before (``get_dynamic_partitions``);
+* ``upstage-assets status`` (text and ``--json``) and ``retry-failed --dry-run``, in process;
+* planning "process missing" and "reprocess failed";
+* the GraphQL queries behind the UI's asset graph, the ``validated_documents`` partitions page
+  and the runs page, against a running ``dagster-webserver``;
+* submitting a 10,000-partition backfill through the UI's ``launchPartitionBackfill``;
+* the database size and the result store's size per document.
+
+Prints ``documents=<N> tick_s=.. status_s=.. plan_s=.. ui_partitions_s=.. ui_graph_s=..
+backfill_submit_s=.. db_mib=..`` and appends a row to ``bench/results/scale.csv``;
+``--report`` rewrites ``scale.md`` and ``scale.png`` from that CSV.
+
+    .venv/bin/python bench/scale.py --documents 10000
+    .venv/bin/python bench/scale.py --report
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import csv
+import io
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psutil
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from harness import RESULTS, ROOT  # noqa: E402
+from scale_queries import ASSET_GRAPH, BACKFILL, PARTITIONS_PAGE, RUNS_PAGE  # noqa: E402
+
+CSV = RESULTS / "scale.csv"
+FIELDS = ["documents", "build_s", "tick_s", "tick_sqs_s", "tick_own_s", "tick_ticks", "idle_tick_s", "full_partition_load_s", "status_s",
+          "status_json_s", "retry_dry_run_s", "plan_missing_s", "plan_failed_s", "ui_graph_s", "ui_graph_again_s",
+          "ui_partitions_s",
+          "ui_partitions_again_s", "ui_runs_s", "backfill_submit_s", "db_mib", "store_kib_per_doc", "rss_mib"]
+
+
+def timed(fn: Callable[[], Any]) -> tuple[float, Any]:
+    started = time.perf_counter()
+    value = fn()
+    return time.perf_counter() - started, value
+
+
+@contextlib.contextmanager
+def quiet() -> Iterator[None]:
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+        yield
+
+
+def environment(root: Path, postgres_url: str) -> dict[str, str]:
+    home = root / "dagster_home"
+    home.mkdir(parents=True)
+    (home / "dagster.yaml").write_text(
+        "telemetry:\n  enabled: false\n"
+        f"storage:\n  postgres:\n    postgres_url: {postgres_url}\n"
+        "run_coordinator:\n  module: dagster.core.run_coordinator\n  class: QueuedRunCoordinator\n"
+        "  config:\n    max_concurrent_runs: 0\n")  # the backfill's runs queue; nothing executes
+    return {"DAGSTER_HOME": str(home), "DAGSTER_DISABLE_TELEMETRY": "1", "UPSTAGE_ASSETS_BACKEND": "local",
+            "UPSTAGE_ASSETS_DATA": str(root / "data"), "UPSTAGE_ASSETS_OUTPUT": str(root / "data" / "outputs"),
+            "UPSTAGE_ASSETS_INBOX": str(root / "data" / "inbox"), "UPSTAGE_ASSETS_INBOX_SENSOR": "stopped"}
+
+
+def measure_cli(argv: list[str]) -> float:
+    from upstage_assets.cli import main
+
+    with quiet():
+        seconds, _ = timed(lambda: main(argv))
+    return seconds
+
+
+class TimedSqs:
+    """The real SQS client, timing its calls: moto's ReceiveMessage costs O(queue length) (about
+    0.3-3 s per call on this machine), which real SQS does not, so the bench reports the tick's
+    own time (``tick_own_s``: reads, hashing, registry, partition lookups) beside the SQS time."""
+
+    def __init__(self, client: Any, clock: list[float]):
+        self._client, self._clock = client, clock
+
+    def __getattr__(self, name: str) -> Any:
+        method = getattr(self._client, name)
+
+        def call(**kwargs: Any) -> Any:
+            seconds, value = timed(lambda: method(**kwargs))
+            self._clock[0] += seconds
+            return value
+        return call
+
+
+def measure_sensor(instance: Any, root: Path, n: int, new: int) -> dict[str, float]:
+    """``new`` objects announced by S3 events, registered by ``s3_event_documents`` ticks."""
+    import boto3
+    from scale_state import synthetic_bytes
+    from sensor_scale import start_moto
+
+    from upstage_assets.defs.pipeline.partitions import DOCUMENTS_PARTITIONS_NAME
+    from upstage_assets.defs.sensors.s3_events import build_s3_events_sensor, sqs_client_for
+    from upstage_assets.ingest.s3_events import EventLimits
+    from upstage_assets.operations.runner import tick_sensor
+    from upstage_assets.resources.storage import StorageResource
+    from upstage_assets.settings import Settings
+
+    for name, value in (("AWS_ACCESS_KEY_ID", "scale"), ("AWS_SECRET_ACCESS_KEY", "scale"),
+                        ("AWS_DEFAULT_REGION", "us-east-1")):
+        os.environ.setdefault(name, value)  # moto accepts any; never real credentials
+    moto, url = start_moto()
+    try:
+        s3 = boto3.client("s3", endpoint_url=url, region_name="us-east-1")
+        sqs = boto3.client("sqs", endpoint_url=url, region_name="us-east-1")
+        s3.create_bucket(Bucket="scale-inbox")
+        queue = sqs.create_queue(QueueName="scale-events")["QueueUrl"]
+        arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        s3.put_bucket_notification_configuration(Bucket="scale-inbox", NotificationConfiguration={
+            "QueueConfigurations": [{"QueueArn": arn, "Events": ["s3:ObjectCreated:*"]}]})
+        from concurrent.futures import ThreadPoolExecutor
+        with ThreadPoolExecutor(8) as pool:
+            list(pool.map(lambda i: s3.put_object(Bucket="scale-inbox", Key=f"inbox/new{i:05d}.pdf",
+                                                  Body=synthetic_bytes(n + i)), range(new)))
+        clock = [0.0]
+        sensor = build_s3_events_sensor(Settings(s3_event_queue_url=queue), limits=EventLimits(time_budget_s=50.0),
+                                        sqs_factory=lambda storage: TimedSqs(sqs_client_for(storage), clock))
+        from dagster_aws.s3 import S3Resource
+        storage = StorageResource(output_root=str(root / "data" / "outputs"), inbox="s3://scale-inbox/inbox",
+                                  s3=S3Resource(endpoint_url=url, region_name="us-east-1"))
+        total, ticks, registered = 0.0, 0, 0
+        while registered < new and ticks < 40:
+            seconds, data = timed(lambda: tick_sensor(sensor, instance, storage))
+            total += seconds
+            ticks += 1
+            registered += sum(int(r.tags["upstage_assets/documents"]) for r in data.run_requests)
+        sqs_s = clock[0]
+        idle_s, _ = timed(lambda: tick_sensor(sensor, instance, storage))
+        full_s, _ = timed(lambda: instance.get_dynamic_partitions(DOCUMENTS_PARTITIONS_NAME))
+        return {"tick_s": total, "tick_sqs_s": sqs_s, "tick_own_s": total - sqs_s, "tick_ticks": ticks,
+                "idle_tick_s": idle_s, "full_partition_load_s": full_s, "registered": registered}
+    finally:
+        moto.terminate()
+        moto.wait()
+
+
+def graphql(url: str, query: str, variables: dict[str, Any] | None = None, timeout: float = 600) -> float:
+    seconds, answer = timed(lambda: httpx.post(f"{url}/graphql", json={"query": query, "variables": variables or {}},
+                                               timeout=timeout))
+    answer.raise_for_status()
+    body = answer.json()
+    if body.get("errors"):
+        raise RuntimeError(f"GraphQL errors: {str(body['errors'])[:500]}")
+    text = str(body)
+    if "PythonError" in text or "InvalidStepError" in text:
+        raise RuntimeError(f"GraphQL answered an error: {text[:500]}")
+    return seconds
+
+
+@contextlib.contextmanager
+def webserver(env: dict[str, str], root: Path) -> Iterator[str]:
+    from sensor_scale import free_port
+
+    port = free_port()
+    log = (root / "webserver.log").open("wb")
+    process = subprocess.Popen([str(Path(sys.executable).parent / "dagster-webserver"), "-h", "127.0.0.1", "-p",
+                                str(port)], cwd=ROOT, env={**os.environ, **env}, stdout=log,
+                               stderr=subprocess.STDOUT, start_new_session=True)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline:
+            with contextlib.suppress(httpx.HTTPError):
+                if httpx.get(f"{url}/server_info", timeout=2).status_code == 200:
+                    break
+            time.sleep(1)
+        yield url
+    finally:
+        os.killpg(process.pid, 15)
+        process.wait(timeout=30)
+
+
+def measure_ui(url: str, ids: list[str]) -> dict[str, float]:
+    key = {"path": ["validated_documents"]}
+    out = {"ui_graph_s": graphql(url, ASSET_GRAPH),  # the first query also builds Dagster's asset status caches
+           "ui_graph_again_s": graphql(url, ASSET_GRAPH),
+           "ui_partitions_s": graphql(url, PARTITIONS_PAGE, {"assetKey": key}),
+           "ui_partitions_again_s": graphql(url, PARTITIONS_PAGE, {"assetKey": key}),
+           "ui_runs_s": graphql(url, RUNS_PAGE)}
+    selection = ids[-10000:]
+    out["backfill_submit_s"] = graphql(url, BACKFILL, {"backfillParams": {
+        "partitionNames": selection, "assetSelection": [key], "title": "scale bench"}})
+    return out
+
+
+def database_mib(postgres_url: str) -> float:
+    import sqlalchemy
+
+    engine = sqlalchemy.create_engine(postgres_url)
+    with engine.connect() as connection:
+        size = connection.execute(sqlalchemy.text("SELECT pg_database_size(current_database())")).scalar_one()
+    engine.dispose()
+    return size / 2**20
+
+
+def store_kib(path: Path) -> float:
+    return sum(f.stat().st_size for f in path.rglob("*") if f.is_file()) / 1024
+
+
+def run(n: int, skip_ui: bool, new: int, only_ui: bool = False) -> dict[str, Any]:
+    from dagster import DagsterInstance
+    from scale_state import build_state
+
+    from upstage_assets.defs.pipeline.partitions import DOCUMENTS_PARTITIONS_NAME
+    from upstage_assets.resources.storage import StorageResource
+    from upstage_assets_tests.fixtures.postgres import running_postgres
+
+    root = Path(tempfile.mkdtemp(prefix="upstage-scale-"))
+    row: dict[str, Any] = {"documents": n}
+    try:
+        with running_postgres() as server:
+            postgres_url = server.create_database("dagster")
+            env = environment(root, postgres_url)
+            os.environ.update(env)
+            storage = StorageResource(output_root=env["UPSTAGE_ASSETS_OUTPUT"], inbox=env["UPSTAGE_ASSETS_INBOX"])
+            with DagsterInstance.get() as instance:
+                state = build_state(instance, storage.output_store(), storage.layout, 0, n)
+                row["build_s"] = state.seconds
+                print(f"built {n} documents ({len(state.failed)} failed, {state.runs} runs) in {state.seconds:.0f}s",
+                      flush=True)
+                if not only_ui:
+                    row.update({k: v for k, v in measure_sensor(instance, root, n, new).items() if k in FIELDS})
+                    print(f"  sensor: {row}", flush=True)
+                    row.update(measure_cli_and_planning(instance, storage))
+                    print(f"  cli and planning: {row}", flush=True)
+                if not skip_ui:
+                    with webserver(env, root) as url:
+                        row.update(measure_ui(url, list(instance.get_dynamic_partitions(DOCUMENTS_PARTITIONS_NAME))))
+            row["db_mib"] = database_mib(postgres_url)
+            row["store_kib_per_doc"] = store_kib(root / "data" / "outputs") / max(1, n)
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+    return row
+
+
+def measure_cli_and_planning(instance: Any, storage: Any) -> dict[str, float]:
+    from upstage_assets.operations.backlog import failed_documents, missing_documents, partition_order
+    from upstage_assets.operations.recovery import plan_batches
+
+    row: dict[str, float] = {}
+    measure_cli(["status"])  # warm-up: imports and definitions, paid once per process
+    row["status_s"] = measure_cli(["status"])
+    row["status_json_s"] = measure_cli(["status", "--json"])
+    row["retry_dry_run_s"] = measure_cli(["retry-failed", "--dry-run"])
+    row["plan_missing_s"], _ = timed(lambda: plan_batches(
+        partition_order(instance), missing_documents(instance, storage), 50))
+    row["plan_failed_s"], _ = timed(lambda: plan_batches(
+        partition_order(instance), failed_documents(storage, retryable_only=True), 50))
+    row["rss_mib"] = psutil.Process().memory_info().rss / 2**20
+    return row
+
+
+def summary_line(row: dict[str, Any]) -> str:
+    def f(name: str) -> str:
+        value = row.get(name)
+        return "-" if value in (None, "") else f"{float(value):.2f}"
+    return (f"documents={row['documents']} tick_s={f('tick_s')} status_s={f('status_s')} plan_s={f('plan_missing_s')} "
+            f"ui_partitions_s={f('ui_partitions_s')} ui_graph_s={f('ui_graph_s')} "
+            f"backfill_submit_s={f('backfill_submit_s')} db_mib={f('db_mib')}")
+
+
+def append_csv(row: dict[str, Any]) -> None:
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    new = not CSV.exists()
+    with CSV.open("a", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=FIELDS, extrasaction="ignore")
+        if new:
+            writer.writeheader()
+        writer.writerow({k: (f"{v:.3f}" if isinstance(v, float) else v) for k, v in row.items()})
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--documents", type=int, action="append", help="N (repeat for several)")
+    parser.add_argument("--new", type=int, default=1000, help="new documents the sensor registers (default 1000)")
+    parser.add_argument("--only-ui", action="store_true", help="build the state and time only the UI's queries")
+    parser.add_argument("--skip-ui", action="store_true", help="no webserver (the GraphQL timings are left out)")
+    parser.add_argument("--report", action="store_true", help="rewrite scale.md and scale.png from scale.csv")
+    args = parser.parse_args(argv)
+    for n in args.documents or []:
+        row = run(n, args.skip_ui, args.new, args.only_ui)
+        print(summary_line(row), flush=True)
+        append_csv(row)
+    if args.report:
+        from scale_report import write_report
+
+        write_report(CSV, RESULTS / "scale.md", RESULTS / "scale.png")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,126 @@
+"""The state N processed documents leave, written in bulk (for ``bench/scale.py``).
+
+Per document, what a real run leaves: a dynamic partition; four materializations (one per
+per-document asset, written through Dagster's own ``store_event_batch``, one batch per run of
+50 documents) with the run recorded as succeeded; its result files (registry record, raw
+fingerprint with the page count, one table row, the parse and extraction bills). One
+document in a hundred failed instead: its run is recorded as failed with the four
+materializations planned, only ``raw_documents`` materialized, and a row in the failures table.
+Nothing is executed, so building 100,000 documents takes minutes, not days.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+from dagster import (
+    AssetMaterialization,
+    DagsterEvent,
+    DagsterEventType,
+    DagsterInstance,
+    DagsterRun,
+    DagsterRunStatus,
+    EventLogEntry,
+)
+
+from upstage_assets.dagster_compat import (
+    ASSET_PARTITION_RANGE_END_TAG,
+    ASSET_PARTITION_RANGE_START_TAG,
+    AssetMaterializationPlannedData,
+    StepMaterializationData,
+)
+from upstage_assets.defs.pipeline.keys import DOCUMENT_ASSET_KEYS, RAW_DOCUMENTS
+from upstage_assets.defs.pipeline.partitions import DOCUMENTS_PARTITIONS_NAME
+from upstage_assets.errors import SourceUnavailable
+from upstage_assets.ingest.naming import document_id_for_bytes
+from upstage_assets.storage.billing import ProductUsage, write_usage
+from upstage_assets.storage.failures import record_failure
+from upstage_assets.storage.layout import OutputLayout
+from upstage_assets.storage.object_store import ObjectStore
+from upstage_assets.storage.registry import DocumentRecord, DocumentRegistry
+
+JOB = "process_documents"
+PER_RUN = 50
+FAILED_EVERY = 100  # one document in this many failed
+
+
+def synthetic_bytes(n: int) -> bytes:
+    return b"%PDF-1.4 scale " + str(n).encode() + b"\n%%EOF\n"
+
+
+@dataclass
+class BuiltState:
+    ids: list[str]
+    failed: list[str]
+    runs: int
+    seconds: float
+
+
+def _event(run_id: str, event_type: DagsterEventType, data: object) -> EventLogEntry:
+    dagster_event = DagsterEvent(event_type_value=event_type.value, job_name=JOB, event_specific_data=data)
+    return EventLogEntry(error_info=None, level=20, user_message="", run_id=run_id, timestamp=time.time(),
+                         dagster_event=dagster_event)
+
+
+def _write_files(store: ObjectStore, layout: OutputLayout, n: int, document_id: str, failed: bool) -> None:
+    data = synthetic_bytes(n)
+    DocumentRegistry(store, layout).put(DocumentRecord(
+        document_id=document_id, source_uri=f"s3://inbox-bucket/inbox/d{n:07d}.pdf", sha256=document_id,
+        size_bytes=len(data), filename=f"d{n:07d}.pdf", schema="invoice"))
+    store.write_bytes(layout.raw_key(document_id), json.dumps(
+        {"document_id": document_id, "page_count": 1, "mime_type": "application/pdf"}).encode())
+    write_usage(store, layout, document_id, ProductUsage("document-parse", 1, 0.01))
+    if failed:
+        record_failure(store, layout, document_id=document_id, source_uri=None, stage="parsed_layouts",
+                       error=SourceUnavailable("synthetic: the source could not be read"), run_id="scale-bench")
+        return
+    write_usage(store, layout, document_id, ProductUsage("information-extraction", 1, 0.04))
+    buffer = io.BytesIO()
+    pq.write_table(pa.table({"document_id": [document_id], "invoice_number": [f"INV-{n}"], "total": [float(n)]}),
+                   buffer)
+    store.write_bytes(layout.table_key("invoice", document_id), buffer.getvalue())
+
+
+def build_state(instance: DagsterInstance, store: ObjectStore, layout: OutputLayout, start: int, count: int,
+                progress: bool = True) -> BuiltState:
+    """Documents ``start .. start+count-1``: partitions, runs, events and result files."""
+    began = time.monotonic()
+    ids = [document_id_for_bytes(synthetic_bytes(n)) for n in range(start, start + count)]
+    failed = [d for i, d in enumerate(ids) if (start + i) % FAILED_EVERY == FAILED_EVERY - 1]
+    failed_set = set(failed)
+    for chunk in range(0, count, 5000):
+        instance.add_dynamic_partitions(DOCUMENTS_PARTITIONS_NAME, ids[chunk:chunk + 5000])
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(lambda i: _write_files(store, layout, start + i, ids[i], ids[i] in failed_set), range(count)))
+    storage = instance.event_log_storage
+    runs = 0
+    for first in range(0, count, PER_RUN):
+        batch = ids[first:first + PER_RUN]
+        broken = [d for d in batch if d in failed_set]
+        run_id = str(uuid.uuid4())
+        instance.add_run(DagsterRun(job_name=JOB, run_id=run_id,
+                                    status=DagsterRunStatus.FAILURE if broken else DagsterRunStatus.SUCCESS,
+                                    tags={ASSET_PARTITION_RANGE_START_TAG: batch[0],
+                                          ASSET_PARTITION_RANGE_END_TAG: batch[-1],
+                                          "upstage_assets/documents": str(len(batch))}))
+        runs += 1
+        for key in DOCUMENT_ASSET_KEYS:
+            done = [d for d in batch if d not in broken or key == RAW_DOCUMENTS]
+            storage.store_event_batch([_event(run_id, DagsterEventType.ASSET_MATERIALIZATION,
+                                              StepMaterializationData(AssetMaterialization(
+                                                  asset_key=key, partition=d, metadata={"pages": 1})))
+                                       for d in done])
+            for d in broken:
+                if key != RAW_DOCUMENTS:
+                    storage.store_event(_event(run_id, DagsterEventType.ASSET_MATERIALIZATION_PLANNED,
+                                               AssetMaterializationPlannedData(key, partition=d)))
+        if progress and runs % 200 == 0:
+            print(f"  state: {first + len(batch)}/{count} documents, {time.monotonic() - began:.0f}s", flush=True)
+    return BuiltState(ids, failed, runs, time.monotonic() - began)
