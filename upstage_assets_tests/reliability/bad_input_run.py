@@ -25,7 +25,8 @@ from upstage_assets.ingest.naming import document_id_for_bytes, failure_id_for_s
 from upstage_assets.storage.failures import read_failures
 from upstage_assets_tests.launching import launch_batched_runs
 from upstage_assets_tests.reliability.bad_inputs import BadInput
-from upstage_assets_tests.reliability.chaos import emulator_stats, platform_env
+from upstage_assets_tests.reliability.chaos import emulator_stats
+from upstage_assets_tests.reliability.environment import platform_env, scenario_environment
 from upstage_assets_tests.reliability.platform import reliability_definitions
 
 MAX_HASHED = 100 * 1024 * 1024  # larger files are refused unread; never read them here either
@@ -73,55 +74,44 @@ def run_bad_inputs(workdir: Path, *, api_key: str, selection: tuple[Any, ...] | 
     data, home = workdir / "data", workdir / "dagster_home"
     report = BadInputReport()
     instance = persistent_instance(home)
-    with run_emulator_in_thread(EmulatorSettings(api_key=api_key)) as emulator:
-        import os
-
-        env = platform_env(data, home, emulator.url)
-        previous = {name: os.environ.get(name) for name in env}
-        os.environ.update(env)
-        try:
-            defs = reliability_definitions(read_timeout_s=300.0)  # real files: no injected timeouts here
-            storage = defs.resources["storage"]
-            rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-            scanned = scan_inbox(storage.inbox_store(), storage.output_store(), storage.registry(),
-                                 default_schema="invoice")
-            report.registration_rss_growth_mib = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-                                                  - rss_before) / 1024
-            ids = scanned.new_ids
-            instance.add_dynamic_partitions(DOCUMENTS_PARTITIONS_NAME, ids)
-            report.runs = launch_batched_runs(
-                instance, ids, 50, defs=defs, reason="bad input", resume=False,
-                run_config=run_config or {"ops": {"document_pipeline": {"config": {"max_quarantine_fraction": 1.0}}}},
-                asset_selection=list(selection) if selection else None)
-            report.parse_requests = int(emulator_stats(emulator.url)["requests_by_endpoint"].get("document-parse", 0))
-            failures = {r["document_id"]: r for r in read_failures(storage.output_store(), storage.layout).to_pylist()}
-            ui_text = _run_failure_text(instance, report.runs)
-            parsed = instance.get_materialized_partitions(PARSED_LAYOUTS)
-            raw = instance.get_materialized_partitions(RAW_DOCUMENTS)
-            inbox = storage.inbox_store()
-            registered = set(ids)
-            for info in inbox.list():
-                name = info.key.rsplit("/", 1)[-1]
-                document_id = None
-                if 0 < info.size <= MAX_HASHED and "\\" not in info.key:  # same bytes, same document
-                    document_id = document_id_for_bytes(inbox.read_bytes(info.key))
-                    document_id = document_id if document_id in registered else None
-                uri = f"{inbox.root_uri.rstrip('/')}/{info.key}"  # as registration names it, odd names too
-                row = failures.get(document_id or failure_id_for_source(uri))
-                report.outcomes[info.key] = Outcome(
-                    filename=name, document_id=document_id,
-                    error_code=row["error_code"] if row else None, message=row["message"] if row else None,
-                    stage=row["stage"] if row else None,
-                    parsed=document_id in parsed if selection is None or PARSED_LAYOUTS in selection
-                    else document_id in raw,
-                    in_run_failure_metadata=bool(document_id and row and document_id in ui_text
-                                                 and row["error_code"] in ui_text))
-        finally:
-            for name, value in previous.items():
-                if value is None:
-                    os.environ.pop(name, None)
-                else:
-                    os.environ[name] = value
+    with run_emulator_in_thread(EmulatorSettings(api_key=api_key)) as emulator, \
+            scenario_environment(platform_env(data, home, emulator.url)):
+        defs = reliability_definitions(read_timeout_s=300.0)  # real files: no injected timeouts here
+        storage = defs.resources["storage"]
+        rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        scanned = scan_inbox(storage.inbox_store(), storage.output_store(), storage.registry(),
+                             default_schema="invoice")
+        report.registration_rss_growth_mib = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+                                              - rss_before) / 1024
+        ids = scanned.new_ids
+        instance.add_dynamic_partitions(DOCUMENTS_PARTITIONS_NAME, ids)
+        report.runs = launch_batched_runs(
+            instance, ids, 50, defs=defs, reason="bad input", resume=False,
+            run_config=run_config or {"ops": {"document_pipeline": {"config": {"max_quarantine_fraction": 1.0}}}},
+            asset_selection=list(selection) if selection else None)
+        report.parse_requests = int(emulator_stats(emulator.url)["requests_by_endpoint"].get("document-parse", 0))
+        failures = {r["document_id"]: r for r in read_failures(storage.output_store(), storage.layout).to_pylist()}
+        ui_text = _run_failure_text(instance, report.runs)
+        parsed = instance.get_materialized_partitions(PARSED_LAYOUTS)
+        raw = instance.get_materialized_partitions(RAW_DOCUMENTS)
+        inbox = storage.inbox_store()
+        registered = set(ids)
+        for info in inbox.list():
+            name = info.key.rsplit("/", 1)[-1]
+            document_id = None
+            if 0 < info.size <= MAX_HASHED and "\\" not in info.key:  # same bytes, same document
+                document_id = document_id_for_bytes(inbox.read_bytes(info.key))
+                document_id = document_id if document_id in registered else None
+            uri = f"{inbox.root_uri.rstrip('/')}/{info.key}"  # as registration names it, odd names too
+            row = failures.get(document_id or failure_id_for_source(uri))
+            report.outcomes[info.key] = Outcome(
+                filename=name, document_id=document_id,
+                error_code=row["error_code"] if row else None, message=row["message"] if row else None,
+                stage=row["stage"] if row else None,
+                parsed=document_id in parsed if selection is None or PARSED_LAYOUTS in selection
+                else document_id in raw,
+                in_run_failure_metadata=bool(document_id and row and document_id in ui_text
+                                             and row["error_code"] in ui_text))
     report.seconds = round(time.monotonic() - started, 1)
     return report
 

@@ -38,6 +38,7 @@ from upstage_assets_tests.execution.documents import (
 )
 from upstage_assets_tests.launching import launch_batched_runs
 from upstage_assets_tests.reliability.billing import billed_answers, paid_twice
+from upstage_assets_tests.reliability.environment import platform_env, scenario_environment
 from upstage_assets_tests.reliability.platform import TIMEOUT_HOLD_S, reliability_definitions
 from upstage_assets_tests.reliability.repaid import (
     in_flight_at_kill,
@@ -76,12 +77,6 @@ class ChaosReport:
     unfinished_runs: list[str] = field(default_factory=list)
     still_failing: list[str] = field(default_factory=list)
     seconds: float = 0.0
-
-
-def platform_env(data: Path, home: Path, base_url: str) -> dict[str, str]:
-    return {"UPSTAGE_ASSETS_DATA": str(data), "UPSTAGE_ASSETS_INBOX": str(data / "inbox"),
-            "UPSTAGE_ASSETS_OUTPUT": str(data / "outputs"), "UPSTAGE_ASSETS_BACKEND": "emulator",
-            "UPSTAGE_API_BASE_URL": base_url, "DAGSTER_HOME": str(home)}
 
 
 def emulator_stats(base_url: str) -> dict:
@@ -152,9 +147,7 @@ def run_chaos(workdir: Path, docs: int, *, api_key: str, seed: int = 7, kill_fra
     keys = register_documents(data / "inbox", data / "outputs", instance)
     with run_emulator_in_thread(chaos_settings(api_key, seed)) as emulator:
         env = platform_env(data, home, emulator.url)
-        previous = {name: os.environ.get(name) for name in env}
-        os.environ.update(env)
-        try:
+        with scenario_environment(env):
             defs = reliability_definitions()
             report.killed_after = _kill_mid_run(instance, env, log, max(1, int(docs * kill_fraction)),
                                                 timeout_s=120 + docs * 3)
@@ -173,12 +166,6 @@ def run_chaos(workdir: Path, docs: int, *, api_key: str, seed: int = 7, kill_fra
                 report.recovery_runs += len(launch_batched_runs(instance, todo, 50, defs=defs, reason=reason,
                                                                 run_config=RECOVERY_CONFIG))
             report.still_failing = failed_documents(storage)
-        finally:
-            for name, value in previous.items():
-                if value is None:
-                    os.environ.pop(name, None)
-                else:
-                    os.environ[name] = value
         report.faults_by_kind = emulator_stats(emulator.url)["faults_injected"]
         billed = billed_answers(emulator.url)
         report.paid_twice = paid_twice(billed, keys)

@@ -21,6 +21,7 @@ from upstage_assets.defs.pipeline.keys import VALIDATED_DOCUMENTS
 from upstage_assets.deploy import instance_yaml_for
 from upstage_assets.operations.local_instance import LOCAL_DAGSTER_YAML
 from upstage_assets_tests.fixtures.postgres import RestartablePostgres
+from upstage_assets_tests.reliability.environment import daemon_env, scenario_environment
 from upstage_assets_tests.reliability.spot import FINISHED, launch_range_run, running_daemon
 
 
@@ -111,8 +112,6 @@ class DbRestartReport:
 def run_db_restart_scenario(workdir: Path, docs: int, *, api_key: str, latency_s: float = 0.6,
                             price_per_page: float = 0.01) -> DbRestartReport:
     """Documents through a daemon-launched run on a PostgreSQL instance that restarts mid-run."""
-    import os
-
     from upstage_assets.cli import main as cli_main
     from upstage_assets.defs.pipeline.keys import DOCUMENT_ASSET_KEYS
     from upstage_assets.emulator.server import run_emulator_in_thread
@@ -135,41 +134,29 @@ def run_db_restart_scenario(workdir: Path, docs: int, *, api_key: str, latency_s
     with restartable_postgres() as pg, \
             run_emulator_in_thread(EmulatorSettings(api_key=api_key, latency_s=latency_s)) as emulator:
         dagster_url, state_url = postgres_home(home, pg)
-        env = {"DAGSTER_HOME": str(home), "DAGSTER_POSTGRES_URL": dagster_url, "UPSTAGE_ASSETS_DATA": str(data),
-               "UPSTAGE_ASSETS_INBOX": str(data / "inbox"), "UPSTAGE_ASSETS_OUTPUT": str(data / "outputs"),
-               "UPSTAGE_ASSETS_BACKEND": "emulator", "UPSTAGE_API_BASE_URL": emulator.url,
-               "UPSTAGE_API_KEY": api_key, "UPSTAGE_ASSETS_STATE_STORE": state_url,
-               "UPSTAGE_ASSETS_BUDGET_PER_DAY_USD": "1000", "UPSTAGE_ASSETS_INBOX_SENSOR": "stopped",
-               "DAGSTER_DISABLE_TELEMETRY": "1"}
-        previous = {name: os.environ.get(name) for name in env}
-        os.environ.update(env)  # the recovery command runs here, on the same instance
-        try:
-            with DagsterInstance.from_config(str(home)) as instance:
-                keys = register_documents(data / "inbox", data / "outputs", instance)
-                outcome = restart_mid_backfill(instance, pg, home, env, keys, workdir / "daemon.log",
-                                               timeout_s=300 + docs * 4)
-                report.restarts, report.runs = outcome.restarts, outcome.runs
-                report.validated_before_restart = outcome.validated_before_restart
-                report.daemon_recovered = outcome.daemon_heartbeat_after_restart
-                if len(instance.get_materialized_partitions(VALIDATED_DOCUMENTS)) < docs:
-                    report.recovery_needed = True
-                    report.recovery_ok = cli_main(["retry-failed", "--wait", "--no-progress"]) == 0
-                billed = billed_answers(emulator.url)
-                rows = parquet_rows_by_document(data / "outputs")
-                report.lost = [k for k in keys if rows.get(k, 0) == 0]
-                report.duplicated = [k for k in keys if rows.get(k, 0) > 1]
-                twice: set[str] = set()
-                for asset in DOCUMENT_ASSET_KEYS:
-                    twice |= {k for k, n in materialization_counts(instance, asset, keys).items() if n > 1}
-                report.processed_twice = sorted(twice)
-                report.paid_twice = paid_twice(billed, keys)
-                report.billed_usd = round(sum(sum(g.values()) for g in billed.values()) * price_per_page, 6)
-        finally:
-            for name, value in previous.items():
-                if value is None:
-                    os.environ.pop(name, None)
-                else:
-                    os.environ[name] = value
+        env = daemon_env(data, home, emulator.url, api_key=api_key, state_store=state_url,
+                         DAGSTER_POSTGRES_URL=dagster_url, UPSTAGE_ASSETS_BUDGET_PER_DAY_USD="1000")
+        # in this process too: the recovery command runs here, on the same instance
+        with scenario_environment(env), DagsterInstance.from_config(str(home)) as instance:
+            keys = register_documents(data / "inbox", data / "outputs", instance)
+            outcome = restart_mid_backfill(instance, pg, home, env, keys, workdir / "daemon.log",
+                                           timeout_s=300 + docs * 4)
+            report.restarts, report.runs = outcome.restarts, outcome.runs
+            report.validated_before_restart = outcome.validated_before_restart
+            report.daemon_recovered = outcome.daemon_heartbeat_after_restart
+            if len(instance.get_materialized_partitions(VALIDATED_DOCUMENTS)) < docs:
+                report.recovery_needed = True
+                report.recovery_ok = cli_main(["retry-failed", "--wait", "--no-progress"]) == 0
+            billed = billed_answers(emulator.url)
+            rows = parquet_rows_by_document(data / "outputs")
+            report.lost = [k for k in keys if rows.get(k, 0) == 0]
+            report.duplicated = [k for k in keys if rows.get(k, 0) > 1]
+            twice: set[str] = set()
+            for asset in DOCUMENT_ASSET_KEYS:
+                twice |= {k for k, n in materialization_counts(instance, asset, keys).items() if n > 1}
+            report.processed_twice = sorted(twice)
+            report.paid_twice = paid_twice(billed, keys)
+            report.billed_usd = round(sum(sum(g.values()) for g in billed.values()) * price_per_page, 6)
         store = PostgresStateStore(state_url)
         try:
             report.spend_usd = round(store.spend(f"default:day:{utc_day()}"), 6)

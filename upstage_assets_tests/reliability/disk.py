@@ -68,6 +68,7 @@ def run_disk_full_scenario(workdir: Path, docs: int, batch_size: int = 4) -> Dis
     from upstage_assets.cli import main as cli_main
     from upstage_assets_tests.execution.documents import parquet_rows_by_document, write_invoices
     from upstage_assets_tests.reliability.chaos import partial_and_unreadable
+    from upstage_assets_tests.reliability.environment import scenario_environment
 
     started = time.monotonic()
     report = DiskFullReport(docs=docs)
@@ -78,8 +79,6 @@ def run_disk_full_scenario(workdir: Path, docs: int, batch_size: int = 4) -> Dis
     env = {"DAGSTER_HOME": str(workdir / "dagster_home"), "UPSTAGE_ASSETS_DATA": str(data),
            "UPSTAGE_ASSETS_INBOX": str(data / "inbox"), "UPSTAGE_ASSETS_OUTPUT": str(outputs),
            "UPSTAGE_ASSETS_BACKEND": "local", "UPSTAGE_ASSETS_INBOX_SENSOR": "stopped"}
-    previous = {name: os.environ.get(name) for name in env}
-    os.environ.update(env)
 
     def cli(*argv: str) -> tuple[int, str]:
         out = io.StringIO()
@@ -87,7 +86,7 @@ def run_disk_full_scenario(workdir: Path, docs: int, batch_size: int = 4) -> Dis
             code = cli_main([*argv, "--no-progress"] if argv[0] in ("ingest", "retry-failed") else list(argv))
         return code, out.getvalue()
 
-    try:
+    with scenario_environment(env):
         cli("ingest", str(first), "--wait")
         # The per-document files (registry, raw, parsed, kie, usage): the Delta tables hold one
         # commit for many documents, and delta-rs writes them from Rust, past the os.write hook.
@@ -117,12 +116,6 @@ def run_disk_full_scenario(workdir: Path, docs: int, batch_size: int = 4) -> Dis
         registered = [p.stem for p in (outputs / "registry").glob("*.json")]
         report.lost = [k for k in registered if rows.get(k, 0) == 0]
         report.duplicated = [k for k in registered if rows.get(k, 0) > 1]
-    finally:
-        for name, value in previous.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
     report.seconds = round(time.monotonic() - started, 1)
     return report
 

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from contextlib import contextmanager
+
+from upstage_assets_tests.reliability.environment import scenario_environment
 
 # Not shaped like an Upstage key (``up_...``), so the pattern-based redaction cannot hide a leak:
 # only never writing the configured key anywhere passes.
@@ -19,13 +20,5 @@ def sentinel_environment() -> Iterator[None]:
     values = {"UPSTAGE_API_KEY": UPSTAGE_KEY, "AWS_ACCESS_KEY_ID": AWS_ACCESS_KEY_ID,
               "AWS_SECRET_ACCESS_KEY": AWS_SECRET_ACCESS_KEY, "AWS_DEFAULT_REGION": "us-east-1",
               "AWS_EC2_METADATA_DISABLED": "true"}
-    previous = {name: os.environ.get(name) for name in values}
-    os.environ.update(values)
-    try:
+    with scenario_environment(values):
         yield
-    finally:
-        for name, value in previous.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value

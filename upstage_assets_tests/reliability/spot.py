@@ -151,6 +151,7 @@ def run_spot_scenario(workdir: Path, docs: int, *, api_key: str, latency_s: floa
         write_invoices,
     )
     from upstage_assets_tests.reliability.billing import billed_answers, paid_twice
+    from upstage_assets_tests.reliability.environment import daemon_env
 
     started = time.monotonic()
     report = SpotReport(docs=docs)
@@ -158,11 +159,7 @@ def run_spot_scenario(workdir: Path, docs: int, *, api_key: str, latency_s: floa
     write_invoices(data / "inbox", docs, seed=23)
     ensure_dagster_home(home)  # the project's local dagster.yaml: queued runs, run retries
     with run_emulator_in_thread(EmulatorSettings(api_key=api_key, latency_s=latency_s)) as emulator:
-        env = {"DAGSTER_HOME": str(home), "UPSTAGE_ASSETS_DATA": str(data),
-               "UPSTAGE_ASSETS_INBOX": str(data / "inbox"), "UPSTAGE_ASSETS_OUTPUT": str(data / "outputs"),
-               "UPSTAGE_ASSETS_BACKEND": "emulator", "UPSTAGE_API_BASE_URL": emulator.url,
-               "UPSTAGE_API_KEY": api_key, "UPSTAGE_ASSETS_STATE_STORE": str(workdir / "state"),
-               "UPSTAGE_ASSETS_INBOX_SENSOR": "stopped", "DAGSTER_DISABLE_TELEMETRY": "1"}
+        env = daemon_env(data, home, emulator.url, api_key=api_key, state_store=str(workdir / "state"))
         with DagsterInstance.from_config(str(home)) as instance:
             keys = register_documents(data / "inbox", data / "outputs", instance)
             with running_daemon(home, env, workdir / "daemon.log"):
