@@ -37,6 +37,7 @@ class _Endpoint:
     resume_at: float = 0.0
     pause_s: float = 0.0
     probing: bool = False
+    probe_task: object | None = None  # the request (its task) sent as the probe
     gave_up: bool = False
     probe_done: asyncio.Event = field(default_factory=asyncio.Event)
 
@@ -69,13 +70,23 @@ class CircuitBreaker:
                 await asyncio.sleep(state.resume_at - now)
                 continue
             if not state.probing:
-                state.probing = True
+                state.probing, state.probe_task = True, asyncio.current_task()
                 state.probe_done = asyncio.Event()
                 break
+            if state.probe_task is asyncio.current_task():
+                break  # the probe itself, sent again after an answer that settled nothing (a 429)
             await state.probe_done.wait()
         waited = self.clock() - started
         self.paused_s += waited
         return waited
+
+    def release_probe(self, endpoint: str) -> None:
+        """A request is over: if it was the probe and nothing settled the outage (a 429, an error
+        raised, a cancellation), the next waiting request probes instead of all waiting forever."""
+        state = self._endpoints.get(endpoint)
+        if state is not None and state.probing and state.probe_task is asyncio.current_task():
+            state.probing, state.probe_task = False, None
+            state.probe_done.set()
 
     def record_success(self, endpoint: str) -> None:
         state = self._state(endpoint)

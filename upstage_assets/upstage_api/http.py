@@ -225,64 +225,68 @@ class UpstageHttp:
         started = time.monotonic()
         attempt = 0
         breaker = self.breaker if endpoint != "download" else None
-        while True:
-            attempt += 1
-            retry_after: float | None = None
-            failure: str
-            status = 0
-            malformed: UpstageProtocolError | None = None
-            unreachable = False
-            if breaker is not None:
-                started += await breaker.before(endpoint)  # an outage's pause is not this request's retry time
-            try:
-                response = await self._send_once(method, url, endpoint, pages, headers, json, data, files, params)
-            except TRANSPORT_ERRORS as exc:
-                failure = f"{type(exc).__name__}"
-                unreachable = isinstance(exc, CONNECT_ERRORS)
-                if isinstance(exc, ANSWER_LOST_ERRORS):
-                    self._answer_lost(endpoint, pages)
-            else:
-                status = response.status_code
-                self.stats.statuses[status] += 1
-                self.rate_limit_headers.record(endpoint, response.headers)
-                if breaker is not None and status not in RETRYABLE_STATUS:
-                    breaker.record_success(endpoint)  # the endpoint answers (a 4xx is about this request)
-                if status < 300:
-                    if check is None:
-                        return response, None
-                    try:
-                        return response, check(response)
-                    except UpstageProtocolError as exc:
-                        malformed = exc
-                        failure = f"HTTP {status} with a malformed body"
-                        self._answer_lost(endpoint, pages)  # computed, maybe billed, and unusable
-                elif status in expired_on:
-                    raise UpstageDownloadExpired(f"download URL answered HTTP {status} (expired)",
-                                                 status=status, path=path)
-                elif status not in RETRYABLE_STATUS:
-                    raise error_for_response(status, path, response.content, self._api_key)
+        try:
+            while True:
+                attempt += 1
+                retry_after: float | None = None
+                failure: str
+                status = 0
+                malformed: UpstageProtocolError | None = None
+                unreachable = False
+                if breaker is not None:
+                    started += await breaker.before(endpoint)  # an outage's pause is not this request's retry time
+                try:
+                    response = await self._send_once(method, url, endpoint, pages, headers, json, data, files, params)
+                except TRANSPORT_ERRORS as exc:
+                    failure = f"{type(exc).__name__}"
+                    unreachable = isinstance(exc, CONNECT_ERRORS)
+                    if isinstance(exc, ANSWER_LOST_ERRORS):
+                        self._answer_lost(endpoint, pages)
                 else:
-                    retry_after = parse_retry_after(response.headers.get("retry-after"))
-                    failure = f"HTTP {status}"
-            # A malformed 2xx body is about this answer, not an endpoint that is down: no breaker count.
-            if (breaker is not None and status != 429 and malformed is None
-                    and breaker.record_failure(endpoint, failure)):
-                attempt -= 1  # the endpoint is down for everyone: wait for it, keep this request's attempts
-                continue
-            delay = self.retry.delay(attempt, retry_after, self.rng)
-            elapsed = time.monotonic() - started
-            if attempt >= self.retry.max_attempts or elapsed + delay > self.retry.max_total_s:
-                if malformed is not None:
-                    raise UpstageProtocolError(
-                        redact(f"{malformed.message} (still, after {attempt} attempts in {elapsed:.1f} s)",
-                               self._api_key), status=status, path=path) from malformed
-                if unreachable:
-                    raise self._unreachable(url, path, failure, attempt, elapsed)
-                raise self._exhausted(path, status, failure, attempt, elapsed)
-            self.stats.retries += 1
-            logger.warning("Upstage %s %s failed (%s), attempt %d/%d; retrying in %.2f s",
-                           method, path, failure, attempt, self.retry.max_attempts, delay)
-            await asyncio.sleep(delay)
+                    status = response.status_code
+                    self.stats.statuses[status] += 1
+                    self.rate_limit_headers.record(endpoint, response.headers)
+                    if breaker is not None and status not in RETRYABLE_STATUS:
+                        breaker.record_success(endpoint)  # the endpoint answers (a 4xx is about this request)
+                    if status < 300:
+                        if check is None:
+                            return response, None
+                        try:
+                            return response, check(response)
+                        except UpstageProtocolError as exc:
+                            malformed = exc
+                            failure = f"HTTP {status} with a malformed body"
+                            self._answer_lost(endpoint, pages)  # computed, maybe billed, and unusable
+                    elif status in expired_on:
+                        raise UpstageDownloadExpired(f"download URL answered HTTP {status} (expired)",
+                                                     status=status, path=path)
+                    elif status not in RETRYABLE_STATUS:
+                        raise error_for_response(status, path, response.content, self._api_key)
+                    else:
+                        retry_after = parse_retry_after(response.headers.get("retry-after"))
+                        failure = f"HTTP {status}"
+                # A malformed 2xx body is about this answer, not an endpoint that is down: no breaker count.
+                if (breaker is not None and status != 429 and malformed is None
+                        and breaker.record_failure(endpoint, failure)):
+                    attempt -= 1  # the endpoint is down for everyone: wait for it, keep this request's attempts
+                    continue
+                delay = self.retry.delay(attempt, retry_after, self.rng)
+                elapsed = time.monotonic() - started
+                if attempt >= self.retry.max_attempts or elapsed + delay > self.retry.max_total_s:
+                    if malformed is not None:
+                        raise UpstageProtocolError(
+                            redact(f"{malformed.message} (still, after {attempt} attempts in {elapsed:.1f} s)",
+                                   self._api_key), status=status, path=path) from malformed
+                    if unreachable:
+                        raise self._unreachable(url, path, failure, attempt, elapsed)
+                    raise self._exhausted(path, status, failure, attempt, elapsed)
+                self.stats.retries += 1
+                logger.warning("Upstage %s %s failed (%s), attempt %d/%d; retrying in %.2f s",
+                               method, path, failure, attempt, self.retry.max_attempts, delay)
+                await asyncio.sleep(delay)
+        finally:  # a probe that settled nothing hands the probing on (circuit.py)
+            if breaker is not None:
+                breaker.release_probe(endpoint)
 
     def _answer_lost(self, endpoint: str, pages: int) -> None:
         """Pages of a billed request whose answer was lost or unusable: sending it again may bill them twice."""
