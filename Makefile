@@ -21,7 +21,7 @@ system-deps:
 demo: setup
 	$(PY) -m upstage_assets.demo $(if $(BACKEND),--backend $(BACKEND),)
 
-# The container tests (image build, compose stack, kube play) take 15-40 min here: `make stack-test` runs them.
+# The container tests (image build, compose stack, kube play) take 15-30 min here: `make stack-test` runs them.
 test: setup system-deps
 	$(VENV)/bin/pytest -q --ignore=upstage_assets_tests/deploy/containers $(PYTEST_ARGS)
 
@@ -34,7 +34,7 @@ image:
 	bash scripts/build-image.sh
 
 # The image smoke test, the compose stack (podman-compose) and the k8s pods (podman kube play).
-# Kept out of `make test` for time (CI's budget): run it where podman or docker is installed.
+# Kept out of `make test` for time; .ci/run runs it after `make test`. Needs podman or docker.
 stack-test: setup system-deps
 	$(VENV)/bin/pytest -q upstage_assets_tests/deploy/containers $(PYTEST_ARGS)
 
