@@ -23,6 +23,8 @@ from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
+from upstage_assets.local_engine.line_items import span_grid
+
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from harness import RESULTS, ROOT  # noqa: E402
 from parse_quality_checks import CHECKS  # noqa: E402
@@ -69,29 +71,12 @@ class _HtmlTables(HTMLParser):
             self._rows[-1].append(("".join(self._cell), *self._span))
             self._cell = None
         elif tag == "table" and self._rows is not None:
-            self.tables.append(_expand(self._rows))
+            self.tables.append(span_grid(self._rows))
             self._rows = None
 
     def handle_data(self, data: str) -> None:
         if self._cell is not None:
             self._cell.append(data)
-
-
-def _expand(rows: list[list[tuple[str, int, int]]]) -> list[list[str]]:
-    grid: dict[tuple[int, int], str] = {}
-    for r, row in enumerate(rows):
-        c = 0
-        for text, rowspan, colspan in row:
-            while (r, c) in grid:
-                c += 1
-            for dr in range(rowspan):
-                for dc in range(colspan):
-                    grid[(r + dr, c + dc)] = text
-            c += colspan
-    if not grid:
-        return []
-    height, width = max(r for r, _ in grid) + 1, max(c for _, c in grid) + 1
-    return [[grid.get((r, c), "") for c in range(width)] for r in range(height)]
 
 
 def tables_of(output: str) -> list[list[list[str]]]:

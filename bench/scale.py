@@ -7,7 +7,10 @@ real PostgreSQL server, then times, at that N:
 * the S3 event sensor registering 1,000 new documents (moto S3 + SQS in its own process,
   real notifications), and an idle tick; beside it, the full partition load the sensors did
   before (``get_dynamic_partitions``);
-* ``upstage-assets status`` (text and ``--json``) and ``retry-failed --dry-run``, in process;
+* ``upstage-assets status`` (text and ``--json``) and ``retry-failed --dry-run``, in process, after
+  one summary compaction (``storage/summaries.py``; timed) and the sensor's 1,000 new documents;
+  with ``--baseline DIR`` the same three commands of another source tree (say main before a
+  change, ``git worktree add /tmp/base main``) in a subprocess against the same state, side by side;
 * planning "process missing" and "reprocess failed";
 * the GraphQL queries behind the UI's asset graph, the ``validated_documents`` partitions page
   and the runs page, against a running ``dagster-webserver``;
@@ -18,7 +21,7 @@ Prints ``documents=<N> tick_s=.. status_s=.. plan_s=.. ui_partitions_s=.. ui_gra
 backfill_submit_s=.. db_mib=..`` and appends a row to ``bench/results/scale.csv``;
 ``--report`` rewrites ``scale.md`` and ``scale.png`` from that CSV.
 
-    .venv/bin/python bench/scale.py --documents 10000
+    .venv/bin/python bench/scale.py --documents 10000 [--baseline /tmp/base] [--skip-sensor] [--skip-ui]
     .venv/bin/python bench/scale.py --report
 """
 
@@ -27,7 +30,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import csv
-import io
 import os
 import shutil
 import subprocess
@@ -46,8 +48,8 @@ from harness import RESULTS, ROOT  # noqa: E402
 from scale_queries import ASSET_GRAPH, BACKFILL, PARTITIONS_PAGE, RUNS_PAGE  # noqa: E402
 
 CSV = RESULTS / "scale.csv"
-FIELDS = ["documents", "build_s", "tick_s", "tick_sqs_s", "tick_own_s", "tick_ticks", "idle_tick_s", "full_partition_load_s", "status_s",
-          "status_json_s", "retry_dry_run_s", "plan_missing_s", "plan_failed_s", "ui_graph_s", "ui_graph_again_s",
+FIELDS = ["documents", "build_s", "tick_s", "tick_sqs_s", "tick_own_s", "tick_ticks", "idle_tick_s", "full_partition_load_s", "summary_compact_s", "status_s",
+          "status_json_s", "retry_dry_run_s", "baseline_status_s", "baseline_status_json_s", "baseline_retry_dry_run_s", "plan_missing_s", "plan_failed_s", "ui_graph_s", "ui_graph_again_s",
           "ui_partitions_s",
           "ui_partitions_again_s", "ui_runs_s", "backfill_submit_s", "db_mib", "store_kib_per_doc", "rss_mib"]
 
@@ -56,12 +58,6 @@ def timed(fn: Callable[[], Any]) -> tuple[float, Any]:
     started = time.perf_counter()
     value = fn()
     return time.perf_counter() - started, value
-
-
-@contextlib.contextmanager
-def quiet() -> Iterator[None]:
-    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
-        yield
 
 
 def environment(root: Path, postgres_url: str) -> dict[str, str]:
@@ -75,14 +71,6 @@ def environment(root: Path, postgres_url: str) -> dict[str, str]:
     return {"DAGSTER_HOME": str(home), "DAGSTER_DISABLE_TELEMETRY": "1", "UPSTAGE_ASSETS_BACKEND": "local",
             "UPSTAGE_ASSETS_DATA": str(root / "data"), "UPSTAGE_ASSETS_OUTPUT": str(root / "data" / "outputs"),
             "UPSTAGE_ASSETS_INBOX": str(root / "data" / "inbox"), "UPSTAGE_ASSETS_INBOX_SENSOR": "stopped"}
-
-
-def measure_cli(argv: list[str]) -> float:
-    from upstage_assets.cli import main
-
-    with quiet():
-        seconds, _ = timed(lambda: main(argv))
-    return seconds
 
 
 class TimedSqs:
@@ -217,7 +205,19 @@ def store_kib(path: Path) -> float:
     return sum(f.stat().st_size for f in path.rglob("*") if f.is_file()) / 1024
 
 
-def run(n: int, skip_ui: bool, new: int, only_ui: bool = False) -> dict[str, Any]:
+def measure_baseline(source: Path, env: dict[str, str]) -> dict[str, float]:
+    """The CLI commands of another source tree (``scale_cli.py`` with it first on the path)."""
+    import json
+
+    out = subprocess.run([sys.executable, str(Path(__file__).resolve().parent / "scale_cli.py")], check=True,
+                         capture_output=True, text=True, cwd=source,
+                         env={**os.environ, **env, "PYTHONPATH": str(source)})
+    timings = json.loads(out.stdout.strip().splitlines()[-1])
+    return {f"baseline_{name}": seconds for name, seconds in timings.items()}
+
+
+def run(n: int, skip_ui: bool, new: int, only_ui: bool = False, skip_sensor: bool = False,
+        baseline: Path | None = None) -> dict[str, Any]:
     from dagster import DagsterInstance
     from scale_state import build_state
 
@@ -239,10 +239,18 @@ def run(n: int, skip_ui: bool, new: int, only_ui: bool = False) -> dict[str, Any
                 print(f"built {n} documents ({len(state.failed)} failed, {state.runs} runs) in {state.seconds:.0f}s",
                       flush=True)
                 if not only_ui:
-                    row.update({k: v for k, v in measure_sensor(instance, root, n, new).items() if k in FIELDS})
-                    print(f"  sensor: {row}", flush=True)
+                    from upstage_assets.storage.summaries import compact_summaries
+
+                    row["summary_compact_s"], _ = timed(lambda: compact_summaries(
+                        storage.output_store(), storage.layout, grace_s=0))  # nothing is writing: no grace
+                    if not skip_sensor:
+                        row.update({k: v for k, v in measure_sensor(instance, root, n, new).items() if k in FIELDS})
+                        print(f"  sensor: {row}", flush=True)
                     row.update(measure_cli_and_planning(instance, storage))
                     print(f"  cli and planning: {row}", flush=True)
+                    if baseline is not None:
+                        row.update(measure_baseline(baseline, env))
+                        print(f"  baseline {baseline}: {row}", flush=True)
                 if not skip_ui:
                     with webserver(env, root) as url:
                         row.update(measure_ui(url, list(instance.get_dynamic_partitions(DOCUMENTS_PARTITIONS_NAME))))
@@ -258,10 +266,9 @@ def measure_cli_and_planning(instance: Any, storage: Any) -> dict[str, float]:
     from upstage_assets.operations.recovery import plan_batches
 
     row: dict[str, float] = {}
-    measure_cli(["status"])  # warm-up: imports and definitions, paid once per process
-    row["status_s"] = measure_cli(["status"])
-    row["status_json_s"] = measure_cli(["status", "--json"])
-    row["retry_dry_run_s"] = measure_cli(["retry-failed", "--dry-run"])
+    from scale_cli import time_commands
+
+    row.update(time_commands())
     row["plan_missing_s"], _ = timed(lambda: plan_batches(
         partition_order(instance), missing_documents(instance, storage), 50))
     row["plan_failed_s"], _ = timed(lambda: plan_batches(
@@ -274,7 +281,8 @@ def summary_line(row: dict[str, Any]) -> str:
     def f(name: str) -> str:
         value = row.get(name)
         return "-" if value in (None, "") else f"{float(value):.2f}"
-    return (f"documents={row['documents']} tick_s={f('tick_s')} status_s={f('status_s')} plan_s={f('plan_missing_s')} "
+    return (f"documents={row['documents']} tick_s={f('tick_s')} status_s={f('status_s')} "
+            f"baseline_status_s={f('baseline_status_s')} plan_s={f('plan_missing_s')} "
             f"ui_partitions_s={f('ui_partitions_s')} ui_graph_s={f('ui_graph_s')} "
             f"backfill_submit_s={f('backfill_submit_s')} db_mib={f('db_mib')}")
 
@@ -282,6 +290,15 @@ def summary_line(row: dict[str, Any]) -> str:
 def append_csv(row: dict[str, Any]) -> None:
     RESULTS.mkdir(parents=True, exist_ok=True)
     new = not CSV.exists()
+    if not new:
+        with CSV.open(newline="") as handle:
+            reader = csv.DictReader(handle)
+            if reader.fieldnames != FIELDS:  # columns were added since: rewrite under the new header
+                old = list(reader)
+                with CSV.open("w", newline="") as out:
+                    writer = csv.DictWriter(out, fieldnames=FIELDS, extrasaction="ignore")
+                    writer.writeheader()
+                    writer.writerows(old)
     with CSV.open("a", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=FIELDS, extrasaction="ignore")
         if new:
@@ -295,10 +312,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--new", type=int, default=1000, help="new documents the sensor registers (default 1000)")
     parser.add_argument("--only-ui", action="store_true", help="build the state and time only the UI's queries")
     parser.add_argument("--skip-ui", action="store_true", help="no webserver (the GraphQL timings are left out)")
+    parser.add_argument("--skip-sensor", action="store_true", help="no sensor part (moto S3 + SQS)")
+    parser.add_argument("--baseline", type=Path, help="another source tree whose status/retry-failed are timed too")
     parser.add_argument("--report", action="store_true", help="rewrite scale.md and scale.png from scale.csv")
     args = parser.parse_args(argv)
     for n in args.documents or []:
-        row = run(n, args.skip_ui, args.new, args.only_ui)
+        row = run(n, args.skip_ui, args.new, args.only_ui, args.skip_sensor, args.baseline)
         print(summary_line(row), flush=True)
         append_csv(row)
     if args.report:

@@ -3,7 +3,9 @@
 Per document, what a real run leaves: a dynamic partition; four materializations (one per
 per-document asset, written through Dagster's own ``store_event_batch``, one batch per run of
 50 documents) with the run recorded as succeeded; its result files (registry record, raw
-fingerprint with the page count, one table row, the parse and extraction bills). One
+fingerprint with the page count, one table row, the parse and extraction bills; rows are appended
+to the Delta table one commit per run, the files written through the same tracked writers
+as a run, so each leaves its change marker). One
 document in a hundred failed instead: its run is recorded as failed with the four
 materializations planned, only ``raw_documents`` materialized, and a row in the failures table.
 Nothing is executed, so building 100,000 documents takes minutes, not days.
@@ -11,7 +13,6 @@ Nothing is executed, so building 100,000 documents takes minutes, not days.
 
 from __future__ import annotations
 
-import io
 import json
 import time
 import uuid
@@ -19,7 +20,6 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import pyarrow as pa
-import pyarrow.parquet as pq
 from dagster import (
     AssetMaterialization,
     DagsterEvent,
@@ -40,11 +40,13 @@ from upstage_assets.defs.pipeline.keys import DOCUMENT_ASSET_KEYS, RAW_DOCUMENTS
 from upstage_assets.defs.pipeline.partitions import DOCUMENTS_PARTITIONS_NAME
 from upstage_assets.errors import SourceUnavailable
 from upstage_assets.ingest.naming import document_id_for_bytes
-from upstage_assets.storage.billing import ProductUsage, write_usage
+from upstage_assets.storage.billing import EXTRACTION, PARSE, ProductUsage, write_usage
+from upstage_assets.storage.delta import table_location
 from upstage_assets.storage.failures import record_failure
 from upstage_assets.storage.layout import OutputLayout
 from upstage_assets.storage.object_store import ObjectStore
 from upstage_assets.storage.registry import DocumentRecord, DocumentRegistry
+from upstage_assets.storage.summaries import write_tracked
 
 JOB = "process_documents"
 PER_RUN = 50
@@ -74,18 +76,27 @@ def _write_files(store: ObjectStore, layout: OutputLayout, n: int, document_id: 
     DocumentRegistry(store, layout).put(DocumentRecord(
         document_id=document_id, source_uri=f"s3://inbox-bucket/inbox/d{n:07d}.pdf", sha256=document_id,
         size_bytes=len(data), filename=f"d{n:07d}.pdf", schema="invoice"))
-    store.write_bytes(layout.raw_key(document_id), json.dumps(
+    write_tracked(store, layout, layout.raw_key(document_id), json.dumps(
         {"document_id": document_id, "page_count": 1, "mime_type": "application/pdf"}).encode())
-    write_usage(store, layout, document_id, ProductUsage("document-parse", 1, 0.01))
+    write_usage(store, layout, document_id, ProductUsage(PARSE, 1, 0.01))
     if failed:
         record_failure(store, layout, document_id=document_id, source_uri=None, stage="parsed_layouts",
                        error=SourceUnavailable("synthetic: the source could not be read"), run_id="scale-bench")
         return
-    write_usage(store, layout, document_id, ProductUsage("information-extraction", 1, 0.04))
-    buffer = io.BytesIO()
-    pq.write_table(pa.table({"document_id": [document_id], "invoice_number": [f"INV-{n}"], "total": [float(n)]}),
-                   buffer)
-    store.write_bytes(layout.table_key("invoice", document_id), buffer.getvalue())
+    write_usage(store, layout, document_id, ProductUsage(EXTRACTION, 1, 0.04))
+
+
+def _append_rows(store: ObjectStore, layout: OutputLayout, start: int, ids: list[str], failed: set[str]) -> None:
+    """The validated rows of one run's documents, as one Delta commit (a run commits its batch)."""
+    from deltalake import write_deltalake
+
+    rows = [(start + i, d) for i, d in enumerate(ids) if d not in failed]
+    if not rows:
+        return
+    table = pa.table({"document_id": pa.array([d for _, d in rows], pa.string()),
+                      "invoice_number": pa.array([f"INV-{n}" for n, _ in rows], pa.string()),
+                      "total": pa.array([float(n) for n, _ in rows], pa.float64())})
+    write_deltalake(table_location(store, layout.tables, "invoice").uri, table, mode="append")
 
 
 def build_state(instance: DagsterInstance, store: ObjectStore, layout: OutputLayout, start: int, count: int,
@@ -111,6 +122,7 @@ def build_state(instance: DagsterInstance, store: ObjectStore, layout: OutputLay
                                           ASSET_PARTITION_RANGE_END_TAG: batch[-1],
                                           "upstage_assets/documents": str(len(batch))}))
         runs += 1
+        _append_rows(store, layout, start + first, batch, failed_set)
         for key in DOCUMENT_ASSET_KEYS:
             done = [d for d in batch if d not in broken or key == RAW_DOCUMENTS]
             storage.store_event_batch([_event(run_id, DagsterEventType.ASSET_MATERIALIZATION,

@@ -18,7 +18,7 @@ from upstage_assets.defs.pipeline.document_pipeline import build_document_pipeli
 from upstage_assets.defs.pipeline.jobs import process_documents_job
 from upstage_assets.defs.quality_report import quality_report
 from upstage_assets.defs.resources import build_resources
-from upstage_assets.defs.schedules import build_schedules, compact_tables_job
+from upstage_assets.defs.schedules import build_schedules, compact_summaries_job, compact_tables_job
 from upstage_assets.defs.sensors.inbox import build_inbox_sensor
 from upstage_assets.defs.sensors.manifests import build_manifest_sensor
 from upstage_assets.defs.sensors.s3 import build_s3_documents_sensor
@@ -32,7 +32,7 @@ def build_definitions(settings: Settings | None = None) -> Definitions:
     return Definitions(
         assets=[build_document_pipeline(settings), quality_report, *LEARNED_KIE_ASSETS],
         asset_checks=LEARNED_KIE_CHECKS,
-        jobs=[process_documents_job, compact_tables_job],
+        jobs=[process_documents_job, compact_tables_job, compact_summaries_job],
         schedules=build_schedules(settings),
         sensors=[build_inbox_sensor(settings), build_s3_documents_sensor(settings), build_s3_events_sensor(settings),
                  build_manifest_sensor(settings), *build_alert_sensors(settings)],

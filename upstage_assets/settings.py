@@ -28,17 +28,21 @@ CLIENT_ENV_PREFIX = "UPSTAGE_CLIENT_"
 CLIENT_INTEGER_LIMITS = ("max_connections", "max_in_flight", "max_attempts", "sync_page_limit", "breaker_threshold")
 CLIENT_LIMITS = (
     "parse_requests_per_second", "parse_pages_per_minute", "async_requests_per_second", "async_pages_per_minute",
-    "extract_requests_per_second", "poll_requests_per_second", "rate_limit_burst", "rate_limit_headroom",
-    "rate_limit_max_skew_s",
+    "extract_requests_per_second", "classify_requests_per_second", "poll_requests_per_second", "rate_limit_burst",
+    "rate_limit_headroom", "rate_limit_max_skew_s",
     "connect_timeout_s", "read_timeout_s", "backoff_base_s", "backoff_max_s", "retry_total_s",
     "poll_initial_s", "poll_max_s", "poll_timeout_s", "breaker_base_pause_s", "breaker_max_pause_s",
     "breaker_max_outage_s", *CLIENT_INTEGER_LIMITS,
 )
+#: The client's USD prices per billed page, set the same way (UPSTAGE_CLIENT_PRICE_CLASSIFY=0.02);
+#: they price each product in the cost reports (``storage.billing``) and the spend budget. 0 is allowed.
+CLIENT_PRICES = ("price_parse_standard", "price_parse_enhanced", "price_ocr", "price_extract",
+                 "price_extract_enhanced", "price_classify")
 
 
 def _client_limits(env: Mapping[str, str]) -> tuple[tuple[str, float], ...]:
     found = []
-    for name in CLIENT_LIMITS:
+    for name in (*CLIENT_LIMITS, *CLIENT_PRICES):
         variable = CLIENT_ENV_PREFIX + name.upper()
         value = (env.get(variable) or "").strip()
         if not value:
@@ -48,7 +52,10 @@ def _client_limits(env: Mapping[str, str]) -> tuple[tuple[str, float], ...]:
         except ValueError:
             kind = "a whole number" if name in CLIENT_INTEGER_LIMITS else "a number"
             raise ValueError(f"{variable}={value!r} is not {kind}") from None
-        if number <= 0 and name != "rate_limit_headroom":
+        if name in CLIENT_PRICES:
+            if number < 0:
+                raise ValueError(f"{variable}={value!r} must be 0 or more")
+        elif number <= 0 and name != "rate_limit_headroom":
             raise ValueError(f"{variable}={value!r} must be above 0")
         found.append((name, number))
     return tuple(found)
@@ -101,7 +108,7 @@ class Settings:
     documents_per_run: int = 50  # UPSTAGE_ASSETS_DOCUMENTS_PER_RUN: documents in one batched run
     max_documents_per_tick: int = 1000  # UPSTAGE_ASSETS_MAX_DOCUMENTS_PER_TICK: inbox sensor reads per tick
     ui_base_url: str | None = None  # UPSTAGE_ASSETS_UI_URL: the Dagster UI's address, for links in notices
-    client_limits: tuple[tuple[str, float], ...] = ()  # UPSTAGE_CLIENT_<NAME>: see CLIENT_LIMITS
+    client_limits: tuple[tuple[str, float], ...] = ()  # UPSTAGE_CLIENT_<NAME>: CLIENT_LIMITS, CLIENT_PRICES
     tier: str | None = None  # UPSTAGE_TIER: payg | explore | build | scale (upstage_api/tiers.py)
     api_key_set: bool = False  # whether UPSTAGE_API_KEY is non-empty (the key itself is read by the client only)
     budget_per_run_usd: float | None = None  # UPSTAGE_ASSETS_BUDGET_PER_RUN_USD: Upstage spend limit per run
@@ -176,7 +183,7 @@ class Settings:
         return tier_limits(self.tier) if self.tier else {}
 
     def client_overrides(self) -> dict[str, float | int]:
-        """The client limits the environment set, typed for ``UpstageClient``."""
+        """The client limits and prices the environment set, typed for ``UpstageClient``."""
         return {name: int(value) if name in CLIENT_INTEGER_LIMITS else value for name, value in self.client_limits}
 
     @property

@@ -40,6 +40,8 @@ class Lineage:
     pages_billed: int
     processed_at: datetime = field(default_factory=lambda: datetime.now(UTC))
     source_metadata: dict[str, str] = field(default_factory=dict)
+    document_class: str | None = None
+    class_confidence: float | None = None
 
 
 @dataclass
@@ -167,7 +169,8 @@ def validate_fields(fields: dict[str, dict[str, Any]], schema: ExtractionSchema,
         "document_id": lineage.document_id, "source_uri": lineage.source_uri, "sha256": lineage.sha256,
         "backend": lineage.backend, "model": lineage.model, "schema_name": schema.name,
         "schema_version": schema.version, "processed_at": lineage.processed_at,
-        "pages_billed": lineage.pages_billed,
+        "pages_billed": lineage.pages_billed, "document_class": lineage.document_class,
+        "class_confidence": lineage.class_confidence,
     }
     if reasons:
         quarantine_row = {**lineage_values, "reasons": reasons,
@@ -179,4 +182,15 @@ def validate_fields(fields: dict[str, dict[str, Any]], schema: ExtractionSchema,
     return ValidationOutcome(pa.Table.from_pylist([full_row], schema=table_schema_for(schema)), False, [])
 
 
-__all__ = ["Lineage", "ValidationOutcome", "validate_fields", "arrow_type_for", "CoercionError"]
+def quarantine_unextracted(schema_name: str, schema_version: str, lineage: Lineage,
+                           reasons: list[str]) -> ValidationOutcome:
+    """The quarantine row of a document that was never extracted (its class did not fit the schema)."""
+    row = {"document_id": lineage.document_id, "source_uri": lineage.source_uri, "sha256": lineage.sha256,
+           "backend": lineage.backend, "model": lineage.model, "schema_name": schema_name,
+           "schema_version": schema_version, "processed_at": lineage.processed_at,
+           "pages_billed": lineage.pages_billed, "document_class": lineage.document_class,
+           "class_confidence": lineage.class_confidence, "reasons": reasons, "fields_json": "{}"}
+    return ValidationOutcome(pa.Table.from_pylist([row], schema=QUARANTINE_SCHEMA), True, reasons)
+
+
+__all__ = ["quarantine_unextracted", "Lineage", "ValidationOutcome", "validate_fields", "arrow_type_for", "CoercionError"]

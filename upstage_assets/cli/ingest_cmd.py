@@ -90,10 +90,12 @@ def _candidates(source: ObjectStore, given: list[ObjectInfo] | None, skipped: li
 
 
 def _resolve_schema(name: str | None) -> str:
-    from upstage_assets.schemas.extraction import load_schema
+    from upstage_assets.schemas.extraction import AUTO_SCHEMA, load_schema
     from upstage_assets.settings import Settings
 
     chosen = name or Settings.from_env().default_schema
+    if chosen == AUTO_SCHEMA:  # routed by class at extraction time
+        return chosen
     try:
         load_schema(chosen)
     except Exception as exc:

@@ -53,12 +53,10 @@ def add_parser(subparsers: Any) -> None:
     parser.set_defaults(handler=run)
 
 
-def _reasons(storage: Any, instance: Any, unfinished: list[str]) -> dict[str, str]:
-    """Why each document is in the plan: its recorded failure, or "unfinished"."""
-    from upstage_assets.operations.backlog import failure_rows
-
+def _reasons(rows: list[dict[str, Any]], unfinished: list[str]) -> dict[str, str]:
+    """Why each document is in the plan: its recorded failure (``rows``), or "unfinished"."""
     reasons = {d: "unfinished (no result and no recorded failure)" for d in unfinished}
-    for f in failure_rows(storage, instance):
+    for f in rows:
         reasons[f["document_id"]] = f"{f['stage']}: [{f['error_code']}] {f['message']}"
     return reasons
 
@@ -79,10 +77,12 @@ def run(args: argparse.Namespace) -> int:
     from upstage_assets.operations.backlog import (
         add_partitions,
         failed_documents,
+        failure_rows,
         partition_order,
         unfinished_documents,
     )
     from upstage_assets.operations.recovery import plan_batches
+    from upstage_assets.storage.failures import failed_ids_of
 
     if args.batch_size < 1 or (args.max_gap is not None and args.max_gap < 0):
         raise CliError("--batch-size must be at least 1 and --max-gap at least 0")
@@ -92,16 +92,20 @@ def run(args: argparse.Namespace) -> int:
     defs = build_definitions(settings)
     storage = storage_of(defs)
     instance = open_instance()
-    failed = failed_documents(storage, retryable_only=not args.include_permanent, instance=instance)
-    permanent = [] if args.include_permanent else failed_documents(storage, permanent_only=True, instance=instance)
-    registry = storage.registry()
-    unknown = [d for d in failed if not registry.contains(d)]
+    rows = failure_rows(storage, instance)  # read once: every question below is asked of these rows
+    order = partition_order(instance)
+    failed = failed_ids_of(rows, retryable_only=not args.include_permanent)
+    permanent = [] if args.include_permanent else failed_ids_of(rows, permanent_only=True)
+    registered = storage.registry().registered_ids()
+    unknown = [d for d in failed if d not in registered]
     failed = [d for d in failed if d not in set(unknown)]
-    unfinished = [d for d in unfinished_documents(instance, storage) if d not in set(failed)]
+    unfinished = [d for d in unfinished_documents(instance, storage, order=order, failed=failed_ids_of(rows))
+                  if d not in set(failed)]
     wanted = failed + unfinished
-    add_partitions(instance, wanted)
-    batches = plan_batches(partition_order(instance), wanted, args.batch_size, max_gap=args.max_gap)
-    reasons = _reasons(storage, instance, unfinished)
+    if add_partitions(instance, wanted, existing=order):
+        order = partition_order(instance)
+    batches = plan_batches(order, wanted, args.batch_size, max_gap=args.max_gap)
+    reasons = _reasons(rows, unfinished)
     outcome: dict[str, Any] = {
         "failed": len(failed), "unfinished": len(unfinished), "not_registered": unknown,
         "permanent_left_out": len(permanent),

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 from typing import Any
 
 from upstage_assets.cli.common import (
@@ -25,6 +24,8 @@ Documents held back by the spend limit are "pending", not failed. Exit code 1 wh
 document is currently failed, unfinished or pending (so a script can gate on it),
 0 otherwise, 2 on configuration errors."""
 MAX_FAILURES_SHOWN = 20
+COMPACT_HELP = ("fold the registry, page-count and bill files changed since last time into the summaries "
+                "status reads (the compact_summaries schedule does this every 15 minutes)")
 
 
 def add_parser(subparsers: Any) -> None:
@@ -33,6 +34,11 @@ def add_parser(subparsers: Any) -> None:
     parser.add_argument("--json", action="store_true", help="machine-readable output on stdout")
     parser.add_argument("--all-failures", action="store_true", help="list every failure, not the first 20")
     parser.set_defaults(handler=run)
+    compact = subparsers.add_parser("compact-summaries", help=COMPACT_HELP, description=COMPACT_HELP)
+    compact.add_argument("--rescan", action="store_true", help="read every file, not only the changed ones "
+                                                              "(after files were changed by hand)")
+    compact.add_argument("--json", action="store_true", help="print what was folded as JSON")
+    compact.set_defaults(handler=run_compact)
 
 
 def _runs_in_flight(instance: Any) -> dict[str, int]:
@@ -61,35 +67,35 @@ def _backfills_in_flight(instance: Any) -> int:
 
 
 def collect_status(defs: Any, instance: Any) -> dict[str, Any]:
-    from upstage_assets.defs.pipeline.keys import DOCUMENT_ASSET_KEYS
-    from upstage_assets.defs.pipeline.partitions import DOCUMENTS_PARTITIONS_NAME
+    """Counts from the summaries (``storage/summaries.py``), the Delta logs and one query per asset
+    for its materialized partitions (Dagster's asset status cache costs more for dynamic
+    partitions: docs/scale.md); only the failures (a few per cent of the documents) are read one by one."""
+    from upstage_assets.defs.pipeline.keys import DOCUMENT_ASSET_KEYS, VALIDATED_DOCUMENTS
     from upstage_assets.errors import BudgetExceeded
-    from upstage_assets.exporters.base import ExportSource
-    from upstage_assets.operations.backlog import failure_rows, unfinished_documents
+    from upstage_assets.operations.backlog import failure_rows, partition_order, unfinished_documents
     from upstage_assets.storage.billing import read_usage_totals
+    from upstage_assets.storage.failures import failed_ids_of
+    from upstage_assets.storage.summaries import PAGES, read_summary
+    from upstage_assets.storage.tables import row_counts
 
     storage = storage_of(defs)
     store, layout = storage.output_store(), storage.layout
-    registered = storage.registry().document_ids()
-    partitions = set(instance.get_dynamic_partitions(DOCUMENTS_PARTITIONS_NAME))
-    done = {key.to_user_string(): len(instance.get_materialized_partitions(key) & partitions)
-            for key in DOCUMENT_ASSET_KEYS}
+    order = partition_order(instance)
+    partitions = set(order)
+    materialized = {key: instance.get_materialized_partitions(key) for key in DOCUMENT_ASSET_KEYS}
+    done = {key.to_user_string(): len(materialized[key] & partitions) for key in DOCUMENT_ASSET_KEYS}
     recorded = sorted(failure_rows(storage, instance), key=lambda f: str(f["failed_at"]), reverse=True)
     pending = [f for f in recorded if f["error_code"] == BudgetExceeded.code]  # held back, not failed
     failures = [f for f in recorded if f["error_code"] != BudgetExceeded.code]
-    pages = sum(int(json.loads(store.read_bytes(i.key)).get("page_count") or 0) for i in store.list(layout.raw)
-                if i.key.endswith(".json"))
-    source = ExportSource(store, layout, storage.read_source)
-    validated = source.tables(layout.tables)
-    quarantined = source.tables(layout.quarantine)
+    pages = read_summary(store, layout, PAGES).totals.get("pages", {}).get("pages", 0)
     usage = read_usage_totals(store, layout)
     parser = defs.resources.get("parser")
     prices = parser.product_prices() if hasattr(parser, "product_prices") else {}
-    unfinished = unfinished_documents(instance, storage)
+    unfinished = unfinished_documents(instance, storage, order=order, done=materialized[VALIDATED_DOCUMENTS],
+                                      failed=failed_ids_of(recorded))
     return {
-        "documents": len(registered), "partitions": len(partitions), "done": done,
-        "rows": {name: t.num_rows for name, t in validated.items()},
-        "quarantined": {name: t.num_rows for name, t in quarantined.items()},
+        "documents": storage.registry().count(), "partitions": len(partitions), "done": done,
+        "rows": row_counts(store, layout.tables), "quarantined": row_counts(store, layout.quarantine),
         "failed": len(failures),
         "failures": [{k: f[k] for k in ("document_id", "stage", "error_code", "message", "retryable", "run_id",
                                         "failed_at")} for f in failures],
@@ -160,3 +166,17 @@ def run(args: argparse.Namespace) -> int:
     else:
         _print_text(status, args.all_failures)
     return EXIT_DOCUMENTS_FAILED if status["failed"] or status["unfinished"] or status["pending_budget"] else EXIT_OK
+
+
+def run_compact(args: argparse.Namespace) -> int:
+    from upstage_assets.storage.summaries import compact_summaries
+
+    storage = storage_of(load_definitions())
+    reports = compact_summaries(storage.output_store(), storage.layout, rescan=args.rescan)
+    if args.json:
+        print_json([vars(r) for r in reports])
+    else:
+        for r in reports:
+            print(f"{r.kind}: {r.rows} files summarised, {r.files_read} read, {r.markers_deleted} change markers "
+                  "removed")
+    return EXIT_OK

@@ -15,7 +15,7 @@ from upstage_assets.settings import Settings
 #: emulator started with ``--rps-limits`` wants UPSTAGE_CLIENT_PARSE_REQUESTS_PER_SECOND etc. to match.
 EMULATOR_CLIENT_LIMITS: dict[str, float | int] = {
     "parse_requests_per_second": 20.0, "parse_pages_per_minute": 60_000.0,
-    "extract_requests_per_second": 20.0, "max_in_flight": 16,
+    "extract_requests_per_second": 20.0, "classify_requests_per_second": 20.0, "max_in_flight": 16,
 }
 
 

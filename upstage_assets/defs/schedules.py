@@ -1,4 +1,5 @@
-"""Schedules: nightly re-processing of failed documents, weekly Delta maintenance of the tables.
+"""Schedules: nightly re-processing of failed documents, weekly Delta maintenance of the tables,
+and every 15 minutes the folding of new per-document files into the summaries ``status`` reads.
 
 Both start stopped in the local environment (nothing should run behind a laptop user's
 back) and running in aws/k8s; turn them on in the UI or with `dagster schedule start`.
@@ -28,6 +29,7 @@ from upstage_assets.operations.compaction import (
 from upstage_assets.operations.recovery import plan_batches
 from upstage_assets.resources.storage import StorageResource
 from upstage_assets.settings import Settings
+from upstage_assets.storage.summaries import GRACE_S, compact_summaries
 
 
 def schedule_status(settings: Settings) -> DefaultScheduleStatus:
@@ -70,6 +72,26 @@ def compact_tables_job():
     compact_validated_tables()
 
 
+class SummaryConfig(Config):
+    grace_s: float = Field(default=GRACE_S, description="markers younger than this stay (a write may be in flight)")
+    rescan: bool = Field(default=False, description="read every file, not only the changed ones")
+
+
+@op(description="Fold the registry, page-count and bill files changed since the last time into the summaries "
+                "`status` reads (storage/summaries.py).")
+def fold_summaries(context: OpExecutionContext, config: SummaryConfig, storage: StorageResource) -> None:
+    reports = compact_summaries(storage.output_store(), storage.layout, grace_s=config.grace_s, rescan=config.rescan)
+    for report in reports:
+        context.log.info(f"{report.kind}: {report.rows} files summarised, {report.files_read} read, "
+                         f"{report.markers_deleted} change markers removed")
+    context.add_output_metadata({r.kind: f"{r.rows} files, {r.files_read} read" for r in reports})
+
+
+@job(description="Fold changed registry, page-count and bill files into the summaries status reads.")
+def compact_summaries_job():
+    fold_summaries()
+
+
 def build_schedules(settings: Settings) -> list[ScheduleDefinition]:
     status = schedule_status(settings)
 
@@ -88,4 +110,11 @@ def build_schedules(settings: Settings) -> list[ScheduleDefinition]:
     def compact_tables_weekly(context: ScheduleEvaluationContext):
         return {}
 
-    return [reprocess_failed_nightly, compact_tables_weekly]
+    @schedule(name="compact_summaries", cron_schedule="*/15 * * * *", job=compact_summaries_job,
+              default_status=status, execution_timezone="UTC",
+              description="Every 15 minutes, fold the registry, page-count and bill files written since into "
+                          "the summaries `upstage-assets status` reads, so it reads the changes, not every file.")
+    def compact_summaries_quarterly(context: ScheduleEvaluationContext):
+        return {}
+
+    return [reprocess_failed_nightly, compact_tables_weekly, compact_summaries_quarterly]

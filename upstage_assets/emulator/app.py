@@ -19,7 +19,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from upstage_assets.emulator import extract_routes, parse_routes
+from upstage_assets.emulator import classify_routes, extract_routes, parse_routes
 from upstage_assets.emulator.api_errors import ApiError, error_response
 from upstage_assets.emulator.faults import MALFORMED, TRUNCATED, malformed, truncated
 from upstage_assets.emulator.settings import EmulatorSettings
@@ -128,6 +128,8 @@ def api_route_table() -> list[tuple[str, Handler, str]]:
         ("/v1/information-extraction/async", x.extract_async_submit, "POST"),
         ("/v1/information-extraction/jobs", x.extract_jobs_list, "GET"),
         ("/v1/information-extraction/jobs/{job_id}", x.extract_job_poll, "GET"),
+        ("/v1/document-classification", classify_routes.classify, "POST"),
+        ("/v1/document-classification/chat/completions", classify_routes.classify, "POST"),
     ]
     return table
 

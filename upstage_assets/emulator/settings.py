@@ -21,12 +21,13 @@ EXTRACT = "information-extraction"
 EXTRACT_ASYNC = "information-extraction-async"
 SCHEMA_GENERATION = "schema-generation"
 PREBUILT = "prebuilt-extraction"
-ENDPOINT_GROUPS = (PARSE, OCR, PARSE_ASYNC, POLL, EXTRACT, EXTRACT_ASYNC, SCHEMA_GENERATION, PREBUILT)
+CLASSIFY = "document-classification"
+ENDPOINT_GROUPS = (PARSE, OCR, PARSE_ASYNC, POLL, EXTRACT, EXTRACT_ASYNC, SCHEMA_GENERATION, PREBUILT, CLASSIFY)
 
 # Published limits (contract section 7): DP tier 0 sync 1 RPS / 300 PPM, async 2 RPS / 1,200 PPM
 # in older docs; the current quickstart says 3 / 6 RPS. IE base is 1 / 2 RPS.
 DOCUMENTED_RPS = {PARSE: 3.0, OCR: 3.0, PARSE_ASYNC: 6.0, EXTRACT: 1.0, EXTRACT_ASYNC: 2.0,
-                  SCHEMA_GENERATION: 1.0, PREBUILT: 1.0}
+                  SCHEMA_GENERATION: 1.0, PREBUILT: 1.0, CLASSIFY: 100 / 60}
 DOCUMENTED_PPM = {PARSE: 300.0, OCR: 300.0, PARSE_ASYNC: 1200.0}
 
 MB = 1024 * 1024
@@ -81,6 +82,7 @@ class EmulatorSettings:
     parse_snapshot: str = "document-parse-260930"
     ocr_snapshot: str = "ocr-260930"
     ie_snapshot: str = "information-extract-260904"
+    classify_snapshot: str = "document-classify-260904"
 
     def __post_init__(self) -> None:
         if self.timeout_mode not in ("hold", "close"):

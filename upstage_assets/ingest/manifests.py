@@ -83,8 +83,10 @@ def _extra(row: dict[str, Any], uri_column: str) -> dict[str, str]:
 
 
 def _schema_exists(name: str, cache: dict[str, bool]) -> bool:
-    from upstage_assets.schemas.extraction import load_schema
+    from upstage_assets.schemas.extraction import AUTO_SCHEMA, load_schema
 
+    if name == AUTO_SCHEMA:  # routed by class at extraction time
+        return True
     if name not in cache:
         try:
             load_schema(name)

@@ -17,7 +17,10 @@ import posixpath
 from collections.abc import Iterable
 
 from upstage_assets.inspection import SUPPORTED_EXTENSIONS
-from upstage_assets.schemas.extraction import BUILTIN_SCHEMAS
+from upstage_assets.schemas.extraction import AUTO_SCHEMA, BUILTIN_SCHEMAS
+
+#: Folder names that pick a schema: the built-in ones, and ``auto/`` (routed by class).
+FOLDER_SCHEMAS = (*BUILTIN_SCHEMAS, AUTO_SCHEMA)
 
 REGISTRATION_STAGE = "inbox"  # the failures-table stage of sources refused before they have an id
 DOCUMENT_ID_HEX_CHARS = 16  # 64 bits: a collision needs ~4 billion documents
@@ -40,12 +43,12 @@ def failure_id_for_source(uri: str) -> str:
     return "src-" + sha256_hex(uri.encode())[:16]
 
 
-def schema_for_key(key: str, default_schema: str, schema_names: Iterable[str] = BUILTIN_SCHEMAS) -> str:
+def schema_for_key(key: str, default_schema: str, schema_names: Iterable[str] = FOLDER_SCHEMAS) -> str:
     """``inbox/receipt/x.jpg`` is a receipt: a first folder named after a schema picks the schema."""
     return explicit_schema_for_key(key, schema_names) or default_schema
 
 
-def explicit_schema_for_key(key: str, schema_names: Iterable[str] = BUILTIN_SCHEMAS) -> str | None:
+def explicit_schema_for_key(key: str, schema_names: Iterable[str] = FOLDER_SCHEMAS) -> str | None:
     """The schema a first folder names (it outranks the default), or None."""
     first = key.split("/", 1)[0] if "/" in key else ""
     return first if first in set(schema_names) else None

@@ -9,7 +9,7 @@ key-value extraction, while a two-column article is read column by column.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from upstage_assets.local_engine.columns import line_pieces
 from upstage_assets.local_engine.geometry import (
@@ -20,6 +20,7 @@ from upstage_assets.local_engine.geometry import (
     union_all,
 )
 from upstage_assets.local_engine.reading_order import reading_order
+from upstage_assets.local_engine.ruled_tables import Table, ruled_tables
 from upstage_assets.local_engine.table_regions import merge_stacked_tables, split_table_runs
 from upstage_assets.local_engine.tables import table_rows
 
@@ -42,7 +43,11 @@ _OCR_HYPHEN_BREAK = re.compile(r"[^\W\d_]-$")
 
 @dataclass
 class Element:
-    """One layout element in page units; ``rows`` is set for tables."""
+    """One layout element in page units; ``rows`` is set for tables.
+
+    A merged table cell keeps its text at its top-left position of ``rows`` ("" where
+    it continues) and its (rowspan, colspan) in ``spans`` under that position.
+    """
 
     category: str
     page: int
@@ -52,6 +57,7 @@ class Element:
     lines: list[str] = field(default_factory=list)
     rows: list[list[str]] | None = None
     font_size: float = 0.0
+    spans: dict[tuple[int, int], tuple[int, int]] = field(default_factory=dict)
 
     @property
     def text(self) -> str:
@@ -87,15 +93,26 @@ class _Block:
 
 
 def layout_document(pages: list[PageContent]) -> list[Element]:
-    """Elements of every page in reading order (page by page)."""
+    """Elements of every page in reading order (page by page).
+
+    Ruled tables are cut out first (their grid decides their cells); the rest of each
+    page's text is laid out from its lines.
+    """
+    tables: list[list[Table]] = []
+    rest: list[PageContent] = []
+    for page in pages:
+        found, lines = ruled_tables(page.lines, page.rules) if page.rules else ([], page.lines)
+        tables.append(found)
+        rest.append(replace(page, lines=lines) if found else page)
+    pages = rest
     page_blocks = [_page_blocks(page) for page in pages]
     repeated = _repeated_margin_texts(pages, page_blocks)
     body = {source: body_font_size([line for page, blocks in zip(pages, page_blocks, strict=True)
                                     if page.source == source for block in blocks for line in block.lines])
             for source in {page.source for page in pages}}
     elements: list[Element] = []
-    for page, blocks in zip(pages, page_blocks, strict=True):
-        elements.extend(_page_elements(page, blocks, repeated, body[page.source]))
+    for page, blocks, found in zip(pages, page_blocks, tables, strict=True):
+        elements.extend(_page_elements(page, blocks, repeated, body[page.source], found))
     return elements
 
 
@@ -157,9 +174,13 @@ def _repeated_margin_texts(pages: list[PageContent], page_blocks: list[list[_Blo
     return {key for key, numbers in seen.items() if len(numbers) >= 2}
 
 
-def _page_elements(page: PageContent, blocks: list[_Block], repeated: set[str], body: float) -> list[Element]:
+def _page_elements(page: PageContent, blocks: list[_Block], repeated: set[str], body: float,
+                   tables: list[Table]) -> list[Element]:
     heading_ratio = HEADING_RATIO_OCR if page.source == "ocr" else HEADING_RATIO_TEXT_LAYER
     elements = [_block_element(page, block, body, heading_ratio, repeated) for block in blocks]
+    for table in tables:
+        elements.append(Element("table", page.number, table.box, page.width, page.height,
+                                rows=table.rows, spans=table.spans))
     for box in page.figures:
         elements.append(Element("figure", page.number, box, page.width, page.height))
     _mark_outermost_page_numbers(elements)

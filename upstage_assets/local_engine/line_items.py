@@ -25,22 +25,27 @@ SUMMARY_ROWS = re.compile(r"^\s*(sub\s*total|total|tax|vat|gst|discount|shipping
 
 
 class _TableParser(HTMLParser):
+    """Rows of <td>/<th> texts with each cell's (rowspan, colspan)."""
+
     def __init__(self) -> None:
         super().__init__()
-        self.rows: list[list[str]] = []
+        self.rows: list[list[tuple[str, int, int]]] = []
         self._cell: list[str] | None = None
+        self._span = (1, 1)
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         if tag == "tr":
             self.rows.append([])
         elif tag in ("td", "th"):
             self._cell = []
+            values = dict(attrs)
+            self._span = (_span(values.get("rowspan")), _span(values.get("colspan")))
 
     def handle_endtag(self, tag: str) -> None:
         if tag in ("td", "th") and self._cell is not None:
             if not self.rows:
                 self.rows.append([])
-            self.rows[-1].append(" ".join("".join(self._cell).split()))
+            self.rows[-1].append((" ".join("".join(self._cell).split()), *self._span))
             self._cell = None
 
     def handle_data(self, data: str) -> None:
@@ -48,10 +53,32 @@ class _TableParser(HTMLParser):
             self._cell.append(data)
 
 
+def _span(value: str | None) -> int:
+    return int(value) if value and value.isdigit() and 0 < int(value) <= 1000 else 1
+
+
 def table_rows(html: str) -> list[list[str]]:
+    """The table's rows, a merged cell's text repeated in every position it covers."""
     parser = _TableParser()
     parser.feed(html)
-    return [row for row in parser.rows if any(cell for cell in row)]
+    return [row for row in span_grid(parser.rows) if any(cell for cell in row)]
+
+
+def span_grid(rows: list[list[tuple[str, int, int]]]) -> list[list[str]]:
+    """Rows of (text, rowspan, colspan) cells on a grid, as HTML places them: each cell takes the
+    next free column of its row, and its text fills every position it spans (within the rows)."""
+    grid: dict[tuple[int, int], str] = {}
+    for r, row in enumerate(rows):
+        c = 0
+        for text, rowspan, colspan in row:
+            while (r, c) in grid:
+                c += 1
+            for dr in range(rowspan):
+                for dc in range(colspan):
+                    grid.setdefault((r + dr, c + dc), text)
+            c += colspan
+    width = max((c for _, c in grid), default=-1) + 1
+    return [[grid.get((r, c), "") for c in range(width)] for r in range(len(rows))]
 
 
 def _column_for(header: str, properties: dict[str, Any]) -> str | None:

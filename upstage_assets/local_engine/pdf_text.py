@@ -19,6 +19,7 @@ import pypdfium2.raw as pdfium_c
 from upstage_assets.errors import CorruptDocument, EncryptedDocument
 from upstage_assets.local_engine.bidi import has_rtl, visual_to_logical
 from upstage_assets.local_engine.geometry import Box, PageContent, Word, group_into_lines
+from upstage_assets.local_engine.pdf_rules import rule_boxes
 from upstage_assets.unicode_text import char_from_code_units
 
 PDFIUM_LOCK = threading.RLock()
@@ -111,11 +112,12 @@ def page_content(pdf: pdfium.PdfDocument, index: int) -> PageContent:
             finally:
                 textpage.close()
             figures = [_turn_box(box, turn, frame.width, frame.height) for box in _figure_boxes(page, frame)]
+            rules = [_turn_box(box, turn, frame.width, frame.height) for box in rule_boxes(page.raw, frame)]
         finally:
             page.close()
     width, height = (frame.height, frame.width) if turn in (90, 270) else (frame.width, frame.height)
     return PageContent(number=index + 1, width=width, height=height,
-                       lines=group_into_lines(words), source="text_layer", figures=figures)
+                       lines=group_into_lines(words), source="text_layer", figures=figures, rules=rules)
 
 
 def has_text_layer(content: PageContent) -> bool:

@@ -5,6 +5,11 @@ Per element: ``<h1 id='0' style='font-size:22px'>``, ``<p id='3' data-category='
 Lines inside an element are ``<br>`` in HTML and newlines in Markdown and text; table
 cells are joined by two spaces in text, rows by newlines. The document's content joins
 elements with a newline (HTML, text) or a blank line (Markdown).
+
+Merged table cells are ``rowspan``/``colspan`` in HTML. Markdown tables cannot merge
+cells, so a merged cell's text is repeated in every position it covers: each Markdown
+row then reads whole on its own (what a retrieval chunk needs), and expanding the HTML
+spans gives the same grid. Text shows a merged cell once.
 """
 
 from __future__ import annotations
@@ -24,7 +29,7 @@ def _escape(text: str) -> str:
 def element_html(element: Element, element_id: int) -> str:
     category = element.category
     if category == "table":
-        return _table_html(element.rows or [], element_id)
+        return _table_html(element.rows or [], element.spans, element_id)
     if category == "figure":
         alt = html.escape(element.text.replace("\n", " "), quote=True)
         return f"<figure id='{element_id}'><img alt='{alt}' /></figure>"
@@ -37,15 +42,26 @@ def element_html(element: Element, element_id: int) -> str:
     return f"<p id='{element_id}' data-category='{category}'>{body}</p>"
 
 
-def _table_html(rows: list[list[str]], element_id: int) -> str:
-    body = "".join("<tr>" + "".join(f"<td>{_escape(cell)}</td>" for cell in row) + "</tr>" for row in rows)
-    return f"<table id='{element_id}'>{body}</table>"
+def _table_html(rows: list[list[str]], spans: dict[tuple[int, int], tuple[int, int]], element_id: int) -> str:
+    covered = {(r + dr, c + dc) for (r, c), (rowspan, colspan) in spans.items()
+               for dr in range(rowspan) for dc in range(colspan) if dr or dc}
+    body = []
+    for r, row in enumerate(rows):
+        cells = []
+        for c, cell in enumerate(row):
+            if (r, c) in covered:
+                continue
+            rowspan, colspan = spans.get((r, c), (1, 1))
+            attrs = (f" rowspan='{rowspan}'" if rowspan > 1 else "") + (f" colspan='{colspan}'" if colspan > 1 else "")
+            cells.append(f"<td{attrs}>{_escape(cell)}</td>")
+        body.append("<tr>" + "".join(cells) + "</tr>")
+    return f"<table id='{element_id}'>{''.join(body)}</table>"
 
 
 def element_markdown(element: Element) -> str:
     category = element.category
     if category == "table":
-        return _table_markdown(element.rows or [])
+        return _table_markdown(expanded_rows(element.rows or [], element.spans))
     if category == "figure":
         return "![image](/image/placeholder)"
     if category == "heading1":
@@ -53,6 +69,17 @@ def element_markdown(element: Element) -> str:
     if category == "list":
         return "\n".join(_MARKDOWN_BULLET.sub("- ", line) for line in element.lines)
     return "\n".join(element.lines)
+
+
+def expanded_rows(rows: list[list[str]], spans: dict[tuple[int, int], tuple[int, int]]) -> list[list[str]]:
+    """The table's grid with each merged cell's text repeated over the positions it covers."""
+    grid = [list(row) for row in rows]
+    for (r, c), (rowspan, colspan) in spans.items():
+        for dr in range(rowspan):
+            for dc in range(colspan):
+                if r + dr < len(grid) and c + dc < len(grid[r + dr]):
+                    grid[r + dr][c + dc] = rows[r][c]
+    return grid
 
 
 def _table_markdown(rows: list[list[str]]) -> str:

@@ -7,6 +7,7 @@ recovery tools turn into batched runs (``operations/recovery.py`` plans them).
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Set as AbstractSet
 from typing import Any
 
 from dagster import DagsterInstance, DagsterRunStatus, RunsFilter
@@ -28,27 +29,31 @@ def partition_order(instance: DagsterInstance) -> list[str]:
     return list(instance.get_dynamic_partitions(DOCUMENTS_PARTITIONS_NAME))
 
 
-def add_partitions(instance: DagsterInstance, keys: Iterable[str]) -> list[str]:
-    """Add the keys that are not partitions yet (in the given order); return the new ones."""
-    existing = set(partition_order(instance))
+def add_partitions(instance: DagsterInstance, keys: Iterable[str], existing: Iterable[str] | None = None) -> list[str]:
+    """Add the keys that are not partitions yet (in the given order); return the new ones.
+    ``existing``: the partitions, if the caller just read them."""
+    existing = set(partition_order(instance) if existing is None else existing)
     new = [k for k in dict.fromkeys(keys) if k not in existing]
     if new:
         instance.add_dynamic_partitions(DOCUMENTS_PARTITIONS_NAME, new)
     return new
 
 
-def missing_documents(instance: DagsterInstance, storage: Any = None) -> list[str]:
+def missing_documents(instance: DagsterInstance, storage: Any = None, *, order: Sequence[str] | None = None,
+                      done: AbstractSet[str] | None = None) -> list[str]:
     """Documents without a ``validated_documents`` materialization, in partition order.
 
     With ``storage`` (the StorageResource), registered documents that never became a partition
-    (a sensor that died between registering and adding) are included at the end.
+    (a sensor that died between registering and adding) are included at the end; the registry's
+    ids come from its summary (``storage/summaries.py``), not a listing. ``order`` (the
+    partitions) and ``done`` (validated partitions) save a caller that has them the queries.
     """
-    order = partition_order(instance)
-    done = instance.get_materialized_partitions(VALIDATED_DOCUMENTS)
+    order = partition_order(instance) if order is None else order
+    done = instance.get_materialized_partitions(VALIDATED_DOCUMENTS) if done is None else done
     missing = [k for k in order if k not in done]
     if storage is not None:
         known = set(order)
-        missing += sorted(d for d in storage.registry().document_ids() if d not in known)
+        missing += sorted(d for d in storage.registry().registered_ids() if d not in known)
     return missing
 
 
@@ -131,9 +136,9 @@ def _backfill_documents(instance: DagsterInstance) -> set[str]:
     return documents
 
 
-def documents_in_flight(instance: DagsterInstance) -> set[str]:
+def documents_in_flight(instance: DagsterInstance, order: Sequence[str] | None = None) -> set[str]:
     """Documents that a queued or running run, or a backfill in progress, may still process."""
-    order = partition_order(instance)
+    order = partition_order(instance) if order is None else order
     index = {key: i for i, key in enumerate(order)}
     covered: set[str] = set()
     for run in instance.get_runs(filters=RunsFilter(statuses=ACTIVE_RUN_STATUSES)):
@@ -141,18 +146,21 @@ def documents_in_flight(instance: DagsterInstance) -> set[str]:
     return covered | _backfill_documents(instance)
 
 
-def unfinished_documents(instance: DagsterInstance, storage: Any) -> list[str]:
+def unfinished_documents(instance: DagsterInstance, storage: Any, *, order: Sequence[str] | None = None,
+                         done: AbstractSet[str] | None = None, failed: Iterable[str] | None = None) -> list[str]:
     """Documents in limbo: no ``validated_documents``, no recorded failure, and nothing processing them.
 
     A run that ended (succeeded, failed, canceled, or died) without finishing a document and
     without recording its failure leaves it here: a crash outside the per-document boundary, a
     killed worker, a canceled run. ``retry-failed`` processes them, resuming at the stage reached.
+    ``order``, ``done`` and ``failed`` (ids) save a caller that has them the queries.
     """
-    failed = set(failed_documents(storage, instance=instance))
-    missing = [d for d in missing_documents(instance, storage) if d not in failed]
+    order = partition_order(instance) if order is None else order
+    failed = set(failed_documents(storage, instance=instance) if failed is None else failed)
+    missing = [d for d in missing_documents(instance, storage, order=order, done=done) if d not in failed]
     if not missing:
         return []
-    busy = documents_in_flight(instance)
+    busy = documents_in_flight(instance, order)
     return [d for d in missing if d not in busy]
 
 

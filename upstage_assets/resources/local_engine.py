@@ -17,9 +17,17 @@ from dagster import ConfigurableResource
 from pydantic import Field
 
 from upstage_assets.local_engine.isolation import EngineLimits, EnginePool
+from upstage_assets.schemas.classification import DocumentLabel
 from upstage_assets.schemas.extraction import ExtractionSchema
 from upstage_assets.schemas.ie_response import fields_from_ie_response
-from upstage_assets.upstage_api.parser import DocumentParser, ExtractionResult, ParseOptions, SourceDocument
+from upstage_assets.storage.billing import PRODUCTS
+from upstage_assets.upstage_api.parser import (
+    ClassificationResult,
+    DocumentParser,
+    ExtractionResult,
+    ParseOptions,
+    SourceDocument,
+)
 
 
 class LocalParser(DocumentParser):
@@ -55,6 +63,19 @@ class LocalParser(DocumentParser):
         fields = fields_from_ie_response(response, list(schema.properties))
         return ExtractionResult(response=response, fields=fields, pages_billed=0)
 
+    async def classify(self, document: SourceDocument, labels: list[DocumentLabel],
+                       parsed: dict[str, Any] | None = None) -> ClassificationResult:
+        """The local classifier over the page text and layout (``local_engine.classify``); nothing billed."""
+        from upstage_assets.local_engine.classify import classify_parsed
+
+        if parsed is None:
+            parsed = await self.parse(document, ParseOptions())
+        layout = parsed
+        loop = asyncio.get_running_loop()
+        classification = await loop.run_in_executor(self._pool, lambda: classify_parsed(layout, labels))
+        return ClassificationResult(classification, {"model": classification.classified_by,
+                                                     "label": classification.label}, 0)
+
     async def aclose(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
         self._engines.close()
@@ -82,7 +103,7 @@ class LocalEngineResource(ConfigurableResource):
         return "local"
 
     def product_prices(self, parse_mode: str = "standard") -> dict[str, float]:
-        return {"parse": 0.0, "extraction": 0.0}  # nothing is billed
+        return dict.fromkeys(PRODUCTS, 0.0)  # nothing is billed
 
     def create_parser(self) -> DocumentParser:
         device = self.device or os.environ.get("UPSTAGE_ASSETS_DEVICE")

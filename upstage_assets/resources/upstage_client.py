@@ -18,14 +18,23 @@ import httpx
 from dagster import ConfigurableResource
 from pydantic import Field
 
+from upstage_assets.schemas.classification import DocumentLabel
 from upstage_assets.schemas.extraction import ExtractionSchema
+from upstage_assets.storage.billing import CLASSIFICATION, EXTRACTION, PARSE
 from upstage_assets.upstage_api.budget import SpendBudget
 from upstage_assets.upstage_api.circuit import BreakerSettings, CircuitBreaker
+from upstage_assets.upstage_api.classification import DocumentClassificationApi
 from upstage_assets.upstage_api.document_parse import AsyncPollSettings, DocumentParseApi
 from upstage_assets.upstage_api.errors import UpstageError
 from upstage_assets.upstage_api.extraction import ExtractionOptions, InformationExtractionApi
 from upstage_assets.upstage_api.http import CURRENT_DOCUMENT, RetryPolicy, UpstageHttp
-from upstage_assets.upstage_api.parser import DocumentParser, ExtractionResult, ParseOptions, SourceDocument
+from upstage_assets.upstage_api.parser import (
+    ClassificationResult,
+    DocumentParser,
+    ExtractionResult,
+    ParseOptions,
+    SourceDocument,
+)
 from upstage_assets.upstage_api.rate_limit_headers import (
     DEFAULT_LIMIT_HEADER,
     DEFAULT_PREFIXES,
@@ -37,8 +46,9 @@ from upstage_assets.upstage_api.usage import UsageLedger, pages_billed, price_ke
 
 logger = logging.getLogger("upstage_assets.upstage_client")
 #: Which endpoints bill which product (``storage.billing``).
-PRODUCT_ENDPOINTS = {"parse": ("document-parse", "ocr", "document-parse-async"),
-                     "extraction": ("information-extraction",)}
+PRODUCT_ENDPOINTS = {PARSE: ("document-parse", "ocr", "document-parse-async"),
+                     CLASSIFICATION: ("document-classification",),
+                     EXTRACTION: ("information-extraction",)}
 
 
 class UpstageClient(ConfigurableResource):  # type: ignore[type-arg]
@@ -71,6 +81,8 @@ class UpstageClient(ConfigurableResource):  # type: ignore[type-arg]
     async_requests_per_second: float = 2.0
     async_pages_per_minute: float = 1200.0
     extract_requests_per_second: float = 1.0
+    classify_requests_per_second: float = Field(default=1.0, description="Document Classification sends "
+                                                "(Upstage allows 100 requests per minute)")
     poll_requests_per_second: float = 2.0
     rate_limit_burst: float = 1.0
     rate_limit_headroom: float = 0.02
@@ -103,6 +115,8 @@ class UpstageClient(ConfigurableResource):  # type: ignore[type-arg]
     price_ocr: float = 0.0015
     price_extract: float = 0.01
     price_extract_enhanced: float = 0.03
+    price_classify: float = Field(default=0.01, description="USD per page classified, the `classification` "
+                                  "product (a guess: no published rate was found; set your contract's)")
 
     budget_per_run_usd: float | None = None
     budget_per_day_usd: float | None = None
@@ -120,12 +134,14 @@ class UpstageClient(ConfigurableResource):  # type: ignore[type-arg]
         """USD per billed page of each product a document goes through (``storage.billing``).
 
         Defaults are the commonly quoted per-page rates (Document Parse standard $0.01,
-        enhanced $0.03); Upstage publishes current prices at https://www.upstage.ai/pricing and
-        in the console's billing page: set ``price_*`` to your contract's figures.
+        enhanced $0.03); Document Classification's $0.01 is a guess (no published rate found).
+        Upstage publishes current prices at https://www.upstage.ai/pricing and in the console's
+        billing page: set ``price_*`` to your contract's figures.
         """
         ledger = UsageLedger(prices=self.prices())
-        return {"parse": ledger.price(price_key("document-parse", parse_mode)),
-                "extraction": ledger.price(price_key("information-extract", self.extraction_mode()))}
+        return {PARSE: ledger.price(price_key("document-parse", parse_mode)),
+                CLASSIFICATION: ledger.price("document-classify"),
+                EXTRACTION: ledger.price(price_key("information-extract", self.extraction_mode()))}
 
     def limiter_account(self) -> str:
         """Whose rate limits these are: Upstage counts requests per key (and per model: the buckets are per
@@ -145,6 +161,7 @@ class UpstageClient(ConfigurableResource):  # type: ignore[type-arg]
             "document-parse-async": EndpointLimits(self.async_requests_per_second, self.async_pages_per_minute,
                                                    burst),
             "information-extraction": EndpointLimits(self.extract_requests_per_second, None, burst),
+            "document-classification": EndpointLimits(self.classify_requests_per_second, None, burst),
             "poll": EndpointLimits(self.poll_requests_per_second, None, burst),
         }
 
@@ -153,7 +170,7 @@ class UpstageClient(ConfigurableResource):  # type: ignore[type-arg]
             "document-parse": self.price_parse_standard, "document-parse-enhanced": self.price_parse_enhanced,
             "ocr": self.price_ocr, "information-extract": self.price_extract,
             "information-extract-enhanced": self.price_extract_enhanced,
-            "prebuilt-extraction": self.price_extract,
+            "prebuilt-extraction": self.price_extract, "document-classify": self.price_classify,
         }
 
     def create_parser(self, run_id: str | None = None, on_budget_warning: Callable[[str], None] | None = None,
@@ -184,6 +201,7 @@ class UpstageClient(ConfigurableResource):  # type: ignore[type-arg]
             http=http, parse_api=DocumentParseApi(http, sync_page_limit=self.sync_page_limit, poll=poll),
             extraction_api=InformationExtractionApi(http, ExtractionOptions(
                 location=self.extract_location, confidence=self.extract_confidence)),
+            classification_api=DocumentClassificationApi(http),
             budget=budget, ledger=UsageLedger(prices=self.prices()), store=store)
 
 
@@ -194,8 +212,9 @@ class UpstageParser(DocumentParser):
 
     def __init__(self, *, http: UpstageHttp, parse_api: DocumentParseApi,
                  extraction_api: InformationExtractionApi, budget: SpendBudget, ledger: UsageLedger,
-                 store: SharedStateStore):
+                 store: SharedStateStore, classification_api: DocumentClassificationApi | None = None):
         self.http = http
+        self.classification_api = classification_api or DocumentClassificationApi(http)
         self.parse_api = parse_api
         self.extraction_api = extraction_api
         self.budget = budget
@@ -232,6 +251,14 @@ class UpstageParser(DocumentParser):
         self.ledger.record(document.document_id, "prebuilt-extraction", result.response)
         return result
 
+    async def classify(self, document: SourceDocument, labels: list[DocumentLabel],
+                       parsed: dict[str, Any] | None = None) -> ClassificationResult:
+        price = self.ledger.price("document-classify")
+        result = await self._billed(document, price, self.classification_api.classify(document, labels))
+        self.ledger.record(document.document_id, "document-classify", {"usage": {"pages": result.pages_billed},
+                           "model": result.response.get("model")})
+        return result
+
     def possibly_billed_twice(self, document_id: str, product: str) -> int:
         """Pages of this document's requests for ``product`` sent again after their answer was lost
         (the server may have processed and billed the first one too)."""
@@ -252,7 +279,7 @@ class UpstageParser(DocumentParser):
         except UpstageError:
             self.budget.release(reservation)
             raise
-        billed = result.pages_billed if isinstance(result, ExtractionResult) else pages_billed(
+        billed = result.pages_billed if isinstance(result, ExtractionResult | ClassificationResult) else pages_billed(
             result, document.page_count)
         self.budget.settle(reservation, billed, price)
         return result

@@ -29,9 +29,16 @@ LINEAGE_FIELDS = [
     pa.field("field_confidence", pa.map_(pa.string(), pa.float64())),
     pa.field("source_metadata", pa.map_(pa.string(), pa.string())),
 ]
+#: The document's class and the classifier's confidence (null when not classified, or no confidence given).
+CLASS_FIELDS = [
+    pa.field("document_class", pa.string()),
+    pa.field("class_confidence", pa.float64()),
+]
+LINEAGE_FIELDS += CLASS_FIELDS
 
 QUARANTINE_SCHEMA = pa.schema([
     *LINEAGE_FIELDS[:9],
+    *CLASS_FIELDS,
     pa.field("reasons", pa.list_(pa.string())),
     pa.field("fields_json", pa.string()),
 ])

@@ -16,6 +16,8 @@ from pathlib import Path
 from typing import Any
 
 BUILTIN_SCHEMAS = ("invoice", "receipt")
+#: Not a schema: "route each document to the schema of its class" (``defs/pipeline/routing.py``).
+AUTO_SCHEMA = "auto"
 
 
 class SchemaError(ValueError):

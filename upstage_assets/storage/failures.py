@@ -63,16 +63,25 @@ def clear_failure(store: ObjectStore, layout: OutputLayout, document_id: str) ->
     store.delete(layout.failure_key(document_id))
 
 
+READ_THREADS = 8  # records are fetched side by side (on S3 each is a GET)
+
+
+def _read_failure(store: ObjectStore, key: str) -> pa.Table | None:
+    try:
+        table = pq.ParquetFile(io.BytesIO(store.read_bytes(key))).read()
+        return table if table.schema.equals(FAILURES_SCHEMA) else table.cast(FAILURES_SCHEMA)
+    except Exception as exc:  # a torn or foreign file: the others still count
+        logger.warning("skipping unreadable failure record %s: %s", key, type(exc).__name__)
+        return None
+
+
 def read_failures(store: ObjectStore, layout: OutputLayout) -> pa.Table:
     """Every failure record; one that cannot be read is logged and left out, never fatal."""
-    tables = []
-    for info in store.list(layout.failures):
-        if not info.key.endswith(".parquet"):
-            continue
-        try:
-            tables.append(pq.read_table(io.BytesIO(store.read_bytes(info.key))).cast(FAILURES_SCHEMA))
-        except Exception as exc:  # a torn or foreign file: the others still count
-            logger.warning("skipping unreadable failure record %s: %s", info.key, type(exc).__name__)
+    from concurrent.futures import ThreadPoolExecutor
+
+    keys = [info.key for info in store.list(layout.failures) if info.key.endswith(".parquet")]
+    with ThreadPoolExecutor(READ_THREADS) as pool:
+        tables = [t for t in pool.map(lambda key: _read_failure(store, key), keys) if t is not None]
     return pa.concat_tables(tables) if tables else FAILURES_SCHEMA.empty_table()
 
 

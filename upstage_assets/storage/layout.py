@@ -8,7 +8,10 @@
     tables/<schema>/            Delta table: one typed row per document (validated_documents)
     quarantine/<schema>/        Delta table: rows that failed validation, with the reasons
     failures/<id>.parquet       the latest error per document (the document_failures table)
-    usage/<product>/<id>.json   pages billed and estimated cost per product (parse, extraction)
+    usage/<product>/<id>.json   pages billed and estimated cost per product (parse, classification, extraction)
+    changes/<key>.changed       empty marker: <key> (a registry, raw or usage file) changed since the
+                                last summary compaction (``storage/summaries.py``)
+    summaries/<name>/           derived: those files folded into one Parquet part and running totals
 
 One file per document keeps every JSON write atomic and independent, so a crash never leaves
 a shared file half-written; the two tables get the same guarantee from Delta's atomic commits
@@ -20,6 +23,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from upstage_assets.errors import UnsafeDocumentKey
+
+#: A change marker's name ends with this, never with the summarised file's own suffix: an empty
+#: ``.json`` object would read as a broken JSON file to anything that crawls the outputs.
+MARKER_SUFFIX = ".changed"
 
 
 def _segment(name: str) -> str:
@@ -41,6 +48,8 @@ class OutputLayout:
     quarantine: str = "quarantine"
     failures: str = "failures"
     usage: str = "usage"
+    changes: str = "changes"
+    summaries: str = "summaries"
 
     @staticmethod
     def document_segment(name: str) -> str:
@@ -64,6 +73,10 @@ class OutputLayout:
 
     def usage_key(self, product: str, document_id: str) -> str:
         return f"{self.usage}/{_segment(product)}/{_segment(document_id)}.json"
+
+    def change_marker_key(self, key: str) -> str:
+        """The marker saying ``key`` changed since the last summary compaction."""
+        return f"{self.changes}/{key}{MARKER_SUFFIX}"
 
     def failure_key(self, document_id: str) -> str:
         return f"{self.failures}/{_segment(document_id)}.parquet"

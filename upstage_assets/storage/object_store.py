@@ -41,6 +41,7 @@ class ObjectInfo:
     key: str  # relative to the store root
     size: int
     version: str  # mtime_ns locally, ETag on S3: changes when the bytes change
+    modified: float = 0.0  # last write, seconds since the epoch, by the store's own clock
 
 
 class ObjectStore(ABC):
@@ -134,7 +135,8 @@ class LocalObjectStore(ObjectStore):
             if path.name.startswith(".") and path.name.endswith(".tmp"):
                 continue  # an in-flight atomic write
             stat = path.stat()
-            yield ObjectInfo(path.relative_to(self.root).as_posix(), stat.st_size, str(stat.st_mtime_ns))
+            yield ObjectInfo(path.relative_to(self.root).as_posix(), stat.st_size, str(stat.st_mtime_ns),
+                             stat.st_mtime)
 
     def folders(self, prefix: str) -> Sequence[str]:
         base = self._path(prefix)
@@ -204,7 +206,8 @@ class S3ObjectStore(ObjectStore):
         paginator = self.client.get_paginator("list_objects_v2")
         for page in paginator.paginate(Bucket=self.bucket, Prefix=full):
             for obj in page.get("Contents", []):
-                yield ObjectInfo(obj["Key"][len(strip):], int(obj["Size"]), obj.get("ETag", "").strip('"'))
+                modified = obj["LastModified"].timestamp() if obj.get("LastModified") else 0.0
+                yield ObjectInfo(obj["Key"][len(strip):], int(obj["Size"]), obj.get("ETag", "").strip('"'), modified)
 
     def folders(self, prefix: str) -> Sequence[str]:
         full = f"{self._key(prefix)}/"

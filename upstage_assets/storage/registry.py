@@ -21,6 +21,7 @@ from typing import Any
 
 from upstage_assets.storage.layout import OutputLayout
 from upstage_assets.storage.object_store import ObjectStore
+from upstage_assets.storage.summaries import REGISTERED, read_summary, write_tracked
 
 
 @dataclass(frozen=True)
@@ -70,7 +71,7 @@ class DocumentRegistry:
         self.layout = layout or OutputLayout()
 
     def put(self, record: DocumentRecord) -> None:
-        self.store.write_bytes(self.layout.registry_key(record.document_id), record.to_json())
+        write_tracked(self.store, self.layout, self.layout.registry_key(record.document_id), record.to_json())
 
     def add_source(self, document_id: str, uri: str, schema: str, explicit: bool) -> DocumentRecord | None:
         """Record another source of known bytes (see the module docstring); the new record if it changed."""
@@ -88,6 +89,17 @@ class DocumentRegistry:
 
     def contains(self, document_id: str) -> bool:
         return self.store.exists(self.layout.registry_key(document_id))
+
+    def registered_ids(self) -> set[str]:
+        """Every registered id, from the registry summary plus the records written since it was
+        folded (``storage/summaries.py``): no listing of the whole registry once it is compacted."""
+        prefix = f"{self.layout.registry}/"
+        keys = read_summary(self.store, self.layout, REGISTERED, with_keys=True).keys or set()
+        return {key[len(prefix):-len(".json")] for key in keys}
+
+    def count(self) -> int:
+        """How many documents are registered (the summary's running count)."""
+        return read_summary(self.store, self.layout, REGISTERED).totals.get(REGISTERED.name, {}).get("documents", 0)
 
     def document_ids(self) -> list[str]:
         prefix = f"{self.layout.registry}/"

@@ -57,6 +57,23 @@ def read_table(store: ObjectStore, area: str, schema: str, *, documents: Iterabl
     return table
 
 
+def row_count(store: ObjectStore, area: str, schema: str) -> int:
+    """Rows in one table's current version from the Delta log's per-file statistics
+    (``numRecords``), not the rows; a file written without statistics, or a table with deletion
+    vectors (delta-rs writes neither), makes it count the rows."""
+    table = open_delta(table_location(store, area, schema))
+    counts = table.get_add_actions().column("num_records").to_pylist()
+    deletion_vectors = "deletionVectors" in (table.protocol().reader_features or [])  # rows hidden per file
+    if deletion_vectors or any(value is None for value in counts):
+        return int(table.to_pyarrow_dataset().count_rows())
+    return int(sum(counts))
+
+
+def row_counts(store: ObjectStore, area: str) -> dict[str, int]:
+    """``{schema: rows}`` of every Delta table under ``area``, from the log (see ``row_count``)."""
+    return {name: row_count(store, area, name) for name in table_names(store, area)}
+
+
 def _legacy_folders(store: ObjectStore, area: str, delta: set[str]) -> list[str]:
     return [name for name in store.folders(area) if name not in delta and legacy_files(store, area, name)]
 

@@ -11,6 +11,7 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import Any
 
+from upstage_assets.schemas.classification import Classification, DocumentLabel
 from upstage_assets.schemas.extraction import ExtractionSchema
 
 
@@ -49,6 +50,15 @@ class ExtractionResult:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
+@dataclass
+class ClassificationResult:
+    """A classification plus the response it came from and the pages it billed."""
+
+    classification: Classification
+    response: dict[str, Any]
+    pages_billed: int = 0
+
+
 class DocumentParser(ABC):
     """Backend-neutral parser. Implementations must be safe to call concurrently."""
 
@@ -66,6 +76,11 @@ class DocumentParser(ABC):
         parsed: dict[str, Any] | None = None,
     ) -> ExtractionResult:
         """Extract the schema's fields; ``parsed`` lets a local backend skip a second parse."""
+
+    @abstractmethod
+    async def classify(self, document: SourceDocument, labels: list[DocumentLabel],
+                       parsed: dict[str, Any] | None = None) -> ClassificationResult:
+        """Which of ``labels`` the document is (contract section 6b); ``parsed`` as for ``extract``."""
 
     async def aclose(self) -> None:  # noqa: B027 - optional hook
         """Release connections or pools."""

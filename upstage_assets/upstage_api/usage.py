@@ -20,6 +20,7 @@ DEFAULT_PRICES_PER_PAGE: dict[str, float] = {
     "information-extract": 0.01,
     "information-extract-enhanced": 0.03,
     "prebuilt-extraction": 0.01,
+    "document-classify": 0.01,  # a guess: no published Document Classification rate was found
 }
 
 

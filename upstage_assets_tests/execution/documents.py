@@ -70,3 +70,15 @@ def parquet_rows_by_document(output_root: Path) -> dict[str, int]:
             for document_id in table.column("document_id").to_pylist():
                 rows[document_id] = rows.get(document_id, 0) + 1
     return rows
+
+
+def exactly_once(instance: DagsterInstance, output_root: Path, keys) -> tuple[list[str], list[str], list[str]]:
+    """(lost, duplicated, processed twice): documents without a row, with more than one row, and
+    with any per-document asset materialized more than once."""
+    from upstage_assets.defs.pipeline.keys import DOCUMENT_ASSET_KEYS
+
+    rows = parquet_rows_by_document(output_root)
+    twice: set[str] = set()
+    for asset in DOCUMENT_ASSET_KEYS:
+        twice |= {k for k, n in materialization_counts(instance, asset, keys).items() if n > 1}
+    return ([k for k in keys if rows.get(k, 0) == 0], [k for k in keys if rows.get(k, 0) > 1], sorted(twice))

@@ -46,7 +46,8 @@ def test_lost_answers_show_as_possibly_billed_twice_in_status_and_metadata(data_
     assert timeouts > 0, "the seed injects timeouts"
     code, status, _ = operator.cli_json("status")
     twice = status["possibly_billed_twice"]
-    assert twice["parse"] + twice["extraction"] == timeouts, (twice, timeouts)  # one page per document
+    assert set(twice) == {"parse", "classification", "extraction"}, twice
+    assert sum(twice.values()) == timeouts, (twice, timeouts)  # one page per document and product
     code, out, _ = operator.cli("status")
     assert f"possibly billed twice (an answer was lost and the request sent again): {timeouts} pages" in out
 

@@ -7,11 +7,33 @@ from dagster import validate_run_config
 
 from upstage_assets.definitions import build_definitions
 from upstage_assets.resources.upstage_client import UpstageClient
-from upstage_assets.settings import CLIENT_ENV_PREFIX, CLIENT_INTEGER_LIMITS, CLIENT_LIMITS, Settings
+from upstage_assets.settings import (
+    CLIENT_ENV_PREFIX,
+    CLIENT_INTEGER_LIMITS,
+    CLIENT_LIMITS,
+    CLIENT_PRICES,
+    Settings,
+)
 
 
 def test_every_limit_is_a_client_field():
     assert set(CLIENT_LIMITS) <= set(UpstageClient.model_fields)
+    assert set(CLIENT_PRICES) == {name for name in UpstageClient.model_fields if name.startswith("price_")}
+
+
+def test_each_price_comes_from_its_environment_variable_and_prices_its_product(monkeypatch):
+    """Prices are settings like the limits (0 allowed: a free tier); status and the stages price
+    each product (``product_prices``) with them, classification with ``price_classify``."""
+    monkeypatch.setenv("UPSTAGE_API_KEY", "any")
+    env = {"UPSTAGE_ASSETS_BACKEND": "upstage", **{CLIENT_ENV_PREFIX + name.upper(): f"0.00{number}"
+                                                  for number, name in enumerate(CLIENT_PRICES, start=1)}}
+    env["UPSTAGE_CLIENT_PRICE_OCR"] = "0"
+    parser = build_definitions(Settings.from_env(env)).resources["parser"]
+    assert [getattr(parser, name) for name in CLIENT_PRICES] == [0.001, 0.002, 0.0, 0.004, 0.005, 0.006]
+    assert parser.product_prices() == {"parse": 0.001, "classification": 0.006, "extraction": 0.004}
+    assert parser.product_prices("enhanced")["parse"] == 0.002
+    with pytest.raises(ValueError, match="UPSTAGE_CLIENT_PRICE_CLASSIFY='-1' must be 0 or more"):
+        Settings.from_env({"UPSTAGE_CLIENT_PRICE_CLASSIFY": "-1"})
 
 
 @pytest.mark.parametrize("backend", ["emulator", "upstage"])

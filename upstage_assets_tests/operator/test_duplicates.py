@@ -50,7 +50,9 @@ def test_a_later_default_copy_changes_nothing_but_its_uri_is_kept(tmp_path):
 
 
 @pytest.mark.slow
-def test_two_explicit_schemas_are_both_extracted_with_one_parse_paid_once(operator):
+def test_two_explicit_schemas_one_parse_one_classification_and_the_other_kind_quarantined(operator):
+    """An invoice filed under invoice/ and receipt/: parsed once, classified once, extracted for
+    invoice; for receipt it is quarantined as wrong_document_type without paying an extraction."""
     incoming = operator.data_root / "incoming"
     data = make_pdf(1, lines=("INVOICE", "Invoice No: INV-7", "Total: 42.50"))
     for schema in ("invoice", "receipt"):
@@ -61,7 +63,8 @@ def test_two_explicit_schemas_are_both_extracted_with_one_parse_paid_once(operat
     assert outcome["registered"] == 1 and outcome["done"] == 1 and not outcome["failed"], err
     stats = httpx.get(f"{operator.emulator.url}/__emulator__/stats").json()["requests_by_endpoint"]
     assert stats.get("document-parse") == 1, stats
-    assert stats.get("information-extraction") == 2, stats
+    assert stats.get("document-classification") == 1, stats
+    assert stats.get("information-extraction") == 1, stats
     outputs = operator.data_root / "outputs"
     (document_id,) = [p.stem for p in (outputs / "registry").glob("*.json")]
     record = json.loads((outputs / "registry" / f"{document_id}.json").read_text())
@@ -71,5 +74,8 @@ def test_two_explicit_schemas_are_both_extracted_with_one_parse_paid_once(operat
         rows = sum(read_table(store, area, schema, documents=[document_id]).num_rows
                    for area in ("tables", "quarantine") if (outputs / area / schema).is_dir())
         assert rows == 1, schema
+    (receipt_row,) = read_table(store, "quarantine", "receipt", documents=[document_id]).to_pylist()
+    assert receipt_row["reasons"][0].startswith("wrong_document_type:"), receipt_row["reasons"]
+    assert receipt_row["document_class"] == "invoice"
     code, status, _ = operator.cli_json("status")
-    assert status["pages_billed"] == {"parse": 1, "extraction": 2}
+    assert status["pages_billed"] == {"parse": 1, "classification": 1, "extraction": 1}

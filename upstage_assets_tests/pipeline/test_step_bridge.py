@@ -137,3 +137,24 @@ def test_what_the_batch_hands_over_while_it_unwinds_from_an_interrupt_is_still_l
         bridge.run(batch)
     assert [e for e, _ in context.events] == ["committed0", "committed1", "committed2"]
     assert {thread for _, thread in context.events} == {threading.get_ident()}
+
+
+def test_drained_waits_until_every_earlier_write_is_logged():
+    """A document's failure record tells a resumed run its earlier stages are done (it skips them):
+    it may be stored only once their materializations are in the event log, else a SIGKILL between the
+    two leaves a stage stored and billed but unlogged, and the resumed run pays for it again."""
+    context = SlowContext()
+    bridge = StepBridge(max_backlog=1000)
+    deferred = DeferredContext(context, bridge)
+    logged_when_recorded: list[list[str]] = []
+
+    async def batch() -> None:
+        deferred.log_event("parsed_layouts")
+        deferred.log_event("kie_fields")
+        threading.Timer(0.3, context.release.set).start()  # the log is slow: the writes are still queued
+        await deferred.drained()
+        logged_when_recorded.append([e for e, _ in context.events])  # here the failure record is stored
+
+    bridge.run(batch)
+    assert logged_when_recorded == [["parsed_layouts", "kie_fields"]]
+    assert bridge.carried_out == bridge.deferred == 2

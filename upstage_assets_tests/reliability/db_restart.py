@@ -113,14 +113,12 @@ def run_db_restart_scenario(workdir: Path, docs: int, *, api_key: str, latency_s
                             price_per_page: float = 0.01) -> DbRestartReport:
     """Documents through a daemon-launched run on a PostgreSQL instance that restarts mid-run."""
     from upstage_assets.cli import main as cli_main
-    from upstage_assets.defs.pipeline.keys import DOCUMENT_ASSET_KEYS
     from upstage_assets.emulator.server import run_emulator_in_thread
     from upstage_assets.emulator.settings import EmulatorSettings
     from upstage_assets.upstage_api.budget import utc_day
     from upstage_assets.upstage_api.shared_state import PostgresStateStore
     from upstage_assets_tests.execution.documents import (
-        materialization_counts,
-        parquet_rows_by_document,
+        exactly_once,
         register_documents,
         write_invoices,
     )
@@ -148,13 +146,7 @@ def run_db_restart_scenario(workdir: Path, docs: int, *, api_key: str, latency_s
                 report.recovery_needed = True
                 report.recovery_ok = cli_main(["retry-failed", "--wait", "--no-progress"]) == 0
             billed = billed_answers(emulator.url)
-            rows = parquet_rows_by_document(data / "outputs")
-            report.lost = [k for k in keys if rows.get(k, 0) == 0]
-            report.duplicated = [k for k in keys if rows.get(k, 0) > 1]
-            twice: set[str] = set()
-            for asset in DOCUMENT_ASSET_KEYS:
-                twice |= {k for k, n in materialization_counts(instance, asset, keys).items() if n > 1}
-            report.processed_twice = sorted(twice)
+            report.lost, report.duplicated, report.processed_twice = exactly_once(instance, data / "outputs", keys)
             report.paid_twice = paid_twice(billed, keys)
             report.billed_usd = round(sum(sum(g.values()) for g in billed.values()) * price_per_page, 6)
         store = PostgresStateStore(state_url)

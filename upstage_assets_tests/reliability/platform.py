@@ -29,7 +29,7 @@ def emulator_client(**overrides: object) -> UpstageClient:
         read_timeout_s=float(os.environ.get(READ_TIMEOUT_ENV, READ_TIMEOUT_S)), connect_timeout_s=2.0,
         max_attempts=8, backoff_base_s=0.1, backoff_max_s=1.0, retry_total_s=60.0,
         parse_requests_per_second=50.0, parse_pages_per_minute=60_000.0, extract_requests_per_second=50.0,
-        poll_requests_per_second=50.0, max_in_flight=16, poll_initial_s=0.05, poll_max_s=0.2,
+        classify_requests_per_second=50.0, poll_requests_per_second=50.0, max_in_flight=16, poll_initial_s=0.05, poll_max_s=0.2,
         poll_timeout_s=30.0)
     settings.update(overrides)
     return UpstageClient(**settings)  # type: ignore[arg-type]

@@ -26,12 +26,12 @@ from dagster import DagsterInstance
 
 from upstage_assets.defs.pipeline.keys import KIE_FIELDS, PARSED_LAYOUTS
 from upstage_assets.resources.upstage_client import PRODUCT_ENDPOINTS
-from upstage_assets.storage.billing import EXTRACTION, PARSE, PRODUCTS
+from upstage_assets.storage.billing import CLASSIFICATION, EXTRACTION, PARSE, PRODUCTS
 from upstage_assets.storage.failures import read_failures
 from upstage_assets.storage.layout import OutputLayout
 from upstage_assets.storage.object_store import LocalObjectStore
 
-STAGE_OF_PRODUCT = {PARSE: PARSED_LAYOUTS, EXTRACTION: KIE_FIELDS}
+STAGE_OF_PRODUCT = {PARSE: PARSED_LAYOUTS, CLASSIFICATION: KIE_FIELDS, EXTRACTION: KIE_FIELDS}
 Pair = tuple[str, str]  # (document id, endpoint group or product)
 
 

@@ -141,12 +141,10 @@ class SpotReport:
 def run_spot_scenario(workdir: Path, docs: int, *, api_key: str, latency_s: float = 0.6,
                       concurrency: int = 4) -> SpotReport:
     """Documents through a daemon-launched run whose worker gets SIGTERM a quarter of the way in."""
-    from upstage_assets.defs.pipeline.keys import DOCUMENT_ASSET_KEYS
     from upstage_assets.emulator.server import run_emulator_in_thread
     from upstage_assets.emulator.settings import EmulatorSettings
     from upstage_assets_tests.execution.documents import (
-        materialization_counts,
-        parquet_rows_by_document,
+        exactly_once,
         register_documents,
         write_invoices,
     )
@@ -180,13 +178,7 @@ def run_spot_scenario(workdir: Path, docs: int, *, api_key: str, latency_s: floa
             report.final_status = retries[-1].status.value if retries else report.interrupted_status
             report.said_so = any("SIGTERM received: stopped taking documents" in (e.message or "")
                                  for e in instance.all_logs(run_id))
-            rows = parquet_rows_by_document(data / "outputs")
-            report.lost = [k for k in keys if rows.get(k, 0) == 0]
-            report.duplicated = [k for k in keys if rows.get(k, 0) > 1]
-            twice: set[str] = set()
-            for asset in DOCUMENT_ASSET_KEYS:
-                twice |= {k for k, n in materialization_counts(instance, asset, keys).items() if n > 1}
-            report.processed_twice = sorted(twice)
+            report.lost, report.duplicated, report.processed_twice = exactly_once(instance, data / "outputs", keys)
             report.paid_twice = paid_twice(billed, keys)
     report.seconds = round(time.monotonic() - started, 1)
     return report

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dagster import Config
 from pydantic import Field
 
+from upstage_assets.defs.pipeline.routing import DocumentTypePolicy
 from upstage_assets.inspection import DocumentLimits
 
 LOCAL_CONCURRENCY = 8
@@ -16,6 +17,20 @@ class DocumentPipelineConfig(Config):
         description="extraction schema for documents registered without one: a built-in name "
                     "(invoice, receipt) or a path to a JSON schema in the Upstage response_format form "
                     "(default: $UPSTAGE_ASSETS_DEFAULT_SCHEMA, else invoice)")
+    document_types: str = Field(
+        default="check",
+        description="check: every document is classified (the backend's classifier) and one of another kind than "
+                    "its fixed schema is quarantined as wrong_document_type, not extracted; off: only schema=auto "
+                    "documents are classified. schema=auto always routes by class (others: quarantined as "
+                    "unclassified)")
+    auto_schemas: list[str] = Field(
+        default=["invoice", "receipt"],
+        description="the schemas schema=auto chooses among (built-in names or JSON schema paths; each schema's "
+                    "name is its class label, its description guides the classifier)")
+    min_type_confidence: float = Field(
+        default=0.6, ge=0.0, le=1.0,
+        description="a fixed schema's document is quarantined as wrong_document_type only when the classifier "
+                    "is at least this sure (the API gives no confidence: its answer counts as sure)")
     ocr: str = Field(default="auto", description="auto: OCR only where there is no text layer; force: OCR all")
     max_concurrent_documents: int | None = Field(
         default=None, ge=1,
@@ -43,6 +58,9 @@ class DocumentPipelineConfig(Config):
         if self.max_concurrent_documents is not None:
             return self.max_concurrent_documents
         return max(LOCAL_CONCURRENCY, int(getattr(parser_resource, "max_in_flight", LOCAL_CONCURRENCY)))
+
+    def document_type_policy(self) -> DocumentTypePolicy:
+        return DocumentTypePolicy(self.document_types, tuple(self.auto_schemas), self.min_type_confidence)
 
     def limits(self) -> DocumentLimits:
         return DocumentLimits(self.max_document_bytes, self.max_pages, self.max_pixels_per_page)

@@ -131,7 +131,8 @@ def _with_column_schema(materialization: AssetMaterialization, env: StageEnv,
     """The row's table schema (types, descriptions from the JSON schema) shown in the UI."""
     row = state.table_row
     assert row is not None
-    properties = env.schema_for((state.raw or {}).get("schema")).properties if not row.quarantined else {}
+    schema_ref = (state.kie or {}).get("schema_ref") or (state.raw or {}).get("schema")  # auto: routed
+    properties = env.schema_for(schema_ref).properties if not row.quarantined else {}
     return AssetMaterialization(asset_key=materialization.asset_key, partition=materialization.partition,
                                 tags=materialization.tags,
                                 metadata={**materialization.metadata,
@@ -211,6 +212,7 @@ async def _record_document_failure(context: DeferredContext, env: StageEnv, stat
     outcome.error, outcome.failed_stage = error, asset_key
     row = failure_row(document_id=state.document_id, source_uri=state.record.source_uri if state.record else None,
                       stage=asset_key.to_user_string(), error=error, run_id=context.run_id)
+    await context.drained()  # its earlier stages' materializations first: a resumed run skips those stages
     try:
         await asyncio.to_thread(store_failure_row, env.store, env.layout, row)
     except UnsafeDocumentKey:  # a key that cannot name a file: the step's failure lists it
@@ -327,7 +329,8 @@ def _build_env(context: DeferredContext, config: DocumentPipelineConfig, setting
                     parser=parser, backend=parser_resource.backend_label,
                     read_source=storage.read_source, limits=config.limits(),
                     parse_options=ParseOptions(ocr=config.ocr), schema_for=schema_for,
-                    prices=parser_resource.product_prices(ParseOptions(ocr=config.ocr).mode))
+                    prices=parser_resource.product_prices(ParseOptions(ocr=config.ocr).mode),
+                    document_types=config.document_type_policy())
 
 
 def run_document_pipeline(context: AssetExecutionContext, config: DocumentPipelineConfig, settings: Settings):

@@ -38,7 +38,7 @@ LINEAGE_DESCRIPTIONS = {
     "schema_name": "the extraction schema",
     "schema_version": "hash of the extraction schema's content",
     "processed_at": "when the row was validated (UTC); a newer row replaces an older one",
-    "pages_billed": "pages billed for parsing and extraction",
+    "pages_billed": "pages billed for the document: parse, classification and extraction",
     "field_confidence": "extraction confidence per field (0-1)",
     "source_metadata": "the source's own metadata (S3 object metadata, manifest columns)",
     "reasons": "why the document was quarantined, one reason per field",

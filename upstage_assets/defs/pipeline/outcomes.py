@@ -16,6 +16,7 @@ from upstage_assets.defs.pipeline.progress import billed_totals
 from upstage_assets.defs.pipeline.shutdown import BatchShutdown
 from upstage_assets.defs.pipeline.table_commits import PendingRow
 from upstage_assets.errors import BudgetExceeded, DocumentError
+from upstage_assets.storage.billing import billed_by_product
 
 
 @dataclass
@@ -33,10 +34,11 @@ class DocumentOutcome:
     began: bool = False  # it held a concurrency slot (its stages were under way)
 
     def bill(self, metadata: dict[str, Any]) -> None:
-        """Add a stage's billing figures (the ``ProductUsage.metadata`` keys) to this document's."""
-        product = metadata.get("product")
-        if product:
-            self.pages_billed[product] = self.pages_billed.get(product, 0) + int(metadata.get("pages_billed") or 0)
+        """Add a stage's billing figures (``storage.billing.stage_metadata``) to this document's."""
+        billed = billed_by_product(metadata)
+        for product, (pages, _) in billed.items():
+            self.pages_billed[product] = self.pages_billed.get(product, 0) + pages
+        if billed:
             self.cost_usd += float(metadata.get("estimated_cost_usd") or 0.0)
             self.possibly_billed_twice += int(metadata.get("possibly_billed_twice") or 0)
 

@@ -1,7 +1,8 @@
 """Run-level progress an operator can see without opening the logs: run tags.
 
 A batch run updates its own tags as documents finish (every ten and at the end): documents
-done, failed and pending (the spend limit was reached) out of the batch, billed pages per product (parse, extraction) and in all,
+done, failed and pending (the spend limit was reached) out of the batch, billed pages per product (parse,
+classification, extraction) and in all,
 estimated cost (each product at its own price: ``storage.billing``), throughput and ETA. Tags show
 in the UI's run list and run header, and `upstage-assets status` reads them for runs in
 flight. Bookkeeping never fails a run: a tag write that errors is logged and skipped.
@@ -12,13 +13,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from upstage_assets.storage.billing import PRODUCTS
+
 TAG_PREFIX = "upstage_assets/progress."
 DONE_TAG = f"{TAG_PREFIX}done"
 FAILED_TAG = f"{TAG_PREFIX}failed"
 PENDING_BUDGET_TAG = f"{TAG_PREFIX}pending_budget"  # not sent: the spend limit was reached
-PAGES_TAG = f"{TAG_PREFIX}pages_billed"  # parse + extraction
-PARSE_PAGES_TAG = f"{TAG_PREFIX}pages_billed_parse"
-EXTRACTION_PAGES_TAG = f"{TAG_PREFIX}pages_billed_extraction"
+PAGES_TAG = f"{TAG_PREFIX}pages_billed"  # every product together
+#: ``pages_billed_parse``, ``pages_billed_classification``, ``pages_billed_extraction``
+PRODUCT_PAGES_TAGS = {product: f"{PAGES_TAG}_{product}" for product in PRODUCTS}
 TWICE_TAG = f"{TAG_PREFIX}possibly_billed_twice"
 API_TAG = f"{TAG_PREFIX}api"  # "ok", or why requests are paused (the client's circuit breaker)
 COST_TAG = f"{TAG_PREFIX}cost_usd"
@@ -29,9 +32,8 @@ ETA_TAG = f"{TAG_PREFIX}eta_s"
 def billed_totals(outcomes: Sequence[Any]) -> dict[str, Any]:
     """Billed pages per product and in all, and the estimated cost, of documents' outcomes
     (objects with ``pages_billed`` per product, ``cost_usd`` and ``possibly_billed_twice``)."""
-    parse = sum(int(o.pages_billed.get("parse", 0)) for o in outcomes)
-    extraction = sum(int(o.pages_billed.get("extraction", 0)) for o in outcomes)
-    return {"pages_billed": parse + extraction, "pages_billed_parse": parse, "pages_billed_extraction": extraction,
+    per_product = {p: sum(int(o.pages_billed.get(p, 0)) for o in outcomes) for p in PRODUCTS}
+    return {"pages_billed": sum(per_product.values()), **{f"pages_billed_{p}": n for p, n in per_product.items()},
             "estimated_cost_usd": round(sum(o.cost_usd for o in outcomes), 4),
             "possibly_billed_twice": sum(int(o.possibly_billed_twice) for o in outcomes)}
 
@@ -49,8 +51,7 @@ def progress_tags(outcomes: Sequence[Any], total: int, elapsed_s: float) -> dict
     eta = (total - finished) / rate if rate else 0.0
     return {DONE_TAG: f"{succeeded}/{total}", FAILED_TAG: str(failed), PENDING_BUDGET_TAG: str(pending),
             PAGES_TAG: str(billed["pages_billed"]),
-            PARSE_PAGES_TAG: str(billed["pages_billed_parse"]),
-            EXTRACTION_PAGES_TAG: str(billed["pages_billed_extraction"]),
+            **{tag: str(billed[f"pages_billed_{p}"]) for p, tag in PRODUCT_PAGES_TAGS.items()},
             TWICE_TAG: str(billed["possibly_billed_twice"]),
             COST_TAG: f"{billed['estimated_cost_usd']:.4f}", RATE_TAG: f"{rate:.2f}", ETA_TAG: f"{eta:.0f}"}
 

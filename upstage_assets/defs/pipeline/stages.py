@@ -9,12 +9,14 @@ tables with the rest of a batch (``defs/pipeline/table_commits.py``). Errors are
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from upstage_assets.defs.pipeline.routing import DocumentTypePolicy, Route, route_document
 from upstage_assets.errors import (
     ContentChanged,
     DocumentError,
@@ -25,16 +27,29 @@ from upstage_assets.errors import (
 from upstage_assets.ingest.naming import sha256_hex
 from upstage_assets.inspection import DocumentLimits, inspect_document
 from upstage_assets.schemas.extraction import ExtractionSchema
-from upstage_assets.storage.billing import EXTRACTION, PARSE, ProductUsage, write_usage
+from upstage_assets.storage.billing import (
+    CLASSIFICATION,
+    EXTRACTION,
+    PARSE,
+    ProductUsage,
+    stage_metadata,
+    write_usage,
+)
 from upstage_assets.storage.delta import table_location
 from upstage_assets.storage.layout import OutputLayout
 from upstage_assets.storage.object_store import ObjectStore
 from upstage_assets.storage.registry import DocumentRecord, DocumentRegistry
+from upstage_assets.storage.summaries import write_tracked
 from upstage_assets.storage.table_writer import TableRow
 from upstage_assets.unicode_text import valid_text, valid_unicode
-from upstage_assets.upstage_api.parser import DocumentParser, ParseOptions, SourceDocument
+from upstage_assets.upstage_api.parser import (
+    ClassificationResult,
+    DocumentParser,
+    ParseOptions,
+    SourceDocument,
+)
 from upstage_assets.upstage_api.usage import pages_billed as response_pages_billed
-from upstage_assets.validation import Lineage, validate_fields
+from upstage_assets.validation import Lineage, ValidationOutcome, quarantine_unextracted, validate_fields
 
 PREVIEW_CHARS = 1500
 
@@ -53,6 +68,7 @@ class StageEnv:
     parse_options: ParseOptions
     schema_for: Any  # callable(name) -> ExtractionSchema
     prices: dict[str, float] = field(default_factory=dict)  # USD per billed page, per product (billing.PRODUCTS)
+    document_types: DocumentTypePolicy = field(default_factory=DocumentTypePolicy)  # routing.py
 
 
 @dataclass
@@ -62,6 +78,7 @@ class DocumentState:
     document_id: str
     record: DocumentRecord | None = None
     data: bytes | None = None
+    classifications: dict[tuple[tuple[str, str], ...], ClassificationResult] = field(default_factory=dict)
     raw: dict[str, Any] | None = None
     parsed: dict[str, Any] | None = None
     kie: dict[str, Any] | None = None
@@ -121,7 +138,9 @@ async def run_raw(env: StageEnv, state: DocumentState) -> dict[str, Any]:
            "filename": record.filename, "schema": record.schema, "width_px": info.width_px,
            "height_px": info.height_px, "registered_at": record.registered_at}
     raw = valid_unicode(raw)  # a file name may carry undecodable bytes (surrogate escapes)
-    path = await _write_json(env, env.layout.raw_key(state.document_id), raw)
+    encoded = json.dumps(raw, ensure_ascii=False, default=str).encode()  # page counts are summarised: tracked
+    path = await asyncio.to_thread(write_tracked, env.store, env.layout, env.layout.raw_key(state.document_id),
+                                   encoded)
     state.raw = raw
     return {"source_uri": raw["source_uri"], "filename": raw["filename"], "sha256": record.sha256,
             "size_bytes": info.size_bytes, "mime_type": info.mime_type, "pages": info.page_count,
@@ -145,7 +164,7 @@ async def run_parse(env: StageEnv, state: DocumentState) -> dict[str, Any]:
     state.parsed = parsed
     usage = await _bill(env, state.document_id, PARSE, response_pages_billed(parsed))
     markdown = (parsed.get("content") or {}).get("markdown") or (parsed.get("content") or {}).get("text") or ""
-    return {"pages": document.page_count, **usage.metadata(),
+    return {"pages": document.page_count, **stage_metadata([usage]),
             "elements": len(parsed.get("elements", [])), "elements_by_category": _element_counts(parsed),
             "backend": env.backend, "model": parsed.get("model", ""),
             "preview": markdown[:PREVIEW_CHARS] or "_(no text found)_", "path": path}
@@ -184,23 +203,64 @@ def _fields_markdown(fields: dict[str, dict[str, Any]]) -> str:
 
 
 async def run_kie(env: StageEnv, state: DocumentState) -> dict[str, Any]:
-    """Extract with every schema the document was registered under (one parse, shared, paid once)."""
+    """Extract with every schema the document was registered under (one parse, shared, paid once).
+
+    Two products are billed here, each at its own price: the classification that routed or
+    checked the document (when one was asked) and the extractions."""
     record = await load_record(env, state)
     names = record.all_schemas()
     shown: dict[str, Any] = {}
-    pages = 0
+    extraction_pages = classification_pages = 0
+    classified = False
     for index, name in enumerate(names):
         kie, metadata = await _extract(env, state, name, primary=index == 0)
-        pages += int(kie["pages_billed"] or 0)
+        extraction_pages += int(kie["pages_billed"] or 0)
+        classification_pages += int(kie.get("pages_billed_classification") or 0)
+        classified = classified or kie.get("document_class") is not None
         shown = shown or metadata
-    usage = await _bill(env, state.document_id, EXTRACTION, pages)
-    return {**usage.metadata(), **shown, **({"schemas": ", ".join(names)} if len(names) > 1 else {})}
+    usages = [await _bill(env, state.document_id, CLASSIFICATION, classification_pages)] if classified else []
+    usages.append(await _bill(env, state.document_id, EXTRACTION, extraction_pages))
+    return {**stage_metadata(usages), **shown, **({"schemas": ", ".join(names)} if len(names) > 1 else {})}
+
+
+async def _route(env: StageEnv, state: DocumentState, name: str) -> Route:
+    """The document's schema by its class (``routing.py``); one classification per label set."""
+    parsed = await ensure_parsed(env, state)
+    document = await source_document(env, state)
+
+    async def classify(labels: list[Any]) -> ClassificationResult:
+        key = tuple(sorted((label.name, label.description) for label in labels))  # the same labels, one call
+        if key in state.classifications:  # asked and paid for already (another schema of the same bytes)
+            return dataclasses.replace(state.classifications[key], pages_billed=0)
+        try:
+            state.classifications[key] = await env.parser.classify(document, labels, parsed)
+        except DocumentError:
+            raise
+        except (KeyError, ValueError, TypeError) as exc:
+            raise ExtractionFailed(f"the classification could not be read: {type(exc).__name__}: {exc}") from exc
+        return state.classifications[key]
+
+    return await route_document(env.document_types, env.schema_for, classify, name)
 
 
 async def _extract(env: StageEnv, state: DocumentState, name: str, *, primary: bool) -> tuple[dict[str, Any],
                                                                                             dict[str, Any]]:
     parsed = await ensure_parsed(env, state)
-    schema: ExtractionSchema = env.schema_for(name)
+    route = await _route(env, state, name)
+    schema: ExtractionSchema | None = route.schema
+    common = {"document_id": state.document_id, "schema_ref": route.schema_ref, "backend": env.backend,
+              **route.columns(), "extracted_at": datetime.now(UTC).isoformat()}
+    if route.reason:  # quarantined by its class: never extracted, nothing billed for extraction
+        kie = {**common, "schema_name": route.table, "schema_version": schema.version if schema else "",
+               "model": route.response.get("model", ""), "pages_billed": 0,
+               "pages_billed_classification": route.pages_billed, "fields": {},
+               "response": {}, "skipped": route.reason, "skipped_detail": route.detail}
+        path = await _write_json(env, env.layout.kie_key(state.document_id, None if primary else name), kie)
+        if primary:
+            state.kie = kie
+        return kie, {"schema": route.table, **_class_metadata(route), "skipped": f"{route.reason}: {route.detail}",
+                     "path": path}
+    assert schema is not None
     document = await source_document(env, state)
     try:
         result = await env.parser.extract(document, schema, parsed)
@@ -211,17 +271,22 @@ async def _extract(env: StageEnv, state: DocumentState, name: str, *, primary: b
     result.fields, result.response = valid_unicode(result.fields), valid_unicode(result.response)
     found = [n for n, f in result.fields.items() if f.get("value") not in (None, "", [])]
     confidences = [f["confidence"] for f in result.fields.values() if isinstance(f.get("confidence"), float)]
-    kie = {"document_id": state.document_id, "schema_name": schema.name, "schema_version": schema.version,
-           "backend": env.backend, "model": result.response.get("model", ""),
-           "pages_billed": result.pages_billed, "fields": result.fields, "response": result.response,
-           "extracted_at": datetime.now(UTC).isoformat()}
+    kie = {**common, "schema_name": schema.name, "schema_version": schema.version,
+           "model": result.response.get("model", ""),
+           "pages_billed": result.pages_billed, "pages_billed_classification": route.pages_billed,
+           "fields": result.fields,
+           "response": result.response}
     path = await _write_json(env, env.layout.kie_key(state.document_id, None if primary else name), kie)
     if primary:
         state.kie = kie
-    return kie, {"schema": schema.name, "schema_version": schema.version,
+    return kie, {"schema": schema.name, "schema_version": schema.version, **_class_metadata(route),
                  "fields_found": f"{len(found)}/{len(result.fields)}",
                  "mean_confidence": round(sum(confidences) / len(confidences), 3) if confidences else None,
                  "fields": _fields_markdown(result.fields), "model": kie["model"], "path": path}
+
+
+def _class_metadata(route: Route) -> dict[str, Any]:
+    return {k: v for k, v in route.columns().items() if v is not None}
 
 
 async def ensure_kie(env: StageEnv, state: DocumentState) -> dict[str, Any]:
@@ -247,24 +312,54 @@ async def run_validate(env: StageEnv, state: DocumentState) -> dict[str, Any]:
 async def _validate_one(env: StageEnv, state: DocumentState, record: DocumentRecord, name: str,
                         kie: dict[str, Any], *, primary: bool) -> dict[str, Any]:
     raw = await ensure_raw(env, state)
-    schema = env.schema_for(name)
+    if kie.get("skipped"):
+        return await _quarantine_by_class(env, state, record, kie, primary=primary)
+    schema = env.schema_for(kie.get("schema_ref") or name)
     parsed = state.parsed if state.parsed is not None else await ensure_parsed(env, state)
-    # the table's lineage column: both products' billed pages (status and tags show them apart)
-    pages_billed = response_pages_billed(parsed) + int(kie.get("pages_billed") or 0)
+    pages_billed = _document_pages_billed(parsed, kie)
     lineage = Lineage(document_id=state.document_id, source_uri=raw["source_uri"], sha256=raw["sha256"],
                       backend=kie.get("backend", env.backend), model=kie.get("model", ""),
                       pages_billed=pages_billed,
-                      source_metadata={valid_text(str(k)): valid_text(str(v)) for k, v in record.extra.items()})
+                      source_metadata={valid_text(str(k)): valid_text(str(v)) for k, v in record.extra.items()},
+                      document_class=kie.get("document_class"), class_confidence=kie.get("class_confidence"))
     if kie.get("schema_version") != schema.version:
         raise UpstreamMissing(f"kie_fields of {state.document_id} was extracted with schema version "
                               f"{kie.get('schema_version')}, the schema is now {schema.version}: re-run kie_fields")
     outcome = validate_fields(kie["fields"], schema, lineage)
-    row = TableRow(state.document_id, schema.name, outcome.table, outcome.quarantined)
+    return _keep_row(env, state, schema.name, outcome, pages_billed, kie, primary=primary)
+
+
+async def _quarantine_by_class(env: StageEnv, state: DocumentState, record: DocumentRecord,
+                               kie: dict[str, Any], *, primary: bool) -> dict[str, Any]:
+    """A document its class kept from extraction: one quarantine row with the reason, in its table."""
+    raw = await ensure_raw(env, state)
+    parsed = state.parsed if state.parsed is not None else await ensure_parsed(env, state)
+    pages_billed = _document_pages_billed(parsed, kie)
+    lineage = Lineage(document_id=state.document_id, source_uri=raw["source_uri"], sha256=raw["sha256"],
+                      backend=kie.get("backend", env.backend), model=kie.get("model", ""), pages_billed=pages_billed,
+                      document_class=kie.get("document_class"), class_confidence=kie.get("class_confidence"))
+    reason = f"{kie['skipped']}: {kie.get('skipped_detail') or ''}".rstrip(": ")
+    outcome = quarantine_unextracted(kie["schema_name"], kie.get("schema_version") or "", lineage, [reason])
+    return _keep_row(env, state, kie["schema_name"], outcome, pages_billed, kie, primary=primary)
+
+
+def _document_pages_billed(parsed: dict[str, Any], kie: dict[str, Any]) -> int:
+    """The table's lineage column: every product's billed pages for the document (parse,
+    classification, extraction); status and tags show them apart."""
+    return (response_pages_billed(parsed) + int(kie.get("pages_billed") or 0)
+            + int(kie.get("pages_billed_classification") or 0))
+
+
+def _keep_row(env: StageEnv, state: DocumentState, table: str, outcome: ValidationOutcome, pages_billed: int,
+              kie: dict[str, Any], *, primary: bool) -> dict[str, Any]:
+    """Hand the row to the step's Delta commit (``table_commits.py``); the metadata the UI shows."""
+    row = TableRow(state.document_id, table, outcome.table, outcome.quarantined)
     if primary:
         state.table_row = row
     else:
         state.extra_table_rows.append(row)
     area = env.layout.quarantine if outcome.quarantined else env.layout.tables
     return {"status": "quarantined" if outcome.quarantined else "validated", "rows": 1,
-            "reasons": "; ".join(outcome.reasons) or "none", "table": schema.name,
-            "pages_billed_total": pages_billed, "path": table_location(env.store, area, schema.name).uri}
+            "reasons": "; ".join(outcome.reasons) or "none", "table": table,
+            **{k: kie[k] for k in ("document_class", "class_confidence") if kie.get(k) is not None},
+            "pages_billed_total": pages_billed, "path": table_location(env.store, area, table).uri}

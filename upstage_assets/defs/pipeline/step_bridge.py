@@ -39,6 +39,7 @@ class StepBridge:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._task: asyncio.Task[Any] | None = None
         self.deferred = 0  # calls handed over (for the step's summary and tests)
+        self.carried_out = 0  # calls the step's thread has finished (made or failed)
         self.busy_s = 0.0  # time the step's thread spent in them: Dagster's bookkeeping, off the loop
 
     def defer(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
@@ -53,6 +54,17 @@ class StepBridge:
     async def caught_up(self) -> None:
         """Wait (without blocking the loop) while the step's thread is more than ``max_backlog`` behind."""
         while self._queue.qsize() > self.max_backlog:
+            await asyncio.sleep(0.005)
+
+    async def drained(self) -> None:
+        """Wait (without blocking the loop) until every call deferred so far has been made.
+
+        For writes whose meaning depends on earlier ones being logged: a document's failure record
+        says its earlier stages are materialized (a resumed run skips them), so it is stored only once
+        their materializations are in the event log.
+        """
+        target = self.deferred
+        while self.carried_out < target:
             await asyncio.sleep(0.005)
 
     def run(self, make_coroutine: Callable[[], Coroutine[Any, Any, T]]) -> T:
@@ -111,6 +123,7 @@ class StepBridge:
                 first_error = first_error or exc
             finally:
                 self.busy_s += time.perf_counter() - began
+                self.carried_out += 1
         return first_error
 
     def _cancel(self) -> None:
@@ -153,6 +166,9 @@ class DeferredContext:
 
     async def caught_up(self) -> None:
         await self.bridge.caught_up()
+
+    async def drained(self) -> None:
+        await self.bridge.drained()
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._context, name)

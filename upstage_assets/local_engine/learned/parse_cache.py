@@ -22,8 +22,8 @@ from typing import Any
 
 from upstage_assets.ingest.naming import sha256_hex
 
-# Every local-engine module decides what a parse answers, except the extractor's own.
-EXTRACTOR_MODULES = ("kie.py", "field_matching.py", "normalize.py", "line_items.py")
+# Every local-engine module decides what a parse answers, except the extractor's and the classifier's.
+EXTRACTOR_MODULES = ("kie.py", "field_matching.py", "normalize.py", "line_items.py", "classify.py")
 ENGINE_DISTRIBUTIONS = ("rapidocr", "rapidocr-onnxruntime", "onnxruntime", "pypdfium2")
 DEFAULT_CACHE_DIR = Path("data") / "cache" / "parse"
 
