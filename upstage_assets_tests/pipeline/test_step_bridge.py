@@ -139,22 +139,43 @@ def test_what_the_batch_hands_over_while_it_unwinds_from_an_interrupt_is_still_l
     assert {thread for _, thread in context.events} == {threading.get_ident()}
 
 
-def test_drained_waits_until_every_earlier_write_is_logged():
-    """A document's failure record tells a resumed run its earlier stages are done (it skips them):
-    it may be stored only once their materializations are in the event log, else a SIGKILL between the
-    two leaves a stage stored and billed but unlogged, and the resumed run pays for it again."""
+def test_a_document_waits_for_its_own_materialization_while_the_others_go_on():
+    """A resumed run skips only the stages the event log has: a document whose finished stage were not yet
+    logged at a SIGKILL would be paid for again. So each document waits for its own materialization before
+    its next stage (and before it frees its slot), while the loop keeps serving the other documents."""
     context = SlowContext()
     bridge = StepBridge(max_backlog=1000)
     deferred = DeferredContext(context, bridge)
-    logged_when_recorded: list[list[str]] = []
+    order: list[str] = []
+
+    async def document() -> None:
+        await deferred.logged("parsed_layouts")
+        order.append(f"next stage, log has {[e for e, _ in context.events]}")
+
+    async def other_document() -> None:
+        for i in range(3):
+            await asyncio.sleep(0.01)
+            order.append(f"other {i}")
+        context.release.set()  # only now may the first write finish
 
     async def batch() -> None:
-        deferred.log_event("parsed_layouts")
-        deferred.log_event("kie_fields")
-        threading.Timer(0.3, context.release.set).start()  # the log is slow: the writes are still queued
-        await deferred.drained()
-        logged_when_recorded.append([e for e, _ in context.events])  # here the failure record is stored
+        await asyncio.gather(document(), other_document())
 
     bridge.run(batch)
-    assert logged_when_recorded == [["parsed_layouts", "kie_fields"]]
-    assert bridge.carried_out == bridge.deferred == 2
+    assert order == ["other 0", "other 1", "other 2", "next stage, log has ['parsed_layouts']"]
+
+
+def test_a_failed_awaited_write_still_wakes_its_document_and_is_raised_after_the_batch():
+    woke = []
+
+    def broken(_: object, event: str) -> None:
+        raise RuntimeError(f"event log unavailable for {event}")
+
+    async def batch() -> None:
+        await bridge.call(broken, None, "m0")
+        woke.append(True)
+
+    bridge = StepBridge()
+    with pytest.raises(RuntimeError, match="event log unavailable for m0"):
+        bridge.run(batch)
+    assert woke == [True]

@@ -188,7 +188,9 @@ async def _document_stages(context: DeferredContext, env: StageEnv, document_id:
                     outcome.pending = PendingRow(document_id, state.table_row, materialization,
                                                  extra_rows=list(state.extra_table_rows))
                 else:
-                    context.log_event(materialization)  # written by the step's thread, patiently (bookkeeping.py)
+                    # Written by the step's thread (patiently: bookkeeping.py); this document waits for it, the
+                    # loop does not: a resumed run skips only logged stages, so an unlogged one would be paid again.
+                    await context.logged(materialization)
             except DocumentError as exc:
                 await _record_document_failure(context, env, state, asset_key, exc, outcome)
                 return outcome
@@ -212,7 +214,6 @@ async def _record_document_failure(context: DeferredContext, env: StageEnv, stat
     outcome.error, outcome.failed_stage = error, asset_key
     row = failure_row(document_id=state.document_id, source_uri=state.record.source_uri if state.record else None,
                       stage=asset_key.to_user_string(), error=error, run_id=context.run_id)
-    await context.drained()  # its earlier stages' materializations first: a resumed run skips those stages
     try:
         await asyncio.to_thread(store_failure_row, env.store, env.layout, row)
     except UnsafeDocumentKey:  # a key that cannot name a file: the step's failure lists it

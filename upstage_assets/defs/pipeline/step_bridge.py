@@ -7,10 +7,12 @@ event loop runs in a worker thread and hands every Dagster call (materialization
 lines, run tags) through a queue to the step's own thread, which makes them in order; the
 step's context is thus still used from one thread only.
 
-What a crash keeps is unchanged: a materialization is logged only after its stage's result is
-stored, and the pipeline never runs more than ``max_backlog`` Dagster calls ahead of the log
-(``caught_up``), so a SIGKILL loses at most that many logged-later materializations, whose
-stored results a resumed run reads back (it never pays for them again unless a stage starts over).
+What a crash costs is unchanged: a materialization is logged only after its stage's result is
+stored, and a document waits for its materialization (``DeferredContext.logged``: the document
+waits, the loop does not) before its next stage and before it gives up its concurrency slot. A
+resumed run skips only the stages the event log has, so a SIGKILL makes it pay again for at most
+the documents that held a slot, as when the loop wrote the events itself. Log lines and progress
+tags are not waited for; ``caught_up`` keeps them at most ``max_backlog`` calls behind.
 """
 
 from __future__ import annotations
@@ -39,7 +41,6 @@ class StepBridge:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._task: asyncio.Task[Any] | None = None
         self.deferred = 0  # calls handed over (for the step's summary and tests)
-        self.carried_out = 0  # calls the step's thread has finished (made or failed)
         self.busy_s = 0.0  # time the step's thread spent in them: Dagster's bookkeeping, off the loop
 
     def defer(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
@@ -56,16 +57,30 @@ class StepBridge:
         while self._queue.qsize() > self.max_backlog:
             await asyncio.sleep(0.005)
 
-    async def drained(self) -> None:
-        """Wait (without blocking the loop) until every call deferred so far has been made.
+    async def call(self, fn: Callable[..., Any], *args: Any) -> None:
+        """Have the step's thread call ``fn(*args)``; wait, without blocking the loop, until it has.
 
-        For writes whose meaning depends on earlier ones being logged: a document's failure record
-        says its earlier stages are materialized (a resumed run skips them), so it is stored only once
-        their materializations are in the event log.
+        Only the awaiting coroutine waits (one document); the loop goes on with the others. A call
+        that raises still wakes it, and the error is raised by ``run`` after the batch as usual.
         """
-        target = self.deferred
-        while self.carried_out < target:
-            await asyncio.sleep(0.005)
+        loop = asyncio.get_running_loop()
+        made = loop.create_future()
+
+        def wake() -> None:
+            if not made.done():
+                made.set_result(None)
+
+        def call_then_wake() -> None:
+            try:
+                fn(*args)
+            finally:
+                try:
+                    loop.call_soon_threadsafe(wake)
+                except RuntimeError:  # the loop is closed (the batch was cancelled): nobody waits
+                    pass
+
+        self.defer(call_then_wake)
+        await made
 
     def run(self, make_coroutine: Callable[[], Coroutine[Any, Any, T]]) -> T:
         """``asyncio.run(make_coroutine())`` on a worker thread; deferred calls run here meanwhile.
@@ -123,7 +138,6 @@ class StepBridge:
                 first_error = first_error or exc
             finally:
                 self.busy_s += time.perf_counter() - began
-                self.carried_out += 1
         return first_error
 
     def _cancel(self) -> None:
@@ -167,8 +181,10 @@ class DeferredContext:
     async def caught_up(self) -> None:
         await self.bridge.caught_up()
 
-    async def drained(self) -> None:
-        await self.bridge.drained()
+    async def logged(self, event: Any) -> None:
+        """``log_event``, returning once the event is in the event log (the caller's document waits, not
+        the loop)."""
+        await self.bridge.call(log_event_patiently, self._context, event)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._context, name)
