@@ -8,6 +8,8 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import psutil
@@ -95,6 +97,52 @@ class TreeRssSampler:
 
 def mib(n: int) -> str:
     return f"{n / 2**20:,.0f} MiB"
+
+
+@contextmanager
+def postgres_database() -> Iterator[str]:
+    """A throwaway PostgreSQL cluster (Debian's server binaries, trust auth on loopback, default
+    durability settings); yields a ``postgresql+psycopg2://`` URL of a fresh database."""
+    import glob
+    import shlex
+    import shutil
+    import socket
+    import tempfile
+
+    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
+    if not found:
+        raise RuntimeError("PostgreSQL is not installed: run scripts/system-deps.sh")
+    bin_dir = os.path.dirname(found[-1])
+
+    def as_server_user(command: list[str]) -> list[str]:
+        return ["su", "postgres", "-s", "/bin/sh", "-c", shlex.join(command)] if os.geteuid() == 0 else command
+
+    data_dir = tempfile.mkdtemp(prefix="bench-pg-")
+    if os.geteuid() == 0:
+        shutil.chown(data_dir, user="postgres", group="postgres")
+    pgdata = os.path.join(data_dir, "pgdata")
+    subprocess.run(as_server_user([f"{bin_dir}/initdb", "-D", pgdata, "-A", "trust", "-U", "dagster"]),
+                   check=True, capture_output=True)
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    options = f"-p {port} -k {data_dir} -c listen_addresses=127.0.0.1 -c max_connections=200"
+    subprocess.run(as_server_user([f"{bin_dir}/pg_ctl", "-D", pgdata, "-o", options, "-l",
+                                   os.path.join(data_dir, "server.log"), "-w", "start"]), check=True,
+                   capture_output=True)
+    try:
+        import psycopg2
+
+        connection = psycopg2.connect(host="127.0.0.1", port=port, user="dagster", dbname="postgres")
+        connection.autocommit = True
+        with connection.cursor() as cursor:
+            cursor.execute('CREATE DATABASE "bench"')
+        connection.close()
+        yield f"postgresql+psycopg2://dagster@127.0.0.1:{port}/bench"
+    finally:
+        subprocess.run(as_server_user([f"{bin_dir}/pg_ctl", "-D", pgdata, "-m", "fast", "-w", "stop"]),
+                       check=False, capture_output=True)
+        shutil.rmtree(data_dir, ignore_errors=True)
 
 
 def table_rows(outputs: Path) -> int:

@@ -1,59 +1,62 @@
-"""How close the platform runs to the API's ceiling, measured side by side in one run.
+"""How close the platform runs to the account's rate limit, measured side by side in one run.
 
     python bench/throughput.py [--documents N] [--quick] [--latency-s 0.3] [--rps 20]
 
-Starts an emulator (300 ms per request, 20 requests/s per endpoint, no page limit),
-generates N one-page documents and runs, one after the other:
+Starts an emulator in benchmark mode (300 ms per request, ``--rps`` requests/s per endpoint,
+no page limit), generates N one-page documents, computes every answer once before any clock
+starts (the warm routes), so a request costs the emulator microseconds of CPU, then runs:
 
 1. ideal      the project's client in a bare asyncio loop at the limit: parse + extract
 2. platform   partitions + one asset backfill run by a real dagster-daemon and run launcher,
               until the Delta table holds N rows
 3. sequential one document at a time, parse then extract, same client (users' scripts)
 4. per-doc    one `dagster asset materialize` process per partition, on a small sample
+5. ceiling    the platform against a second emulator with no latency and no limits, on a
+              sample: the orchestrator's own limit, in documents/s of step time per run worker
 
-Prints a Markdown table (wall time, documents/s, ratio to ideal, peak RSS of each process
-tree), writes it and a PNG chart to bench/results/, and ends with one line
-``platform/ideal=<x> sequential/platform=<y> per-doc/platform=<z>``.
+The limit L is ``--rps`` documents/s (one parse and one extraction per document, each endpoint
+at ``--rps``). Prints a Markdown table (wall time, documents/s, fraction of L, ratio to ideal,
+429s, peak RSS of each process tree), writes it and a PNG chart to bench/results/, and ends with
+
+``limit_docs_per_s=<L> ideal=<fraction of L> platform=<fraction of L> platform/ideal=<x>
+per-doc/platform=<z> overhead_ceiling_docs_per_s=<c>`` (one line).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import json
+import math
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass
+import urllib.request
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from harness import PY, RESULTS, ROOT, TreeRssSampler, make_documents, mib, start_emulator, table_rows  # noqa: E402
+from harness import RESULTS, TreeRssSampler, make_documents, mib, postgres_database, start_emulator  # noqa: E402
+from throughput_platform import (  # noqa: E402
+    API_KEY,
+    Measurement,
+    measure_platform,
+    measure_run_per_document,
+    platform_env,
+)
 
-API_KEY = "bench-key-not-a-secret"
-
-
-@dataclass
-class Measurement:
-    name: str
-    documents: int
-    seconds: float
-    peak_rss: int
-    note: str = ""
-
-    @property
-    def per_document(self) -> float:
-        return self.seconds / self.documents if self.documents else 0.0
+WARM_PREFIX = "/__emulator__/warm"  # upstage_assets.emulator.app.WARM_PREFIX
+UNLIMITED_RPS = 100_000.0
 
 
-def client_resource(url: str, rps: float):
+def client_resource(url: str, rps: float, in_flight: int, skew_s: float | None = None):
     from upstage_assets.resources.upstage_client import UpstageClient
 
+    skew = {} if skew_s is None else {"rate_limit_max_skew_s": skew_s}
     return UpstageClient(base_url=url, api_key=API_KEY, parse_requests_per_second=rps,
-                         extract_requests_per_second=rps, parse_pages_per_minute=1e9, max_in_flight=256,
-                         max_connections=256)  # same headroom as the platform's emulator backend
+                         extract_requests_per_second=rps, parse_pages_per_minute=1e9, max_in_flight=in_flight,
+                         max_connections=in_flight, **skew)
 
 
 async def _one(parser, path: Path, schema, index: int):
@@ -64,10 +67,11 @@ async def _one(parser, path: Path, schema, index: int):
     await parser.extract(document, schema, parsed)
 
 
-async def _client_run(url: str, rps: float, paths: list[Path], concurrent: bool, state_dir: str) -> None:
+async def _client_run(url: str, rps: float, in_flight: int, paths: list[Path], concurrent: bool,
+                      state_dir: str, skew_s: float | None = None) -> None:
     from upstage_assets.schemas.extraction import load_schema
 
-    resource = client_resource(url, rps).model_copy(update={"rate_limit_store": state_dir})
+    resource = client_resource(url, rps, in_flight, skew_s).model_copy(update={"rate_limit_store": state_dir})
     parser = resource.create_parser()
     schema = load_schema("invoice")
     try:
@@ -80,125 +84,96 @@ async def _client_run(url: str, rps: float, paths: list[Path], concurrent: bool,
         await parser.aclose()
 
 
-def measure_client(name: str, url: str, rps: float, paths: list[Path], concurrent: bool, work: Path) -> Measurement:
+def _emulator_429s(url: str, reset: bool = False) -> int:
+    """Rate-limit 429s the emulator answered since its last reset (then reset, if asked)."""
+    with urllib.request.urlopen(url + "/__emulator__/stats", timeout=30) as response:
+        count = int(json.load(response)["rate_limited_429"]["rate_limit"])
+    if reset:
+        urllib.request.urlopen(urllib.request.Request(url + "/__emulator__/stats/reset", method="POST"), timeout=30)
+    return count
+
+
+def warm(url: str, paths: list[Path], work: Path) -> float:
+    """Every answer computed once, outside the emulator's limits and stats, before any clock starts."""
+    started = time.monotonic()
+    asyncio.run(_client_run(url + WARM_PREFIX, UNLIMITED_RPS, 8, paths, True, str(work / "limits-warm")))
+    _emulator_429s(url, reset=True)
+    return time.monotonic() - started
+
+
+def measure_client(name: str, url: str, rps: float, in_flight: int, paths: list[Path], concurrent: bool,
+                   work: Path, skew_s: float | None = None) -> Measurement:
     state_dir = str(work / f"limits-{name}")
+    _emulator_429s(url, reset=True)
+    time.sleep(1.1)  # the previous phase's requests leave the emulator's one-second window
     with TreeRssSampler(os.getpid()) as rss:
         started = time.monotonic()
-        asyncio.run(_client_run(url, rps, paths, concurrent, state_dir))
+        asyncio.run(_client_run(url, rps, in_flight, paths, concurrent, state_dir, skew_s))
         seconds = time.monotonic() - started
-    return Measurement(name, len(paths), seconds, rss.peak)
+    return Measurement(name, len(paths), seconds, rss.peak, rate_limited=_emulator_429s(url, reset=True))
 
 
-def _platform_env(work: Path, url: str) -> dict[str, str]:
-    return {**os.environ, "DAGSTER_HOME": str(work / "dagster_home"), "UPSTAGE_ASSETS_BACKEND": "emulator",
-            "UPSTAGE_API_BASE_URL": url, "UPSTAGE_API_KEY": API_KEY,
-            "UPSTAGE_ASSETS_INBOX": str(work / "inbox"), "UPSTAGE_ASSETS_OUTPUT": str(work / "outputs"),
-            "UPSTAGE_ASSETS_INBOX_SENSOR": "stopped", "PYTHONUNBUFFERED": "1"}
+def in_flight_for(rps: float, latency_s: float) -> int:
+    """Requests in flight that keep both endpoints at ``rps`` with answers ``latency_s`` late, with margin."""
+    return max(16, math.ceil(2 * rps * (latency_s + 0.1) * 1.5))
 
 
-def _register(work: Path, url: str, paths: list[Path]) -> tuple[object, object, list[str]]:
-    """Copy documents to the inbox and register them as partitions (what the sensor does)."""
-    env = _platform_env(work, url)
-    os.environ.update({k: env[k] for k in ("DAGSTER_HOME", "UPSTAGE_ASSETS_BACKEND", "UPSTAGE_API_BASE_URL",
-                                            "UPSTAGE_API_KEY", "UPSTAGE_ASSETS_INBOX", "UPSTAGE_ASSETS_OUTPUT",
-                                            "UPSTAGE_ASSETS_INBOX_SENSOR")})
-    from upstage_assets.definitions import build_definitions
-    from upstage_assets.ingest.folder import scan_inbox
-    from upstage_assets.operations.local_instance import local_instance
-    from upstage_assets.settings import Settings
-
-    for p in paths:
-        shutil.copyfile(p, work / "inbox" / p.name)
-    defs = build_definitions(Settings.from_env(backend="emulator"))
-    storage = defs.resources["storage"]
-    instance = local_instance(work / "dagster_home")
-    result = scan_inbox(storage.inbox_store(), storage.output_store(), storage.registry(),
-                        default_schema="invoice", max_documents=len(paths) + 1)
-    instance.add_dynamic_partitions("documents", result.new_ids)
-    return defs, instance, result.new_ids
-
-
-def _rows(work: Path) -> int:
-    return table_rows(work / "outputs")
-
-
-def measure_platform(url: str, paths: list[Path], work: Path, timeout_s: float) -> Measurement:
-    (work / "inbox").mkdir(parents=True)
-    defs, instance, keys = _register(work, url, paths)
-    (work / "workspace.yaml").write_text(
-        f"load_from:\n  - python_module:\n      module_name: upstage_assets.definitions\n"
-        f"      working_directory: {ROOT}\n")
-    daemon = subprocess.Popen(["dagster-daemon", "run", "-w", str(work / "workspace.yaml")],
-                              env=_platform_env(work, url), stdout=subprocess.DEVNULL,
-                              stderr=open(work / "daemon.log", "w"), cwd=ROOT,
-                              executable=shutil.which("dagster-daemon", path=str(Path(PY).parent)))
-    from upstage_assets.cli.launch import submit_backfill
-
-    note = ""
-    try:
-        with TreeRssSampler(daemon.pid) as rss:
-            started = time.monotonic()
-            submit_backfill(defs, instance, keys, title="throughput benchmark", reason="benchmark")
-            while _rows(work) < len(keys):
-                if time.monotonic() - started > timeout_s:
-                    note = f"timed out with {_rows(work)}/{len(keys)} rows"
-                    break
-                time.sleep(0.5)
-            seconds = time.monotonic() - started
-        runs = len(instance.get_run_ids())
-        note = note or f"{runs} runs"
-    finally:
-        daemon.terminate()
-        try:
-            daemon.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            daemon.kill()
-    return Measurement("platform", len(keys), seconds, rss.peak, note)
-
-
-def measure_run_per_document(url: str, paths: list[Path], work: Path) -> Measurement:
-    (work / "inbox").mkdir(parents=True)
-    _, _, keys = _register(work, url, paths)
-    env = _platform_env(work, url)
-    dagster = shutil.which("dagster", path=str(Path(PY).parent)) or "dagster"
-    peak = 0
-    started = time.monotonic()
-    for key in keys:
-        proc = subprocess.Popen([dagster, "asset", "materialize", "-m", "upstage_assets.definitions", "--select",
-                                 "raw_documents,parsed_layouts,kie_fields,validated_documents", "--partition", key],
-                                env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        with TreeRssSampler(proc.pid) as rss:
-            proc.wait()
-        peak = max(peak, rss.peak)
-    seconds = time.monotonic() - started
-    return Measurement("run-per-document", len(keys), seconds, peak, f"sample of {len(keys)}")
-
-
-def write_results(measurements: list[Measurement], ideal: Measurement, line: str, args: argparse.Namespace) -> str:
-    rows = ["| mode | documents | wall s | docs/s | s/doc | ratio to ideal (per doc) | peak RSS | note |",
-            "|---|---|---|---|---|---|---|---|"]
+def write_results(measurements: list[Measurement], ideal: Measurement, line: str, args: argparse.Namespace,
+                  context: str) -> str:
+    limit = args.rps
+    rows = ["| mode | documents | wall s | docs/s | fraction of limit | s/doc | ratio to ideal (per doc) | "
+            "429s | docs/s per run worker (step time) | peak RSS | note |",
+            "|---|---|---|---|---|---|---|---|---|---|---|"]
     for m in measurements:
-        rows.append(f"| {m.name} | {m.documents} | {m.seconds:.1f} | {m.documents / m.seconds:.2f} | "
-                    f"{m.per_document:.3f} | {m.per_document / ideal.per_document:.2f} | {mib(m.peak_rss)} | {m.note} |")
-    header = (f"# Throughput: emulator {args.latency_s * 1000:.0f} ms/request, {args.rps:g} req/s per endpoint\n\n")
+        worker = f"{m.worker_docs_per_s:.1f}" if m.worker_docs_per_s else ""
+        rows.append(f"| {m.name} | {m.documents} | {m.seconds:.1f} | {m.docs_per_s:.2f} | "
+                    f"{m.docs_per_s / limit:.3f} | {m.per_document:.3f} | {m.per_document / ideal.per_document:.2f} | "
+                    f"{m.rate_limited} | {worker} | {mib(m.peak_rss)} | {m.note} |")
+    header = (f"# Throughput: emulator {args.latency_s * 1000:.0f} ms/request, {args.rps:g} req/s per endpoint "
+              f"(limit {limit:g} documents/s), N={ideal.documents}\n\n{context}\n\n")
     table = header + "\n".join(rows) + f"\n\n{line}\n"
     RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "throughput.md").write_text(table)
+    stem = args.results_name or f"throughput_rps{args.rps:g}_n{ideal.documents}"
+    (RESULTS / f"{stem}.md").write_text(table)
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(6, 3.5))
-    ax.bar([m.name for m in measurements], [m.per_document / ideal.per_document for m in measurements],
-           color=["#55a868", "#4c72b0", "#c44e52", "#8172b2"][: len(measurements)])
+    ax.bar([m.name for m in measurements], [m.docs_per_s / limit for m in measurements],
+           color=["#55a868", "#8c8c8c", "#4c72b0", "#c44e52", "#8172b2", "#937860", "#da8bc3"][: len(measurements)])
+    ax.axhline(1.0, color="black", linewidth=0.8, linestyle="--")
     ax.set_yscale("log")
-    ax.set_ylabel("seconds per document / ideal")
-    ax.set_title("Throughput relative to the rate-limit floor")
+    ax.set_ylabel("documents/s / rate limit")
+    ax.set_title(f"Throughput at {args.rps:g} req/s per endpoint")
     fig.tight_layout()
-    fig.savefig(RESULTS / "throughput.png", dpi=100)
+    fig.savefig(RESULTS / f"{stem}.png", dpi=100)
     plt.close(fig)
     return table
+
+
+def measure_ceilings(paths: list[Path], work: Path, args: argparse.Namespace) -> list[Measurement]:
+    """The platform with an emulator at zero latency and no limits, on SQLite and (``--postgres``) on
+    PostgreSQL: what the orchestrator itself allows."""
+    emulator, url = start_emulator("--benchmark-mode", "true")
+    client = {"parse_requests_per_second": UNLIMITED_RPS, "extract_requests_per_second": UNLIMITED_RPS,
+              "parse_pages_per_minute": 1e9, "max_in_flight": 64, "max_connections": 64}
+    try:
+        warm(url, paths, work)
+        folder = work / "ceiling"
+        found = [measure_platform("ceiling, SQLite", platform_env(folder, url, client, args.documents_per_run),
+                                  paths, folder, args.timeout_s, args.runs_at_once)]
+        if args.postgres:
+            with postgres_database() as database:
+                folder = work / "ceiling-pg"
+                found.append(measure_platform(
+                    "ceiling, PostgreSQL", platform_env(folder, url, client, args.documents_per_run), paths, folder,
+                    args.timeout_s, args.runs_at_once, postgres_url=database))
+        return found
+    finally:
+        emulator.terminate()
+        emulator.wait(timeout=10)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -207,39 +182,81 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="50 documents, small samples")
     parser.add_argument("--latency-s", type=float, default=0.3)
     parser.add_argument("--rps", type=float, default=20.0)
+    parser.add_argument("--documents-per-run", type=int, default=50)
+    parser.add_argument("--runs-at-once", type=int, default=2, help="runs of the backfill at once")
+    parser.add_argument("--in-flight", type=int, default=None, help="client max_in_flight (default from rps)")
     parser.add_argument("--sequential-sample", type=int, default=None)
     parser.add_argument("--per-doc-sample", type=int, default=None)
+    parser.add_argument("--ceiling-sample", type=int, default=None)
+    parser.add_argument("--postgres", action="store_true",
+                        help="also measure the ceiling on a PostgreSQL instance (the line then reports that one)")
+    parser.add_argument("--compare-skew-s", type=float, default=0.1,
+                        help="also run the bare client with this rate_limit_max_skew_s, on a sample")
+    parser.add_argument("--results-name", default=None, help="file stem under bench/results/")
     parser.add_argument("--timeout-s", type=float, default=1800)
     args = parser.parse_args(argv)
     n = 50 if args.quick and args.documents == 1000 else args.documents
     sequential_n = args.sequential_sample or (10 if args.quick else 60)
     per_doc_n = args.per_doc_sample or (2 if args.quick else 5)
+    ceiling_n = min(n, args.ceiling_sample or (50 if args.quick else 200))
+    in_flight = args.in_flight or in_flight_for(args.rps, args.latency_s)
+    ideal_sample = min(n, max(10, n // 2))
 
-    emulator, url = start_emulator("--latency-s", str(args.latency_s), "--rps-limits",
+    emulator, url = start_emulator("--benchmark-mode", "true", "--latency-s", str(args.latency_s), "--rps-limits",
                                    f"document-parse={args.rps:g},information-extraction={args.rps:g}")
     work = Path(tempfile.mkdtemp(prefix="throughput-"))
+    load_before = os.getloadavg()
     try:
         paths = make_documents(n, work / "documents")
-        ideal = measure_client("ideal", url, args.rps, paths, concurrent=True, work=work)
-        print(f"ideal: {ideal.seconds:.1f}s for {n}", flush=True)
-        platform = measure_platform(url, paths, work / "platform", args.timeout_s)
-        print(f"platform: {platform.seconds:.1f}s for {n} ({platform.note})", flush=True)
-        sequential = measure_client("sequential", url, args.rps, paths[:sequential_n], concurrent=False, work=work)
+        per_doc_paths = make_documents(per_doc_n, work / "per-doc-documents")
+        warm_s = warm(url, paths + per_doc_paths, work)
+        print(f"warm-up: {warm_s:.1f}s for {n + per_doc_n} documents (before any clock)", flush=True)
+        ideal = measure_client("ideal", url, args.rps, in_flight, paths, concurrent=True, work=work)
+        print(f"ideal: {ideal.seconds:.1f}s for {n}, {ideal.rate_limited} 429s", flush=True)
+        old_guard = measure_client(f"ideal, skew {args.compare_skew_s:g} s", url, args.rps, in_flight,
+                                   paths[:ideal_sample], concurrent=True, work=work, skew_s=args.compare_skew_s)
+        old_guard.note = "the limiter's send guard as before (sample)"
+        print(f"ideal with skew {args.compare_skew_s:g}: {old_guard.docs_per_s / args.rps:.3f} of the limit", flush=True)
+        client = {"parse_requests_per_second": args.rps, "extract_requests_per_second": args.rps,
+                  "parse_pages_per_minute": 1e9, "max_in_flight": in_flight, "max_connections": in_flight}
+        env = platform_env(work / "platform", url, client, args.documents_per_run)
+        platform = measure_platform("platform", env, paths, work / "platform", args.timeout_s, args.runs_at_once)
+        platform.rate_limited = _emulator_429s(url, reset=True)
+        print(f"platform: {platform.seconds:.1f}s for {n} ({platform.note}), {platform.rate_limited} 429s",
+              flush=True)
+        sequential = measure_client("sequential", url, args.rps, in_flight, paths[:sequential_n],
+                                    concurrent=False, work=work)
         sequential.note = f"sample of {sequential_n}"
         print(f"sequential: {sequential.per_document:.3f}s/doc", flush=True)
-        per_doc_paths = make_documents(per_doc_n, work / "per-doc-documents")
-        per_doc = measure_run_per_document(url, per_doc_paths, work / "per-doc")
+        per_doc = measure_run_per_document(platform_env(work / "per-doc", url, client, args.documents_per_run),
+                                           per_doc_paths, work / "per-doc")
+        per_doc.rate_limited = _emulator_429s(url, reset=True)
         print(f"run-per-document: {per_doc.per_document:.2f}s/doc", flush=True)
     finally:
         emulator.terminate()
         emulator.wait(timeout=10)
-    line = (f"platform/ideal={platform.per_document / ideal.per_document:.2f} "
-            f"sequential/platform={sequential.per_document / platform.per_document:.2f} "
-            f"per-doc/platform={per_doc.per_document / platform.per_document:.2f}")
-    print(write_results([ideal, platform, sequential, per_doc], ideal, line, args))
+    ceilings = measure_ceilings(paths[:ceiling_n], work, args)
+    for ceiling in ceilings:
+        ceiling.note = f"sample of {ceiling_n}, {ceiling.note}; no latency, no limits"
+        print(f"{ceiling.name}: {ceiling.worker_docs_per_s or 0:.1f} docs/s per run worker ({ceiling.note})",
+              flush=True)
+    ceiling = ceilings[-1]  # PostgreSQL's where measured: the deployments' instance
+    load_after = os.getloadavg()
+    context = (f"Machine: {os.cpu_count()} CPUs; load average (1/5/15 min) before "
+               f"{'/'.join(f'{x:.1f}' for x in load_before)}, after {'/'.join(f'{x:.1f}' for x in load_after)}. "
+               f"Client max_in_flight {in_flight}; {args.documents_per_run} documents per run. "
+               f"Warm-up (engine work, before the clocks): {warm_s:.0f} s. "
+               f"Command: python bench/throughput.py {' '.join(argv if argv is not None else sys.argv[1:])}")
+    limit = args.rps
+    line = (f"limit_docs_per_s={limit:g} ideal={ideal.docs_per_s / limit:.3f} "
+            f"platform={platform.docs_per_s / limit:.3f} "
+            f"platform/ideal={platform.per_document / ideal.per_document:.2f} "
+            f"per-doc/platform={per_doc.per_document / platform.per_document:.2f} "
+            f"overhead_ceiling_docs_per_s={ceiling.worker_docs_per_s or 0:.1f}")
+    print(write_results([ideal, old_guard, platform, sequential, per_doc, *ceilings], ideal, line, args, context))
     shutil.rmtree(work, ignore_errors=True)
     print(line)
-    return 0 if platform.note.endswith("runs") else 1
+    return 0 if platform.note.startswith(tuple("0123456789")) else 1
 
 
 if __name__ == "__main__":

@@ -28,7 +28,8 @@ CLIENT_ENV_PREFIX = "UPSTAGE_CLIENT_"
 CLIENT_INTEGER_LIMITS = ("max_connections", "max_in_flight", "max_attempts", "sync_page_limit", "breaker_threshold")
 CLIENT_LIMITS = (
     "parse_requests_per_second", "parse_pages_per_minute", "async_requests_per_second", "async_pages_per_minute",
-    "extract_requests_per_second", "classify_requests_per_second", "poll_requests_per_second", "rate_limit_burst", "rate_limit_headroom",
+    "extract_requests_per_second", "classify_requests_per_second", "poll_requests_per_second", "rate_limit_burst",
+    "rate_limit_headroom", "rate_limit_max_skew_s",
     "connect_timeout_s", "read_timeout_s", "backoff_base_s", "backoff_max_s", "retry_total_s",
     "poll_initial_s", "poll_max_s", "poll_timeout_s", "breaker_base_pause_s", "breaker_max_pause_s",
     "breaker_max_outage_s", *CLIENT_INTEGER_LIMITS,
@@ -58,6 +59,15 @@ def _client_limits(env: Mapping[str, str]) -> tuple[tuple[str, float], ...]:
             raise ValueError(f"{variable}={value!r} must be above 0")
         found.append((name, number))
     return tuple(found)
+
+
+def _tier(env: Mapping[str, str]) -> str | None:
+    from upstage_assets.upstage_api.tiers import TIER_ENV, tier_limits
+
+    value = (env.get(TIER_ENV) or "").strip().lower()
+    if value:
+        tier_limits(value)  # refuses an unknown tier with a message naming the variable
+    return value or None
 
 
 def _whole_number(env: Mapping[str, str], name: str, default: int) -> int:
@@ -99,6 +109,7 @@ class Settings:
     max_documents_per_tick: int = 1000  # UPSTAGE_ASSETS_MAX_DOCUMENTS_PER_TICK: inbox sensor reads per tick
     ui_base_url: str | None = None  # UPSTAGE_ASSETS_UI_URL: the Dagster UI's address, for links in notices
     client_limits: tuple[tuple[str, float], ...] = ()  # UPSTAGE_CLIENT_<NAME>: CLIENT_LIMITS, CLIENT_PRICES
+    tier: str | None = None  # UPSTAGE_TIER: payg | explore | build | scale (upstage_api/tiers.py)
     api_key_set: bool = False  # whether UPSTAGE_API_KEY is non-empty (the key itself is read by the client only)
     budget_per_run_usd: float | None = None  # UPSTAGE_ASSETS_BUDGET_PER_RUN_USD: Upstage spend limit per run
     budget_per_day_usd: float | None = None  # UPSTAGE_ASSETS_BUDGET_PER_DAY_USD: Upstage spend limit per UTC day
@@ -139,6 +150,7 @@ class Settings:
             "max_documents_per_tick": _whole_number(env, "UPSTAGE_ASSETS_MAX_DOCUMENTS_PER_TICK", 1000),
             "api_key_set": bool(env.get(API_KEY_ENV, "").strip()),
             "client_limits": _client_limits(env),
+            "tier": _tier(env),
             "ui_base_url": (env.get("UPSTAGE_ASSETS_UI_URL") or "").rstrip("/") or None,
             "budget_per_run_usd": _optional_number(env, "UPSTAGE_ASSETS_BUDGET_PER_RUN_USD"),
             "budget_per_day_usd": _optional_number(env, "UPSTAGE_ASSETS_BUDGET_PER_DAY_USD"),
@@ -163,6 +175,12 @@ class Settings:
                     if self.backend == "emulator" else "your key from the Upstage console")
             found.append(f"{API_KEY_ENV} is not set; UPSTAGE_ASSETS_BACKEND={self.backend} needs it ({what})")
         return found
+
+    def client_preset(self) -> dict[str, float | int]:
+        """The tier's limits (``UPSTAGE_TIER``), empty without one; ``client_overrides`` win over them."""
+        from upstage_assets.upstage_api.tiers import tier_limits
+
+        return tier_limits(self.tier) if self.tier else {}
 
     def client_overrides(self) -> dict[str, float | int]:
         """The client limits and prices the environment set, typed for ``UpstageClient``."""

@@ -28,7 +28,8 @@ def build_parser_resource(settings: Settings) -> Any:
     from upstage_assets.resources.upstage_client import UpstageClient
 
     preset: dict[str, Any] = dict(EMULATOR_CLIENT_LIMITS) if settings.backend == "emulator" else {}
-    # The environment's UPSTAGE_CLIENT_* limits win over the preset; run config wins over both.
+    preset.update(settings.client_preset())  # UPSTAGE_TIER: every endpoint's limits for the account's tier
+    # The environment's UPSTAGE_CLIENT_* limits win over the presets; run config wins over all.
     return UpstageClient(base_url=settings.base_url, backend_label=settings.backend,
                          api_key=EnvVar("UPSTAGE_API_KEY"), budget_per_run_usd=settings.budget_per_run_usd,
                          budget_per_day_usd=settings.budget_per_day_usd, rate_limit_store=settings.state_store,

@@ -37,6 +37,8 @@ UPSTAGE_EMULATOR_FAULT_RATE_5XX=0.1; command-line flags win)::
     --async-batch-pages 10 --async-queue-s 0.2 --async-batch-s 0.2 --download-url-ttl-s 900
     --engine-workers 2 --engine-executor thread|process --result-cache-size 64
                                   (process: engine work never holds the server loop's GIL)
+    --benchmark-mode true         every answer kept by content; POST /__emulator__/warm/<API path>
+                                  computes them outside limits, latency and stats (warm up first)
 
 In Python (tests, benchmarks)::
 

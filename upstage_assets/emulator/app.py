@@ -26,6 +26,7 @@ from upstage_assets.emulator.settings import EmulatorSettings
 from upstage_assets.emulator.state import ApiCall, EmulatorState, InjectedResponse
 
 Handler = Callable[[ApiCall], Awaitable[Response]]
+RATE_LIMIT_HEADER = "x-ratelimit-limit-requests"
 logger = logging.getLogger(__name__)
 
 
@@ -61,6 +62,9 @@ def api_endpoint(path: str, handler: Handler) -> Callable[[Request], Awaitable[R
                                       "internal_server_error")
         if call.group is not None and response.status_code != 429:
             await call.hold_for_latency()
+        if call.group is not None and call.group in state.settings.rps_limits:
+            # OpenAI-style: the request limit per minute (Upstage names its headers nowhere for certain)
+            response.headers[RATE_LIMIT_HEADER] = f"{state.settings.rps_limits[call.group] * 60:g}"
         if call.fault is not None and call.fault.kind == MALFORMED:
             response = malformed(response)
         elif call.fault is not None and call.fault.kind == TRUNCATED:
@@ -73,7 +77,36 @@ def api_endpoint(path: str, handler: Handler) -> Callable[[Request], Awaitable[R
     return endpoint
 
 
+WARM_PREFIX = "/__emulator__/warm"
+
+
+def warm_endpoint(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
+    """Benchmark mode: the same handler outside limits, faults, latency and stats, to fill the cache."""
+
+    async def endpoint(request: Request) -> Response:
+        state: EmulatorState = request.app.state.emulator
+        call = ApiCall(state, request, gated=False)
+        try:
+            check_auth(state, request)
+            return await handler(call)
+        except ApiError as exc:
+            return exc.response()
+
+    return endpoint
+
+
+def warm_routes() -> list[Route]:
+    """``POST /__emulator__/warm/<API path>`` for the sync parse and extraction routes."""
+    return [Route(WARM_PREFIX + path, warm_endpoint(handler), methods=["POST"])
+            for path, handler, method in api_route_table()
+            if method == "POST" and "async" not in path and "schema-generation" not in path]
+
+
 def api_routes() -> list[Route]:
+    return [Route(path, api_endpoint(path, handler), methods=[method]) for path, handler, method in api_route_table()]
+
+
+def api_route_table() -> list[tuple[str, Handler, str]]:
     p, x = parse_routes, extract_routes
     table: list[tuple[str, Handler, str]] = [
         ("/v1/document-digitization", p.parse_sync, "POST"),
@@ -98,7 +131,7 @@ def api_routes() -> list[Route]:
         ("/v1/document-classification", classify_routes.classify, "POST"),
         ("/v1/document-classification/chat/completions", classify_routes.classify, "POST"),
     ]
-    return [Route(path, api_endpoint(path, handler), methods=[method]) for path, handler, method in table]
+    return table
 
 
 def stats_endpoint(request: Request) -> Response:
@@ -139,6 +172,7 @@ def create_app(settings: EmulatorSettings | None = None) -> Starlette:
         Route("/__emulator__/downloads/{token}", parse_routes.download, methods=["GET"]),
         Route("/__emulator__/stats", stats_endpoint, methods=["GET"]),
         Route("/__emulator__/stats/reset", reset_stats_endpoint, methods=["POST"]),
+        *(warm_routes() if settings.benchmark_mode else []),
     ]
     app = Starlette(routes=routes, lifespan=lifespan, exception_handlers={HTTPException: http_error})
     app.state.emulator = state

@@ -63,8 +63,9 @@ async def extract(call: ApiCall) -> Response:
     confidence = parse_bool_field("confidence", _flag(body.get("confidence")), False)
     (data,) = await document_urls(body.get("messages"), max_documents=1)
     settings = call.state.settings
-    call.admit_pages(inspect(data, max_bytes=settings.ie_max_bytes, max_pages=settings.ie_sync_max_pages,
-                             max_pixels=settings.max_pixels_per_page).page_count, document=data)
+    call.admit_pages(call.state.engine.inspect(data, max_bytes=settings.ie_max_bytes,
+                                               max_pages=settings.ie_sync_max_pages,
+                                               max_pixels=settings.max_pixels_per_page).page_count, document=data)
     result = await extract_document(call.state.settings, call.state.engine, data, response_format, location=location,
                                     confidence=confidence, max_pages=settings.ie_sync_max_pages)
     return JSONResponse(result)

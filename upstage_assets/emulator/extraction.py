@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import ipaddress
 import json
 import re
@@ -17,7 +18,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from upstage_assets.emulator.api_errors import ApiError
-from upstage_assets.emulator.engine import Engine, inspect
+from upstage_assets.emulator.engine import Engine
 from upstage_assets.emulator.settings import EmulatorSettings
 from upstage_assets.emulator.wire import ResolvedParseRequest
 from upstage_assets.schemas.extraction import SchemaError, validate_schema
@@ -128,15 +129,16 @@ def _count_properties(schema: Any) -> int:
 async def parse_for_extraction(settings: EmulatorSettings, engine: Engine, data: bytes,
                                max_pages: int) -> tuple[dict[str, Any], int]:
     """Inspect with the IE limits and run a full Document Parse; returns (parse response, pages)."""
-    info = inspect(data, max_bytes=settings.ie_max_bytes, max_pages=max_pages,
-                   max_pixels=settings.max_pixels_per_page)
+    info = engine.inspect(data, max_bytes=settings.ie_max_bytes, max_pages=max_pages,
+                          max_pixels=settings.max_pixels_per_page)
     return await engine.parse(data, info.mime_type, FULL_PARSE), info.page_count
 
 
 async def extract_document(settings: EmulatorSettings, engine: Engine, data: bytes, response_format: dict[str, Any],
                            *, location: bool, confidence: bool, max_pages: int) -> dict[str, Any]:
     parse_response, pages = await parse_for_extraction(settings, engine, data, max_pages)
-    result = await engine.extract(parse_response, response_format, location=location, confidence=confidence)
+    result = await engine.extract(parse_response, response_format, location=location, confidence=confidence,
+                                  document_sha256=hashlib.sha256(data).hexdigest())
     return complete_chat(result, settings.ie_snapshot)
 
 

@@ -26,8 +26,8 @@ async def parse_sync(call: ApiCall, default_model: str | None = None, require_oc
     if options.is_ocr and isinstance(schema, str) and schema and schema not in OCR_SCHEMAS:
         raise ApiError(400, f"schema: expected clova or google, got {schema!r}", "invalid_parameter")
     data, _ = await read_document(fields)
-    info = inspect(data, max_bytes=settings.max_bytes, max_pages=settings.sync_max_pages,
-                   max_pixels=settings.max_pixels_per_page)
+    info = call.state.engine.inspect(data, max_bytes=settings.max_bytes, max_pages=settings.sync_max_pages,
+                                     max_pixels=settings.max_pixels_per_page)
     call.admit_pages(info.page_count, document=data)
     result = await call.state.engine.parse(data, info.mime_type, options)
     if not options.is_ocr:

@@ -66,9 +66,10 @@ class InjectedResponse(Exception):
 class ApiCall:
     """One API request's passage through limits and faults; handlers call ``admit`` first."""
 
-    def __init__(self, state: EmulatorState, request: Request):
+    def __init__(self, state: EmulatorState, request: Request, gated: bool = True):
         self.state = state
         self.request = request
+        self.gated = gated  # False: a benchmark warm-up call, outside limits, faults, latency and stats
         self.started = time.monotonic()
         self.group: str | None = None
         self.pages = 0
@@ -77,6 +78,8 @@ class ApiCall:
 
     async def admit(self, group: str) -> None:
         """Count the arrival, apply the RPS limit, then draw this request's fault."""
+        if not self.gated:
+            return
         self.group = group
         self.state.stats.record_request_group(group, at=self.started)
         try:
@@ -95,8 +98,10 @@ class ApiCall:
         self.fault = fault  # truncated / malformed: mangle the real response later
 
     def admit_pages(self, pages: int, document: bytes | None = None) -> None:
-        assert self.group is not None, "admit() first"
         self.pages = pages
+        if not self.gated:
+            return
+        assert self.group is not None, "admit() first"
         if document is not None:
             self.document_sha256 = hashlib.sha256(document).hexdigest()
         try:

@@ -8,6 +8,7 @@ from ``EnvVar("UPSTAGE_API_KEY")`` and is kept out of every repr, log and error.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import uuid
 from collections.abc import Callable
@@ -34,7 +35,12 @@ from upstage_assets.upstage_api.parser import (
     ParseOptions,
     SourceDocument,
 )
-from upstage_assets.upstage_api.rate_limiter import EndpointLimits, RateLimiter
+from upstage_assets.upstage_api.rate_limit_headers import (
+    DEFAULT_LIMIT_HEADER,
+    DEFAULT_PREFIXES,
+    RateLimitHeaders,
+)
+from upstage_assets.upstage_api.rate_limiter import DEFAULT_MAX_SKEW_S, EndpointLimits, RateLimiter
 from upstage_assets.upstage_api.shared_state import SharedStateStore, open_state_store
 from upstage_assets.upstage_api.usage import UsageLedger, pages_billed, price_key
 
@@ -81,12 +87,23 @@ class UpstageClient(ConfigurableResource):  # type: ignore[type-arg]
     rate_limit_burst: float = 1.0
     rate_limit_headroom: float = 0.02
     rate_limit_max_skew_s: float = Field(
-        default=0.1, description="Longest the server may take to count a request after it is sent; "
-        "a send holds its rate-limit slot until its answer arrives, at most this long.")
+        default=DEFAULT_MAX_SKEW_S, description="How much later than others the server may count a request "
+        "after it is sent (the jitter of that delay, not the delay itself); a send holds its rate-limit slot "
+        "until its answer arrives, at most this long. The client sends at most limit/(1 + this) per second: "
+        "0.1 costs 9% of the rate, 0.03 costs 3% (bench/results/throughput_*.md).")
     rate_limit_store: str | None = Field(
         default=None, description="Directory for the host's SQLite state, or a postgresql:// URL for "
         "several hosts. Default: $DAGSTER_HOME/upstage_rate_limits or a temp dir.")
-    account: str = "default"
+    account: str = Field(default="default", description="names the spend budget's scope; the rate-limit "
+                         "buckets are per key as well (Upstage counts per key): 'default' keys them by a hash "
+                         "of the API key, any other value names them itself")
+    rate_limit_header_prefixes: list[str] = Field(
+        default=list(DEFAULT_PREFIXES), description="response headers kept as the API's rate-limit state "
+        "(names starting with these), shown in the run's tags")
+    rate_limit_limit_header: str = Field(
+        default=DEFAULT_LIMIT_HEADER, description="the response header that states the request limit; the run "
+        "warns when the configured requests/s disagree with it")
+    rate_limit_limit_window_s: float = Field(default=60.0, description="the window that header's number counts over")
 
     sync_page_limit: int = 100
     poll_initial_s: float = 1.0
@@ -126,6 +143,13 @@ class UpstageClient(ConfigurableResource):  # type: ignore[type-arg]
                 CLASSIFICATION: ledger.price("document-classify"),
                 EXTRACTION: ledger.price(price_key("information-extract", self.extraction_mode()))}
 
+    def limiter_account(self) -> str:
+        """Whose rate limits these are: Upstage counts requests per key (and per model: the buckets are per
+        endpoint), so two keys on one host never share a bucket. A hash, never the key itself."""
+        if self.account != "default":
+            return self.account
+        return "key-" + hashlib.sha256(self.api_key.encode()).hexdigest()[:12]
+
     def extraction_mode(self) -> str:
         return "standard"
 
@@ -155,7 +179,7 @@ class UpstageClient(ConfigurableResource):  # type: ignore[type-arg]
         """The working parser for one run (``run_id`` scopes the per-run budget; ``on_circuit_change``
         hears when an endpoint is paused by the circuit breaker and when it answers again)."""
         store = store or open_state_store(self.rate_limit_store)
-        limiter = RateLimiter(store, self.endpoint_limits(), account=self.account,
+        limiter = RateLimiter(store, self.endpoint_limits(), account=self.limiter_account(),
                               max_in_flight=self.max_in_flight, max_wait_s=self.poll_timeout_s,
                               headroom=self.rate_limit_headroom,
                               max_skew_s=self.rate_limit_max_skew_s)
@@ -165,6 +189,8 @@ class UpstageClient(ConfigurableResource):  # type: ignore[type-arg]
                                   write=self.read_timeout_s, pool=self.read_timeout_s),
             retry=RetryPolicy(self.max_attempts, self.backoff_base_s, self.backoff_max_s, self.retry_total_s),
             limiter=limiter, max_connections=self.max_connections,
+            rate_limit_headers=RateLimitHeaders(tuple(p.lower() for p in self.rate_limit_header_prefixes),
+                                                self.rate_limit_limit_header, self.rate_limit_limit_window_s),
             breaker=CircuitBreaker(BreakerSettings(self.breaker_threshold, self.breaker_base_pause_s,
                                                    self.breaker_max_pause_s, self.breaker_max_outage_s),
                                    on_change=on_circuit_change))
@@ -265,6 +291,13 @@ class UpstageParser(DocumentParser):
                 "statuses": dict(self.http.stats.statuses),
                 "rate_limit_wait_s": round(limiter.waited_s, 3) if limiter else 0.0,
                 "spend": self.budget.spent()}
+
+    def rate_limit_report(self) -> tuple[dict[str, dict[str, str]], list[str]]:
+        """The rate-limit headers last seen per endpoint, and where the configuration disagrees with them."""
+        headers = self.http.rate_limit_headers
+        configured = {name: limit.requests_per_second for name, limit in self.http.limiter.limits.items()} \
+            if self.http.limiter else {}
+        return dict(headers.seen), headers.disagreements(configured)
 
     async def aclose(self) -> None:
         await self.http.aclose()

@@ -35,6 +35,7 @@ from upstage_assets.upstage_api.errors import (
     UpstageUnreachable,
     error_for_response,
 )
+from upstage_assets.upstage_api.rate_limit_headers import RateLimitHeaders
 from upstage_assets.upstage_api.rate_limiter import RateLimiter
 
 logger = logging.getLogger("upstage_assets.upstage_http")
@@ -109,6 +110,7 @@ class UpstageHttp:
         max_connections: int = 20,
         rng: random.Random | None = None,
         breaker: CircuitBreaker | None = None,
+        rate_limit_headers: RateLimitHeaders | None = None,
     ):
         self.base_url = base_url.rstrip("/")
         self._api_key = api_key
@@ -119,6 +121,7 @@ class UpstageHttp:
         self.rng = rng or random.Random()
         self.breaker = breaker
         self.stats = TransportStats()
+        self.rate_limit_headers = rate_limit_headers or RateLimitHeaders()  # what the API says of its limits
         self._client: httpx.AsyncClient | None = None
         self._client_loop: asyncio.AbstractEventLoop | None = None
 
@@ -242,6 +245,7 @@ class UpstageHttp:
                 else:
                     status = response.status_code
                     self.stats.statuses[status] += 1
+                    self.rate_limit_headers.record(endpoint, response.headers)
                     if breaker is not None and status not in RETRYABLE_STATUS:
                         breaker.record_success(endpoint)  # the endpoint answers (a 4xx is about this request)
                     if status < 300:

@@ -40,6 +40,10 @@ DEFAULT_LIMITS: dict[str, EndpointLimits] = {
 }
 
 
+#: Seconds by which the server may count one request later than another sent at once (jitter).
+DEFAULT_MAX_SKEW_S = 0.03
+
+
 def send_window(requests_per_second: float) -> tuple[int, float]:
     """The strict form of a rate: N per second for N >= 1, else one per 1/rate seconds."""
     if requests_per_second >= 1:
@@ -66,6 +70,10 @@ class RateLimiter:
     keep the window tight; a stalled server or a descheduled process stretches it, so the
     requests it held back cannot land in one window with the ones after them.
     ``headroom`` is the fraction of the request rate left unused to keep the two layers apart.
+
+    The guard's price: N sends per window + ``max_skew_s``, i.e. the rate times 1/(1 + skew).
+    Only the spread of send-to-count delays can bunch arrivals (a constant delay shifts every
+    request alike), so the default covers the jitter of a network path, not its latency.
     """
 
     store: SharedStateStore
@@ -74,7 +82,7 @@ class RateLimiter:
     max_in_flight: int = 8
     max_wait_s: float = 600.0
     headroom: float = 0.02
-    max_skew_s: float = 0.1
+    max_skew_s: float = DEFAULT_MAX_SKEW_S
     _in_flight: dict[int, asyncio.Semaphore] = field(default_factory=dict, init=False, repr=False)
     waited_s: float = field(default=0.0, init=False)
 

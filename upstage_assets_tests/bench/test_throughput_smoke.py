@@ -1,7 +1,7 @@
 """Keeps bench/throughput.py from rotting: a tiny run of every mode must complete.
 
-Asserts that the harness works end to end (emulator process, daemon-driven backfill,
-sequential and run-per-document modes) and prints its ratio line, never a speed.
+Asserts that the harness works end to end (benchmark-mode emulator warmed first, daemon-driven
+backfill, sequential, run-per-document and overhead-ceiling modes) and prints its line, never a speed.
 """
 
 import os
@@ -24,6 +24,8 @@ def test_quick_throughput_benchmark_completes_and_prints_its_ratios(tmp_path):
         env={**os.environ, "UPSTAGE_BENCH_RESULTS": str(tmp_path)})
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     last = result.stdout.strip().splitlines()[-1]
-    assert re.fullmatch(r"platform/ideal=[\d.]+ sequential/platform=[\d.]+ per-doc/platform=[\d.]+", last), last
-    assert "| platform | 6 |" in result.stdout
-    assert (tmp_path / "throughput.md").exists() and (tmp_path / "throughput.png").exists()
+    assert re.fullmatch(r"limit_docs_per_s=[\d.]+ ideal=[\d.]+ platform=[\d.]+ platform/ideal=[\d.]+ "
+                        r"per-doc/platform=[\d.]+ overhead_ceiling_docs_per_s=[\d.]+", last), last
+    assert "| platform | 6 |" in result.stdout and "| ceiling, SQLite | 6 |" in result.stdout
+    assert "| 0 |" in result.stdout.split("| ideal |")[1].split("\n")[0]  # the ideal drew no 429
+    assert (tmp_path / "throughput_rps20_n6.md").exists() and (tmp_path / "throughput_rps20_n6.png").exists()

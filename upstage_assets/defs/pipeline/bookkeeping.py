@@ -5,12 +5,13 @@ log (PostgreSQL in deployment). If the database restarts or fails over while the
 that write raises, although the document's result is already stored: without this, the
 document would be recorded as failed (``internal_error``) and processed (and paid for) again.
 Instead the write is retried with backoff for up to ``patience_s`` (a PostgreSQL restart takes
-seconds, an RDS Multi-AZ failover one to two minutes); the other documents keep going meanwhile.
+seconds, an RDS Multi-AZ failover one to two minutes). The step's thread does the waiting
+(``step_bridge.py``): the batch's event loop keeps its requests going meanwhile, up to the bridge's
+backlog.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from typing import Any
@@ -22,15 +23,14 @@ logger = logging.getLogger(__name__)
 DB_OUTAGE_PATIENCE_S = DATABASE_PATIENCE_S
 
 
-async def log_event_patiently(context: Any, event: Any, patience_s: float = DB_OUTAGE_PATIENCE_S) -> None:
+def log_event_patiently(context: Any, event: Any, patience_s: float = DB_OUTAGE_PATIENCE_S) -> None:
     """``context.log_event(event)``, retried while the instance database is unreachable.
 
     A write cut by the outage may have been committed before the connection dropped, so before
     writing again the event log is asked whether this run's materialization is already there:
     a document is never materialized twice by one run.
     """
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + patience_s
+    deadline = time.monotonic() + patience_s
     delay = 0.5
     started = time.time()
     attempt = 0
@@ -41,11 +41,11 @@ async def log_event_patiently(context: Any, event: Any, patience_s: float = DB_O
                 context.log_event(event)
             return
         except Exception as exc:
-            if not is_database_outage(exc) or loop.time() + delay > deadline:
+            if not is_database_outage(exc) or time.monotonic() + delay > deadline:
                 raise
             logger.warning("the Dagster instance database is unreachable (%s); retrying the materialization "
                            "in %.1f s", type(exc).__name__, delay)
-            await asyncio.sleep(delay)
+            time.sleep(delay)
             delay = min(delay * 2, 10.0)
 
 

@@ -8,6 +8,8 @@ from pydantic import Field
 from upstage_assets.defs.pipeline.routing import DocumentTypePolicy
 from upstage_assets.inspection import DocumentLimits
 
+LOCAL_CONCURRENCY = 8
+
 
 class DocumentPipelineConfig(Config):
     default_schema: str | None = Field(
@@ -30,7 +32,10 @@ class DocumentPipelineConfig(Config):
         description="a fixed schema's document is quarantined as wrong_document_type only when the classifier "
                     "is at least this sure (the API gives no confidence: its answer counts as sure)")
     ocr: str = Field(default="auto", description="auto: OCR only where there is no text layer; force: OCR all")
-    max_concurrent_documents: int = Field(default=8, ge=1, description="documents in flight in one step")
+    max_concurrent_documents: int | None = Field(
+        default=None, ge=1,
+        description="documents in flight in one step; default: 8 on the local engine (CPU/GPU-bound), and on "
+                    "the Upstage API the client's max_in_flight (enough documents to keep the rate limit busy)")
     table_commit_every: int = Field(
         default=8, ge=1, description="validated documents per Delta commit (a commit also ends every step)")
     max_document_bytes: int = Field(default=100 * 1024 * 1024, description="refuse larger documents")
@@ -47,6 +52,12 @@ class DocumentPipelineConfig(Config):
         default=True,
         description="after every document has been tried, fail the step if any document failed, so "
                     "failed documents show as failed partitions (finished ones stay materialized)")
+
+    def concurrency(self, parser_resource: object) -> int:
+        """Documents in flight: the explicit setting, else what the backend can keep busy."""
+        if self.max_concurrent_documents is not None:
+            return self.max_concurrent_documents
+        return max(LOCAL_CONCURRENCY, int(getattr(parser_resource, "max_in_flight", LOCAL_CONCURRENCY)))
 
     def document_type_policy(self) -> DocumentTypePolicy:
         return DocumentTypePolicy(self.document_types, tuple(self.auto_schemas), self.min_type_confidence)

@@ -4,7 +4,8 @@
 
 They are one ``multi_asset`` so a batch run takes each document through every selected
 stage as soon as the previous one is done, with bounded async fan-out, and logs one
-materialization per document per asset as it completes. A crash keeps everything that
+materialization per document per asset as it completes (the fan-out runs on its own thread
+and never waits for Dagster's event log: ``step_bridge.py``). A crash keeps everything that
 finished; a document that fails is recorded (failures table + its partition marked
 failed) without stopping the others; selecting a subset (say, only ``kie_fields`` after a
 schema change) reads the earlier stages from storage.
@@ -14,7 +15,6 @@ schema change) reads the earlier stages from storage.
 import asyncio
 import time
 import traceback
-from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -29,19 +29,28 @@ from dagster import (
     AssetOut,
     AssetsDefinition,
     BackfillPolicy,
-    DagsterExecutionInterruptedError,
     Failure,
     MetadataValue,
     multi_asset,
 )
 
 from upstage_assets.dagster_compat import DATA_VERSION_TAG
-from upstage_assets.defs.pipeline.bookkeeping import log_event_patiently
 from upstage_assets.defs.pipeline.config import DocumentPipelineConfig
 from upstage_assets.defs.pipeline.keys import KIE_FIELDS, PARSED_LAYOUTS, RAW_DOCUMENTS, VALIDATED_DOCUMENTS
 from upstage_assets.defs.pipeline.metadata import column_schema, to_metadata
+from upstage_assets.defs.pipeline.outcomes import (
+    DocumentOutcome,
+    batch_summary,
+    say_pending_budget,
+    stop_for_shutdown,
+)
 from upstage_assets.defs.pipeline.partitions import documents_partitions
-from upstage_assets.defs.pipeline.progress import billed_totals, publish_api_state, publish_progress
+from upstage_assets.defs.pipeline.progress import (
+    publish_api_state,
+    publish_bookkeeping,
+    publish_progress,
+    publish_rate_limits,
+)
 from upstage_assets.defs.pipeline.resume import documents_wanted, done_in_run_group, stages_to_skip
 from upstage_assets.defs.pipeline.shutdown import BatchShutdown, stop_signals_drain
 from upstage_assets.defs.pipeline.stages import (
@@ -52,6 +61,7 @@ from upstage_assets.defs.pipeline.stages import (
     run_raw,
     run_validate,
 )
+from upstage_assets.defs.pipeline.step_bridge import DeferredContext, StepBridge
 from upstage_assets.defs.pipeline.table_commits import DEFAULT_COMMIT_EVERY, PendingRow, TableCommits
 from upstage_assets.defs.pipeline.unstored_failures import keep_unstored_failure
 from upstage_assets.deploy.k8s_gpu import gpu_op_tags
@@ -60,7 +70,6 @@ from upstage_assets.redaction import redact
 from upstage_assets.resources.local_engine import LocalEngineResource
 from upstage_assets.schemas.extraction import BUILTIN_SCHEMAS, ExtractionSchema, load_schema
 from upstage_assets.settings import Settings
-from upstage_assets.storage.billing import billed_by_product
 from upstage_assets.storage.failures import clear_failure, failure_row, store_failure_row
 from upstage_assets.storage.table_writer import DeltaTableWriter
 from upstage_assets.upstage_api.errors import UpstageError
@@ -130,31 +139,7 @@ def _with_column_schema(materialization: AssetMaterialization, env: StageEnv,
                                           "dagster/column_schema": column_schema(row.table.schema, properties)})
 
 
-@dataclass
-class DocumentOutcome:
-    document_id: str
-    completed: list[AssetKey]
-    error: DocumentError | None = None
-    failed_stage: AssetKey | None = None
-    pages_billed: dict[str, int] = field(default_factory=dict)  # per product (storage.billing)
-    cost_usd: float = 0.0
-    possibly_billed_twice: int = 0
-    quarantined: bool = False
-    pending: PendingRow | None = None  # the validated row, its materialization logged after its commit
-    stopped: str | None = None  # a shutdown stopped it: "not started", "between stages" or "abandoned"
-    began: bool = False  # it held a concurrency slot (its stages were under way)
-
-    def bill(self, metadata: dict[str, Any]) -> None:
-        """Add a stage's billing figures (``storage.billing.stage_metadata``) to this document's."""
-        billed = billed_by_product(metadata)
-        for product, (pages, _) in billed.items():
-            self.pages_billed[product] = self.pages_billed.get(product, 0) + pages
-        if billed:
-            self.cost_usd += float(metadata.get("estimated_cost_usd") or 0.0)
-            self.possibly_billed_twice += int(metadata.get("possibly_billed_twice") or 0)
-
-
-async def _process_document(context: AssetExecutionContext, env: StageEnv, document_id: str,
+async def _process_document(context: DeferredContext, env: StageEnv, document_id: str,
                             selected: set[AssetKey], semaphore: asyncio.Semaphore,
                             skip: set[AssetKey] | None = None,
                             shutdown: BatchShutdown | None = None) -> DocumentOutcome:
@@ -176,7 +161,7 @@ async def _process_document(context: AssetExecutionContext, env: StageEnv, docum
         return outcome
 
 
-async def _document_stages(context: AssetExecutionContext, env: StageEnv, document_id: str,
+async def _document_stages(context: DeferredContext, env: StageEnv, document_id: str,
                            selected: set[AssetKey], semaphore: asyncio.Semaphore, skip: set[AssetKey] | None,
                            shutdown: BatchShutdown | None, outcome: DocumentOutcome) -> DocumentOutcome:
     state = DocumentState(document_id)
@@ -188,6 +173,7 @@ async def _document_stages(context: AssetExecutionContext, env: StageEnv, docume
             if shutdown is not None and shutdown.requested:
                 outcome.stopped = "between stages" if outcome.completed else "not started"
                 return outcome
+            await context.caught_up()  # the event log is at most a few writes behind (crash loses little)
             try:
                 metadata = await stage(env, state)
                 outcome.bill(metadata)
@@ -202,7 +188,9 @@ async def _document_stages(context: AssetExecutionContext, env: StageEnv, docume
                     outcome.pending = PendingRow(document_id, state.table_row, materialization,
                                                  extra_rows=list(state.extra_table_rows))
                 else:
-                    await log_event_patiently(context, materialization)
+                    # Written by the step's thread (patiently: bookkeeping.py); this document waits for it, the
+                    # loop does not: a resumed run skips only logged stages, so an unlogged one would be paid again.
+                    await context.logged(materialization)
             except DocumentError as exc:
                 await _record_document_failure(context, env, state, asset_key, exc, outcome)
                 return outcome
@@ -221,7 +209,7 @@ async def _document_stages(context: AssetExecutionContext, env: StageEnv, docume
     return outcome
 
 
-async def _record_document_failure(context: AssetExecutionContext, env: StageEnv, state: DocumentState,
+async def _record_document_failure(context: DeferredContext, env: StageEnv, state: DocumentState,
                                    asset_key: AssetKey, error: DocumentError, outcome: DocumentOutcome) -> None:
     outcome.error, outcome.failed_stage = error, asset_key
     row = failure_row(document_id=state.document_id, source_uri=state.record.source_uri if state.record else None,
@@ -231,13 +219,17 @@ async def _record_document_failure(context: AssetExecutionContext, env: StageEnv
     except UnsafeDocumentKey:  # a key that cannot name a file: the step's failure lists it
         pass
     except Exception as exc:  # a full disk refuses the record too: the run's tags keep it (unstored_failures.py)
-        kept = keep_unstored_failure(context.instance, context.run_id, row)
-        context.log.error(f"document {state.document_id}: its failure could not be stored "
-                          f"({type(exc).__name__}: {redact(str(exc))}); "
-                          + ("kept in the run's tags, so status and retry-failed still see it" if kept else
-                             "the step's summary and failure still list it"))
+        context.defer(_keep_unstored_failure, state.document_id, row, f"{type(exc).__name__}: {redact(str(exc))}")
     context.log.warning(f"document {state.document_id} failed at {asset_key.to_user_string()}: "
                         f"[{error.code}] {error.message}")
+
+
+def _keep_unstored_failure(context: AssetExecutionContext, document_id: str, row: Any, reason: str) -> None:
+    """On the step's thread (a run-tag write): keep a failure the output store refused, and say so."""
+    kept = keep_unstored_failure(context.instance, context.run_id, row)
+    context.log.error(f"document {document_id}: its failure could not be stored ({reason}); "
+                      + ("kept in the run's tags, so status and retry-failed still see it" if kept else
+                         "the step's summary and failure still list it"))
 
 
 def _api_retryable(error: DocumentError | None) -> bool:
@@ -245,7 +237,7 @@ def _api_retryable(error: DocumentError | None) -> bool:
     return isinstance(error, UpstageError) and error.retryable
 
 
-async def _retry_api_failures(context: AssetExecutionContext, env: StageEnv, selected: set[AssetKey],
+async def _retry_api_failures(context: DeferredContext, env: StageEnv, selected: set[AssetKey],
                               semaphore: asyncio.Semaphore, outcomes: list[DocumentOutcome],
                               skips: dict[str, set[AssetKey]], rounds: int, shutdown: BatchShutdown) -> None:
     """Documents whose API calls still failed (an outage longer than the circuit breaker waits) get
@@ -270,7 +262,7 @@ async def _retry_api_failures(context: AssetExecutionContext, env: StageEnv, sel
             outcomes[index] = new
 
 
-async def _process_batch(context: AssetExecutionContext, env: StageEnv, keys: list[str],
+async def _process_batch(context: DeferredContext, env: StageEnv, keys: list[str],
                          selected: set[AssetKey], concurrency: int, skips: dict[str, set[AssetKey]],
                          shutdown: BatchShutdown, retry_rounds: int = 0,
                          commit_every: int = DEFAULT_COMMIT_EVERY) -> list[DocumentOutcome]:
@@ -304,7 +296,7 @@ async def _process_batch(context: AssetExecutionContext, env: StageEnv, keys: li
                 rate = done / elapsed if elapsed else 0.0
                 eta = (len(keys) - done) / rate if rate else 0.0
                 context.log.info(f"progress: {done}/{len(keys)} documents, {rate:.2f} docs/s, ETA {eta:.0f}s")
-                publish_progress(context, outcomes, len(keys), elapsed)
+                context.defer(publish_progress, list(outcomes), len(keys), elapsed)
         if retry_rounds:
             await _retry_api_failures(context, env, selected, semaphore, outcomes, skips, retry_rounds, shutdown)
             for outcome in outcomes:  # rows the retry rounds validated are committed like the others
@@ -312,7 +304,7 @@ async def _process_batch(context: AssetExecutionContext, env: StageEnv, keys: li
                 if outcome.pending is not None and outcome.document_id not in queued:
                     queued.add(outcome.document_id)
                     await commits.add(outcome.pending)
-            publish_progress(context, outcomes, len(keys), time.monotonic() - started)
+            context.defer(publish_progress, list(outcomes), len(keys), time.monotonic() - started)
     finally:
         try:
             await commits.flush()  # what was validated is committed and logged, even on the way out
@@ -321,7 +313,7 @@ async def _process_batch(context: AssetExecutionContext, env: StageEnv, keys: li
     return outcomes
 
 
-def _build_env(context: AssetExecutionContext, config: DocumentPipelineConfig, settings: Settings) -> StageEnv:
+def _build_env(context: DeferredContext, config: DocumentPipelineConfig, settings: Settings) -> StageEnv:
     storage = context.resources.storage
     parser_resource = context.resources.parser
     store = storage.output_store()
@@ -333,7 +325,7 @@ def _build_env(context: AssetExecutionContext, config: DocumentPipelineConfig, s
         parser = parser_resource.create_parser()
     else:  # the Upstage client scopes its per-run budget to this run and warns through the run's log
         parser = parser_resource.create_parser(run_id=context.run_id, on_budget_warning=context.log.warning,
-                                               on_circuit_change=lambda _, text: publish_api_state(context, text))
+                                               on_circuit_change=lambda _, text: context.defer(publish_api_state, text))
     return StageEnv(store=store, layout=storage.layout, registry=storage.registry(),
                     parser=parser, backend=parser_resource.backend_label,
                     read_source=storage.read_source, limits=config.limits(),
@@ -342,53 +334,14 @@ def _build_env(context: AssetExecutionContext, config: DocumentPipelineConfig, s
                     document_types=config.document_type_policy())
 
 
-def _summary(outcomes: list[DocumentOutcome], seconds: float) -> dict[str, Any]:
-    failed = [o for o in outcomes if o.error and not isinstance(o.error, BudgetExceeded)]
-    pending = [o for o in outcomes if isinstance(o.error, BudgetExceeded)]
-    return {"documents": len(outcomes),
-            "succeeded": sum(1 for o in outcomes if o.error is None and o.stopped is None),
-            "failed": len(failed), "pending_budget": len(pending),
-            "stopped_by_shutdown": sum(1 for o in outcomes if o.stopped is not None),
-            "quarantined": sum(1 for o in outcomes if o.quarantined),
-            **billed_totals(outcomes), "seconds": round(seconds, 2),
-            "docs_per_second": round(len(outcomes) / seconds, 2) if seconds else None}
-
-
-def _stop_for_shutdown(context: AssetExecutionContext, shutdown: BatchShutdown,
-                       outcomes: list[DocumentOutcome]) -> None:
-    """Say what the interrupted batch leaves behind, then end the step as interrupted (retried)."""
-    stopped: dict[str, list[str]] = {}
-    for o in outcomes:
-        if o.stopped:
-            stopped.setdefault(o.stopped, []).append(o.document_id)
-    finished = sum(1 for o in outcomes if o.stopped is None)
-    context.log.warning(
-        f"{shutdown.signal_name or 'a stop signal'} received: stopped taking documents. {finished} documents "
-        f"finished in this run and are materialized; {len(stopped.get('between stages', []))} stopped after the "
-        f"stage in flight, {len(stopped.get('not started', []))} not started, "
-        f"{len(stopped.get('abandoned', []))} abandoned after the {shutdown.grace_s:.0f} s grace period "
-        f"{sorted(stopped.get('abandoned', []))[:20]}. They resume at their stage when the run is retried "
-        "(or with `upstage-assets retry-failed`).")
-    raise DagsterExecutionInterruptedError()
-
-
-def _say_pending_budget(context: AssetExecutionContext, outcomes: list[DocumentOutcome]) -> None:
-    """Documents the budget kept back were not sent and are not failed: the run says so, once."""
-    pending = [o for o in outcomes if isinstance(o.error, BudgetExceeded)]
-    if not pending:
-        return
-    first = pending[0].error.message if pending[0].error else ""
-    context.log.warning(
-        f"{len(pending)} documents were not sent: the spend limit was reached ({first}). They stay pending, "
-        "not failed; nothing was paid for them. Raise the limit (budget_per_run_usd / budget_per_day_usd of "
-        "the parser resource), then run `upstage-assets retry-failed`: what was already done is not sent again.")
-
-
 def run_document_pipeline(context: AssetExecutionContext, config: DocumentPipelineConfig, settings: Settings):
     """The step: every wanted document through the selected stages; a check result; failures last."""
     keys = documents_wanted(context.run.tags, list(context.partition_keys))  # recovery runs skip done ones
     selected = set(context.selected_asset_keys)
-    env = _build_env(context, config, settings)
+    concurrency = config.concurrency(context.resources.parser)
+    bridge = StepBridge(max_backlog=max(32, 2 * concurrency))
+    deferred = DeferredContext(context, bridge)
+    env = _build_env(deferred, config, settings)
     skips = stages_to_skip(context.instance, context.run.tags, keys, selected, env.store, env.layout)
     group = done_in_run_group(context.instance, context.run, keys, selected, env.store, env.layout)
     if group.settled or any(group.stages.values()):  # a retried run: what its earlier attempts did stays done
@@ -400,14 +353,17 @@ def run_document_pipeline(context: AssetExecutionContext, config: DocumentPipeli
                      f"{', '.join(k.to_user_string() for k, _ in STAGES if k in selected)} ({env.backend} backend)")
     started = time.monotonic()
     shutdown = BatchShutdown(grace_s=settings.shutdown_grace_s)
-    with stop_signals_drain(shutdown):
-        outcomes = asyncio.run(_process_batch(context, env, keys, selected, config.max_concurrent_documents,
-                                              skips, shutdown, config.api_retry_rounds, config.table_commit_every))
-    summary = _summary(outcomes, time.monotonic() - started)
+    with stop_signals_drain(shutdown):  # signals reach the batch's loop on its thread (call_soon_threadsafe)
+        outcomes = bridge.run(lambda: _process_batch(deferred, env, keys, selected, concurrency, skips, shutdown,
+                                                     config.api_retry_rounds, config.table_commit_every))
+    publish_rate_limits(context, env.parser)
+    summary = {**batch_summary(outcomes, time.monotonic() - started), "bookkeeping_calls": bridge.deferred,
+               "bookkeeping_seconds": round(bridge.busy_s, 2)}
+    publish_bookkeeping(context, bridge.deferred, bridge.busy_s)
     context.log.info(f"batch summary: {summary}")
-    _say_pending_budget(context, outcomes)
+    say_pending_budget(context, outcomes)
     if shutdown.requested:
-        _stop_for_shutdown(context, shutdown, outcomes)
+        stop_for_shutdown(context, shutdown, outcomes)
 
     if VALIDATED_DOCUMENTS in selected:
         validated = [o for o in outcomes if VALIDATED_DOCUMENTS in o.completed]

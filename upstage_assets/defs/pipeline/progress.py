@@ -72,6 +72,39 @@ def publish_api_state(context: Any, text: str) -> None:
         context.log.debug(f"could not update the API state tag: {type(exc).__name__}")
 
 
+BOOKKEEPING_TAG = f"{TAG_PREFIX}bookkeeping"  # "<calls> calls, <ms> ms each": the step thread's Dagster writes
+
+
+def publish_bookkeeping(context: Any, calls: int, seconds: float) -> None:
+    """How long Dagster's bookkeeping took per call: with the fan-out off the loop, it bounds a run."""
+    try:
+        context.instance.add_run_tags(context.run_id, {
+            BOOKKEEPING_TAG: f"{calls} calls, {1000 * seconds / calls if calls else 0.0:.1f} ms each"})
+    except Exception as exc:  # best effort, like the other progress tags
+        context.log.debug(f"could not record the bookkeeping time: {type(exc).__name__}")
+
+
+RATE_LIMIT_TAG_PREFIX = "upstage_assets/ratelimit."  # + endpoint: the API's rate-limit headers, last seen
+
+
+def publish_rate_limits(context: Any, parser: Any) -> None:
+    """The rate-limit headers the API answered with, as run tags; a warning where the configuration
+    disagrees with the limit they state. Nothing for parsers that see no headers (the local engine)."""
+    report = getattr(parser, "rate_limit_report", None)
+    if not callable(report):
+        return
+    seen, disagreements = report()
+    for line in disagreements:
+        context.log.warning(f"rate limit: {line}")
+    tags = {f"{RATE_LIMIT_TAG_PREFIX}{endpoint}": ", ".join(f"{k}={v}" for k, v in sorted(headers.items()))[:250]
+            for endpoint, headers in seen.items()}
+    if tags:
+        try:
+            context.instance.add_run_tags(context.run_id, tags)
+        except Exception as exc:  # best effort, like the other progress tags
+            context.log.debug(f"could not record the rate-limit headers: {type(exc).__name__}")
+
+
 def read_progress(tags: dict[str, str]) -> dict[str, str]:
     """The progress tags of a run, without the prefix (empty for runs that never reported)."""
     return {k[len(TAG_PREFIX):]: v for k, v in tags.items() if k.startswith(TAG_PREFIX)}

@@ -6,6 +6,10 @@ logged only once the commit holding that row has succeeded. Rows are committed e
 validated is committed and logged first). A commit that cannot be made (after the writer's
 retries on conflicts) fails its documents at ``validated_documents``, retryable; nothing
 already logged is taken back.
+
+The commit (I/O) runs in a worker thread off the batch's loop; the materializations are handed,
+once it has succeeded and in order, to the step's thread (``step_bridge.py``), which logs them
+with the patient retry through an instance-database outage (``bookkeeping.py``).
 """
 
 from __future__ import annotations
@@ -14,9 +18,9 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
-from dagster import AssetExecutionContext, AssetMaterialization
+from dagster import AssetMaterialization
 
-from upstage_assets.defs.pipeline.bookkeeping import log_event_patiently
+from upstage_assets.defs.pipeline.step_bridge import DeferredContext
 from upstage_assets.errors import DocumentError
 from upstage_assets.redaction import redact
 from upstage_assets.storage.table_writer import DeltaTableWriter, TableRow
@@ -42,7 +46,7 @@ class PendingRow:
 class TableCommits:
     """Collects the step's validated rows, commits them in batches, then logs their materializations."""
 
-    def __init__(self, context: AssetExecutionContext, writer: DeltaTableWriter,
+    def __init__(self, context: DeferredContext, writer: DeltaTableWriter,
                  on_failed: Callable[[str, DocumentError], Awaitable[None]], every: int = DEFAULT_COMMIT_EVERY):
         self.context, self.writer, self.on_failed = context, writer, on_failed
         self.every = max(1, every)
@@ -77,7 +81,7 @@ class TableCommits:
                 metadata = dict(p.materialization.metadata)
                 if version is not None:
                     metadata["delta_version"] = version  # type: ignore[assignment]
-                await log_event_patiently(self.context, AssetMaterialization(
+                self.context.log_event(AssetMaterialization(  # on the step's thread, after the commit, in order
                     asset_key=p.materialization.asset_key, partition=p.materialization.partition,
                     tags=p.materialization.tags, metadata=metadata))
             self.committed += len(batch)

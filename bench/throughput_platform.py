@@ -1,0 +1,178 @@
+"""The platform side of bench/throughput.py: registered partitions, a real daemon, run timings.
+
+A backfill is submitted as the UI's Materialize button would, a real ``dagster-daemon`` launches
+its runs, and the clock stops when the Delta table holds every row, every materialization is
+logged and no run is left going. Each run's step time (from
+Dagster's step stats) gives the documents per second one run worker sustains.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from harness import PY, ROOT, TreeRssSampler, table_rows
+
+API_KEY = "bench-key-not-a-secret"
+
+
+@dataclass
+class Measurement:
+    name: str
+    documents: int
+    seconds: float
+    peak_rss: int
+    note: str = ""
+    rate_limited: int = 0  # 429s the emulator answered during this measurement
+    worker_docs_per_s: float | None = None  # documents per second of step time, per run worker
+
+    @property
+    def per_document(self) -> float:
+        return self.seconds / self.documents if self.documents else 0.0
+
+    @property
+    def docs_per_s(self) -> float:
+        return self.documents / self.seconds if self.seconds else 0.0
+
+
+def platform_env(work: Path, url: str, client: dict[str, float], documents_per_run: int) -> dict[str, str]:
+    """The platform's environment: emulator backend, the client's limits, the batch size."""
+    env = {**os.environ, "DAGSTER_HOME": str(work / "dagster_home"), "UPSTAGE_ASSETS_BACKEND": "emulator",
+           "UPSTAGE_API_BASE_URL": url, "UPSTAGE_API_KEY": API_KEY,
+           "UPSTAGE_ASSETS_INBOX": str(work / "inbox"), "UPSTAGE_ASSETS_OUTPUT": str(work / "outputs"),
+           "UPSTAGE_ASSETS_INBOX_SENSOR": "stopped", "PYTHONUNBUFFERED": "1",
+           "UPSTAGE_ASSETS_DOCUMENTS_PER_RUN": str(documents_per_run)}
+    env.update({f"UPSTAGE_CLIENT_{name.upper()}": f"{value:g}" for name, value in client.items()})
+    return env
+
+
+def _register(env: dict[str, str], work: Path, paths: list[Path]) -> tuple[object, object, list[str]]:
+    """Copy documents to the inbox and register them as partitions (what the sensor does)."""
+    os.environ.update({k: v for k, v in env.items() if k.startswith(("DAGSTER_", "UPSTAGE_"))})
+    from upstage_assets.definitions import build_definitions
+    from upstage_assets.ingest.folder import scan_inbox
+    from upstage_assets.operations.local_instance import local_instance
+    from upstage_assets.settings import Settings
+
+    for p in paths:
+        shutil.copyfile(p, work / "inbox" / p.name)
+    defs = build_definitions(Settings.from_env(backend="emulator"))
+    storage = defs.resources["storage"]
+    instance = local_instance(work / "dagster_home")
+    result = scan_inbox(storage.inbox_store(), storage.output_store(), storage.registry(),
+                        default_schema="invoice", max_documents=len(paths) + 1)
+    instance.add_dynamic_partitions("documents", result.new_ids)
+    return defs, instance, result.new_ids
+
+
+def _rows(work: Path) -> int:
+    return table_rows(work / "outputs")
+
+
+def _finished(instance: object, work: Path, documents: int) -> bool:
+    """Every row written, every validated_documents materialization logged, no run still going."""
+    if _rows(work) < documents:
+        return False
+    from dagster import DagsterRunStatus, RunsFilter
+
+    from upstage_assets.defs.pipeline.keys import VALIDATED_DOCUMENTS
+
+    going = instance.get_runs_count(RunsFilter(statuses=[  # type: ignore[attr-defined]
+        DagsterRunStatus.QUEUED, DagsterRunStatus.NOT_STARTED, DagsterRunStatus.STARTING, DagsterRunStatus.STARTED]))
+    return going == 0 and len(instance.get_materialized_partitions(VALIDATED_DOCUMENTS)) >= documents  # type: ignore[attr-defined]
+
+
+def _worker_rate(instance: object, documents: int) -> tuple[float | None, int, str]:
+    """Documents per second of step time over every run (one run worker each), the run count, and
+    the step threads' bookkeeping (Dagster writes) per document."""
+    from upstage_assets.defs.pipeline.progress import BOOKKEEPING_TAG
+
+    run_ids = instance.get_run_ids()  # type: ignore[attr-defined]
+    step_seconds, calls, busy_ms = 0.0, 0, 0.0
+    for run_id in run_ids:
+        for step in instance.get_run_step_stats(run_id):  # type: ignore[attr-defined]
+            if step.start_time and step.end_time:
+                step_seconds += step.end_time - step.start_time
+        tag = instance.get_run_by_id(run_id).tags.get(BOOKKEEPING_TAG, "")  # type: ignore[attr-defined]
+        if tag:  # "<calls> calls, <ms> ms each"
+            n, ms = int(tag.split()[0]), float(tag.split(", ")[1].split()[0])
+            calls, busy_ms = calls + n, busy_ms + n * ms
+    bookkeeping = (f"bookkeeping {busy_ms / documents:.0f} ms/doc in {calls / documents:.1f} Dagster writes "
+                   f"of {busy_ms / calls:.1f} ms") if calls else ""
+    return (documents / step_seconds if step_seconds else None), len(run_ids), bookkeeping
+
+
+def allow_runs_at_once(home: Path, runs: int) -> None:
+    """Let one backfill have ``runs`` runs at once (the instance's run queue limit per backfill)."""
+    config = home / "dagster.yaml"
+    text = config.read_text()
+    text = text.replace("max_concurrent_runs: 4", f"max_concurrent_runs: {max(4, runs)}")
+    config.write_text(text.replace("        limit: 2\n", f"        limit: {runs}\n"))
+
+
+def use_postgres(home: Path, url: str) -> None:
+    """The project's local dagster.yaml with its storage in PostgreSQL (as deployments have it)."""
+    from upstage_assets.operations.local_instance import LOCAL_DAGSTER_YAML
+
+    home.mkdir(parents=True, exist_ok=True)
+    (home / "dagster.yaml").write_text(LOCAL_DAGSTER_YAML + f"storage:\n  postgres:\n    postgres_url: {url}\n")
+
+
+def measure_platform(name: str, env: dict[str, str], paths: list[Path], work: Path,
+                     timeout_s: float, runs_at_once: int = 2, postgres_url: str | None = None) -> Measurement:
+    (work / "inbox").mkdir(parents=True)
+    if postgres_url:
+        use_postgres(work / "dagster_home", postgres_url)
+    defs, instance, keys = _register(env, work, paths)
+    allow_runs_at_once(work / "dagster_home", runs_at_once)
+    (work / "workspace.yaml").write_text(
+        f"load_from:\n  - python_module:\n      module_name: upstage_assets.definitions\n"
+        f"      working_directory: {ROOT}\n")
+    daemon = subprocess.Popen(["dagster-daemon", "run", "-w", str(work / "workspace.yaml")],
+                              env=env, stdout=subprocess.DEVNULL,
+                              stderr=open(work / "daemon.log", "w"), cwd=ROOT,
+                              executable=shutil.which("dagster-daemon", path=str(Path(PY).parent)))
+    from upstage_assets.cli.launch import submit_backfill
+
+    note = ""
+    try:
+        with TreeRssSampler(daemon.pid) as rss:
+            started = time.monotonic()
+            submit_backfill(defs, instance, keys, title="throughput benchmark", reason="benchmark")
+            while not _finished(instance, work, len(keys)):
+                if time.monotonic() - started > timeout_s:
+                    note = f"timed out with {_rows(work)}/{len(keys)} rows"
+                    break
+                time.sleep(0.5)  # counting a Delta table's rows reads its log
+            seconds = time.monotonic() - started
+        worker_rate, runs, bookkeeping = _worker_rate(instance, len(keys))
+        note = note or (f"{runs} runs of {env['UPSTAGE_ASSETS_DOCUMENTS_PER_RUN']}, {runs_at_once} at once; "
+                        f"{bookkeeping}")
+    finally:
+        daemon.terminate()
+        try:
+            daemon.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            daemon.kill()
+    return Measurement(name, len(keys), seconds, rss.peak, note, worker_docs_per_s=worker_rate)
+
+
+def measure_run_per_document(env: dict[str, str], paths: list[Path], work: Path) -> Measurement:
+    (work / "inbox").mkdir(parents=True)
+    _, _, keys = _register(env, work, paths)
+    dagster = shutil.which("dagster", path=str(Path(PY).parent)) or "dagster"
+    peak = 0
+    started = time.monotonic()
+    for key in keys:
+        proc = subprocess.Popen([dagster, "asset", "materialize", "-m", "upstage_assets.definitions", "--select",
+                                 "raw_documents,parsed_layouts,kie_fields,validated_documents", "--partition", key],
+                                env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        with TreeRssSampler(proc.pid) as rss:
+            proc.wait()
+        peak = max(peak, rss.peak)
+    seconds = time.monotonic() - started
+    return Measurement("run-per-document", len(keys), seconds, peak, f"sample of {len(keys)}")
