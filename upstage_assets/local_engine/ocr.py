@@ -268,14 +268,24 @@ def skew_degrees(words: list[OcrWord]) -> float:
     return angles[-1][0]
 
 
+# Skew smaller than this is left alone; larger is not skew but a turned page or a diagonal stamp.
+DESKEW_DEGREES = (0.2, 20.0)
+
+
+def deskew_angle(words: list[OcrWord]) -> float:
+    """The skew ``layout_words`` takes out of the words (0.0 when it leaves them as they are)."""
+    angle = skew_degrees(words)
+    return angle if DESKEW_DEGREES[0] <= abs(angle) <= DESKEW_DEGREES[1] else 0.0
+
+
 def layout_words(words: list[OcrWord], width: float, height: float) -> list[Word]:
     """Words for layout, rotated about the page centre to undo a scan's skew.
 
     Without this, a label and its value at opposite ends of a line on a page scanned
     1.5 degrees off no longer share a baseline.
     """
-    angle = skew_degrees(words)
-    if abs(angle) < 0.2 or abs(angle) > 20:
+    angle = deskew_angle(words)
+    if not angle:
         return [w.as_word() for w in words]
     radians = np.radians(-angle)
     cos, sin = float(np.cos(radians)), float(np.sin(radians))
