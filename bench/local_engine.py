@@ -47,7 +47,7 @@ def time_engine(pdfs: list[tuple[Path, bytes]]) -> tuple[int, float, int]:
     def counting(images, device=None):  # OCRed pages (scans inside PDFs) are not text-layer work
         nonlocal ocr_pages
         ocr_pages += len(images)
-        return []
+        return [[] for _ in images]  # one (empty) word list per page image, as ocr_images answers
 
     page_sources.ocr_images = counting  # type: ignore[assignment]
     pages, started = 0, time.process_time()
