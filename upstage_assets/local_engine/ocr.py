@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from upstage_assets.local_engine import korean
+from upstage_assets.local_engine import korean, scripts
 from upstage_assets.local_engine.geometry import Box, Word
 from upstage_assets.local_engine.ocr_detect import crop_line, detect_lines
 from upstage_assets.local_engine.ocr_models import OcrModels, load_models
@@ -146,12 +146,19 @@ def _recognise(engine: OcrModels, image: np.ndarray, boxes: list[np.ndarray]) ->
         for index, line_words in zip(upright, korean.read_lines([read[i][1] for i in upright]), strict=True):
             if korean.is_korean_line(line_words):
                 hangul[index] = line_words
+    unreadable = {i for i, (_, crop, line) in enumerate(read) if i not in hangul
+                  and scripts.is_unreadable(line.text, line.confidences, crop.shape[1], crop.shape[0])}
+    if len(unreadable) < scripts.MIN_UNREADABLE_LINES:
+        unreadable = set()
     words: list[OcrWord] = []
     for index, (box, crop, line) in enumerate(read):
         quad = tuple((float(x), float(y)) for x, y in box)
         if index in hangul:
             words.extend(OcrWord(text, _sub_quad(quad, start, end), confidence)  # type: ignore[arg-type]
                          for text, confidence, start, end in hangul[index])
+            continue
+        if index in unreadable:  # a script no bundled model reads: one marker, never garbage
+            words.append(OcrWord(scripts.UNREADABLE, quad, line.confidence))  # type: ignore[arg-type]
             continue
         text = line.text
         if not text.strip() or line.confidence < MIN_LINE_CONFIDENCE:
