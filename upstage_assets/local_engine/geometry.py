@@ -15,6 +15,9 @@ from upstage_assets.local_engine.bidi import logical_word_order
 # A gap wider than this many median character widths is a visual gap inside a line
 # ("TOTAL      9.00"), kept as two spaces in text instead of one.
 WIDE_GAP_CHARS = 2.5
+# OCR words join a line only when their centre is within this share of a height of the line's
+# (see ``group_into_lines``).
+OCR_CENTRE_BAND = 0.4
 
 
 @dataclass(slots=True)
@@ -143,31 +146,49 @@ def _positions(visual: list[str], logical: list[str]) -> list[int]:
     return [free[text].pop(0) for text in logical]
 
 
-def group_into_lines(words: list[Word]) -> list[Line]:
+def group_into_lines(words: list[Word], *, centre_band: float | None = None) -> list[Line]:
     """Cluster words that share a baseline into lines, top to bottom.
 
     Two words share a line when their vertical ranges overlap by more than half the
     smaller height; this tolerates small skew on scans and super/subscripts in PDFs.
+    ``centre_band`` (OCR pages) also asks the word's vertical centre to lie within that
+    share of the smaller height from the centre of the line's horizontally nearest word (the
+    local baseline: photographed receipts curve), and gives the word to the
+    closest such line: OCR boxes are padded beyond the ink, so on a tightly printed
+    receipt the boxes of neighbouring rows overlap by half and rows would merge.
     """
     lines: list[list[Word]] = []
     line_boxes: list[Box] = []
     for word in sorted(words, key=lambda w: (w.box.y_center, w.box.x0)):
-        placed = False
+        chosen: int | None = None
+        best = float("inf")
         # Only the most recent lines can share a baseline with a word further down.
         for index in range(len(lines) - 1, max(-1, len(lines) - 6), -1):
             line_box = line_boxes[index]
             if word.box.vertical_overlap(line_box) > 0.5 and not _collides(word, lines[index]) \
                     and _similar_height(word, lines[index]):
-                lines[index].append(word)
-                line_boxes[index] = line_box.union(word.box) if word.box.height < 2 * line_box.height else line_box
-                placed = True
-                break
-        if not placed:
+                if centre_band is None:
+                    chosen = index
+                    break
+                nearest = min(lines[index], key=lambda w: _horizontal_gap(w.box, word.box))
+                distance = abs(word.box.y_center - nearest.box.y_center)
+                height = min(word.box.height, nearest.box.height)
+                if distance <= centre_band * height and distance < best:
+                    chosen, best = index, distance
+        if chosen is not None:
+            line_box = line_boxes[chosen]
+            lines[chosen].append(word)
+            line_boxes[chosen] = line_box.union(word.box) if word.box.height < 2 * line_box.height else line_box
+        else:
             lines.append([word])
             line_boxes.append(word.box)
     result = [Line(ws) for ws in lines]
     result.sort(key=lambda line: (line.box.y0, line.box.x0))
     return result
+
+
+def _horizontal_gap(a: Box, b: Box) -> float:
+    return max(0.0, a.x0 - b.x1, b.x0 - a.x1)
 
 
 def _similar_height(word: Word, line_words: list[Word], ratio: float = 1.8) -> bool:

@@ -19,7 +19,7 @@ from PIL import Image, ImageOps
 
 from upstage_assets.errors import CorruptDocument, UnsupportedDocumentType
 from upstage_assets.local_engine import pdf_text
-from upstage_assets.local_engine.geometry import PageContent, group_into_lines
+from upstage_assets.local_engine.geometry import OCR_CENTRE_BAND, PageContent, group_into_lines
 from upstage_assets.local_engine.image_rules import image_rule_boxes
 from upstage_assets.local_engine.ocr import OcrWord, deskew_angle, layout_words, ocr_images
 from upstage_assets.local_engine.orientation import is_sideways, is_upside_down, turn_upright
@@ -144,7 +144,8 @@ def _ocr_page(number: int, image: np.ndarray, words: list[OcrWord]) -> PageRead:
     height, width = image.shape[:2]
     rules = image_rule_boxes(image, deskew_angle(words)) if words else []
     content = PageContent(number=number, width=float(width), height=float(height),
-                          lines=group_into_lines(layout_words(words, width, height)), source="ocr", rules=rules)
+                          lines=group_into_lines(layout_words(words, width, height), centre_band=OCR_CENTRE_BAND),
+                          source="ocr", rules=rules)
     return PageRead(content, width, height, words)
 
 

@@ -72,13 +72,15 @@ def make_example(view: PageView, labels: dict[str, Any], fields: list[FieldSpec]
 
 
 def examples_from_documents(documents: Iterable[LabelledDocument], fields: list[FieldSpec]) -> list[Example]:
-    examples: dict[str, Example] = {}
+    """One example per document and reading of it: a page read by OCR and from its transcripts
+    gives two examples (same document id, so the split keeps them on the same side)."""
+    examples: dict[tuple[str, str], Example] = {}
     for doc in documents:
         view = page_view(doc.parsed)
         if not view.lines:
             continue
-        examples.setdefault(doc.document_id, make_example(view, doc.labels, fields, doc.document_id, doc.name,
-                                                          doc.source))
+        examples.setdefault((doc.document_id, doc.source),
+                            make_example(view, doc.labels, fields, doc.document_id, doc.name, doc.source))
     return list(examples.values())
 
 

@@ -22,6 +22,10 @@ FIRST_ASCII = 5
 VOCAB_SIZE = FIRST_ASCII + 95  # printable ASCII, 32..126 (lower case folded onto upper)
 CATEGORIES = ("heading1", "paragraph", "table", "list", "footer", "header")
 GEOMETRY_FEATURES = 9 + len(CATEGORIES) + 1
+# Two lines are one visual row when their centres are within this share of the smaller height.
+# OCR boxes are padded well beyond the ink, so on a tightly printed receipt the next row's
+# centre can be less than half a (padded) height away.
+ROW_BAND = 0.3
 
 
 @dataclass
@@ -90,7 +94,7 @@ def visual_order(lines: list[list[Segment]]) -> list[list[Segment]]:
         middle, height = (line[0].y0 + line[0].y1) / 2, line[0].y1 - line[0].y0
         if rows:
             last = rows[-1][0][0]
-            if last.page == line[0].page and abs((last.y0 + last.y1) / 2 - middle) < 0.5 * min(height,
+            if last.page == line[0].page and abs((last.y0 + last.y1) / 2 - middle) < ROW_BAND * min(height,
                                                                                              last.y1 - last.y0):
                 rows[-1].append(line)
                 continue

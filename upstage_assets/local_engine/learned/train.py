@@ -26,7 +26,7 @@ from upstage_assets.local_engine.learned.predict import decode, tag
 @dataclass(frozen=True)
 class TrainConfig:
     seed: int = 17
-    epochs: int = 12
+    epochs: int = 10
     batch_documents: int = 8
     learning_rate: float = 3e-3
     weight_decay: float = 1e-4

@@ -32,7 +32,10 @@ from upstage_assets.local_engine.learned.dataset import (
 )
 from upstage_assets.local_engine.learned.parse_cache import ParseCache
 
-TEXT_SOURCES = ("ocr", "transcripts")
+# "mixed": every page from its transcripts plus the OCR of the first ``ocr_limit`` pages (all when
+# None): the model learns what OCR does to the text (merged and split lines, slips) from pages it
+# will read that way, and keeps the clean transcripts' many examples of each field.
+TEXT_SOURCES = ("ocr", "transcripts", "mixed")
 
 
 @dataclass
@@ -40,7 +43,7 @@ class TrainingSet:
     fields: list[FieldSpec]
     schema_name: str
     source: str  # "labels:<corpus>" or "pseudo:<store>"
-    text: str  # "ocr" (the local engine's parse), "transcripts" (boxes/) or "stored" (the API's parse)
+    text: str  # "ocr" (the local engine's parse), "transcripts" (boxes/), "mixed" or "stored" (the API's parse)
     train: list[Example]
     held_back: list[Example]
     documents: list[LabelledDocument] = field(default_factory=list)
@@ -53,8 +56,16 @@ class TrainingSet:
             known = np.array([e.known for e in examples])
             return {f.name: round(float(known[:, i].mean()), 3) for i, f in enumerate(self.fields)}
 
+        def readings(examples: list[Example]) -> dict[str, int]:
+            counts: dict[str, int] = {}
+            for e in examples:
+                counts[reading(e)] = counts.get(reading(e), 0) + 1
+            return counts
+
         return {"schema": self.schema_name, "fields": [f.to_json() for f in self.fields], "source": self.source,
-                "text": self.text, "train_documents": len(self.train), "held_back_documents": len(self.held_back),
+                "text": self.text, "train_documents": len({e.document_id for e in self.train}),
+                "held_back_documents": len({e.document_id for e in self.held_back}),
+                "train_examples_by_text": readings(self.train), "held_back_examples_by_text": readings(self.held_back),
                 "values_found_on_page": found(self.train + self.held_back),
                 "train_ids": sorted(e.document_id for e in self.train),
                 "held_back_ids": sorted(e.document_id for e in self.held_back)}
@@ -79,14 +90,26 @@ def _transcript_documents(corpus: Path, limit: int | None) -> Iterable[LabelledD
                                json.loads(label_path.read_text()), "transcripts")
 
 
+def reading(example: Example) -> str:
+    """How an example's page was read: ``transcripts`` or ``ocr`` (any parse: local OCR, the API's)."""
+    return "transcripts" if example.source == "transcripts" else "ocr"
+
+
 def from_corpus(corpus: Path, *, text: str = "ocr", holdout_share: float = 0.15, limit: int | None = None,
-                cache: ParseCache | None = None) -> TrainingSet:
-    """Human labels: a corpus folder, read by OCR (cached) or from its line transcripts."""
+                cache: ParseCache | None = None, ocr_limit: int | None = None) -> TrainingSet:
+    """Human labels: a corpus folder, read by OCR (cached), from its line transcripts, or both (``mixed``)."""
     if text not in TEXT_SOURCES:
         raise ValueError(f"text must be one of {TEXT_SOURCES}, not {text!r}")
     name, properties = schema_name_and_properties(corpus_schema(corpus))
-    documents = _transcript_documents(corpus, limit) if text == "transcripts" else \
-        iter_corpus(corpus, cache=cache, limit=limit)
+    documents: Iterable[LabelledDocument]
+    if text == "transcripts":
+        documents = _transcript_documents(corpus, limit)
+    elif text == "ocr":
+        documents = iter_corpus(corpus, cache=cache, limit=limit)
+    else:
+        ocr_count = limit if ocr_limit is None else min(ocr_limit, limit or ocr_limit)
+        ocr_documents = iter_corpus(corpus, cache=cache, limit=ocr_count) if ocr_count != 0 else []
+        documents = [*_transcript_documents(corpus, limit), *ocr_documents]
     return from_documents(documents, properties, name, f"labels:{corpus.name}", text=text,
                           holdout_share=holdout_share)
 
@@ -95,7 +118,7 @@ def from_documents(documents: Iterable[LabelledDocument], properties: dict[str, 
                    source: str, *, text: str = "stored", holdout_share: float = 0.15) -> TrainingSet:
     """Any labelled documents (a corpus, pseudo-labels from the output store) with the schema's fields."""
     fields = field_specs(properties)
-    unique = list({doc.document_id: doc for doc in documents}.values())
+    unique = list({(doc.document_id, doc.source): doc for doc in documents}.values())
     examples = examples_from_documents(unique, fields)
     fields, examples = _learnable(fields, examples)
     train, held = split(examples, holdout_share)

@@ -16,7 +16,7 @@ from typing import Any
 
 from PIL import Image
 
-from upstage_assets.local_engine.geometry import PageContent, group_into_lines
+from upstage_assets.local_engine.geometry import OCR_CENTRE_BAND, PageContent, group_into_lines
 from upstage_assets.local_engine.layout import layout_document
 from upstage_assets.local_engine.ocr import OcrWord, layout_words
 from upstage_assets.local_engine.render import document_content, element_content
@@ -56,7 +56,8 @@ def parse_from_transcripts(boxes_csv: Path, image_bytes: bytes) -> dict[str, Any
         rows = list(csv.reader(fh))
     words = transcript_words(rows)
     page = PageContent(number=1, width=float(width), height=float(height),
-                       lines=group_into_lines(layout_words(words, width, height)), source="ocr")
+                       lines=group_into_lines(layout_words(words, width, height), centre_band=OCR_CENTRE_BAND),
+                       source="ocr")
     formats = ("text",)
     elements = []
     contents = []

@@ -52,3 +52,37 @@ def test_a_manifest_rebuilds_the_same_training_set_and_split():
     assert [e.document_id for e in again.held_back] == [e.document_id for e in built.held_back]
     assert again.fields == built.fields
     assert built.describe()["values_found_on_page"] == {"company": 1.0, "date": 1.0, "total": 1.0}
+
+
+def test_a_page_read_two_ways_gives_two_examples_on_the_same_side_of_the_split():
+    """``mixed`` training: the OCR reading and the transcript reading of one document."""
+    from upstage_assets.local_engine.learned.training_set import reading
+
+    documents = []
+    for i in range(12):
+        parsed, labels = _receipt(i)
+        documents.append(LabelledDocument(f"id{i}", f"r{i}", parsed, labels, "transcripts"))
+        documents.append(LabelledDocument(f"id{i}", f"r{i}", parsed, labels, "labels"))
+    built = from_documents(documents, load_schema("receipt").properties, "receipt", "labels:test", text="mixed",
+                           holdout_share=0.3)
+    assert len(built.train) + len(built.held_back) == 24
+    for side in (built.train, built.held_back):
+        by_document: dict[str, set[str]] = {}
+        for example in side:
+            by_document.setdefault(example.document_id, set()).add(reading(example))
+        assert all(readings == {"ocr", "transcripts"} for readings in by_document.values())
+    assert not {e.document_id for e in built.train} & {e.document_id for e in built.held_back}
+    described = built.describe()
+    assert described["train_documents"] == len(built.train) // 2
+    assert described["train_examples_by_text"] == {"transcripts": len(built.train) // 2, "ocr": len(built.train) // 2}
+
+
+def test_lines_a_padded_height_apart_are_two_rows_in_the_models_view():
+    """OCR boxes are padded: the next row's centre can be under half a box height away."""
+    from upstage_assets.local_engine.learned.features import page_view
+    from upstage_assets_tests.local_engine.learned.pages import element, response
+
+    parsed = response(element(0, "LIGHTROOM GALLERY", 0.044, x0=0.09, height=0.032),
+                      element(1, "BANDAR BUKIT RAJA", 0.076, x0=0.09, height=0.032),
+                      element(2, "No: 28, JALAN ASTANA", 0.062, x0=0.22, x1=0.8, height=0.032))
+    assert page_view(parsed).raw_texts == ["LIGHTROOM GALLERY", "No: 28, JALAN ASTANA", "BANDAR BUKIT RAJA"]
