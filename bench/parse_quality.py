@@ -34,9 +34,13 @@ _FOLD = str.maketrans({"\u2018": "'", "\u2019": "'", "\u201c": '"', "\u201d": '"
                        "\u2212": "-", "\u00a0": " ", "\u00ad": None, "\ufffe": None, "\u200b": None})
 
 
+# An HTML tag: "<" then a name (a bare "<" in maths or code, "x < y", is text and stays).
+_TAG = re.compile(r"</?[A-Za-z][A-Za-z0-9]*(\s[^<>]*)?/?>")
+
+
 def normalise(text: str) -> str:
     """Fold what a reader would not notice: compatibility forms, quotes, dashes, markup, spacing."""
-    text = unicodedata.normalize("NFKC", html.unescape(re.sub(r"<[^>]+>", " ", text))).translate(_FOLD)
+    text = unicodedata.normalize("NFKC", html.unescape(_TAG.sub(" ", text))).translate(_FOLD)
     text = re.sub(r"(?m)^\s*(#+|[-*]|\|?\s*-{3,}[-|\s]*)\s", " ", text)
     text = re.sub(r"[*_]", "", text.replace("|", " "))
     return re.sub(r"\s+", " ", text).strip()

@@ -32,6 +32,8 @@ NETPRESSE = "invoices/documents/NetpresseInvoice.pdf"
 SAMMY = "invoices/documents/SammyMaystoneLinesTest.pdf"
 SAMMY_PNG = "invoices/documents/SammyMaystoneLinesTest.png"
 KOREAN = "korean/unstructured_examples/korean-text-with-tables.pdf"
+FORM_STYLE = "forms/documents/82253245_3247.png"  # scanned progress report, two ruled tables
+FORM_OLD_GOLD = "forms/documents/83641919_1921.png"  # the same form filled by another office
 
 
 def _t(doc: str, text: str, *tags: str, rotate: int = 0) -> dict[str, Any]:
@@ -154,4 +156,12 @@ CHECKS: list[dict[str, Any]] = [
     _table(KOREAN, "\ud3b8\uc758\uc810", "korean", right="CU, GS25, \uc138\ube10\uc77c\ub808\ube10, "
            "\ubbf8\ub2c8\uc2a4\ud1b1"),
     _table(SAMMY_PNG, "Service B", "scan", right="5"),
+    _table(FORM_STYLE, "Sheetz", "scan", "ruled", right="521/42"),
+    _table(FORM_STYLE, "183", "scan", "ruled", left="137/20", up="150"),
+    _table(FORM_STYLE, "Rich Oil", "scan", "ruled", up="Kroger", down="Super America"),
+    _table(FORM_STYLE, "106", "scan", "ruled", up="82", down="87"),
+    _table(FORM_OLD_GOLD, "Speedy Q", "scan", "ruled", left="31", right="196/13"),
+    _table(FORM_OLD_GOLD, "Quik Stop", "scan", "ruled", right="117/9", down="Forwards"),
+    _table(FORM_OLD_GOLD, "237", "scan", "ruled", up="142", down="102"),
+    _table(FORM_OLD_GOLD, "Arbor Rx", "scan", "ruled", top_heading="Name of Account"),
 ]

@@ -18,6 +18,7 @@ from upstage_assets.errors import CorruptDocument, DocumentError
 from upstage_assets.local_engine.layout import Element, layout_document
 from upstage_assets.local_engine.page_sources import PageRead, page_image, read_pages
 from upstage_assets.local_engine.render import MARKDOWN_LEAVES_OUT, document_content, element_content
+from upstage_assets.local_engine.scripts import UNREADABLE, without_unreadable
 
 LOCAL_PARSE_MODEL = "document-parse-local"
 LOCAL_OCR_MODEL = "ocr-local"
@@ -39,7 +40,9 @@ def parse_document(
     """Return a Document Parse response: api, model, content{html,markdown,text}, elements, usage.
 
     Running headers, footers and page numbers are ``header``/``footer`` elements; the
-    document's Markdown leaves them out unless ``headers_footers_in_markdown``.
+    document's Markdown leaves them out unless ``headers_footers_in_markdown``. An element
+    with text lines in a script no bundled OCR model reads says ``unsupported_script: true``
+    and leaves those lines out of its content (see ``scripts``).
     """
     if ocr not in OCR_MODES:
         raise ValueError(f"ocr must be one of {OCR_MODES}, not {ocr!r}")
@@ -54,10 +57,13 @@ def parse_document(
     contents: list[dict[str, str]] = []
     out_elements: list[dict[str, Any]] = []
     for element_id, element in enumerate(elements):
+        unsupported = _take_out_unreadable(element)
         content = element_content(element, element_id, formats)
         contents.append(content)
         record: dict[str, Any] = {"id": element_id, "category": element.category, "page": element.page,
                                   "content": content}
+        if unsupported:
+            record["unsupported_script"] = True
         if coordinates:
             record["coordinates"] = element.relative_coordinates()
         if element_id in crops:
@@ -84,18 +90,20 @@ def ocr_document(data: bytes, *, mime_type: str, device: str | None = None) -> d
     all_confidences: list[float] = []
     for index, page in enumerate(pages):
         words = []
-        for word_id, word in enumerate(page.pixel_words):
+        readable = [word for word in page.pixel_words if word.text != UNREADABLE]
+        for word_id, word in enumerate(readable):
             vertices = [{"x": int(round(x)), "y": int(round(y))} for x, y in word.quad]
             words.append({"id": word_id, "text": word.text, "confidence": round(word.confidence, 4),
                           "boundingBox": {"vertices": vertices}})
-        confidences = [word.confidence for word in page.pixel_words]
+        confidences = [word.confidence for word in readable]
         all_confidences.extend(confidences)
         out_pages.append({
             "id": index,
             "confidence": round(float(np.mean(confidences)), 4) if confidences else 0.0,
             "height": page.pixel_height,
             "width": page.pixel_width,
-            "text": "\n".join(line.text for line in page.content.lines),
+            "text": "\n".join(text for text in without_unreadable([line.text for line in page.content.lines])[0]
+                               if text),
             "words": words,
         })
     return {
@@ -109,6 +117,19 @@ def ocr_document(data: bytes, *, mime_type: str, device: str | None = None) -> d
         "text": "\n".join(p["text"] for p in out_pages),
         "pages": out_pages,
     }
+
+
+def _take_out_unreadable(element: Element) -> bool:
+    """Remove the unreadable-line markers from the element's text; True when it held any."""
+    lines, found = without_unreadable(element.lines)
+    if found:
+        element.lines = [line for line in lines if line]
+    if element.rows is not None:
+        for index, row in enumerate(element.rows):
+            cells, in_row = without_unreadable(row)
+            element.rows[index] = cells
+            found = found or in_row
+    return found
 
 
 def _read(data: bytes, mime_type: str, *, force_ocr: bool, device: str | None) -> list[PageRead]:

@@ -135,7 +135,7 @@ class PageContent:
     lines: list[Line]
     source: str  # "text_layer" or "ocr"
     figures: list[Box] = field(default_factory=list)
-    rules: list[Box] = field(default_factory=list)  # drawn horizontal/vertical strokes (text layer only)
+    rules: list[Box] = field(default_factory=list)  # drawn horizontal/vertical strokes (paths or pixels)
 
 
 def _positions(visual: list[str], logical: list[str]) -> list[int]:

@@ -113,6 +113,11 @@ def layout_document(pages: list[PageContent]) -> list[Element]:
     elements: list[Element] = []
     for page, blocks, found in zip(pages, page_blocks, tables, strict=True):
         elements.extend(_page_elements(page, blocks, repeated, body[page.source], found))
+    if repeated and all(e.category in ("header", "footer") for e in elements):
+        # Every text repeats in the margins (a short page copied, or turned, on every page):
+        # a running header needs a body to run over, so here the repeats are the body.
+        elements = [element for page, blocks, found in zip(pages, page_blocks, tables, strict=True)
+                    for element in _page_elements(page, blocks, set(), body[page.source], found)]
     return elements
 
 

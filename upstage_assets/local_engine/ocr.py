@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from upstage_assets.local_engine import korean
+from upstage_assets.local_engine import korean, scripts
 from upstage_assets.local_engine.geometry import Box, Word
 from upstage_assets.local_engine.ocr_detect import crop_line, detect_lines
 from upstage_assets.local_engine.ocr_models import OcrModels, load_models
@@ -146,12 +146,19 @@ def _recognise(engine: OcrModels, image: np.ndarray, boxes: list[np.ndarray]) ->
         for index, line_words in zip(upright, korean.read_lines([read[i][1] for i in upright]), strict=True):
             if korean.is_korean_line(line_words):
                 hangul[index] = line_words
+    unreadable = {i for i, (_, crop, line) in enumerate(read) if i not in hangul
+                  and scripts.is_unreadable(line.text, line.confidences, crop.shape[1], crop.shape[0])}
+    if len(unreadable) < scripts.MIN_UNREADABLE_LINES:
+        unreadable = set()
     words: list[OcrWord] = []
     for index, (box, crop, line) in enumerate(read):
         quad = tuple((float(x), float(y)) for x, y in box)
         if index in hangul:
             words.extend(OcrWord(text, _sub_quad(quad, start, end), confidence)  # type: ignore[arg-type]
                          for text, confidence, start, end in hangul[index])
+            continue
+        if index in unreadable:  # a script no bundled model reads: one marker, never garbage
+            words.append(OcrWord(scripts.UNREADABLE, quad, line.confidence))  # type: ignore[arg-type]
             continue
         text = line.text
         if not text.strip() or line.confidence < MIN_LINE_CONFIDENCE:
@@ -268,14 +275,24 @@ def skew_degrees(words: list[OcrWord]) -> float:
     return angles[-1][0]
 
 
+# Skew smaller than this is left alone; larger is not skew but a turned page or a diagonal stamp.
+DESKEW_DEGREES = (0.2, 20.0)
+
+
+def deskew_angle(words: list[OcrWord]) -> float:
+    """The skew ``layout_words`` takes out of the words (0.0 when it leaves them as they are)."""
+    angle = skew_degrees(words)
+    return angle if DESKEW_DEGREES[0] <= abs(angle) <= DESKEW_DEGREES[1] else 0.0
+
+
 def layout_words(words: list[OcrWord], width: float, height: float) -> list[Word]:
     """Words for layout, rotated about the page centre to undo a scan's skew.
 
     Without this, a label and its value at opposite ends of a line on a page scanned
     1.5 degrees off no longer share a baseline.
     """
-    angle = skew_degrees(words)
-    if abs(angle) < 0.2 or abs(angle) > 20:
+    angle = deskew_angle(words)
+    if not angle:
         return [w.as_word() for w in words]
     radians = np.radians(-angle)
     cos, sin = float(np.cos(radians)), float(np.sin(radians))

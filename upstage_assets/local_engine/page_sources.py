@@ -20,7 +20,8 @@ from PIL import Image, ImageOps
 from upstage_assets.errors import CorruptDocument, UnsupportedDocumentType
 from upstage_assets.local_engine import pdf_text
 from upstage_assets.local_engine.geometry import OCR_CENTRE_BAND, PageContent, group_into_lines
-from upstage_assets.local_engine.ocr import OcrWord, layout_words, ocr_images
+from upstage_assets.local_engine.image_rules import image_rule_boxes
+from upstage_assets.local_engine.ocr import OcrWord, deskew_angle, layout_words, ocr_images
 from upstage_assets.local_engine.orientation import is_sideways, is_upside_down, turn_upright
 from upstage_assets.local_engine.preprocess import OCR_DPI, normalise_page_image, to_bgr
 
@@ -139,10 +140,12 @@ def _upright(image: np.ndarray, words: list[OcrWord], device: str | None) -> tup
 
 
 def _ocr_page(number: int, image: np.ndarray, words: list[OcrWord]) -> PageRead:
+    """The page's OCR words laid out in lines, with the rules drawn on it (ruled tables on scans)."""
     height, width = image.shape[:2]
+    rules = image_rule_boxes(image, deskew_angle(words)) if words else []
     content = PageContent(number=number, width=float(width), height=float(height),
                           lines=group_into_lines(layout_words(words, width, height), centre_band=OCR_CENTRE_BAND),
-                       source="ocr")
+                          source="ocr", rules=rules)
     return PageRead(content, width, height, words)
 
 

@@ -26,6 +26,15 @@ def test_text_is_compared_with_markup_quotes_and_spacing_folded() -> None:
     assert not parse_quality.passes(output, {"kind": "order", "before": "quoted", "after": "Title"})
 
 
+def test_a_less_than_sign_in_maths_is_text_not_the_start_of_a_tag() -> None:
+    """Only tags are markup: '<[^>]+>' once deleted everything from 'x < y' to a later '> 0'."""
+    output = "If x < y then\n\nMetrische R\u00e4ume sind hausdorffsch, wegen d(x, y) > 0.\n\n<p id='3'>Done</p>"
+    assert parse_quality.passes(output, {"kind": "text", "text": "Metrische R\u00e4ume sind hausdorffsch, wegen"})
+    assert parse_quality.passes(output, {"kind": "text", "text": "If x < y then"})
+    assert parse_quality.passes(output, {"kind": "order", "before": "d(x, y) > 0.", "after": "Done"})
+    assert "id=" not in parse_quality.normalise(output)
+
+
 def test_html_table_spans_are_expanded_for_neighbours() -> None:
     html = ("<table><tr><td></td><td>Indonesia</td><td>Germany</td><td>Austria</td></tr>"
             "<tr><td>Continent</td><td>Asia</td><td colspan='2'>Europe</td></tr>"

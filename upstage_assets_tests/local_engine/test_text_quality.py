@@ -154,3 +154,17 @@ def test_garbled_text_layer_is_not_used() -> None:
     with pdf_text.open_pdf(_pdf_with_control_code_text()) as pdf:
         page = pdf_text.page_content(pdf, 0)
     assert not pdf_text.has_text_layer(page)
+
+
+def test_pages_holding_only_the_same_short_text_keep_it_as_body() -> None:
+    """A running header needs a body to run over: when every page holds only the same line at
+    its top (one short page copied, or turned by /Rotate, several times), that line is the body."""
+    pdf = samples._pdf()
+    for _ in range(3):
+        pdf.add_page()
+        pdf.set_font("DejaVu", "", 12)
+        pdf.set_xy(20, 12)
+        pdf.cell(0, 8, "Greetings from the only line")
+    response = _parse(bytes(pdf.output()))
+    assert response["content"]["markdown"].count("Greetings from the only line") == 3
+    assert {e["category"] for e in response["elements"]} == {"paragraph"}
