@@ -60,6 +60,7 @@ def _wait_for_validated(instance, at_least: int, process: subprocess.Popen, time
     raise AssertionError(f"fewer than {at_least} documents validated after {timeout}s")
 
 
+@pytest.mark.serial  # waits up to 120 s for the run's first documents, then kills it
 @pytest.mark.slow
 def test_a_killed_run_leaves_its_finished_documents_and_process_missing_does_only_the_rest(
         tmp_path, data_root, monkeypatch):
