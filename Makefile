@@ -22,8 +22,10 @@ demo: setup
 	$(PY) -m upstage_assets.demo $(if $(BACKEND),--backend $(BACKEND),)
 
 # The container tests (image build, compose stack, kube play) take 15-30 min here: `make stack-test` runs them.
+# Two passes (scripts/run-tests.sh): the suite on TEST_WORKERS pytest-xdist workers, then the `serial` tests alone.
+TEST_WORKERS ?= 3
 test: setup system-deps
-	$(VENV)/bin/pytest -q --ignore=upstage_assets_tests/deploy/containers $(PYTEST_ARGS)
+	TEST_WORKERS=$(TEST_WORKERS) bash scripts/run-tests.sh $(PYTEST_ARGS)
 
 test-fast: setup
 	$(VENV)/bin/pytest -q -m "not slow" $(PYTEST_ARGS)

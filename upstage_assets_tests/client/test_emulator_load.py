@@ -65,6 +65,7 @@ LIMITED = {"parse_requests_per_second": 10.0, "parse_pages_per_minute": 1e6, "ma
            "rate_limit_max_skew_s": 1.0}
 
 
+@pytest.mark.serial  # the emulator measures the peak rate
 @pytest.mark.slow
 def test_four_processes_stay_under_the_emulator_rate_limit(tmp_path):
     with emulator_process("--rps-limits", "document-parse=10") as url:

@@ -47,6 +47,7 @@ def paired_overhead_ms(baseline, candidates: dict) -> dict[str, float]:
     return asyncio.run(measure())
 
 
+@pytest.mark.serial  # medians in milliseconds
 @pytest.mark.slow
 def test_client_overhead_per_request(start_emulator, make_client, tmp_path):
     emulator = start_emulator()

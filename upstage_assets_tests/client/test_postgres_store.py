@@ -15,7 +15,8 @@ from .budget_worker import reserve_many
 from .limiter_worker import send_through_shared_limiter
 from .scripted_server import peak_rate
 
-pytestmark = pytest.mark.slow
+# serial: rates across processes and token waits to 0.1 s, which other tests' load would skew.
+pytestmark = [pytest.mark.slow, pytest.mark.serial]
 
 
 @pytest.fixture(scope="module")

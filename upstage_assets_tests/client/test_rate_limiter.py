@@ -28,6 +28,7 @@ def run_processes(url: str, state: str, processes: int, requests: int, rps: floa
         return [job.get(timeout=60) for job in jobs]
 
 
+@pytest.mark.serial  # asserts the aggregate rate: other tests' load slows the senders
 @pytest.mark.slow
 def test_four_processes_share_one_rate(server, tmp_path):
     results = run_processes(server.url, str(tmp_path / "shared"), processes=4, requests=12, rps=10.0)
@@ -44,6 +45,7 @@ def test_four_processes_share_one_rate(server, tmp_path):
     assert peak <= 10  # sends hold their slot until answered, so even a stalled server sees no burst
 
 
+@pytest.mark.serial  # needs the burst to arrive within one second
 def test_separate_state_dirs_do_not_share(server, tmp_path):
     """Control for the test above: without a shared store the same load runs at 4x the rate."""
     async def two_limiters() -> None:

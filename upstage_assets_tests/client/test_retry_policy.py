@@ -95,6 +95,7 @@ def test_connection_refused_is_retried_then_ends_as_unreachable_not_a_server_err
     assert http.stats.attempts == 3
 
 
+@pytest.mark.serial  # a bound in wall-clock seconds
 def test_total_time_is_bounded(server):
     server.defaults[PATH] = Answer(503, headers={"Retry-After": "5"})
     http = make_http(server.url, retry=RetryPolicy(max_attempts=10, max_total_s=1.0))

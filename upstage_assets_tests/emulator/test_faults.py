@@ -87,6 +87,7 @@ def test_fault_rates_over_one_are_refused():
         FaultInjector(EmulatorSettings(fault_rate_429=0.6, fault_rate_5xx=0.6))
 
 
+@pytest.mark.serial  # a latency window in wall-clock seconds
 def test_latency_floor_with_jitter(start_emulator):
     import time
 

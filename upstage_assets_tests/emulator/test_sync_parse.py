@@ -105,6 +105,7 @@ def test_latency_per_page_is_a_floor(start_emulator):
         assert time.monotonic() - started >= 0.75
 
 
+@pytest.mark.serial  # poll latencies against the parse's length
 @pytest.mark.slow
 def test_engine_work_does_not_block_other_requests(start_emulator):
     """OCR of a forced-OCR PDF runs in the thread pool while polls are answered promptly.

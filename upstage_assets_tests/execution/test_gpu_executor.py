@@ -69,6 +69,7 @@ def test_without_devices_gpu_steps_run_on_the_cpu_with_a_warning(tmp_path, dagst
     assert any(CPU_FALLBACK_WARNING in (m or "") for m in messages), messages
 
 
+@pytest.mark.serial  # a bound in wall-clock seconds
 def test_a_device_lease_lives_exactly_as_long_as_the_child_holding_it(tmp_path):
     pool = DevicePool(["0", "1"], tmp_path / "locks", poll_seconds=0.01)
     first, second = pool.try_acquire(), pool.try_acquire()

@@ -18,6 +18,8 @@ from upstage_assets.upstage_api.parser import ParseOptions, SourceDocument
 from upstage_assets_tests.reliability.bad_inputs import pdf_bytes
 from upstage_assets_tests.reliability.platform import emulator_client
 
+pytestmark = pytest.mark.serial  # each case must end within 15 wall-clock seconds
+
 KEY = "sentinel-async-key-3Kd8"
 DOCUMENT = SourceDocument("async-doc-0001", "three-pages.pdf", pdf_bytes(3, text="Invoice No: AS-1"),
                           "application/pdf", 3)
