@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import random
+import time
 from datetime import UTC, datetime
 
 import boto3
@@ -32,6 +33,7 @@ from upstage_assets.storage.summaries import (
     PAGES,
     USAGE,
     SummaryRaced,
+    _store_now,
     compact_summaries,
     compact_summary,
     delete_tracked,
@@ -101,10 +103,20 @@ def test_random_interleavings_of_writes_and_compactions_read_as_a_full_scan(tmp_
     assert compactions > 5
 
 
+def _wait_for_the_store_clock_to_pass_the_markers(store: LocalObjectStore) -> None:
+    """Markers are dated by the file system's clock, which ticks coarsely: a marker dated the very tick the
+    fold starts is kept (it may have been written after the fold read its file), so a test that means
+    "written before the fold" waits for the next tick."""
+    last = max(info.modified for info in store.list(LAYOUT.changes))
+    while _store_now(store, "clock-probe") <= last:
+        time.sleep(0.001)
+
+
 def test_a_compaction_leaves_only_the_markers_written_since_and_status_reads_just_those(tmp_path):
     store = LocalObjectStore(tmp_path)
     for i in range(30):
         write_usage(store, LAYOUT, _doc(i), ProductUsage(PARSE, 2, 0.01))
+    _wait_for_the_store_clock_to_pass_the_markers(store)
     compact_summary(store, LAYOUT, USAGE, grace_s=0)
     assert not list(store.list(f"{LAYOUT.changes}/{LAYOUT.usage}")), "every folded marker is gone"
     write_usage(store, LAYOUT, _doc(3), ProductUsage(PARSE, 5, 0.01))  # an overwrite: a re-bill
