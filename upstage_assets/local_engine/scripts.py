@@ -15,8 +15,10 @@ from __future__ import annotations
 
 import re
 
-# The word text standing for a line no bundled model can read (U+FFFD REPLACEMENT CHARACTER).
-UNREADABLE = "\ufffd"
+# The word text standing for a line no bundled model can read: U+FDD0, a Unicode noncharacter (kept for
+# a program's internal use, so never in a document's text; U+FFFD is, for one: pdf_text puts it for lone
+# surrogates, and that text must come through).
+UNREADABLE = "\ufdd0"
 # A line this sure of itself is read (the Korean pass uses the same bound).
 MAX_CONFIDENCE = 0.85
 # Characters per line height of crop width below which the recogniser missed most letters.
