@@ -8,7 +8,9 @@ by ``upstage_assets_tests.reliability.report`` and so by ``test_reliability_repo
 
 from __future__ import annotations
 
+import asyncio
 import os
+import re
 import signal
 
 import pytest
@@ -33,7 +35,11 @@ KEY = "up_spot_test_key_0123456789abc"
 
 def sigterm_at_second_parse(monkeypatch, at: int = 2) -> None:
     """The second (``at``-th) parse to start (both slots busy parsing) sends this process SIGTERM:
-    a signal that lands while two requests are in flight."""
+    a signal that lands while two requests are in flight.
+
+    The handler runs on the main thread and hands the stop to the batch's loop; the sender waits
+    (yielding to the loop) until the batch has seen it, so which documents had started by then is
+    fixed by the test, not by how soon a busy machine schedules the main thread."""
     started = []
     stages = []
     for key, stage in pipeline_module.STAGES:
@@ -41,7 +47,10 @@ def sigterm_at_second_parse(monkeypatch, at: int = 2) -> None:
             async def parse_then_signal(env, state, _stage=stage):
                 started.append(state.document_id)
                 if len(started) == at:
+                    shutdown = signal.getsignal(signal.SIGTERM).__self__  # the batch's BatchShutdown
                     os.kill(os.getpid(), signal.SIGTERM)
+                    while not shutdown.requested:
+                        await asyncio.sleep(0.01)
                 return await _stage(env, state)
             stages.append((key, parse_then_signal))
         else:
@@ -110,7 +119,7 @@ def test_no_api_retry_round_starts_after_sigterm_and_the_failed_documents_stay_r
     """Every API request fails (5xx, one attempt each, no circuit-breaker pause) and SIGTERM
     lands while the fourth document's parse is in flight. The batch's documents whose API calls
     failed would get a retry round (``api_retry_rounds=1``); after the stop signal none begins:
-    nothing more is sent, the four keep their retryable failure records, the two never started
+    nothing more is sent, the four keep their retryable failure records, the two not yet parsed
     stay unfinished, and ``retry-failed``'s queries find all six."""
     from upstage_assets.defs.resources import build_resources as resources_of
     from upstage_assets.operations.backlog import failed_documents, failure_rows, unfinished_documents
@@ -125,7 +134,11 @@ def test_no_api_retry_round_starts_after_sigterm_and_the_failed_documents_stay_r
     assert not [m for m in messages if "retry round" in m], "a retry round began after SIGTERM"
     said = " ".join(messages)
     assert "SIGTERM received: stopped taking documents" in said
-    assert "0 stopped after the stage in flight, 2 not started, 0 abandoned" in said
+    drained = re.search(r"(\d+) stopped after the stage in flight, (\d+) not started, 0 abandoned", said)
+    assert drained, said
+    # The fifth document may have begun raw_documents (no API call) when the fourth's parse failed and
+    # freed its slot: it then stops after that stage instead of never starting. Either way two are unparsed.
+    assert int(drained[1]) + int(drained[2]) == 2, drained[0]
     assert requests.get("document-parse") == 4 and not billed, (requests, billed)
     storage = resources_of(Settings.from_env(backend="emulator"))["storage"]
     failed = failed_documents(storage, retryable_only=True, instance=instance)
