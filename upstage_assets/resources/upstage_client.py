@@ -259,12 +259,13 @@ class UpstageParser(DocumentParser):
                            "model": result.response.get("model")})
         return result
 
-    def possibly_billed_twice(self, document_id: str, product: str) -> int:
-        """Pages of this document's requests for ``product`` sent again after their answer was lost
-        (the server may have processed and billed the first one too)."""
+    def take_lost_answer_pages(self, document_id: str, product: str) -> int:
+        """Pages of this document's ``product`` requests whose answer was lost (the server may have
+        processed and billed them) since the last call: each is handed to exactly one usage record."""
         endpoints = PRODUCT_ENDPOINTS.get(product, ())
-        return sum(pages for (doc, endpoint), pages in self.http.stats.answer_lost_pages.items()
-                   if doc == document_id and endpoint in endpoints)
+        lost = self.http.stats.answer_lost_pages
+        mine = [pair for pair in lost if pair[0] == document_id and pair[1] in endpoints]
+        return sum(lost.pop(pair) for pair in mine)
 
     async def _billed(self, document: SourceDocument, price: float, call: Any) -> Any:
         """Reserve the document's cost, await the call, settle to the billed pages (release on failure)."""

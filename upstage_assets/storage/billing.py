@@ -11,7 +11,10 @@ and ``upstage-assets status`` all read these figures, so they agree.
 
 ``possibly_billed_twice`` counts pages of requests sent again after an answer was lost
 (a timeout or dropped connection after the server may have processed them): the server may
-have billed them once more than the result shows.
+have billed them once more than the result shows. A stage that fails after losing answers
+stores nothing, so it keeps their pages in the record (``keep_lost_answers``) and the run that
+later stores the result adds them (``lost_since_stored``): otherwise a retry in another
+process would re-pay them unrecorded.
 """
 
 from __future__ import annotations
@@ -109,3 +112,30 @@ def read_usage_totals(store: ObjectStore, layout: OutputLayout) -> UsageTotals:
     """Every document's bill summed per product (the usage summary plus the bills written since
     it was folded; every record before the first fold). An unreadable record is logged and left out."""
     return usage_totals_of(read_summary(store, layout, USAGE).totals)
+
+
+LOST_SINCE_STORED = "lost_since_stored"  # pages of lost answers not yet followed by a stored result
+
+
+def _usage_record(store: ObjectStore, layout: OutputLayout, document_id: str, product: str) -> dict[str, Any] | None:
+    data = store.read_bytes_if_present(layout.usage_key(product, document_id))
+    record = json.loads(data) if data else None
+    return record if isinstance(record, dict) else None
+
+
+def keep_lost_answers(store: ObjectStore, layout: OutputLayout, document_id: str, product: str, pages: int,
+                      price_per_page_usd: float) -> None:
+    """A stage failed after ``pages`` of its answers were lost (maybe billed, nothing stored): count them
+    as possibly billed twice now and carry them to the run that stores the result (``lost_since_stored``).
+    The pages billed stay those of the last stored result, if any."""
+    record = _usage_record(store, layout, document_id, product) or {
+        "document_id": document_id, **asdict(ProductUsage(product, 0, price_per_page_usd)), "cost_usd": 0.0}
+    record["possibly_billed_twice"] = int(record.get("possibly_billed_twice") or 0) + pages
+    record[LOST_SINCE_STORED] = int(record.get(LOST_SINCE_STORED) or 0) + pages
+    write_tracked(store, layout, layout.usage_key(product, document_id), json.dumps(record).encode())
+
+
+def lost_since_stored(store: ObjectStore, layout: OutputLayout, document_id: str, product: str) -> int:
+    """Pages of answers lost by failed attempts at this product since its result was last stored."""
+    record = _usage_record(store, layout, document_id, product)
+    return int(record.get(LOST_SINCE_STORED) or 0) if record else 0

@@ -44,6 +44,13 @@ class ObjectInfo:
     modified: float = 0.0  # last write, seconds since the epoch, by the store's own clock
 
 
+def is_missing_object(exc: BaseException) -> bool:
+    """An S3 error that says the object is not there (boto3's codes for it vary by call)."""
+    response = getattr(exc, "response", None)
+    code = response.get("Error", {}).get("Code") if isinstance(response, dict) else None
+    return code in ("404", "NoSuchKey", "NotFound")
+
+
 class ObjectStore(ABC):
     """Bytes under a root; keys are relative POSIX paths."""
 
@@ -55,6 +62,17 @@ class ObjectStore(ABC):
 
     @abstractmethod
     def read_bytes(self, key: str) -> bytes: ...
+
+    def read_bytes_if_present(self, key: str) -> bytes | None:
+        """The object's bytes, or ``None`` when there is no such object (any other error raises)."""
+        try:
+            return self.read_bytes(key)
+        except FileNotFoundError:
+            return None
+        except Exception as exc:
+            if is_missing_object(exc):
+                return None
+            raise
 
     @abstractmethod
     def exists(self, key: str) -> bool: ...

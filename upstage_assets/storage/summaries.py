@@ -38,7 +38,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from upstage_assets.storage.layout import MARKER_SUFFIX, OutputLayout
-from upstage_assets.storage.object_store import ObjectStore
+from upstage_assets.storage.object_store import ObjectStore, is_missing_object
 
 logger = logging.getLogger(__name__)
 
@@ -70,15 +70,10 @@ class SummaryKind:
         except FileNotFoundError:
             return None
         except Exception as exc:  # noqa: BLE001 - one bad record never fails a report
-            if _missing(exc):
+            if is_missing_object(exc):
                 return None
             logger.warning("unreadable %s record %s: %s", self.name, key, type(exc).__name__)
             return None
-
-
-def _missing(exc: Exception) -> bool:
-    code = getattr(exc, "response", {}).get("Error", {}).get("Code") if hasattr(exc, "response") else None
-    return code in ("404", "NoSuchKey", "NotFound")
 
 
 def _usage_row(data: bytes) -> Row:

@@ -56,6 +56,7 @@ from upstage_assets.defs.pipeline.shutdown import BatchShutdown, stop_signals_dr
 from upstage_assets.defs.pipeline.stages import (
     DocumentState,
     StageEnv,
+    keep_lost_answers_of_failed_stage,
     run_kie,
     run_parse,
     run_raw,
@@ -212,6 +213,11 @@ async def _document_stages(context: DeferredContext, env: StageEnv, document_id:
 async def _record_document_failure(context: DeferredContext, env: StageEnv, state: DocumentState,
                                    asset_key: AssetKey, error: DocumentError, outcome: DocumentOutcome) -> None:
     outcome.error, outcome.failed_stage = error, asset_key
+    try:
+        await keep_lost_answers_of_failed_stage(env, state.document_id)
+    except Exception as exc:  # the failure itself must still be recorded
+        context.log.warning(f"document {state.document_id}: could not record the pages of its lost answers: "
+                            f"{type(exc).__name__}: {redact(str(exc))}")
     row = failure_row(document_id=state.document_id, source_uri=state.record.source_uri if state.record else None,
                       stage=asset_key.to_user_string(), error=error, run_id=context.run_id)
     try:

@@ -31,7 +31,10 @@ from upstage_assets.storage.billing import (
     CLASSIFICATION,
     EXTRACTION,
     PARSE,
+    PRODUCTS,
     ProductUsage,
+    keep_lost_answers,
+    lost_since_stored,
     stage_metadata,
     write_usage,
 )
@@ -171,16 +174,33 @@ async def run_parse(env: StageEnv, state: DocumentState) -> dict[str, Any]:
 
 
 async def _bill(env: StageEnv, document_id: str, product: str, pages: int) -> ProductUsage:
-    """Record what this product billed for the document (``usage/``) and return its figures."""
-    usage = ProductUsage(product, int(pages), float(env.prices.get(product, 0.0)),
-                         possibly_billed_twice=_possibly_billed_twice(env, document_id, product))
+    """Record what this product billed for the document (``usage/``) and return its figures; the
+    pages possibly billed twice are this run's lost answers plus those failed runs left behind."""
+    lost = _take_lost_answer_pages(env, document_id, product)
+    if _loses_answers(env):
+        lost += await asyncio.to_thread(lost_since_stored, env.store, env.layout, document_id, product)
+    usage = ProductUsage(product, int(pages), float(env.prices.get(product, 0.0)), possibly_billed_twice=lost)
     await asyncio.to_thread(write_usage, env.store, env.layout, document_id, usage)
     return usage
 
 
-def _possibly_billed_twice(env: StageEnv, document_id: str, product: str) -> int:
-    counter = getattr(env.parser, "possibly_billed_twice", None)
-    return int(counter(document_id, product)) if callable(counter) else 0
+def _loses_answers(env: StageEnv) -> bool:
+    """An API client can lose a billed answer (a timeout); the local engine cannot."""
+    return callable(getattr(env.parser, "take_lost_answer_pages", None))
+
+
+def _take_lost_answer_pages(env: StageEnv, document_id: str, product: str) -> int:
+    return int(env.parser.take_lost_answer_pages(document_id, product)) if _loses_answers(env) else 0  # type: ignore[attr-defined]
+
+
+async def keep_lost_answers_of_failed_stage(env: StageEnv, document_id: str) -> None:
+    """A stage failed: the pages of answers it lost (maybe billed, nothing stored) go to the document's
+    usage records, so the run that finally stores its result counts them as possibly billed twice."""
+    for product in PRODUCTS:
+        lost = _take_lost_answer_pages(env, document_id, product)
+        if lost:
+            await asyncio.to_thread(keep_lost_answers, env.store, env.layout, document_id, product, lost,
+                                    float(env.prices.get(product, 0.0)))
 
 
 async def ensure_parsed(env: StageEnv, state: DocumentState) -> dict[str, Any]:
