@@ -161,7 +161,7 @@ def read_failures(store: ObjectStore, layout: OutputLayout) -> pa.Table:
         except FileNotFoundError:
             continue  # the part was replaced and cleaned up meanwhile: read the new one
         if read_pointer(store, layout, FAILURES) == raw_pointer:
-            return table.drop_columns([KEY])
+            return table.sort_by(KEY).drop_columns([KEY])  # in key order, as a scan lists them
     raise SummaryRaced("the failures summary kept changing while it was read")
 
 
