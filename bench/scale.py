@@ -239,9 +239,9 @@ def run(n: int, skip_ui: bool, new: int, only_ui: bool = False, skip_sensor: boo
                 print(f"built {n} documents ({len(state.failed)} failed, {state.runs} runs) in {state.seconds:.0f}s",
                       flush=True)
                 if not only_ui:
-                    from upstage_assets.storage.summaries import compact_summaries
+                    from upstage_assets.storage.folds import fold_summaries
 
-                    row["summary_compact_s"], _ = timed(lambda: compact_summaries(
+                    row["summary_compact_s"], _ = timed(lambda: fold_summaries(
                         storage.output_store(), storage.layout, grace_s=0))  # nothing is writing: no grace
                     if not skip_sensor:
                         row.update({k: v for k, v in measure_sensor(instance, root, n, new).items() if k in FIELDS})

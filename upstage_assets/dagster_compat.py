@@ -7,6 +7,10 @@ when a pinned-Dagster upgrade moves or changes one of these, so an upgrade is on
 
 from __future__ import annotations
 
+from typing import Any
+
+import sqlalchemy as db
+from dagster import DagsterEventType
 from dagster import _check as check
 from dagster._core.definitions.data_version import DATA_VERSION_TAG
 from dagster._core.definitions.resource_annotation import TreatAsResourceParam
@@ -26,6 +30,8 @@ from dagster._core.executor.step_delegating import (
     StepHandlerContext,
 )
 from dagster._core.pipes.utils import extract_message_or_forward_to_file
+from dagster._core.storage.event_log.schema import DynamicPartitionsTable, SqlEventLogStorageTable
+from dagster._core.storage.event_log.sql_event_log import SqlEventLogStorage
 from dagster._core.storage.tags import (
     ASSET_PARTITION_RANGE_END_TAG,
     ASSET_PARTITION_RANGE_START_TAG,
@@ -42,4 +48,71 @@ __all__ = [
     "get_retries_config", "make_new_backfill_id",
     # bench/scale_state.py writes the events real runs leave, in bulk, through the event log storage:
     "AssetMaterializationPlannedData", "StepMaterializationData",
+    # counts the event log answers without shipping every partition key (status at 100,000 documents):
+    "dynamic_partition_count", "materialized_partition_counts", "partitions_without_materialization",
 ]
+
+
+# Dagster has no public count of materialized partitions: ``get_materialized_partitions`` returns
+# every key (a GROUP BY over the asset's events, then 100,000 rows into Python at 100,000
+# documents). The queries below ask the same tables the same question and let the database
+# count: the materialization events of the asset (after its last wipe, with Dagster's own wipe
+# filter) joined to the dynamic partitions, which live in the event log's index shard too. They
+# return None where the event log is not SQL; callers then take the public route.
+# ``upstage_assets_tests/test_dagster_compat.py`` checks them against the public API.
+
+
+def _materialized_of(storage: SqlEventLogStorage, asset_key: Any) -> Any:
+    """``EXISTS`` a materialization of ``asset_key`` for the outer query's partition."""
+    events, partitions = SqlEventLogStorageTable, DynamicPartitionsTable
+    query = db.select(events.c.id).where(
+        events.c.asset_key == asset_key.to_string(),
+        events.c.dagster_event_type == DagsterEventType.ASSET_MATERIALIZATION.value,
+        events.c.partition == partitions.c.partition)
+    query = storage._add_assets_wipe_filter_to_query(query, storage._get_assets_details([asset_key]), [asset_key])
+    return query.exists()
+
+
+def dynamic_partition_count(instance: Any, partitions_def_name: str) -> int | None:
+    """``len(instance.get_dynamic_partitions(name))``, counted by the database."""
+    storage = instance.event_log_storage
+    if not isinstance(storage, SqlEventLogStorage):
+        return None
+    partitions = DynamicPartitionsTable
+    query = db.select(db.func.count()).where(partitions.c.partitions_def_name == partitions_def_name)
+    with storage.index_connection() as conn:
+        return int(conn.execute(query).scalar_one())
+
+
+def materialized_partition_counts(instance: Any, asset_keys: Any, partitions_def_name: str) -> dict[Any, int] | None:
+    """Per asset key: ``len(instance.get_materialized_partitions(key) & set(instance.get_dynamic_partitions(name)))``,
+    for every key in one pass over the event log's index."""
+    storage = instance.event_log_storage
+    if not isinstance(storage, SqlEventLogStorage):
+        return None
+    keys = list(asset_keys)
+    events, partitions = SqlEventLogStorageTable, DynamicPartitionsTable
+    query = (db.select(events.c.asset_key, db.func.count(db.distinct(events.c.partition)))
+             .select_from(events.join(partitions, db.and_(partitions.c.partition == events.c.partition,
+                                                          partitions.c.partitions_def_name == partitions_def_name)))
+             .where(events.c.asset_key.in_([key.to_string() for key in keys]),
+                    events.c.dagster_event_type == DagsterEventType.ASSET_MATERIALIZATION.value)
+             .group_by(events.c.asset_key))
+    query = storage._add_assets_wipe_filter_to_query(query, storage._get_assets_details(keys), keys)
+    with storage.index_connection() as conn:
+        found = {str(row[0]): int(row[1]) for row in conn.execute(query)}
+    return {key: found.get(key.to_string(), 0) for key in keys}
+
+
+def partitions_without_materialization(instance: Any, asset_key: Any, partitions_def_name: str) -> list[str] | None:
+    """The dynamic partitions ``asset_key`` has no materialization of, in partition order:
+    ``[k for k in instance.get_dynamic_partitions(name) if k not in instance.get_materialized_partitions(key)]``."""
+    storage = instance.event_log_storage
+    if not isinstance(storage, SqlEventLogStorage):
+        return None
+    partitions = DynamicPartitionsTable
+    query = (db.select(partitions.c.partition)
+             .where(partitions.c.partitions_def_name == partitions_def_name, ~_materialized_of(storage, asset_key))
+             .order_by(partitions.c.id))
+    with storage.index_connection() as conn:
+        return [str(row[0]) for row in conn.execute(query)]

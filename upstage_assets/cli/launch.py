@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from upstage_assets.cli.common import progress_bar
+from upstage_assets.cli.common import info, progress_bar, storage_of
 from upstage_assets.defs.pipeline.keys import DOCUMENT_ASSET_KEYS
 from upstage_assets.operations.launch import execute_batches
 from upstage_assets.operations.recovery import RecoveryBatch
@@ -48,7 +48,30 @@ def execute_batches_here(defs: Any, instance: Any, batches: Sequence[RecoveryBat
         execute_batches(instance, defs.resolve_job_def("process_documents"), batches, reason=reason,
                         resume=resume, run_config=None if verbose else CLI_LOGS, on_run=on_run)
     report.seconds = time.monotonic() - started
+    if batches:
+        fold_summaries_here(defs)
     return report
+
+
+def fold_summaries_here(defs: Any) -> None:
+    """Fold the summaries after runs executed in this process (``ingest --wait``, ``retry-failed
+    --wait``). A local deployment with its schedules stopped never runs ``compact_summaries``, so
+    without this its change markers pile up and every ``status`` re-reads each changed file. The
+    cost follows the files the runs just wrote (a fold reads only what changed; the first one reads
+    every file once). Markers younger than the grace stay for the next fold; a failed fold only
+    leaves them for later, so it never fails the command. Not from ``status``: that stays a
+    read-only report (dashboards and scripts run it, possibly with read-only credentials)."""
+    from upstage_assets.storage.folds import fold_summaries
+
+    storage = storage_of(defs)
+    try:
+        reports = fold_summaries(storage.output_store(), storage.layout)
+    except Exception as exc:  # noqa: BLE001 - the runs are done; the next fold catches up
+        info(f"summaries not folded now ({type(exc).__name__}): `upstage-assets compact-summaries` or the "
+             "compact_summaries schedule folds them later")
+        return
+    info(f"summaries folded: {sum(r.files_read for r in reports)} changed files read, "
+         f"{sum(r.markers_deleted for r in reports)} change markers removed")
 
 
 def run_problems(instance: Any, run_id: str) -> list[str]:

@@ -24,7 +24,7 @@ Documents held back by the spend limit are "pending", not failed. Exit code 1 wh
 document is currently failed, unfinished or pending (so a script can gate on it),
 0 otherwise, 2 on configuration errors."""
 MAX_FAILURES_SHOWN = 20
-COMPACT_HELP = ("fold the registry, page-count and bill files changed since last time into the summaries "
+COMPACT_HELP = ("fold the registry, page-count, bill and failure files changed since last time into the summaries "
                 "status reads (the compact_summaries schedule does this every 15 minutes)")
 
 
@@ -67,12 +67,20 @@ def _backfills_in_flight(instance: Any) -> int:
 
 
 def collect_status(defs: Any, instance: Any) -> dict[str, Any]:
-    """Counts from the summaries (``storage/summaries.py``), the Delta logs and one query per asset
-    for its materialized partitions (Dagster's asset status cache costs more for dynamic
-    partitions: docs/scale.md); only the failures (a few per cent of the documents) are read one by one."""
-    from upstage_assets.defs.pipeline.keys import DOCUMENT_ASSET_KEYS, VALIDATED_DOCUMENTS
+    """Counts from the summaries (``storage/summaries.py``, the failures' in ``storage/failures.py``),
+    the Delta logs, and the event log's database (done per asset and the unvalidated partitions are
+    counted there, not shipped as every key: ``backlog.stage_done_counts``; Dagster's asset status
+    cache costs more for dynamic partitions: docs/scale.md)."""
+    from concurrent.futures import ThreadPoolExecutor
+
     from upstage_assets.errors import BudgetExceeded
-    from upstage_assets.operations.backlog import failure_rows, partition_order, unfinished_documents
+    from upstage_assets.operations.backlog import (
+        failure_rows,
+        partition_order,
+        stage_done_counts,
+        unfinished_documents,
+        unvalidated_partitions,
+    )
     from upstage_assets.storage.billing import read_usage_totals
     from upstage_assets.storage.failures import failed_ids_of
     from upstage_assets.storage.summaries import PAGES, read_summary
@@ -80,21 +88,22 @@ def collect_status(defs: Any, instance: Any) -> dict[str, Any]:
 
     storage = storage_of(defs)
     store, layout = storage.output_store(), storage.layout
-    order = partition_order(instance)
-    partitions = set(order)
-    materialized = {key: instance.get_materialized_partitions(key) for key in DOCUMENT_ASSET_KEYS}
-    done = {key.to_user_string(): len(materialized[key] & partitions) for key in DOCUMENT_ASSET_KEYS}
-    recorded = sorted(failure_rows(storage, instance), key=lambda f: str(f["failed_at"]), reverse=True)
+    with ThreadPoolExecutor(4) as pool:  # the database and the store answer side by side
+        order_asked, done_asked = pool.submit(partition_order, instance), pool.submit(stage_done_counts, instance)
+        unvalidated_asked = pool.submit(unvalidated_partitions, instance)
+        recorded_asked = pool.submit(failure_rows, storage, instance)
+        order, done, unvalidated = order_asked.result(), done_asked.result(), unvalidated_asked.result()
+        recorded = sorted(recorded_asked.result(), key=lambda f: str(f["failed_at"]), reverse=True)
     pending = [f for f in recorded if f["error_code"] == BudgetExceeded.code]  # held back, not failed
     failures = [f for f in recorded if f["error_code"] != BudgetExceeded.code]
     pages = read_summary(store, layout, PAGES).totals.get("pages", {}).get("pages", 0)
     usage = read_usage_totals(store, layout)
     parser = defs.resources.get("parser")
     prices = parser.product_prices() if hasattr(parser, "product_prices") else {}
-    unfinished = unfinished_documents(instance, storage, order=order, done=materialized[VALIDATED_DOCUMENTS],
-                                      failed=failed_ids_of(recorded))
+    unfinished = unfinished_documents(instance, storage, order=order, failed=failed_ids_of(recorded),
+                                      unvalidated=unvalidated)
     return {
-        "documents": storage.registry().count(), "partitions": len(partitions), "done": done,
+        "documents": storage.registry().count(), "partitions": len(order), "done": done,
         "rows": row_counts(store, layout.tables), "quarantined": row_counts(store, layout.quarantine),
         "failed": len(failures),
         "failures": [{k: f[k] for k in ("document_id", "stage", "error_code", "message", "retryable", "run_id",
@@ -169,10 +178,10 @@ def run(args: argparse.Namespace) -> int:
 
 
 def run_compact(args: argparse.Namespace) -> int:
-    from upstage_assets.storage.summaries import compact_summaries
+    from upstage_assets.storage.folds import fold_summaries
 
     storage = storage_of(load_definitions())
-    reports = compact_summaries(storage.output_store(), storage.layout, rescan=args.rescan)
+    reports = fold_summaries(storage.output_store(), storage.layout, rescan=args.rescan)
     if args.json:
         print_json([vars(r) for r in reports])
     else:

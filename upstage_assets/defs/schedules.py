@@ -29,7 +29,8 @@ from upstage_assets.operations.compaction import (
 from upstage_assets.operations.recovery import plan_batches
 from upstage_assets.resources.storage import StorageResource
 from upstage_assets.settings import Settings
-from upstage_assets.storage.summaries import GRACE_S, compact_summaries
+from upstage_assets.storage import folds
+from upstage_assets.storage.summaries import GRACE_S
 
 
 def schedule_status(settings: Settings) -> DefaultScheduleStatus:
@@ -77,17 +78,18 @@ class SummaryConfig(Config):
     rescan: bool = Field(default=False, description="read every file, not only the changed ones")
 
 
-@op(description="Fold the registry, page-count and bill files changed since the last time into the summaries "
-                "`status` reads (storage/summaries.py).")
+@op(description="Fold the registry, page-count, bill and failure files changed since the last time into the "
+                "summaries `status` reads (storage/summaries.py, storage/failures.py).")
 def fold_summaries(context: OpExecutionContext, config: SummaryConfig, storage: StorageResource) -> None:
-    reports = compact_summaries(storage.output_store(), storage.layout, grace_s=config.grace_s, rescan=config.rescan)
+    reports = folds.fold_summaries(storage.output_store(), storage.layout, grace_s=config.grace_s,
+                                  rescan=config.rescan)
     for report in reports:
         context.log.info(f"{report.kind}: {report.rows} files summarised, {report.files_read} read, "
                          f"{report.markers_deleted} change markers removed")
     context.add_output_metadata({r.kind: f"{r.rows} files, {r.files_read} read" for r in reports})
 
 
-@job(description="Fold changed registry, page-count and bill files into the summaries status reads.")
+@job(description="Fold changed registry, page-count, bill and failure files into the summaries status reads.")
 def compact_summaries_job():
     fold_summaries()
 

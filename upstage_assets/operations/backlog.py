@@ -16,6 +16,8 @@ from upstage_assets.dagster_compat import (
     ASSET_PARTITION_RANGE_END_TAG,
     ASSET_PARTITION_RANGE_START_TAG,
     BulkActionStatus,
+    materialized_partition_counts,
+    partitions_without_materialization,
 )
 from upstage_assets.dagster_compat import PARTITION_NAME_TAG as PARTITION_TAG
 from upstage_assets.defs.pipeline.keys import DOCUMENT_ASSET_KEYS, KIE_FIELDS, VALIDATED_DOCUMENTS
@@ -39,19 +41,47 @@ def add_partitions(instance: DagsterInstance, keys: Iterable[str], existing: Ite
     return new
 
 
+def stage_done_counts(instance: DagsterInstance, order: Sequence[str] | None = None) -> dict[str, int]:
+    """Per document asset: how many of the partitions it has materialized. Counted by the event
+    log's database where it is SQL (``dagster_compat``: no key leaves the database), else from the
+    full sets; the same numbers either way. ``order``: the partitions, if the caller has them."""
+    counts = materialized_partition_counts(instance, DOCUMENT_ASSET_KEYS, DOCUMENTS_PARTITIONS_NAME)
+    if counts is None:
+        partitions = set(partition_order(instance) if order is None else order)
+        counts = {key: len(instance.get_materialized_partitions(key) & partitions) for key in DOCUMENT_ASSET_KEYS}
+    return {key.to_user_string(): counts[key] for key in DOCUMENT_ASSET_KEYS}
+
+
+def unvalidated_partitions(instance: DagsterInstance, order: Sequence[str] | None = None) -> list[str]:
+    """Partitions without a ``validated_documents`` materialization, in partition order: asked of the
+    event log's database where it is SQL (only these keys come back), else from the full sets."""
+    found = partitions_without_materialization(instance, VALIDATED_DOCUMENTS, DOCUMENTS_PARTITIONS_NAME)
+    if found is not None:
+        return found
+    order = partition_order(instance) if order is None else order
+    done = instance.get_materialized_partitions(VALIDATED_DOCUMENTS)
+    return [k for k in order if k not in done]
+
+
 def missing_documents(instance: DagsterInstance, storage: Any = None, *, order: Sequence[str] | None = None,
-                      done: AbstractSet[str] | None = None) -> list[str]:
+                      done: AbstractSet[str] | None = None, unvalidated: Sequence[str] | None = None) -> list[str]:
     """Documents without a ``validated_documents`` materialization, in partition order.
 
     With ``storage`` (the StorageResource), registered documents that never became a partition
     (a sensor that died between registering and adding) are included at the end; the registry's
     ids come from its summary (``storage/summaries.py``), not a listing. ``order`` (the
-    partitions) and ``done`` (validated partitions) save a caller that has them the queries.
+    partitions), ``done`` (validated partitions) or ``unvalidated`` (``unvalidated_partitions``)
+    save a caller that has them the queries.
     """
-    order = partition_order(instance) if order is None else order
-    done = instance.get_materialized_partitions(VALIDATED_DOCUMENTS) if done is None else done
-    missing = [k for k in order if k not in done]
+    if unvalidated is not None:
+        missing = list(unvalidated)
+    elif done is None:
+        missing = unvalidated_partitions(instance, order)
+    else:
+        order = partition_order(instance) if order is None else order
+        missing = [k for k in order if k not in done]
     if storage is not None:
+        order = partition_order(instance) if order is None else order
         known = set(order)
         missing += sorted(d for d in storage.registry().registered_ids() if d not in known)
     return missing
@@ -147,17 +177,19 @@ def documents_in_flight(instance: DagsterInstance, order: Sequence[str] | None =
 
 
 def unfinished_documents(instance: DagsterInstance, storage: Any, *, order: Sequence[str] | None = None,
-                         done: AbstractSet[str] | None = None, failed: Iterable[str] | None = None) -> list[str]:
+                         done: AbstractSet[str] | None = None, failed: Iterable[str] | None = None,
+                         unvalidated: Sequence[str] | None = None) -> list[str]:
     """Documents in limbo: no ``validated_documents``, no recorded failure, and nothing processing them.
 
     A run that ended (succeeded, failed, canceled, or died) without finishing a document and
     without recording its failure leaves it here: a crash outside the per-document boundary, a
     killed worker, a canceled run. ``retry-failed`` processes them, resuming at the stage reached.
-    ``order``, ``done`` and ``failed`` (ids) save a caller that has them the queries.
+    ``order``, ``done``, ``failed`` (ids) and ``unvalidated`` save a caller that has them the queries.
     """
     order = partition_order(instance) if order is None else order
     failed = set(failed_documents(storage, instance=instance) if failed is None else failed)
-    missing = [d for d in missing_documents(instance, storage, order=order, done=done) if d not in failed]
+    missing = [d for d in missing_documents(instance, storage, order=order, done=done, unvalidated=unvalidated)
+               if d not in failed]
     if not missing:
         return []
     busy = documents_in_flight(instance, order)

@@ -2,12 +2,20 @@
 
 One Parquet file per document under ``failures/``; a later success deletes it, so the
 folder always reads as "what is broken now", and ``reprocess failed`` knows what to retry.
+
+The records are written and deleted through ``summaries.write_tracked``/``delete_tracked`` (a
+change marker around each), so ``compact_failures`` can fold them into one Parquet part and a
+reader takes that part plus the records changed since (the protocol of ``storage/summaries.py``):
+``status`` reads one file and the few changed records, not one record per failed document.
 """
 
 from __future__ import annotations
 
 import io
+import json
 import logging
+import time
+import uuid
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
@@ -18,6 +26,23 @@ import pyarrow.parquet as pq
 from upstage_assets.errors import DocumentError
 from upstage_assets.storage.layout import OutputLayout
 from upstage_assets.storage.object_store import ObjectStore
+from upstage_assets.storage.summaries import (
+    GRACE_S,
+    POINTER,
+    READ_ATTEMPTS,
+    SummaryCompaction,
+    SummaryKind,
+    SummaryRaced,
+    changed_files,
+    delete_folded_markers,
+    delete_old_parts,
+    delete_tracked,
+    file_keys,
+    read_pointer,
+    store_now,
+    summary_base,
+    write_tracked,
+)
 from upstage_assets.unicode_text import valid_text
 
 logger = logging.getLogger(__name__)
@@ -50,7 +75,7 @@ def failure_row(*, document_id: str, source_uri: str | None, stage: str, error: 
 def store_failure_row(store: ObjectStore, layout: OutputLayout, row: dict[str, Any]) -> str:
     buffer = io.BytesIO()
     pq.write_table(pa.Table.from_pylist([row], schema=FAILURES_SCHEMA), buffer)
-    return store.write_bytes(layout.failure_key(row["document_id"]), buffer.getvalue())
+    return write_tracked(store, layout, layout.failure_key(row["document_id"]), buffer.getvalue())
 
 
 def record_failure(store: ObjectStore, layout: OutputLayout, *, document_id: str, source_uri: str | None,
@@ -60,7 +85,11 @@ def record_failure(store: ObjectStore, layout: OutputLayout, *, document_id: str
 
 
 def clear_failure(store: ObjectStore, layout: OutputLayout, document_id: str) -> None:
-    store.delete(layout.failure_key(document_id))
+    """Delete the document's record if it has one (every success calls this: most have none, and
+    those cost one existence check, no change marker)."""
+    key = layout.failure_key(document_id)
+    if store.exists(key):
+        delete_tracked(store, layout, key)
 
 
 READ_THREADS = 8  # records are fetched side by side (on S3 each is a GET)
@@ -75,14 +104,97 @@ def _read_failure(store: ObjectStore, key: str) -> pa.Table | None:
         return None
 
 
-def read_failures(store: ObjectStore, layout: OutputLayout) -> pa.Table:
-    """Every failure record; one that cannot be read is logged and left out, never fatal."""
+FAILURES = SummaryKind("failures", lambda layout: layout.failures, (), None, suffix=".parquet")
+KEY = "key"  # the part's extra column: the record's object key
+
+
+def _read_records(store: ObjectStore, keys: list[str], *, listed: bool) -> list[tuple[str, pa.Table]]:
+    """The records at ``keys``; unless just ``listed``, one that is gone (deleted) is skipped silently."""
     from concurrent.futures import ThreadPoolExecutor
 
-    keys = [info.key for info in store.list(layout.failures) if info.key.endswith(".parquet")]
+    def read(key: str) -> tuple[str, pa.Table | None]:
+        return key, _read_failure(store, key) if listed or store.exists(key) else None
+
     with ThreadPoolExecutor(READ_THREADS) as pool:
-        tables = [t for t in pool.map(lambda key: _read_failure(store, key), keys) if t is not None]
-    return pa.concat_tables(tables) if tables else FAILURES_SCHEMA.empty_table()
+        tables = pool.map(read, keys)
+        return [(key, table) for key, table in tables if table is not None]
+
+
+def _records_table(records: list[tuple[str, pa.Table]]) -> pa.Table:
+    """The records with their keys (a part's layout)."""
+    tables = [t.append_column(KEY, pa.array([key] * t.num_rows, pa.string())) for key, t in records]
+    return pa.concat_tables(tables) if tables else FAILURES_SCHEMA.empty_table().append_column(
+        KEY, pa.array([], pa.string()))
+
+
+def _scan(store: ObjectStore, layout: OutputLayout) -> pa.Table:
+    """Every record read now: the truth the summary must always equal."""
+    return _records_table(_read_records(store, file_keys(store, layout, FAILURES), listed=True))
+
+
+def _read_part(store: ObjectStore, layout: OutputLayout, pointer: dict[str, Any]) -> pa.Table:
+    return pq.read_table(io.BytesIO(store.read_bytes(f"{summary_base(layout, FAILURES)}/{pointer['part']}")))
+
+
+def _topped_up(store: ObjectStore, layout: OutputLayout, part: pa.Table, changed: Iterable[str]) -> pa.Table:
+    import pyarrow.compute as pc
+
+    changed = sorted(changed)
+    if not changed:
+        return part
+    kept = part.filter(pc.invert(pc.is_in(part.column(KEY), value_set=pa.array(changed, pa.string()))))
+    return pa.concat_tables([kept, _records_table(_read_records(store, changed, listed=False))])
+
+
+def read_failures(store: ObjectStore, layout: OutputLayout) -> pa.Table:
+    """Every failure record; one that cannot be read is logged and left out, never fatal.
+
+    From the last ``compact_failures`` part topped up by the records changed since (a scan of
+    every record before the first fold); equal to a scan either way."""
+    for _ in range(READ_ATTEMPTS):
+        raw_pointer = read_pointer(store, layout, FAILURES)
+        if raw_pointer is None:
+            return _scan(store, layout).drop_columns([KEY])
+        changed = changed_files(store, layout, FAILURES)
+        try:
+            table = _topped_up(store, layout, _read_part(store, layout, json.loads(raw_pointer)), changed)
+        except FileNotFoundError:
+            continue  # the part was replaced and cleaned up meanwhile: read the new one
+        if read_pointer(store, layout, FAILURES) == raw_pointer:
+            return table.sort_by(KEY).drop_columns([KEY])  # in key order, as a scan lists them
+    raise SummaryRaced("the failures summary kept changing while it was read")
+
+
+def compact_failures(store: ObjectStore, layout: OutputLayout, *, grace_s: float = GRACE_S,
+                     rescan: bool = False) -> SummaryCompaction:
+    """Fold the failure records changed since the last fold (all of them the first time, or with
+    ``rescan``) into a new part: ``summaries.compact_summary``'s steps, with rows for figures."""
+    base = summary_base(layout, FAILURES)
+    started = store_now(store, f"{base}/clock")
+    before = read_pointer(store, layout, FAILURES)
+    report = SummaryCompaction(FAILURES.name)
+    changed = changed_files(store, layout, FAILURES)
+    previous: dict[str, Any] = json.loads(before) if before is not None else {}
+    if before is None or rescan:
+        table = _scan(store, layout)
+        report.files_read = table.num_rows
+    else:
+        table = _topped_up(store, layout, _read_part(store, layout, previous), changed)
+        report.files_read = len(changed)
+    report.part = f"part-{time.time_ns()}-{uuid.uuid4().hex[:8]}.parquet"
+    buffer = io.BytesIO()
+    pq.write_table(table.sort_by(KEY), buffer)
+    store.write_bytes(f"{base}/{report.part}", buffer.getvalue())
+    if read_pointer(store, layout, FAILURES) != before:
+        store.delete(f"{base}/{report.part}")
+        raise SummaryRaced("another compaction of failures finished first")
+    store.write_bytes(f"{base}/{POINTER}", json.dumps(
+        {"part": report.part, "folded_at": started, "previous": previous.get("part"), "rows": table.num_rows},
+        sort_keys=True).encode())
+    report.rows = table.num_rows
+    report.markers_deleted = delete_folded_markers(store, layout, changed, started - grace_s)
+    delete_old_parts(store, base, {report.part, str(previous.get("part"))}, started - grace_s)
+    return report
 
 
 def failed_ids_of(rows: Iterable[dict[str, Any]], *, retryable_only: bool = False,

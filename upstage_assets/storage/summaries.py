@@ -60,6 +60,7 @@ class SummaryKind:
     folder: Callable[[OutputLayout], str]
     fields: tuple[str, ...]
     extract: Callable[[bytes], Row] | None  # None: the file's existence is the figure (reads nothing)
+    suffix: str = ".json"  # the summarised files' name ending
 
     def row(self, store: ObjectStore, key: str) -> Row | None:
         """The file's group and figures; ``None`` when it is absent or unreadable (logged)."""
@@ -132,14 +133,14 @@ def _add(totals: Totals, row: Row, sign: int = 1) -> None:
         into[name] = into.get(name, 0) + sign * int(value)
 
 
-def _file_keys(store: ObjectStore, folder: str) -> list[str]:
-    return [info.key for info in store.list(folder) if info.key.endswith(".json")]
+def file_keys(store: ObjectStore, layout: OutputLayout, kind: SummaryKind) -> list[str]:
+    return [info.key for info in store.list(kind.folder(layout)) if info.key.endswith(kind.suffix)]
 
 
 def scan(store: ObjectStore, layout: OutputLayout, kind: SummaryKind) -> dict[str, Row]:
     """Every file of the folder read now: the truth a summary must always equal."""
     rows = {}
-    for key in _file_keys(store, kind.folder(layout)):
+    for key in file_keys(store, layout, kind):
         row = kind.row(store, key)
         if row is not None:
             rows[key] = row
@@ -153,27 +154,27 @@ def totals_of(rows: Iterable[Row]) -> Totals:
     return _without_zeros(totals)
 
 
-def _base(layout: OutputLayout, kind: SummaryKind) -> str:
+def summary_base(layout: OutputLayout, kind: SummaryKind) -> str:
     return f"{layout.summaries}/{kind.name}"
 
 
-def _read_pointer(store: ObjectStore, layout: OutputLayout, kind: SummaryKind) -> bytes | None:
-    key = f"{_base(layout, kind)}/{POINTER}"
+def read_pointer(store: ObjectStore, layout: OutputLayout, kind: SummaryKind) -> bytes | None:
+    key = f"{summary_base(layout, kind)}/{POINTER}"
     try:
         return store.read_bytes(key) if store.exists(key) else None
     except FileNotFoundError:
         return None
 
 
-def _changed(store: ObjectStore, layout: OutputLayout, kind: SummaryKind) -> dict[str, float]:
+def changed_files(store: ObjectStore, layout: OutputLayout, kind: SummaryKind) -> dict[str, float]:
     """Summarised file key -> its marker's last write, for every marker of this kind."""
     prefix, suffix = f"{layout.changes}/", MARKER_SUFFIX
     return {info.key[len(prefix):-len(suffix)]: info.modified
-            for info in store.list(f"{layout.changes}/{kind.folder(layout)}") if info.key.endswith(".json" + suffix)}
+            for info in store.list(f"{layout.changes}/{kind.folder(layout)}") if info.key.endswith(kind.suffix + suffix)}
 
 
 def _part(store: ObjectStore, layout: OutputLayout, kind: SummaryKind, pointer: dict[str, Any]) -> pa.Table:
-    return pq.read_table(io.BytesIO(store.read_bytes(f"{_base(layout, kind)}/{pointer['part']}")))
+    return pq.read_table(io.BytesIO(store.read_bytes(f"{summary_base(layout, kind)}/{pointer['part']}")))
 
 
 def _rows_of(table: pa.Table, kind: SummaryKind) -> dict[str, Row]:
@@ -185,17 +186,17 @@ def _rows_of(table: pa.Table, kind: SummaryKind) -> dict[str, Row]:
 def read_summary(store: ObjectStore, layout: OutputLayout, kind: SummaryKind, *, with_keys: bool = False) -> SummaryView:
     """The folder's totals (and keys): the last summary topped up by the files changed since."""
     for _ in range(READ_ATTEMPTS):
-        raw_pointer = _read_pointer(store, layout, kind)
+        raw_pointer = read_pointer(store, layout, kind)
         if raw_pointer is None:
             rows = scan(store, layout, kind)
             return SummaryView(totals_of(rows.values()), set(rows) if with_keys else None, False, len(rows))
         pointer = json.loads(raw_pointer)
-        changed = _changed(store, layout, kind)
+        changed = changed_files(store, layout, kind)
         try:
             view = _topped_up(store, layout, kind, pointer, changed, with_keys)
         except FileNotFoundError:
             continue  # the part was replaced and cleaned up meanwhile: read the new one
-        if _read_pointer(store, layout, kind) == raw_pointer:
+        if read_pointer(store, layout, kind) == raw_pointer:
             return view
     raise SummaryRaced(f"summary {kind.name} kept changing while it was read")
 
@@ -236,7 +237,7 @@ class SummaryCompaction:
     totals: Totals = field(default_factory=dict)
 
 
-def _store_now(store: ObjectStore, key: str) -> float:
+def store_now(store: ObjectStore, key: str) -> float:
     """The store's clock (markers are dated by it): write an object and read its date back."""
     store.write_bytes(key, str(time.time()).encode())
     return next(iter(store.list(key))).modified
@@ -246,11 +247,11 @@ def compact_summary(store: ObjectStore, layout: OutputLayout, kind: SummaryKind,
                     grace_s: float = GRACE_S, rescan: bool = False) -> SummaryCompaction:
     """Fold the files changed since the last summary (all of them the first time, or with
     ``rescan``) into a new one."""
-    base = _base(layout, kind)
-    started = _store_now(store, f"{base}/clock")
-    before = _read_pointer(store, layout, kind)
+    base = summary_base(layout, kind)
+    started = store_now(store, f"{base}/clock")
+    before = read_pointer(store, layout, kind)
     report = SummaryCompaction(kind.name)
-    changed = _changed(store, layout, kind)
+    changed = changed_files(store, layout, kind)
     previous: dict[str, Any] = json.loads(before) if before is not None else {}
     if before is None or rescan:
         rows = scan(store, layout, kind)
@@ -267,19 +268,19 @@ def compact_summary(store: ObjectStore, layout: OutputLayout, kind: SummaryKind,
     report.part = f"part-{time.time_ns()}-{uuid.uuid4().hex[:8]}.parquet"
     store.write_bytes(f"{base}/{report.part}", _part_bytes(rows, kind))
     report.totals = totals_of(rows.values())
-    if _read_pointer(store, layout, kind) != before:
+    if read_pointer(store, layout, kind) != before:
         store.delete(f"{base}/{report.part}")
         raise SummaryRaced(f"another compaction of {kind.name} finished first")
     store.write_bytes(f"{base}/{POINTER}", json.dumps(
         {"part": report.part, "folded_at": started, "previous": previous.get("part"), "rows": len(rows),
          "totals": report.totals}, sort_keys=True).encode())
     report.rows = len(rows)
-    report.markers_deleted = _delete_folded_markers(store, layout, changed, started - grace_s)
-    _delete_old_parts(store, base, {report.part, str(previous.get("part"))}, started - grace_s)
+    report.markers_deleted = delete_folded_markers(store, layout, changed, started - grace_s)
+    delete_old_parts(store, base, {report.part, str(previous.get("part"))}, started - grace_s)
     return report
 
 
-def _delete_folded_markers(store: ObjectStore, layout: OutputLayout, changed: dict[str, float],
+def delete_folded_markers(store: ObjectStore, layout: OutputLayout, changed: dict[str, float],
                            before: float) -> int:
     """Markers last written before ``before`` (this fold's start less the grace), re-checked."""
     deleted = 0
@@ -294,7 +295,7 @@ def _delete_folded_markers(store: ObjectStore, layout: OutputLayout, changed: di
     return deleted
 
 
-def _delete_old_parts(store: ObjectStore, base: str, keep: set[str], before: float) -> None:
+def delete_old_parts(store: ObjectStore, base: str, keep: set[str], before: float) -> None:
     for info in list(store.list(base)):
         name = info.key.rsplit("/", 1)[-1]
         if name.startswith("part-") and name not in keep and info.modified < before:

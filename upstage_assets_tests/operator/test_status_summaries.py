@@ -27,7 +27,7 @@ def test_status_reads_the_same_before_and_after_compactions_and_new_documents(op
     assert outcome["done"] == 2, err
     before = operator.cli_json("status")[1]
     code, folded, _ = operator.cli_json("compact-summaries")
-    assert code == 0 and {r["kind"] for r in folded} == {"usage", "pages", "registered"}
+    assert code == 0 and {r["kind"] for r in folded} == {"usage", "pages", "registered", "failures"}
     assert operator.cli_json("status")[1] == before, "the summary alone says what the files said"
 
     write_pdfs(operator.data_root / "second", 3, prefix="second", pages=1)  # written after the fold
@@ -39,3 +39,23 @@ def test_status_reads_the_same_before_and_after_compactions_and_new_documents(op
     assert topped_up == _scanned_status(operator)
     operator.cli_json("compact-summaries")
     assert operator.cli_json("status")[1] == topped_up
+
+
+@pytest.mark.slow
+def test_ingest_wait_folds_the_summaries_and_status_still_reads_as_a_scan(operator):
+    """With the schedules stopped nothing else folds: ``ingest --wait`` does, after its runs, and the
+    failures are folded too (``storage/failures.py``)."""
+    folder = operator.data_root / "mixed"
+    write_pdfs(folder, 2, prefix="ok", pages=1)
+    (folder / "broken.pdf").write_bytes(b"%PDF-1.4 this is not a PDF body")
+    code, outcome, err = operator.cli_json("ingest", str(folder), "--wait", "--no-progress")
+    assert outcome["done"] == 2, err
+    assert "summaries folded" in err
+    summaries = operator.data_root / "outputs" / "summaries"
+    for kind in ("usage", "pages", "registered", "failures"):
+        assert (summaries / kind / "current.json").exists(), kind
+    status = operator.cli_json("status")[1]
+    assert status["failed"] == 1 and status["done"]["validated_documents"] == 2, status
+    assert status == _scanned_status(operator)
+    operator.cli_json("compact-summaries")
+    assert operator.cli_json("status")[1] == status

@@ -33,12 +33,12 @@ from upstage_assets.storage.summaries import (
     PAGES,
     USAGE,
     SummaryRaced,
-    _store_now,
     compact_summaries,
     compact_summary,
     delete_tracked,
     read_summary,
     scan,
+    store_now,
     totals_of,
     write_tracked,
 )
@@ -108,7 +108,7 @@ def _wait_for_the_store_clock_to_pass_the_markers(store: LocalObjectStore) -> No
     fold starts is kept (it may have been written after the fold read its file), so a test that means
     "written before the fold" waits for the next tick."""
     last = max(info.modified for info in store.list(LAYOUT.changes))
-    while _store_now(store, "clock-probe") <= last:
+    while store_now(store, "clock-probe") <= last:
         time.sleep(0.001)
 
 
