@@ -113,7 +113,7 @@ def kie_model(context: AssetExecutionContext, config: LearnedKieConfig, storage:
     model, curve = fit(built, TrainConfig(epochs=config.epochs, seed=config.seed,
                                           holdout_share=config.holdout_share),
                        progress=lambda row: context.log.info(json.dumps(row)))
-    data = model_bytes(model.tagger, model.fields, model.card)
+    data = model_bytes(model.tagger, model.fields, model.card, model.lexicon)
     store = storage.output_store()
     path = store.write_bytes(_key(config, "candidate.pt"), data)
     store.write_bytes(_key(config, "candidate.json"), json.dumps(model.card, indent=1).encode())

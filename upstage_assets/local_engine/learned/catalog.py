@@ -23,6 +23,7 @@ import torch
 
 from upstage_assets.local_engine.learned.dataset import FieldSpec, field_specs
 from upstage_assets.local_engine.learned.model import FieldTagger
+from upstage_assets.local_engine.learned.spelling import Lexicon
 
 MODEL_FORMAT = 1
 PACKAGED_MODELS = Path(__file__).resolve().parent / "models"
@@ -35,6 +36,7 @@ class LearnedModel:
     fields: list[FieldSpec]
     card: dict[str, Any] = field(default_factory=dict)
     path: Path | None = None
+    lexicon: Lexicon | None = None  # the training labels' words, for OCR slips in text values
 
     def serves(self, properties: dict[str, Any]) -> bool:
         """The schema is the one the model was trained for: the same scalar fields (names and kinds).
@@ -51,22 +53,24 @@ class LearnedModel:
         return bool(self.fields) and all((spec.name, spec.kind) in wanted for spec in self.fields)
 
 
-def model_bytes(tagger: FieldTagger, fields: list[FieldSpec], card: dict[str, Any]) -> bytes:
+def model_bytes(tagger: FieldTagger, fields: list[FieldSpec], card: dict[str, Any],
+                lexicon: Lexicon | None = None) -> bytes:
     """The model file's bytes: weights, config, fields and card."""
     import io
 
     state = {name: tensor.detach().cpu() for name, tensor in tagger.state_dict().items()}
     buffer = io.BytesIO()
     torch.save({"format": MODEL_FORMAT, "config": dict(tagger.config), "fields": [f.to_json() for f in fields],
-                "card": card, "state_dict": state}, buffer)
+                "card": card, "state_dict": state, "lexicon": lexicon.to_json() if lexicon else None}, buffer)
     return buffer.getvalue()
 
 
-def save_model(path: Path, tagger: FieldTagger, fields: list[FieldSpec], card: dict[str, Any]) -> Path:
+def save_model(path: Path, tagger: FieldTagger, fields: list[FieldSpec], card: dict[str, Any],
+               lexicon: Lexicon | None = None) -> Path:
     """Write atomically (a reader never loads half a file)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
-    tmp.write_bytes(model_bytes(tagger, fields, card))
+    tmp.write_bytes(model_bytes(tagger, fields, card, lexicon))
     os.replace(tmp, path)
     return path
 
@@ -80,7 +84,8 @@ def model_from_bytes_or_path(source: Path | Any) -> LearnedModel:
     tagger.load_state_dict(payload["state_dict"])
     tagger.eval()
     fields = [FieldSpec(f["name"], f["kind"]) for f in payload["fields"]]
-    return LearnedModel(tagger, fields, dict(payload.get("card") or {}), source if isinstance(source, Path) else None)
+    return LearnedModel(tagger, fields, dict(payload.get("card") or {}), source if isinstance(source, Path) else None,
+                        Lexicon.from_json(payload.get("lexicon")))
 
 
 def load_model(path: Path) -> LearnedModel:

@@ -26,10 +26,11 @@ import torch
 from upstage_assets.local_engine.learned.catalog import LearnedModel, save_model
 from upstage_assets.local_engine.learned.dataset import Example, field_specs
 from upstage_assets.local_engine.learned.features import PageView
+from upstage_assets.local_engine.learned.spelling import lexicon_from_labels
 from upstage_assets.local_engine.learned.train import TrainConfig, field_accuracy, select_device, train
 from upstage_assets.local_engine.learned.training_set import TrainingSet, from_corpus, reading
 
-MODEL_CODE_FILES = ("features.py", "model.py", "predict.py", "targets.py", "dataset.py", "train.py")
+MODEL_CODE_FILES = ("features.py", "model.py", "predict.py", "targets.py", "dataset.py", "train.py", "spelling.py")
 
 
 def code_version() -> dict[str, str]:
@@ -58,7 +59,7 @@ def views_and_labels(examples: list[Example]) -> tuple[list[PageView], list[dict
 
 def evaluate(model: LearnedModel, views: list[PageView], labels: list[dict[str, Any]]) -> dict[str, float]:
     """Per-field exact-match accuracy on labelled pages, plus their mean (``macro``)."""
-    scores = field_accuracy(model.tagger, views, labels, model.fields, torch.device("cpu"))
+    scores = field_accuracy(model.tagger, views, labels, model.fields, torch.device("cpu"), model.lexicon)
     scores["macro"] = round(sum(scores.values()) / max(1, len(scores)), 4)
     return scores
 
@@ -66,10 +67,14 @@ def evaluate(model: LearnedModel, views: list[PageView], labels: list[dict[str, 
 def fit(training_set: TrainingSet, config: TrainConfig, progress: Any = None) -> tuple[LearnedModel, list[dict[str, Any]]]:
     """Train on ``training_set.train``; the card's metrics are on ``training_set.held_back``."""
     held = views_and_labels(training_set.held_back)
+    # The words of the training split's labels only: the held-back metrics stay honest.
+    lexicon = lexicon_from_labels((e.labels for e in training_set.train),
+                                  (f.name for f in training_set.fields if f.kind == "text"))
     started = time.monotonic()
-    tagger, curve = train(training_set.train, training_set.fields, config, held_back=held, progress=progress)
+    tagger, curve = train(training_set.train, training_set.fields, config, held_back=held, progress=progress,
+                          lexicon=lexicon)
     seconds = time.monotonic() - started
-    model = LearnedModel(tagger, training_set.fields)
+    model = LearnedModel(tagger, training_set.fields, lexicon=lexicon)
     metrics = evaluate(model, *held)
     by_text = {text: evaluate(model, *views_and_labels([e for e in training_set.held_back if reading(e) == text]))
                for text in sorted({reading(e) for e in training_set.held_back})}
@@ -87,6 +92,7 @@ def fit(training_set: TrainingSet, config: TrainConfig, progress: Any = None) ->
         "training_seconds": round(seconds, 1),
         "device": str(select_device()),
         "parameters": sum(p.numel() for p in tagger.parameters()),
+        "lexicon_words": len(lexicon.counts),
         "code": code_version(),
     }
     model.card = card
@@ -165,7 +171,7 @@ def main(argv: list[str] | None = None) -> int:
           f"({time.monotonic() - started:.0f} s)", flush=True)
     model, curve = fit(training_set, TrainConfig(epochs=args.epochs, seed=args.seed),
                        progress=lambda row: print(json.dumps(row), flush=True))
-    save_model(args.out, model.tagger, model.fields, model.card)
+    save_model(args.out, model.tagger, model.fields, model.card, model.lexicon)
     print(f"saved {args.out} ({args.out.stat().st_size / 1e6:.2f} MB): {json.dumps(model.card['held_back_metrics'])}")
     if args.results:
         command = "python -m upstage_assets.local_engine.learned.fit " + " ".join(argv if argv is not None else

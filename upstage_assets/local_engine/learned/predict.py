@@ -3,11 +3,13 @@
 Dates and amounts are read by type: every date or amount token on the page is a candidate
 and the one whose characters the model marks most strongly wins (so the value is always a
 well-formed date or number, and "which number is the total" is the model's call). Text
-fields take the characters the model marks, joined across lines in reading order.
+fields take the whole words the model marks, joined across adjacent lines in reading order,
+then go through the model's lexicon (``spelling``) for OCR's spacing and look-alike slips.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -20,13 +22,9 @@ from upstage_assets.local_engine.learned.batch import collate
 from upstage_assets.local_engine.learned.dataset import FieldSpec
 from upstage_assets.local_engine.learned.features import SEGMENT_SEPARATOR, PageView, encode_line, segment_at
 from upstage_assets.local_engine.learned.model import FieldTagger
+from upstage_assets.local_engine.learned.spelling import Lexicon, repair
 from upstage_assets.local_engine.learned.targets import amount_tokens, date_tokens
 from upstage_assets.local_engine.normalize import parse_date
-
-# A text character belongs to the field above this probability.
-TEXT_THRESHOLD = 0.5
-# Characters of other kinds tolerated inside a text value (a space the model is unsure of).
-TEXT_GAP = 2
 
 
 @dataclass
@@ -77,25 +75,37 @@ def _amounts(text: str) -> list[tuple[int, int, Any, float]]:
             for start, end, value, decimals in amount_tokens(text)]
 
 
-def _best_run(line_probs: np.ndarray) -> tuple[int, int, float] | None:
-    """(start, end inclusive, mean probability) of the longest marked run of a line."""
-    marked = np.flatnonzero(line_probs > TEXT_THRESHOLD)
-    if len(marked) < 2:
-        return None
-    runs: list[tuple[int, int]] = []
-    for column in marked:
-        if runs and column - runs[-1][1] <= TEXT_GAP + 1:
-            runs[-1] = (runs[-1][0], int(column))
+WORD = re.compile(r"\S+")
+# A word belongs to a text value when its characters' mean probability is above this: the model's
+# marks inside a word are patchy ("+###+#+##"), its words are not.
+WORD_THRESHOLD = 0.4
+
+
+def _word_run(text: str, line_probs: np.ndarray) -> tuple[int, int, float] | None:
+    """(start, end inclusive, mean probability) of the longest run of whole words the model marks."""
+    words = [(m.start(), min(m.end(), len(line_probs))) for m in WORD.finditer(text[:len(line_probs)])]
+    marked = [float(line_probs[a:b].mean()) > WORD_THRESHOLD if b > a else False for a, b in words]
+    runs: list[tuple[int, int]] = []  # word index ranges
+    for index, is_marked in enumerate(marked):
+        if not is_marked:
+            continue
+        if runs and runs[-1][1] == index - 1:
+            runs[-1] = (runs[-1][0], index)
         else:
-            runs.append((int(column), int(column)))
-    start, end = max(runs, key=lambda r: r[1] - r[0])
+            runs.append((index, index))
+    if not runs:
+        return None
+    first, last = max(runs, key=lambda r: words[r[1]][1] - words[r[0]][0])
+    start, end = words[first][0], words[last][1] - 1
+    if end - start < 1:
+        return None
     return start, end, float(line_probs[start:end + 1].mean())
 
 
 def _text_value(view: PageView, probs: list[np.ndarray], field: int) -> Prediction | None:
     """The strongest marked line, grown over the marked lines right above and below it: a value is
     one block of lines, so a stray mark elsewhere on the page does not join it."""
-    runs = [_best_run(probs[index][:, field]) for index in range(len(view.texts))]
+    runs = [_word_run(view.texts[index], probs[index][:, field]) for index in range(len(view.texts))]
     strengths = [(run[1] - run[0] + 1) * run[2] if run else 0.0 for run in runs]
     if not any(strengths):
         return None
@@ -123,7 +133,9 @@ def _text_value(view: PageView, probs: list[np.ndarray], field: int) -> Predicti
     return Prediction(value, float(np.mean(scores)), segment_at(view, first_line, starts[0]))
 
 
-def decode(view: PageView, probs: list[np.ndarray], fields: list[FieldSpec]) -> dict[str, Prediction | None]:
+def decode(view: PageView, probs: list[np.ndarray], fields: list[FieldSpec],
+           lexicon: Lexicon | None = None) -> dict[str, Prediction | None]:
+    """Each field's value; text values get their OCR slips repaired with the model's lexicon."""
     out: dict[str, Prediction | None] = {}
     for index, spec in enumerate(fields):
         if not view.texts:
@@ -133,5 +145,8 @@ def decode(view: PageView, probs: list[np.ndarray], fields: list[FieldSpec]) -> 
         elif spec.kind == "amount":
             out[spec.name] = _best_candidate(view, probs, index, _amounts)
         else:
-            out[spec.name] = _text_value(view, probs, index)
+            found = _text_value(view, probs, index)
+            if found is not None and lexicon is not None:
+                found.value = repair(found.value, lexicon)
+            out[spec.name] = found
     return out

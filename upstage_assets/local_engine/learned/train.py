@@ -21,6 +21,7 @@ from upstage_assets.local_engine.learned.dataset import Example, FieldSpec, nois
 from upstage_assets.local_engine.learned.features import PageView
 from upstage_assets.local_engine.learned.model import FieldTagger
 from upstage_assets.local_engine.learned.predict import decode, tag
+from upstage_assets.local_engine.learned.spelling import Lexicon
 
 
 @dataclass(frozen=True)
@@ -61,7 +62,7 @@ def _loss(model: FieldTagger, batch: list[Example], device: torch.device, positi
 
 
 def field_accuracy(model: FieldTagger, views: list[PageView], labels: list[dict[str, Any]],
-                   fields: list[FieldSpec], device: torch.device) -> dict[str, float]:
+                   fields: list[FieldSpec], device: torch.device, lexicon: Lexicon | None = None) -> dict[str, float]:
     """Share of labelled values read exactly right (the accuracy bench's comparison)."""
     from upstage_assets.operations.evaluation import field_matches
 
@@ -71,7 +72,7 @@ def field_accuracy(model: FieldTagger, views: list[PageView], labels: list[dict[
     for start in range(0, len(views), 16):
         chunk = views[start:start + 16]
         for view, probs, expected in zip(chunk, tag(model, chunk, device), labels[start:start + 16], strict=True):
-            predictions = decode(view, probs, fields)
+            predictions = decode(view, probs, fields, lexicon)
             for spec in fields:
                 value = expected.get(spec.name)
                 if value in (None, ""):
@@ -85,7 +86,8 @@ def field_accuracy(model: FieldTagger, views: list[PageView], labels: list[dict[
 
 def train(train_set: list[Example], fields: list[FieldSpec], config: TrainConfig,
           held_back: tuple[list[PageView], list[dict[str, Any]]] | None = None,
-          progress: Callable[[dict[str, Any]], None] | None = None) -> tuple[FieldTagger, list[dict[str, Any]]]:
+          progress: Callable[[dict[str, Any]], None] | None = None,
+          lexicon: Lexicon | None = None) -> tuple[FieldTagger, list[dict[str, Any]]]:
     """Fit a tagger; returns it and the curve (one row per epoch: losses, held-back accuracy)."""
     seed_everything(config.seed)
     torch.set_num_threads(config.threads)
@@ -117,7 +119,8 @@ def train(train_set: list[Example], fields: list[FieldSpec], config: TrainConfig
         row: dict[str, Any] = {"epoch": epoch, "train_loss": round(total / max(1, batches), 5),
                                "seconds": round(time.monotonic() - started, 1)}
         if held_back is not None and (epoch % 5 == 0 or epoch == config.epochs):
-            row["held_back_accuracy"] = field_accuracy(model, held_back[0], held_back[1], fields, device)
+            row["held_back_accuracy"] = field_accuracy(model, held_back[0], held_back[1], fields, device,
+                                                           lexicon)
         curve.append(row)
         if progress:
             progress(row)
