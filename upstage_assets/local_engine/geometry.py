@@ -7,8 +7,10 @@ which source a page came from.
 
 from __future__ import annotations
 
+from bisect import insort
 from dataclasses import dataclass, field
-from statistics import median
+from functools import cached_property
+from operator import attrgetter
 
 from upstage_assets.local_engine.bidi import logical_word_order
 
@@ -63,7 +65,31 @@ def _overlap(a0: float, a1: float, b0: float, b1: float) -> float:
 
 
 def union_all(boxes: list[Box]) -> Box:
-    return Box(min(b.x0 for b in boxes), min(b.y0 for b in boxes), max(b.x1 for b in boxes), max(b.y1 for b in boxes))
+    """The smallest box holding all ``boxes`` (one pass: this runs for every line and block)."""
+    if not boxes:
+        raise ValueError("union_all() of no boxes")
+    first = boxes[0]
+    x0, y0, x1, y1 = first.x0, first.y0, first.x1, first.y1
+    for b in boxes:
+        if b.x0 < x0:
+            x0 = b.x0
+        if b.y0 < y0:
+            y0 = b.y0
+        if b.x1 > x1:
+            x1 = b.x1
+        if b.y1 > y1:
+            y1 = b.y1
+    return Box(x0, y0, x1, y1)
+
+
+def median(values: list[float]) -> float:
+    """``statistics.median`` (the mean of the middle two for an even count), without its overhead."""
+    ordered = sorted(values)
+    middle = len(ordered) // 2
+    return ordered[middle] if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / 2
+
+
+_BY_X0 = attrgetter("box.x0")
 
 
 @dataclass
@@ -83,20 +109,24 @@ class Word:
 
 @dataclass
 class Line:
-    """Words on one baseline, left to right."""
+    """Words on one baseline, left to right.
+
+    Its words are not changed after construction, so the derived values (font size, text)
+    are computed once: layout asks for them many times per line.
+    """
 
     words: list[Word]
     box: Box = field(init=False)
 
     def __post_init__(self) -> None:
-        self.words.sort(key=lambda w: w.box.x0)
+        self.words.sort(key=_BY_X0)
         self.box = union_all([w.box for w in self.words])
 
-    @property
+    @cached_property
     def font_size(self) -> float:
-        return median(w.font_size for w in self.words) if self.words else 0.0
+        return median([w.font_size for w in self.words]) if self.words else 0.0
 
-    @property
+    @cached_property
     def char_width(self) -> float:
         chars = sum(len(w.text) for w in self.words)
         return sum(w.box.width for w in self.words) / max(1, chars)
@@ -104,7 +134,7 @@ class Line:
     def gaps(self) -> list[float]:
         return [b.box.x0 - a.box.x1 for a, b in zip(self.words, self.words[1:], strict=False)]
 
-    @property
+    @cached_property
     def text(self) -> str:
         """Words joined by one space; a wide visual gap becomes two spaces."""
         if not self.words:
@@ -159,51 +189,64 @@ def group_into_lines(words: list[Word], *, centre_band: float | None = None) -> 
     """
     lines: list[list[Word]] = []
     line_boxes: list[Box] = []
-    for word in sorted(words, key=lambda w: (w.box.y_center, w.box.x0)):
+    line_heights: list[list[float]] = []  # each line's word heights, sorted (its median, see _similar_height)
+    for word in sorted(words, key=_by_centre_then_left):
+        box = word.box
         chosen: int | None = None
         best = float("inf")
         # Only the most recent lines can share a baseline with a word further down.
         for index in range(len(lines) - 1, max(-1, len(lines) - 6), -1):
             line_box = line_boxes[index]
-            if word.box.vertical_overlap(line_box) > 0.5 and not _collides(word, lines[index]) \
-                    and _similar_height(word, lines[index]):
+            if _overlap(box.y0, box.y1, line_box.y0, line_box.y1) > 0.5 and not _collides(word, lines[index]) \
+                    and _similar_height(box.y1 - box.y0, line_heights[index]):
                 if centre_band is None:
                     chosen = index
                     break
-                nearest = min(lines[index], key=lambda w: _horizontal_gap(w.box, word.box))
-                distance = abs(word.box.y_center - nearest.box.y_center)
-                height = min(word.box.height, nearest.box.height)
+                nearest = min(lines[index], key=lambda w: _horizontal_gap(w.box, box))
+                distance = abs(box.y_center - nearest.box.y_center)
+                height = min(box.height, nearest.box.height)
                 if distance <= centre_band * height and distance < best:
                     chosen, best = index, distance
         if chosen is not None:
             line_box = line_boxes[chosen]
             lines[chosen].append(word)
-            line_boxes[chosen] = line_box.union(word.box) if word.box.height < 2 * line_box.height else line_box
+            insort(line_heights[chosen], box.y1 - box.y0)
+            line_boxes[chosen] = line_box.union(box) if box.height < 2 * line_box.height else line_box
         else:
             lines.append([word])
-            line_boxes.append(word.box)
+            line_boxes.append(box)
+            line_heights.append([box.y1 - box.y0])
     result = [Line(ws) for ws in lines]
     result.sort(key=lambda line: (line.box.y0, line.box.x0))
     return result
+
+
+def _by_centre_then_left(word: Word) -> tuple[float, float]:
+    box = word.box
+    return (box.y0 + box.y1) / 2, box.x0
 
 
 def _horizontal_gap(a: Box, b: Box) -> float:
     return max(0.0, a.x0 - b.x1, b.x0 - a.x1)
 
 
-def _similar_height(word: Word, line_words: list[Word], ratio: float = 1.8) -> bool:
-    """Words of very different sizes are different lines (a heading beside small address text)."""
-    heights = sorted(w.box.height for w in line_words)
-    median = heights[len(heights) // 2]
-    if median <= 0 or word.box.height <= 0:
+def _similar_height(height: float, line_heights: list[float], ratio: float = 1.8) -> bool:
+    """Words of very different sizes are different lines (a heading beside small address text).
+
+    ``line_heights`` are the heights of the line's words, sorted.
+    """
+    median = line_heights[len(line_heights) // 2]
+    if median <= 0 or height <= 0:
         return True
-    return 1 / ratio <= word.box.height / median <= ratio
+    return 1 / ratio <= height / median <= ratio
 
 
 def _collides(word: Word, line_words: list[Word]) -> bool:
     """True when the word overlaps a word already on the line (a different line of text)."""
+    box = word.box
     for other in line_words:
-        if other.box.horizontal_overlap(word.box) > 0.5 and other.box.vertical_overlap(word.box) < 0.8:
+        o = other.box
+        if _overlap(o.x0, o.x1, box.x0, box.x1) > 0.5 and _overlap(o.y0, o.y1, box.y0, box.y1) < 0.8:
             return True
     return False
 

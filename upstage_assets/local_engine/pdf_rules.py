@@ -30,22 +30,21 @@ class _Frame(Protocol):
     def box(self, left: float, bottom: float, right: float, top: float) -> Box: ...
 
 
-def rule_boxes(raw_page: object, frame: _Frame) -> list[Box]:
-    """Thin boxes (displayed page, top-left origin) of the page's horizontal and vertical rules."""
+def rule_boxes(paths: list[object], frame: _Frame) -> list[Box]:
+    """Thin boxes (displayed page, top-left origin) of the horizontal and vertical rules among
+    a page's path objects (raw handles, content order)."""
     rules: list[Box] = []
     left, bottom, right, top = (ctypes.c_float() for _ in range(4))
     bounds = [ctypes.byref(v) for v in (left, bottom, right, top)]
     fill_mode, stroke = ctypes.c_int(), ctypes.c_int()
-    for i in range(pdfium_c.FPDFPage_CountObjects(raw_page)):
-        obj = pdfium_c.FPDFPage_GetObject(raw_page, i)
-        if pdfium_c.FPDFPageObj_GetType(obj) != pdfium_c.FPDF_PAGEOBJ_PATH:
-            continue
+    fill_ref, stroke_ref = ctypes.byref(fill_mode), ctypes.byref(stroke)
+    for obj in paths:
         if not pdfium_c.FPDFPageObj_GetBounds(obj, *bounds):
             continue
         box = frame.box(left.value, bottom.value, right.value, top.value)
         if max(box.width, box.height) < MIN_RULE_LENGTH:
             continue  # bullets, glyph outlines, dots: too small to hold a rule
-        if not pdfium_c.FPDFPath_GetDrawMode(obj, ctypes.byref(fill_mode), ctypes.byref(stroke)):
+        if not pdfium_c.FPDFPath_GetDrawMode(obj, fill_ref, stroke_ref):
             continue
         if not (stroke.value or (fill_mode.value != 0 and not _near_white_fill(obj))):
             continue
