@@ -84,12 +84,14 @@ def _aligned_counter(spans: list[list[tuple[float, float]]]) -> Callable[[int, i
         if (index, k) in known:
             return known[index, k]
         start, end = spans[index][k]
+        width = end - start
         count = 0
         for j in range(max(0, index - ALIGN_WINDOW_LINES), min(len(spans), index + ALIGN_WINDOW_LINES + 1)):
             if j == index:
                 continue
-            for other_start, other_end in spans[j]:
-                if _spans_line_up(start, end, other_start, other_end):
+            for other_start, other_end in spans[j]:  # _spans_line_up, inlined: forms have many gaps
+                overlap = (end if end < other_end else other_end) - (start if start > other_start else other_start)
+                if overlap > 0.5 * (width if width < other_end - other_start else other_end - other_start):
                     count += 1
                     break
         known[index, k] = count

@@ -190,6 +190,7 @@ def group_into_lines(words: list[Word], *, centre_band: float | None = None) -> 
     lines: list[list[Word]] = []
     line_boxes: list[Box] = []
     line_heights: list[list[float]] = []  # each line's word heights, sorted (its median, see _similar_height)
+    line_spans: list[list[float]] = []  # [leftmost x0, rightmost x1] of each line's words (see _collides)
     for word in sorted(words, key=_by_centre_then_left):
         box = word.box
         chosen: int | None = None
@@ -197,7 +198,8 @@ def group_into_lines(words: list[Word], *, centre_band: float | None = None) -> 
         # Only the most recent lines can share a baseline with a word further down.
         for index in range(len(lines) - 1, max(-1, len(lines) - 6), -1):
             line_box = line_boxes[index]
-            if _overlap(box.y0, box.y1, line_box.y0, line_box.y1) > 0.5 and not _collides(word, lines[index]) \
+            if _overlap(box.y0, box.y1, line_box.y0, line_box.y1) > 0.5 \
+                    and not _collides(word, lines[index], line_spans[index]) \
                     and _similar_height(box.y1 - box.y0, line_heights[index]):
                 if centre_band is None:
                     chosen = index
@@ -211,11 +213,17 @@ def group_into_lines(words: list[Word], *, centre_band: float | None = None) -> 
             line_box = line_boxes[chosen]
             lines[chosen].append(word)
             insort(line_heights[chosen], box.y1 - box.y0)
+            span = line_spans[chosen]
+            if box.x0 < span[0]:
+                span[0] = box.x0
+            if box.x1 > span[1]:
+                span[1] = box.x1
             line_boxes[chosen] = line_box.union(box) if box.height < 2 * line_box.height else line_box
         else:
             lines.append([word])
             line_boxes.append(box)
             line_heights.append([box.y1 - box.y0])
+            line_spans.append([box.x0, box.x1])
     result = [Line(ws) for ws in lines]
     result.sort(key=lambda line: (line.box.y0, line.box.x0))
     return result
@@ -241,9 +249,15 @@ def _similar_height(height: float, line_heights: list[float], ratio: float = 1.8
     return 1 / ratio <= height / median <= ratio
 
 
-def _collides(word: Word, line_words: list[Word]) -> bool:
-    """True when the word overlaps a word already on the line (a different line of text)."""
+def _collides(word: Word, line_words: list[Word], span: list[float]) -> bool:
+    """True when the word overlaps a word already on the line (a different line of text).
+
+    ``span`` is the x-range of the line's words: a word beside it overlaps none of them
+    (the usual case, words arriving left to right).
+    """
     box = word.box
+    if box.x0 >= span[1] or box.x1 <= span[0]:
+        return False
     for other in line_words:
         o = other.box
         if _overlap(o.x0, o.x1, box.x0, box.x1) > 0.5 and _overlap(o.y0, o.y1, box.y0, box.y1) < 0.8:
