@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from bisect import insort
 from dataclasses import dataclass, field
-from functools import cached_property
 from operator import attrgetter
 
 from upstage_assets.local_engine.bidi import logical_word_order
@@ -111,42 +110,67 @@ class Word:
 class Line:
     """Words on one baseline, left to right.
 
-    Its words are not changed after construction, so the derived values (font size, text)
-    are computed once: layout asks for them many times per line.
+    Its words are not changed after construction, so the derived values (font size,
+    character width, text) are computed once, when first asked: layout asks many times.
     """
 
     words: list[Word]
     box: Box = field(init=False)
+    _font_size: float | None = field(default=None, init=False, repr=False, compare=False)
+    _char_width: float | None = field(default=None, init=False, repr=False, compare=False)
+    _text: str | None = field(default=None, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         self.words.sort(key=_BY_X0)
         self.box = union_all([w.box for w in self.words])
 
-    @cached_property
+    @property
     def font_size(self) -> float:
-        return median([w.font_size for w in self.words]) if self.words else 0.0
+        if self._font_size is None:
+            self._font_size = median([w.font_size for w in self.words]) if self.words else 0.0
+        return self._font_size
 
-    @cached_property
+    @property
     def char_width(self) -> float:
-        chars = sum(len(w.text) for w in self.words)
-        return sum(w.box.width for w in self.words) / max(1, chars)
+        if self._char_width is None:
+            chars, width = 0, 0.0
+            for w in self.words:
+                chars += len(w.text)
+                width += w.box.x1 - w.box.x0
+            self._char_width = width / max(1, chars)
+        return self._char_width
 
     def gaps(self) -> list[float]:
         return [b.box.x0 - a.box.x1 for a, b in zip(self.words, self.words[1:], strict=False)]
 
-    @cached_property
+    @property
     def text(self) -> str:
         """Words joined by one space; a wide visual gap becomes two spaces."""
-        if not self.words:
-            return ""
+        if self._text is None:
+            self._text = self._joined_text()
+        return self._text
+
+    def _joined_text(self) -> str:
+        words = self.words
+        if len(words) < 2:
+            return words[0].text if words else ""
         wide = WIDE_GAP_CHARS * max(self.char_width, 1e-6)
-        gaps = self.gaps()
-        order = list(range(len(self.words)))
-        if any(word.rtl for word in self.words):
-            texts = [word.text for word in self.words]
+        if any(word.rtl for word in words):
+            texts = [word.text for word in words]
             logical = logical_word_order(texts)
             if logical != texts:
-                order = _positions(texts, logical)
+                return self._text_in_order(_positions(texts, logical), wide)
+        parts = [words[0].text]
+        previous = words[0].box
+        for word in words[1:]:
+            parts.append("  " if word.box.x0 - previous.x1 > wide else " ")
+            parts.append(word.text)
+            previous = word.box
+        return "".join(parts)
+
+    def _text_in_order(self, order: list[int], wide: float) -> str:
+        """The words in ``order`` (right-to-left runs); gaps count between visual neighbours only."""
+        gaps = self.gaps()
         parts = [self.words[order[0]].text]
         for previous, index in zip(order, order[1:], strict=False):
             gap = gaps[min(previous, index)] if abs(previous - index) == 1 else 0.0
@@ -258,9 +282,12 @@ def _collides(word: Word, line_words: list[Word], span: list[float]) -> bool:
     box = word.box
     if box.x0 >= span[1] or box.x1 <= span[0]:
         return False
+    x0, x1 = box.x0, box.x1
     for other in line_words:
         o = other.box
-        if _overlap(o.x0, o.x1, box.x0, box.x1) > 0.5 and _overlap(o.y0, o.y1, box.y0, box.y1) < 0.8:
+        if (o.x1 if o.x1 < x1 else x1) <= (o.x0 if o.x0 > x0 else x0):
+            continue  # side by side: no horizontal overlap (the usual case, decided inline)
+        if _overlap(o.x0, o.x1, x0, x1) > 0.5 and _overlap(o.y0, o.y1, box.y0, box.y1) < 0.8:
             return True
     return False
 
@@ -279,11 +306,14 @@ def split_line_at_gaps(line: Line, gap_factor: float) -> list[Line]:
 
 def body_font_size(lines: list[Line]) -> float:
     """The font size carrying the most characters: the document's running text."""
-    weights: dict[float, int] = {}
+    by_size: dict[float, int] = {}  # characters per exact size, first seen first
     for line in lines:
         for word in line.words:
-            size = round(word.font_size * 2) / 2
-            weights[size] = weights.get(size, 0) + len(word.text)
+            by_size[word.font_size] = by_size.get(word.font_size, 0) + len(word.text)
+    weights: dict[float, int] = {}
+    for exact, count in by_size.items():
+        size = round(exact * 2) / 2
+        weights[size] = weights.get(size, 0) + count
     if not weights:
         return 0.0
     return max(weights.items(), key=lambda item: item[1])[0]
