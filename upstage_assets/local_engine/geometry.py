@@ -91,7 +91,7 @@ def median(values: list[float]) -> float:
 _BY_X0 = attrgetter("box.x0")
 
 
-@dataclass
+@dataclass(slots=True)
 class Word:
     text: str
     box: Box
@@ -106,7 +106,7 @@ class Word:
         return self.box.width / max(1, len(self.text))
 
 
-@dataclass
+@dataclass(slots=True)
 class Line:
     """Words on one baseline, left to right.
 

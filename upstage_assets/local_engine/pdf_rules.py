@@ -68,7 +68,10 @@ def _near_white_fill(obj: object) -> bool:
 
 
 def _path_edges(obj: object, frame: _Frame) -> list[Box]:
-    """Axis-aligned straight segments of a path (a rectangle's four sides), as thin boxes."""
+    """Axis-aligned straight segments of a path (a rectangle's four sides), as thin boxes.
+
+    Four pdfium calls per segment: the calls and references are bound once per path.
+    """
     count = pdfium_c.FPDFPath_CountSegments(obj)
     if count < 2 or count > MAX_PATH_SEGMENTS:
         return []
@@ -77,20 +80,23 @@ def _path_edges(obj: object, frame: _Frame) -> list[Box]:
         return []
     a, b, c, d, e, f = matrix.a, matrix.b, matrix.c, matrix.d, matrix.e, matrix.f
     x, y = ctypes.c_float(), ctypes.c_float()
+    x_ref, y_ref = ctypes.byref(x), ctypes.byref(y)
+    get_segment, get_point = pdfium_c.FPDFPath_GetPathSegment, pdfium_c.FPDFPathSegment_GetPoint
+    get_type, get_close = pdfium_c.FPDFPathSegment_GetType, pdfium_c.FPDFPathSegment_GetClose
     edges: list[Box] = []
     start = previous = (0.0, 0.0)
     for index in range(count):
-        segment = pdfium_c.FPDFPath_GetPathSegment(obj, index)
-        if not pdfium_c.FPDFPathSegment_GetPoint(segment, ctypes.byref(x), ctypes.byref(y)):
+        segment = get_segment(obj, index)
+        if not get_point(segment, x_ref, y_ref):
             return []
         point = (a * x.value + c * y.value + e, b * x.value + d * y.value + f)
-        kind = pdfium_c.FPDFPathSegment_GetType(segment)
+        kind = get_type(segment)
         if kind == _MOVETO:
             start = point
         elif kind == _LINETO:
             _add_edge(edges, frame, previous, point)
         previous = point
-        if pdfium_c.FPDFPathSegment_GetClose(segment):
+        if get_close(segment):
             _add_edge(edges, frame, previous, start)
             previous = start
     return edges
