@@ -182,6 +182,10 @@ def _page_chars(textpage: pdfium.PdfTextPage, frame: _PageFrame) -> list[Char]:
     return chars
 
 
+# Another direction needs 1.5 times the rightward votes to reach 60% of all; checked with margin.
+_SETTLED = 1.4
+
+
 def text_direction(chars: list[Char]) -> int:
     """0, 90, 180 or 270: where most of the page's text runs (90: down the displayed page).
 
@@ -190,7 +194,10 @@ def text_direction(chars: list[Char]) -> int:
     """
     votes = [0, 0, 0, 0]
     previous: Char | None = None
-    for char in chars:
+    for position, char in enumerate(chars):
+        if not position & 255 and votes[0] and \
+                max(votes[1], votes[2], votes[3]) + len(chars) - position < _SETTLED * votes[0]:
+            return 0  # left-to-right has won: the characters left cannot give another direction 60%
         if char[5] < 0 or "\u0590" <= char[0] <= "\u08ff" or "\ufb1d" <= char[0] <= "\ufeff":
             previous = None
             continue
