@@ -36,7 +36,7 @@ image:
 	bash scripts/build-image.sh
 
 # The image smoke test, the compose stack (podman-compose) and the k8s pods (podman kube play).
-# Kept out of `make test` and CI for time (docs/deploy.md has the figures). Needs podman or docker.
+# Kept out of `make test` for time; .ci/run runs it after `make test`. Needs podman or docker.
 stack-test: setup system-deps
 	$(VENV)/bin/pytest -q upstage_assets_tests/deploy/containers $(PYTEST_ARGS)
 
