@@ -9,6 +9,9 @@ stay inside the line and read as two spaces.
 
 from __future__ import annotations
 
+from bisect import bisect_left, bisect_right
+from collections.abc import Callable
+
 from upstage_assets.local_engine.geometry import Line, split_line_at_gaps
 
 # Gaps at least this many line heights wide separate columns on their own (text both sides).
@@ -28,10 +31,13 @@ def line_pieces(lines: list[Line]) -> list[Line]:
     """Lines cut at their column gutters, each piece a Line of its own."""
     fragments = [split_line_at_gaps(line, NARROW_GUTTER_HEIGHTS) if len(line.words) > 1 else [line]
                  for line in lines]
-    cuts = [[_is_gutter(frags, k) and (_gap_width(frags, k) >= FRAGMENT_GAP_HEIGHTS * line.box.height
-                                       or _aligned(i, k, fragments) >= ALIGNED_LINES)
+    # spans[i][k]: the stretch of the page that gap k of line i leaves empty (x from, x to).
+    spans = [[_gap_span(frags[k], frags[k + 1]) for k in range(len(frags) - 1)] for frags in fragments]
+    aligned = _aligned_counter(spans)
+    cuts = [[_is_gutter(frags, k) and (_width(spans[i][k]) >= FRAGMENT_GAP_HEIGHTS * line.box.height
+                                       or aligned(i, k) >= ALIGNED_LINES)
              for k in range(len(frags) - 1)] for i, (line, frags) in enumerate(zip(lines, fragments, strict=True))]
-    _propagate(lines, fragments, cuts)
+    _propagate(lines, spans, cuts, aligned)
     pieces: list[Line] = []
     for frags, line_cuts in zip(fragments, cuts, strict=True):
         words = list(frags[0].words)
@@ -60,64 +66,93 @@ def _is_gutter(fragments: list[Line], k: int) -> bool:
     return len(left.words) >= RUNNING_TEXT_WORDS and right_words >= RUNNING_TEXT_WORDS
 
 
-def _gap_width(fragments: list[Line], k: int) -> float:
-    return fragments[k + 1].box.x0 - fragments[k].box.x1
+def _width(span: tuple[float, float]) -> float:
+    return span[1] - span[0]
 
 
-def _aligned(index: int, k: int, fragments: list[list[Line]]) -> int:
-    """How many nearby lines have a gap over the same stretch of the page as gap k of line ``index``."""
-    start, end = _gap_span(fragments[index][k], fragments[index][k + 1])
-    count = 0
-    for j in range(max(0, index - ALIGN_WINDOW_LINES), min(len(fragments), index + ALIGN_WINDOW_LINES + 1)):
-        if j == index:
-            continue
-        others = fragments[j]
-        for m in range(len(others) - 1):
-            other_start, other_end = _gap_span(others[m], others[m + 1])
-            if min(end, other_end) - max(start, other_start) > 0.5 * min(end - start, other_end - other_start):
-                count += 1
-                break
-    return count
+def _spans_line_up(start: float, end: float, other_start: float, other_end: float) -> bool:
+    """The two empty stretches overlap by more than half the shorter one."""
+    return min(end, other_end) - max(start, other_start) > 0.5 * min(end - start, other_end - other_start)
+
+
+def _aligned_counter(spans: list[list[tuple[float, float]]]) -> Callable[[int, int], int]:
+    """``aligned(index, k)``: how many nearby lines have a gap over the same stretch of the
+    page as gap k of line ``index`` (each answer computed once: both passes ask)."""
+    known: dict[tuple[int, int], int] = {}
+
+    def aligned(index: int, k: int) -> int:
+        if (index, k) in known:
+            return known[index, k]
+        start, end = spans[index][k]
+        width = end - start
+        count = 0
+        for j in range(max(0, index - ALIGN_WINDOW_LINES), min(len(spans), index + ALIGN_WINDOW_LINES + 1)):
+            if j == index:
+                continue
+            for other_start, other_end in spans[j]:  # _spans_line_up, inlined: forms have many gaps
+                overlap = (end if end < other_end else other_end) - (start if start > other_start else other_start)
+                if overlap > 0.5 * (width if width < other_end - other_start else other_end - other_start):
+                    count += 1
+                    break
+        known[index, k] = count
+        return count
+
+    return aligned
 
 
 def _gap_span(left: Line, right: Line) -> tuple[float, float]:
     return left.box.x1, right.box.x0
 
 
-def _propagate(lines: list[Line], fragments: list[list[Line]], cuts: list[list[bool]]) -> None:
+def _propagate(lines: list[Line], spans: list[list[tuple[float, float]]], cuts: list[list[bool]],
+               aligned: Callable[[int, int], int]) -> None:
     """Cut a gap that lines up with a gutter cut in a nearby line, until nothing changes.
 
     A narrow gap (a justified word space) needs its own evidence too: gaps of other lines
     lined up with it; otherwise a paragraph's short last line would pass the cut on to
     every word space above it.
     """
-    narrow = [[_gap_width(frags, k) < FRAGMENT_GAP_HEIGHTS * line.box.height
-               and _aligned(i, k, fragments) < ALIGNED_LINES for k in range(len(frags) - 1)]
-              for i, (line, frags) in enumerate(zip(lines, fragments, strict=True))]
+    narrow = [[_width(span) < FRAGMENT_GAP_HEIGHTS * line.box.height and aligned(i, k) < ALIGNED_LINES
+               for k, span in enumerate(spans[i])] for i, line in enumerate(lines)]
+    neighbours = _neighbours(lines)
     changed = True
     while changed:
         changed = False
-        for i, line in enumerate(lines):
+        for i in range(len(lines)):
             for k, is_cut in enumerate(cuts[i]):
                 if is_cut or narrow[i][k]:
                     continue
-                start, end = _gap_span(fragments[i][k], fragments[i][k + 1])
-                if _neighbour_has_gutter(i, line, start, end, lines, fragments, cuts):
+                start, end = spans[i][k]
+                if _neighbour_has_gutter(start, end, neighbours(i), spans, cuts):
                     cuts[i][k] = True
                     changed = True
 
 
-def _neighbour_has_gutter(index: int, line: Line, start: float, end: float, lines: list[Line],
-                          fragments: list[list[Line]], cuts: list[list[bool]]) -> bool:
-    reach = NEIGHBOUR_HEIGHTS * line.box.height
-    for j, other in enumerate(lines):
-        if j == index or abs(other.box.y_center - line.box.y_center) > reach:
-            continue
+def _neighbours(lines: list[Line]) -> Callable[[int], list[int]]:
+    """``neighbours(i)``: the other lines whose centre lies within NEIGHBOUR_HEIGHTS of line i's
+    height from its centre (found by bisection on the sorted centres, computed once per line)."""
+    centres = [line.box.y_center for line in lines]
+    order = sorted(range(len(lines)), key=centres.__getitem__)
+    sorted_centres = [centres[j] for j in order]
+    known: dict[int, list[int]] = {}
+
+    def neighbours(index: int) -> list[int]:
+        if index not in known:
+            centre, reach = centres[index], NEIGHBOUR_HEIGHTS * lines[index].box.height
+            slack = 1e-6 * (abs(centre) + reach + 1.0)  # the exact test below decides at the edges
+            low = bisect_left(sorted_centres, centre - reach - slack)
+            high = bisect_right(sorted_centres, centre + reach + slack)
+            known[index] = sorted(j for j in order[low:high]
+                                  if j != index and not abs(centres[j] - centre) > reach)
+        return known[index]
+
+    return neighbours
+
+
+def _neighbour_has_gutter(start: float, end: float, neighbours: list[int], spans: list[list[tuple[float, float]]],
+                          cuts: list[list[bool]]) -> bool:
+    for j in neighbours:
         for k, is_cut in enumerate(cuts[j]):
-            if not is_cut:
-                continue
-            other_start, other_end = _gap_span(fragments[j][k], fragments[j][k + 1])
-            overlap = min(end, other_end) - max(start, other_start)
-            if overlap > 0.5 * min(end - start, other_end - other_start):
+            if is_cut and _spans_line_up(start, end, *spans[j][k]):
                 return True
     return False

@@ -7,8 +7,9 @@ which source a page came from.
 
 from __future__ import annotations
 
+from bisect import insort
 from dataclasses import dataclass, field
-from statistics import median
+from operator import attrgetter
 
 from upstage_assets.local_engine.bidi import logical_word_order
 
@@ -63,10 +64,34 @@ def _overlap(a0: float, a1: float, b0: float, b1: float) -> float:
 
 
 def union_all(boxes: list[Box]) -> Box:
-    return Box(min(b.x0 for b in boxes), min(b.y0 for b in boxes), max(b.x1 for b in boxes), max(b.y1 for b in boxes))
+    """The smallest box holding all ``boxes`` (one pass: this runs for every line and block)."""
+    if not boxes:
+        raise ValueError("union_all() of no boxes")
+    first = boxes[0]
+    x0, y0, x1, y1 = first.x0, first.y0, first.x1, first.y1
+    for b in boxes:
+        if b.x0 < x0:
+            x0 = b.x0
+        if b.y0 < y0:
+            y0 = b.y0
+        if b.x1 > x1:
+            x1 = b.x1
+        if b.y1 > y1:
+            y1 = b.y1
+    return Box(x0, y0, x1, y1)
 
 
-@dataclass
+def median(values: list[float]) -> float:
+    """``statistics.median`` (the mean of the middle two for an even count), without its overhead."""
+    ordered = sorted(values)
+    middle = len(ordered) // 2
+    return ordered[middle] if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / 2
+
+
+_BY_X0 = attrgetter("box.x0")
+
+
+@dataclass(slots=True)
 class Word:
     text: str
     box: Box
@@ -81,25 +106,39 @@ class Word:
         return self.box.width / max(1, len(self.text))
 
 
-@dataclass
+@dataclass(slots=True)
 class Line:
-    """Words on one baseline, left to right."""
+    """Words on one baseline, left to right.
+
+    Its words are not changed after construction, so the derived values (font size,
+    character width, text) are computed once, when first asked: layout asks many times.
+    """
 
     words: list[Word]
     box: Box = field(init=False)
+    _font_size: float | None = field(default=None, init=False, repr=False, compare=False)
+    _char_width: float | None = field(default=None, init=False, repr=False, compare=False)
+    _text: str | None = field(default=None, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        self.words.sort(key=lambda w: w.box.x0)
+        self.words.sort(key=_BY_X0)
         self.box = union_all([w.box for w in self.words])
 
     @property
     def font_size(self) -> float:
-        return median(w.font_size for w in self.words) if self.words else 0.0
+        if self._font_size is None:
+            self._font_size = median([w.font_size for w in self.words]) if self.words else 0.0
+        return self._font_size
 
     @property
     def char_width(self) -> float:
-        chars = sum(len(w.text) for w in self.words)
-        return sum(w.box.width for w in self.words) / max(1, chars)
+        if self._char_width is None:
+            chars, width = 0, 0.0
+            for w in self.words:
+                chars += len(w.text)
+                width += w.box.x1 - w.box.x0
+            self._char_width = width / max(1, chars)
+        return self._char_width
 
     def gaps(self) -> list[float]:
         return [b.box.x0 - a.box.x1 for a, b in zip(self.words, self.words[1:], strict=False)]
@@ -107,16 +146,31 @@ class Line:
     @property
     def text(self) -> str:
         """Words joined by one space; a wide visual gap becomes two spaces."""
-        if not self.words:
-            return ""
+        if self._text is None:
+            self._text = self._joined_text()
+        return self._text
+
+    def _joined_text(self) -> str:
+        words = self.words
+        if len(words) < 2:
+            return words[0].text if words else ""
         wide = WIDE_GAP_CHARS * max(self.char_width, 1e-6)
-        gaps = self.gaps()
-        order = list(range(len(self.words)))
-        if any(word.rtl for word in self.words):
-            texts = [word.text for word in self.words]
+        if any(word.rtl for word in words):
+            texts = [word.text for word in words]
             logical = logical_word_order(texts)
             if logical != texts:
-                order = _positions(texts, logical)
+                return self._text_in_order(_positions(texts, logical), wide)
+        parts = [words[0].text]
+        previous = words[0].box
+        for word in words[1:]:
+            parts.append("  " if word.box.x0 - previous.x1 > wide else " ")
+            parts.append(word.text)
+            previous = word.box
+        return "".join(parts)
+
+    def _text_in_order(self, order: list[int], wide: float) -> str:
+        """The words in ``order`` (right-to-left runs); gaps count between visual neighbours only."""
+        gaps = self.gaps()
         parts = [self.words[order[0]].text]
         for previous, index in zip(order, order[1:], strict=False):
             gap = gaps[min(previous, index)] if abs(previous - index) == 1 else 0.0
@@ -159,51 +213,81 @@ def group_into_lines(words: list[Word], *, centre_band: float | None = None) -> 
     """
     lines: list[list[Word]] = []
     line_boxes: list[Box] = []
-    for word in sorted(words, key=lambda w: (w.box.y_center, w.box.x0)):
+    line_heights: list[list[float]] = []  # each line's word heights, sorted (its median, see _similar_height)
+    line_spans: list[list[float]] = []  # [leftmost x0, rightmost x1] of each line's words (see _collides)
+    for word in sorted(words, key=_by_centre_then_left):
+        box = word.box
         chosen: int | None = None
         best = float("inf")
         # Only the most recent lines can share a baseline with a word further down.
         for index in range(len(lines) - 1, max(-1, len(lines) - 6), -1):
             line_box = line_boxes[index]
-            if word.box.vertical_overlap(line_box) > 0.5 and not _collides(word, lines[index]) \
-                    and _similar_height(word, lines[index]):
+            if _overlap(box.y0, box.y1, line_box.y0, line_box.y1) > 0.5 \
+                    and not _collides(word, lines[index], line_spans[index]) \
+                    and _similar_height(box.y1 - box.y0, line_heights[index]):
                 if centre_band is None:
                     chosen = index
                     break
-                nearest = min(lines[index], key=lambda w: _horizontal_gap(w.box, word.box))
-                distance = abs(word.box.y_center - nearest.box.y_center)
-                height = min(word.box.height, nearest.box.height)
+                nearest = min(lines[index], key=lambda w: _horizontal_gap(w.box, box))
+                distance = abs(box.y_center - nearest.box.y_center)
+                height = min(box.height, nearest.box.height)
                 if distance <= centre_band * height and distance < best:
                     chosen, best = index, distance
         if chosen is not None:
             line_box = line_boxes[chosen]
             lines[chosen].append(word)
-            line_boxes[chosen] = line_box.union(word.box) if word.box.height < 2 * line_box.height else line_box
+            insort(line_heights[chosen], box.y1 - box.y0)
+            span = line_spans[chosen]
+            if box.x0 < span[0]:
+                span[0] = box.x0
+            if box.x1 > span[1]:
+                span[1] = box.x1
+            line_boxes[chosen] = line_box.union(box) if box.height < 2 * line_box.height else line_box
         else:
             lines.append([word])
-            line_boxes.append(word.box)
+            line_boxes.append(box)
+            line_heights.append([box.y1 - box.y0])
+            line_spans.append([box.x0, box.x1])
     result = [Line(ws) for ws in lines]
     result.sort(key=lambda line: (line.box.y0, line.box.x0))
     return result
+
+
+def _by_centre_then_left(word: Word) -> tuple[float, float]:
+    box = word.box
+    return (box.y0 + box.y1) / 2, box.x0
 
 
 def _horizontal_gap(a: Box, b: Box) -> float:
     return max(0.0, a.x0 - b.x1, b.x0 - a.x1)
 
 
-def _similar_height(word: Word, line_words: list[Word], ratio: float = 1.8) -> bool:
-    """Words of very different sizes are different lines (a heading beside small address text)."""
-    heights = sorted(w.box.height for w in line_words)
-    median = heights[len(heights) // 2]
-    if median <= 0 or word.box.height <= 0:
+def _similar_height(height: float, line_heights: list[float], ratio: float = 1.8) -> bool:
+    """Words of very different sizes are different lines (a heading beside small address text).
+
+    ``line_heights`` are the heights of the line's words, sorted.
+    """
+    median = line_heights[len(line_heights) // 2]
+    if median <= 0 or height <= 0:
         return True
-    return 1 / ratio <= word.box.height / median <= ratio
+    return 1 / ratio <= height / median <= ratio
 
 
-def _collides(word: Word, line_words: list[Word]) -> bool:
-    """True when the word overlaps a word already on the line (a different line of text)."""
+def _collides(word: Word, line_words: list[Word], span: list[float]) -> bool:
+    """True when the word overlaps a word already on the line (a different line of text).
+
+    ``span`` is the x-range of the line's words: a word beside it overlaps none of them
+    (the usual case, words arriving left to right).
+    """
+    box = word.box
+    if box.x0 >= span[1] or box.x1 <= span[0]:
+        return False
+    x0, x1 = box.x0, box.x1
     for other in line_words:
-        if other.box.horizontal_overlap(word.box) > 0.5 and other.box.vertical_overlap(word.box) < 0.8:
+        o = other.box
+        if (o.x1 if o.x1 < x1 else x1) <= (o.x0 if o.x0 > x0 else x0):
+            continue  # side by side: no horizontal overlap (the usual case, decided inline)
+        if _overlap(o.x0, o.x1, x0, x1) > 0.5 and _overlap(o.y0, o.y1, box.y0, box.y1) < 0.8:
             return True
     return False
 
@@ -222,11 +306,14 @@ def split_line_at_gaps(line: Line, gap_factor: float) -> list[Line]:
 
 def body_font_size(lines: list[Line]) -> float:
     """The font size carrying the most characters: the document's running text."""
-    weights: dict[float, int] = {}
+    by_size: dict[float, int] = {}  # characters per exact size, first seen first
     for line in lines:
         for word in line.words:
-            size = round(word.font_size * 2) / 2
-            weights[size] = weights.get(size, 0) + len(word.text)
+            by_size[word.font_size] = by_size.get(word.font_size, 0) + len(word.text)
+    weights: dict[float, int] = {}
+    for exact, count in by_size.items():
+        size = round(exact * 2) / 2
+        weights[size] = weights.get(size, 0) + count
     if not weights:
         return 0.0
     return max(weights.items(), key=lambda item: item[1])[0]

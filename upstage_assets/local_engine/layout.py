@@ -129,10 +129,15 @@ def _page_blocks(page: PageContent) -> list[_Block]:
 def _grow_blocks(fragments: list[Line]) -> list[_Block]:
     """Attach each fragment to the block just above it that it overlaps horizontally."""
     blocks: list[_Block] = []
+    # Blocks no later fragment can join: fragments come top down, so a block's gap to them
+    # only grows, and a gap over BLOCK_GAP_HEIGHTS of the tallest fragment stays too wide.
+    open_blocks: list[_Block] = []
+    tallest = max((fragment.box.height for fragment in fragments), default=0.0)
     for fragment in sorted(fragments, key=lambda f: (f.box.y0, f.box.x0)):
         best: _Block | None = None
         best_gap = float("inf")
-        for block in blocks:
+        open_blocks = [block for block in open_blocks if not _closed(block, fragment.box.y0, tallest)]
+        for block in open_blocks:
             last = block.lines[-1]
             gap = fragment.box.y0 - last.box.y1
             height = max(fragment.box.height, last.box.height)
@@ -149,9 +154,15 @@ def _grow_blocks(fragments: list[Line]) -> list[_Block]:
                 best, best_gap = block, gap
         if best is None:
             blocks.append(_Block([fragment]))
+            open_blocks.append(blocks[-1])
         else:
             best.lines.append(fragment)
     return blocks
+
+
+def _closed(block: _Block, top: float, tallest: float) -> bool:
+    last = block.lines[-1].box
+    return top - last.y1 > BLOCK_GAP_HEIGHTS * max(tallest, last.height)
 
 
 def _normalise(text: str) -> str:

@@ -30,22 +30,21 @@ class _Frame(Protocol):
     def box(self, left: float, bottom: float, right: float, top: float) -> Box: ...
 
 
-def rule_boxes(raw_page: object, frame: _Frame) -> list[Box]:
-    """Thin boxes (displayed page, top-left origin) of the page's horizontal and vertical rules."""
+def rule_boxes(paths: list[object], frame: _Frame) -> list[Box]:
+    """Thin boxes (displayed page, top-left origin) of the horizontal and vertical rules among
+    a page's path objects (raw handles, content order)."""
     rules: list[Box] = []
     left, bottom, right, top = (ctypes.c_float() for _ in range(4))
     bounds = [ctypes.byref(v) for v in (left, bottom, right, top)]
     fill_mode, stroke = ctypes.c_int(), ctypes.c_int()
-    for i in range(pdfium_c.FPDFPage_CountObjects(raw_page)):
-        obj = pdfium_c.FPDFPage_GetObject(raw_page, i)
-        if pdfium_c.FPDFPageObj_GetType(obj) != pdfium_c.FPDF_PAGEOBJ_PATH:
-            continue
+    fill_ref, stroke_ref = ctypes.byref(fill_mode), ctypes.byref(stroke)
+    for obj in paths:
         if not pdfium_c.FPDFPageObj_GetBounds(obj, *bounds):
             continue
         box = frame.box(left.value, bottom.value, right.value, top.value)
         if max(box.width, box.height) < MIN_RULE_LENGTH:
             continue  # bullets, glyph outlines, dots: too small to hold a rule
-        if not pdfium_c.FPDFPath_GetDrawMode(obj, ctypes.byref(fill_mode), ctypes.byref(stroke)):
+        if not pdfium_c.FPDFPath_GetDrawMode(obj, fill_ref, stroke_ref):
             continue
         if not (stroke.value or (fill_mode.value != 0 and not _near_white_fill(obj))):
             continue
@@ -69,7 +68,10 @@ def _near_white_fill(obj: object) -> bool:
 
 
 def _path_edges(obj: object, frame: _Frame) -> list[Box]:
-    """Axis-aligned straight segments of a path (a rectangle's four sides), as thin boxes."""
+    """Axis-aligned straight segments of a path (a rectangle's four sides), as thin boxes.
+
+    Four pdfium calls per segment: the calls and references are bound once per path.
+    """
     count = pdfium_c.FPDFPath_CountSegments(obj)
     if count < 2 or count > MAX_PATH_SEGMENTS:
         return []
@@ -78,20 +80,23 @@ def _path_edges(obj: object, frame: _Frame) -> list[Box]:
         return []
     a, b, c, d, e, f = matrix.a, matrix.b, matrix.c, matrix.d, matrix.e, matrix.f
     x, y = ctypes.c_float(), ctypes.c_float()
+    x_ref, y_ref = ctypes.byref(x), ctypes.byref(y)
+    get_segment, get_point = pdfium_c.FPDFPath_GetPathSegment, pdfium_c.FPDFPathSegment_GetPoint
+    get_type, get_close = pdfium_c.FPDFPathSegment_GetType, pdfium_c.FPDFPathSegment_GetClose
     edges: list[Box] = []
     start = previous = (0.0, 0.0)
     for index in range(count):
-        segment = pdfium_c.FPDFPath_GetPathSegment(obj, index)
-        if not pdfium_c.FPDFPathSegment_GetPoint(segment, ctypes.byref(x), ctypes.byref(y)):
+        segment = get_segment(obj, index)
+        if not get_point(segment, x_ref, y_ref):
             return []
         point = (a * x.value + c * y.value + e, b * x.value + d * y.value + f)
-        kind = pdfium_c.FPDFPathSegment_GetType(segment)
+        kind = get_type(segment)
         if kind == _MOVETO:
             start = point
         elif kind == _LINETO:
             _add_edge(edges, frame, previous, point)
         previous = point
-        if pdfium_c.FPDFPathSegment_GetClose(segment):
+        if get_close(segment):
             _add_edge(edges, frame, previous, start)
             previous = start
     return edges

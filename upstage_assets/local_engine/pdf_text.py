@@ -111,8 +111,9 @@ def page_content(pdf: pdfium.PdfDocument, index: int) -> PageContent:
                 words = join_vertical_runs(_words_from_chars(chars, textpage))
             finally:
                 textpage.close()
-            figures = [_turn_box(box, turn, frame.width, frame.height) for box in _figure_boxes(page, frame)]
-            rules = [_turn_box(box, turn, frame.width, frame.height) for box in rule_boxes(page.raw, frame)]
+            images, paths = _page_objects(page.raw)
+            figures = [_turn_box(box, turn, frame.width, frame.height) for box in _figure_boxes(images, frame)]
+            rules = [_turn_box(box, turn, frame.width, frame.height) for box in rule_boxes(paths, frame)]
         finally:
             page.close()
     width, height = (frame.height, frame.width) if turn in (90, 270) else (frame.width, frame.height)
@@ -134,43 +135,55 @@ _SOFT_HYPHEN_CODES = {0x02, 0xFFFE}
 def _page_chars(textpage: pdfium.PdfTextPage, frame: _PageFrame) -> list[Char]:
     """Characters in content order with their boxes on the displayed page.
 
-    This loop runs once per character of every page, so it works on plain floats.
+    This loop runs once per character of every page (two pdfium calls each), so it works
+    on plain floats, passes pdfium its raw handle and takes printable ASCII the short way.
     UTF-16 surrogate pairs (emoji, rare CJK) come back as two codes: they are joined.
     """
     rect = pdfium_c.FS_RECTF()
     rect_ref = ctypes.byref(rect)
+    raw = textpage.raw
     get_unicode, get_box = pdfium_c.FPDFText_GetUnicode, pdfium_c.FPDFText_GetLooseCharBox
     coords = frame.coords
+    upright, left, top = frame.rotation == 0, frame.left, frame.top
     chars: list[Char] = []
+    append = chars.append
     controls = 0
     count = textpage.count_chars()
     i = -1
     while i + 1 < count:
         i += 1
         index = i
-        code = get_unicode(textpage, i)
-        if 0xD800 <= code <= 0xDFFF or code > 0x10FFFF:
-            # pdfium hands out UTF-16 units: join a surrogate pair into its character (the low
-            # unit's own index is then skipped); a lone surrogate becomes U+FFFD.
-            following = get_unicode(textpage, i + 1) if i + 1 < count else None
-            char, joined = char_from_code_units(code, following)
-            if joined:
-                i += 1
-            code = ord(char)
-        if code <= 32 or code in _LINE_BREAKS or (code > 127 and chr(code).isspace()):
-            if code < 32 and code not in _LINE_BREAKS and code != 9:
-                controls += 1
-            chars.append(("", 0.0, 0.0, 0.0, 0.0, _SOFT_HYPHEN if code in _SOFT_HYPHEN_CODES else _BREAK))
+        code = get_unicode(raw, i)
+        if not 32 < code <= 127:  # printable ASCII needs none of these tests
+            if 0xD800 <= code <= 0xDFFF or code > 0x10FFFF:
+                # pdfium hands out UTF-16 units: join a surrogate pair into its character (the low
+                # unit's own index is then skipped); a lone surrogate becomes U+FFFD.
+                following = get_unicode(raw, i + 1) if i + 1 < count else None
+                char, joined = char_from_code_units(code, following)
+                if joined:
+                    i += 1
+                code = ord(char)
+            if code <= 32 or code in _LINE_BREAKS or (code > 127 and chr(code).isspace()):
+                if code < 32 and code not in _LINE_BREAKS and code != 9:
+                    controls += 1
+                append(("", 0.0, 0.0, 0.0, 0.0, _SOFT_HYPHEN if code in _SOFT_HYPHEN_CODES else _BREAK))
+                continue
+        if not get_box(raw, index, rect_ref):
             continue
-        if not get_box(textpage, index, rect_ref):
-            continue
-        cx0, cy0, cx1, cy1 = coords(rect.left, rect.bottom, rect.right, rect.top)
+        if upright:  # frame.coords for an unrotated page, inlined
+            cx0, cy0, cx1, cy1 = rect.left - left, top - rect.top, rect.right - left, top - rect.bottom
+        else:
+            cx0, cy0, cx1, cy1 = coords(rect.left, rect.bottom, rect.right, rect.top)
         if cx1 <= cx0 and cy1 <= cy0:
             continue
-        chars.append((chr(code), cx0, cy0, cx1, cy1, index))
+        append((chr(code), cx0, cy0, cx1, cy1, index))
     if count >= 20 and controls > GARBLED_CONTROL_SHARE * count:
         return []  # a font without a usable ToUnicode map: read the page as a scan instead
     return chars
+
+
+# Another direction needs 1.5 times the rightward votes to reach 60% of all; checked with margin.
+_SETTLED = 1.4
 
 
 def text_direction(chars: list[Char]) -> int:
@@ -181,7 +194,10 @@ def text_direction(chars: list[Char]) -> int:
     """
     votes = [0, 0, 0, 0]
     previous: Char | None = None
-    for char in chars:
+    for position, char in enumerate(chars):
+        if not position & 255 and votes[0] and \
+                max(votes[1], votes[2], votes[3]) + len(chars) - position < _SETTLED * votes[0]:
+            return 0  # left-to-right has won: the characters left cannot give another direction 60%
         if char[5] < 0 or "\u0590" <= char[0] <= "\u08ff" or "\ufb1d" <= char[0] <= "\ufeff":
             previous = None
             continue
@@ -234,6 +250,7 @@ def _words_from_chars(chars: list[Char], textpage: pdfium.PdfTextPage) -> list[W
     """
     words: list[Word] = []
     texts: list[str] = []
+    raw, font_size, font_weight = textpage.raw, pdfium_c.FPDFText_GetFontSize, pdfium_c.FPDFText_GetFontWeight
     x0 = y0 = x1 = y1 = 0.0
     px0 = px1 = -1.0
     first_index = -1
@@ -249,8 +266,8 @@ def _words_from_chars(chars: list[Char], textpage: pdfium.PdfTextPage) -> list[W
                     # Drawn left to right (or one glyph for the whole word): visual order.
                     # pdfium already hands a word drawn right to left in logical order.
                     text = visual_to_logical(text)
-            size_at = pdfium_c.FPDFText_GetFontSize(textpage, first_index)
-            bold = pdfium_c.FPDFText_GetFontWeight(textpage, first_index) >= _BOLD_WEIGHT
+            size_at = font_size(raw, first_index)
+            bold = font_weight(raw, first_index) >= _BOLD_WEIGHT
             words.append(Word(text=text, box=Box(x0, y0, x1, y1), font_size=size_at, bold=bold,
                               hyphenated=hyphenated, rtl=rtl))
         texts.clear()
@@ -330,17 +347,13 @@ def _expand_presentation_forms(text: str) -> str:
                    else ch for ch in text)
 
 
-def _figure_boxes(page: pdfium.PdfPage, frame: _PageFrame) -> list[Box]:
-    """Boxes of embedded images big enough to be figures, but not full-page backgrounds.
-
-    Uses the raw object API (top level, and form XObjects that hold an image): wrapping every
-    path object of a drawing-heavy page in Python objects cost more than its text.
-    """
+def _figure_boxes(images: list[object], frame: _PageFrame) -> list[Box]:
+    """Boxes of embedded images big enough to be figures, but not full-page backgrounds."""
     page_area = max(frame.width * frame.height, 1e-6)
     boxes: list[Box] = []
     left, bottom, right, top = (ctypes.c_float() for _ in range(4))
     refs = [ctypes.byref(v) for v in (left, bottom, right, top)]
-    for obj in _image_objects(page.raw):
+    for obj in images:
         if not pdfium_c.FPDFPageObj_GetBounds(obj, *refs):
             continue
         box = frame.box(left.value, bottom.value, right.value, top.value)
@@ -351,17 +364,30 @@ def _figure_boxes(page: pdfium.PdfPage, frame: _PageFrame) -> list[Box]:
     return boxes
 
 
-def _image_objects(raw_page: object) -> Iterator[object]:
+def _page_objects(raw_page: object) -> tuple[list[object], list[object]]:
+    """The page's image objects (and form XObjects that hold an image) and its path objects,
+    top level, in content order: one pass for both figures and rules.
+
+    Uses the raw object API: wrapping every path object of a drawing-heavy page in Python
+    objects cost more than its text.
+    """
+    images: list[object] = []
+    paths: list[object] = []
+    get_object, get_type = pdfium_c.FPDFPage_GetObject, pdfium_c.FPDFPageObj_GetType
+    image_kind, path_kind, form_kind = pdfium_c.FPDF_PAGEOBJ_IMAGE, pdfium_c.FPDF_PAGEOBJ_PATH, pdfium_c.FPDF_PAGEOBJ_FORM
     for i in range(pdfium_c.FPDFPage_CountObjects(raw_page)):
-        obj = pdfium_c.FPDFPage_GetObject(raw_page, i)
-        kind = pdfium_c.FPDFPageObj_GetType(obj)
-        if kind == pdfium_c.FPDF_PAGEOBJ_IMAGE:
-            yield obj
-        elif kind == pdfium_c.FPDF_PAGEOBJ_FORM:
+        obj = get_object(raw_page, i)
+        kind = get_type(obj)
+        if kind == path_kind:
+            paths.append(obj)
+        elif kind == image_kind:
+            images.append(obj)
+        elif kind == form_kind:
             # Inner bounds are in the form's own space: the form's page bounds stand in.
-            if any(pdfium_c.FPDFPageObj_GetType(pdfium_c.FPDFFormObj_GetObject(obj, j)) == pdfium_c.FPDF_PAGEOBJ_IMAGE
+            if any(get_type(pdfium_c.FPDFFormObj_GetObject(obj, j)) == image_kind
                    for j in range(pdfium_c.FPDFFormObj_CountObjects(obj))):
-                yield obj
+                images.append(obj)
+    return images, paths
 
 
 def page_count(pdf: pdfium.PdfDocument) -> int:

@@ -11,7 +11,7 @@ the same columns become one table.
 from __future__ import annotations
 
 from upstage_assets.local_engine.geometry import Line
-from upstage_assets.local_engine.tables import MIN_TABLE_COLUMNS, cells_of, table_rows
+from upstage_assets.local_engine.tables import MIN_TABLE_COLUMNS, cell_count, cells_of, table_rows
 
 # Lines of fewer cells between two table rows that still belong to the table.
 MAX_INNER_LINES = 6
@@ -20,7 +20,7 @@ MERGE_GAP_HEIGHTS = 2.5
 
 
 def _is_row(line: Line) -> bool:
-    return len(line.words) >= MIN_TABLE_COLUMNS and len(cells_of(line)) >= MIN_TABLE_COLUMNS
+    return len(line.words) >= MIN_TABLE_COLUMNS and cell_count(line) >= MIN_TABLE_COLUMNS
 
 
 def split_table_runs(blocks: list[list[Line]]) -> list[list[Line]]:
@@ -61,7 +61,7 @@ def _with_trailing_rows(lines: list[Line], start: int, end: int) -> int:
     extra = 0
     while end < len(lines) and extra < MAX_INNER_LINES:
         line = lines[end]
-        if not (left - height <= line.box.x0 <= first_column_end) or len(cells_of(line)) > 1:
+        if not (left - height <= line.box.x0 <= first_column_end) or cell_count(line) > 1:
             break
         end += 1
         extra += 1
@@ -108,12 +108,13 @@ def _shared_columns(upper: list[Line], lower: list[Line]) -> bool:
     below = next((line for line in lower if _is_row(line)), None)
     if above is None or below is None:
         return False
-    if abs(len(cells_of(above)) - len(cells_of(below))) > 1:
+    above_cells, below_cells = cells_of(above), cells_of(below)
+    if abs(len(above_cells) - len(below_cells)) > 1:
         return False  # a row of "label: value" facts over a line-item table
     tolerance = max(above.box.height, below.box.height)
     matches = 0
-    for a in cells_of(above):
-        for b in cells_of(below):
+    for a in above_cells:
+        for b in below_cells:
             if min(abs(a.box.x0 - b.box.x0), abs(a.box.x1 - b.box.x1),
                    abs((a.box.x0 + a.box.x1) - (b.box.x0 + b.box.x1)) / 2) <= tolerance:
                 matches += 1

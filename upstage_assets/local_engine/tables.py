@@ -26,6 +26,12 @@ def cells_of(line: Line) -> list[Line]:
     return [Line(piece) for piece in pieces]
 
 
+def cell_count(line: Line) -> int:
+    """``len(cells_of(line))`` without building the cells."""
+    wide = WIDE_GAP_CHARS * max(line.char_width, 1e-6)
+    return 1 + sum(1 for gap in line.gaps() if gap > wide)
+
+
 def column_spans(rows: list[list[Line]]) -> list[tuple[float, float]]:
     """Merge the horizontal spans of all cells into non-overlapping column spans."""
     spans = sorted((cell.box.x0, cell.box.x1) for row in rows for cell in row)
