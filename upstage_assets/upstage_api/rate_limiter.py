@@ -83,7 +83,7 @@ class RateLimiter:
     max_wait_s: float = 600.0
     headroom: float = 0.02
     max_skew_s: float = DEFAULT_MAX_SKEW_S
-    _in_flight: dict[int, asyncio.Semaphore] = field(default_factory=dict, init=False, repr=False)
+    _in_flight: dict[tuple[int, str], asyncio.Semaphore] = field(default_factory=dict, init=False, repr=False)
     waited_s: float = field(default=0.0, init=False)
 
     def charges(self, endpoint: str, pages: int) -> list[BucketCharge]:
@@ -142,12 +142,15 @@ class RateLimiter:
         """Hold an in-flight slot, then a rate slot, for the duration of one HTTP request.
 
         The in-flight slot comes first so that requests released together by a full pool
-        are still spaced by the buckets.
+        are still spaced by the buckets. Slots are per endpoint (``max_in_flight`` each): a
+        request waits for its rate slot while holding its in-flight slot, so with one shared
+        pool a queue of parses waiting on the parse rate would hold every slot and starve the
+        extractions behind them (a batch ran its parses, then its extractions: half the rate).
         """
-        loop_id = id(asyncio.get_running_loop())  # a semaphore belongs to one event loop
-        semaphore = self._in_flight.get(loop_id)
+        key = (id(asyncio.get_running_loop()), endpoint)  # a semaphore belongs to one event loop
+        semaphore = self._in_flight.get(key)
         if semaphore is None:
-            semaphore = self._in_flight[loop_id] = asyncio.Semaphore(self.max_in_flight)
+            semaphore = self._in_flight[key] = asyncio.Semaphore(self.max_in_flight)
         async with semaphore:
             ticket = await self.acquire(endpoint, pages)
             try:

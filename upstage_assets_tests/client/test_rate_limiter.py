@@ -108,6 +108,30 @@ def test_in_flight_cap(server, store):
     assert server.peak_in_flight == 2
 
 
+def test_a_queue_on_one_endpoint_does_not_hold_back_another(server, store):
+    """In-flight slots are per endpoint: parses queued on their rate limit (and holding every
+    parse slot while they wait) must not delay an extraction requested after them."""
+    parse_path = "/v1/document-digitization"
+    server.defaults[parse_path] = Answer(200)
+    server.defaults[PATH] = Answer(200)
+    http = make_http(server.url, store)
+    http.limiter.limits = {"document-parse": EndpointLimits(5.0), "information-extraction": EndpointLimits(5.0)}
+    http.limiter.max_in_flight = 2
+
+    async def parses_then_one_extraction() -> None:
+        parses = [asyncio.create_task(http.request("POST", parse_path, endpoint="document-parse", json={}))
+                  for _ in range(12)]
+        await asyncio.sleep(0)  # every parse is queued first
+        await http.request("POST", PATH, endpoint="information-extraction", json={})
+        await asyncio.gather(*parses)
+    asyncio.run(parses_then_one_extraction())
+    parses = [a.at for a in server.arrivals_for(parse_path)]
+    (extraction,) = [a.at for a in server.arrivals_for(PATH)]
+    assert len(parses) == 12
+    # 12 parses at 5/s take over two seconds; the extraction goes as soon as its own slot allows
+    assert sum(at < extraction for at in parses) <= 6, "the extraction waited behind the parse queue"
+
+
 def test_a_send_occupies_the_window_until_its_answer(store):
     wait, token = store.admit_send("s", 1, 1.0, 0.5)
     assert wait == 0 and token
