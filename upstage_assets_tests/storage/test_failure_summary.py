@@ -142,9 +142,11 @@ def test_a_crash_at_any_write_of_a_fold_leaves_the_records_as_scanned(tmp_path):
     rng = random.Random(5)
     for _ in range(30):
         _change_one(probe, rng, ids=12)
+    _wait_for_the_store_clock_to_pass_the_markers(probe)
     compact_failures(probe, LAYOUT, grace_s=0)
     for _ in range(30):
         _change_one(probe, rng, ids=12)
+    _wait_for_the_store_clock_to_pass_the_markers(probe)
     before = probe.mutations
     compact_failures(probe, LAYOUT, grace_s=0)
     steps = probe.mutations - before
@@ -155,9 +157,11 @@ def test_a_crash_at_any_write_of_a_fold_leaves_the_records_as_scanned(tmp_path):
         rng = random.Random(5)
         for _ in range(30):
             _change_one(store, rng, ids=12)
+        _wait_for_the_store_clock_to_pass_the_markers(store)
         compact_failures(store, LAYOUT, grace_s=0)
         for _ in range(30):
             _change_one(store, rng, ids=12)
+        _wait_for_the_store_clock_to_pass_the_markers(store)
         store.crash_at, store.mutations = crash_at, 0
         with pytest.raises(Crash):
             compact_failures(store, LAYOUT, grace_s=0)

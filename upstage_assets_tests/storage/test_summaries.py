@@ -106,7 +106,8 @@ def test_random_interleavings_of_writes_and_compactions_read_as_a_full_scan(tmp_
 def _wait_for_the_store_clock_to_pass_the_markers(store: LocalObjectStore) -> None:
     """Markers are dated by the file system's clock, which ticks coarsely: a marker dated the very tick the
     fold starts is kept (it may have been written after the fold read its file), so a test that means
-    "written before the fold" waits for the next tick."""
+    "written before the fold" waits for the next tick. A test that counts a fold's writes waits too, or the count
+    depends on the tick."""
     last = max(info.modified for info in store.list(LAYOUT.changes))
     while store_now(store, "clock-probe") <= last:
         time.sleep(0.001)
@@ -205,8 +206,10 @@ def test_a_crash_at_any_write_of_a_compaction_leaves_correct_totals(tmp_path):
     probe = CrashingStore(tmp_path / "probe", crash_at=0)
     rng = random.Random(7)
     _seed_files(probe, rng)
+    _wait_for_the_store_clock_to_pass_the_markers(probe)
     compact_summaries(probe, LAYOUT, grace_s=0)
     _seed_files(probe, rng)
+    _wait_for_the_store_clock_to_pass_the_markers(probe)
     before = probe.mutations
     compact_summaries(probe, LAYOUT, grace_s=0)
     steps = probe.mutations - before
@@ -216,8 +219,10 @@ def test_a_crash_at_any_write_of_a_compaction_leaves_correct_totals(tmp_path):
         store = CrashingStore(root, crash_at=0)
         rng = random.Random(7)
         _seed_files(store, rng)
+        _wait_for_the_store_clock_to_pass_the_markers(store)
         compact_summaries(store, LAYOUT, grace_s=0)
         _seed_files(store, rng)
+        _wait_for_the_store_clock_to_pass_the_markers(store)
         store.crash_at, store.mutations = crash_at, 0
         with pytest.raises(Crash):
             compact_summaries(store, LAYOUT, grace_s=0)
