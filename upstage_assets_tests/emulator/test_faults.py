@@ -96,4 +96,5 @@ def test_latency_floor_with_jitter(start_emulator):
         started = time.monotonic()
         client.get(LIST)
         elapsed = time.monotonic() - started
-    assert 0.3 <= elapsed < 1.0
+    assert elapsed >= 0.3  # the floor is the emulator's own sleep, never the machine's speed
+    assert elapsed < 10.0, "jitter of 0.1 s must not turn into a stall"

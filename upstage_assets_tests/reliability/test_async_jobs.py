@@ -62,7 +62,7 @@ def test_async_job_trouble_ends_in_bounded_time_with_a_clear_retryable_error(tmp
     assert isinstance(outcome, UpstageError), f"{case}: expected an error, got a result"
     assert outcome.code == code and words in outcome.message and outcome.retryable, (case, outcome.as_record())
     assert KEY not in outcome.message
-    assert seconds < 15, f"{case}: took {seconds:.1f}s"
+    assert seconds < 45, f"{case}: took {seconds:.1f}s, as if it waited out the 60 s stall"
 
 
 def test_after_the_cause_is_gone_the_same_document_parses(tmp_path):
