@@ -67,13 +67,14 @@ accuracy: setup
 	$(PY) bench/accuracy.py
 
 # Retrain the shipped receipt model (fixed seed) from the 500 labelled training receipts beside the
-# project: every receipt from its transcripts plus the first TRAIN_OCR_LIMIT read by the local
-# engine's OCR (parse cache in data/cache/parse); TRAIN_TEXT=ocr|transcripts for one reading only.
+# project: every receipt from its transcripts and as read by the local engine's OCR (parse cache in
+# data/cache/parse; TRAIN_OCR_LIMIT=N: the first N only); TRAIN_TEXT=ocr|transcripts for one reading only.
 TRAIN_CORPUS ?= ../shared/corpus/receipts-train
 TRAIN_TEXT ?= mixed
-TRAIN_OCR_LIMIT ?= 200
+TRAIN_OCR_LIMIT ?=
 train: setup
-	$(PY) -m upstage_assets.local_engine.learned.fit $(TRAIN_CORPUS) --text $(TRAIN_TEXT) --ocr-limit $(TRAIN_OCR_LIMIT) \
+	$(PY) -m upstage_assets.local_engine.learned.fit $(TRAIN_CORPUS) --text $(TRAIN_TEXT) \
+		$(if $(TRAIN_OCR_LIMIT),--ocr-limit $(TRAIN_OCR_LIMIT),) \
 		--out upstage_assets/local_engine/learned/models/receipt.pt --results bench/results
 
 # The chaos suite, then the pipeline fed 200 seeded mutations of real PDFs (make test runs 12).
