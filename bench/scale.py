@@ -58,7 +58,8 @@ CSV = RESULTS / "scale.csv"
 FIELDS = ["documents", "build_s", "tick_s", "tick_sqs_s", "tick_own_s", "tick_ticks", "idle_tick_s", "full_partition_load_s", "summary_compact_s", "status_s",
           "status_json_s", "retry_dry_run_s", "baseline_status_s", "baseline_status_json_s", "baseline_retry_dry_run_s", "plan_missing_s", "plan_failed_s", "ui_graph_s", "ui_graph_again_s",
           "ui_partitions_s",
-          "ui_partitions_again_s", "ui_runs_s", "ui_graph_after_new_s", "ui_partitions_after_new_s", "backfill_submit_s", "db_mib", "store_kib_per_doc", "rss_mib"]
+          "ui_partitions_again_s", "ui_runs_s", "ui_graph_after_new_s", "ui_partitions_after_new_s",
+          "ui_browser_partitions_s", "ui_browser_partitions_after_new_s", "backfill_submit_s", "db_mib", "store_kib_per_doc", "rss_mib"]
 
 # What only the first call over a fresh state measures: a later call over the kept state folds only
 # what changed since, and its webserver finds Dagster's status caches already built.
@@ -242,41 +243,13 @@ def measure_baseline(source: Path, env: dict[str, str]) -> dict[str, float]:
     return {f"baseline_{name}": seconds for name, seconds in timings.items()}
 
 
-@contextlib.contextmanager
-def postgres_for(state: Path | None) -> Iterator[Any]:
-    """A fresh cluster that goes away afterwards, or the one kept in ``state/pg`` (created there once)."""
-    from upstage_assets_tests.fixtures.ports import free_port
-    from upstage_assets_tests.fixtures.postgres import PostgresServer, running_postgres, start_postgres
-
-    if state is None:
-        with running_postgres() as server:
-            yield server
-        return
-    import upstage_assets_tests.fixtures.postgres as pg
-
-    data_dir = state / "pg"
-    if (data_dir / "pgdata").exists():
-        port = free_port()
-        server = PostgresServer("127.0.0.1", port, pg.SUPERUSER)
-        subprocess.run(pg._start_command(str(data_dir), port), check=True, capture_output=True)
-        pg._wait_for_port(server)
-        stop = pg._as_server_user([f"{pg._bin_dir()}/pg_ctl", "-D", str(data_dir / "pgdata"), "-m", "fast", "-w",
-                                   "stop"])
-    else:
-        data_dir.mkdir(parents=True)
-        server, stop = start_postgres(str(data_dir))
-    try:
-        yield server
-    finally:
-        subprocess.run(stop, check=False, capture_output=True)
-
-
 def run(n: int, skip_ui: bool, new: int, only_ui: bool = False, skip_sensor: bool = False,
-        baseline: Path | None = None, state: Path | None = None, repeat: int = 1) -> dict[str, Any]:
+        baseline: Path | None = None, state: Path | None = None, repeat: int = 1,
+        browser: bool = False) -> dict[str, Any]:
     import json
 
     from dagster import DagsterInstance
-    from scale_state import build_state
+    from scale_state import build_state, postgres_for
 
     from upstage_assets.defs.pipeline.partitions import DOCUMENTS_PARTITIONS_NAME
     from upstage_assets.resources.storage import StorageResource
@@ -337,6 +310,11 @@ def run(n: int, skip_ui: bool, new: int, only_ui: bool = False, skip_sensor: boo
                     with webserver(env, root) as url:
                         ids = list(instance.get_dynamic_partitions(DOCUMENTS_PARTITIONS_NAME))
                         keep(measure_ui(url, ids, repeat, add_partition))
+                        if browser:
+                            from scale_browser import measure_browser
+
+                            keep(measure_browser(url, repeat, add_partition))
+                            print(f"  browser: {row}", flush=True)
             keep({"db_mib": database_mib(postgres_url),
                   "store_kib_per_doc": store_kib(root / "data" / "outputs") / max(1, n)})
     finally:
@@ -406,12 +384,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--report", action="store_true", help="rewrite scale.md and scale.png from scale.csv")
     parser.add_argument("--state", type=Path, help="keep the deployment in this directory and reuse it (one N)")
     parser.add_argument("--repeat", type=int, default=1, help="minimum of this many CLI/planning/UI timings")
+    parser.add_argument("--browser", action="store_true", help="also one page load in Chromium (bench/scale_browser.py)")
     args = parser.parse_args(argv)
     if args.state is not None and len(args.documents or []) > 1:
         parser.error("--state keeps one deployment: give one --documents")
     for n in args.documents or []:
         row = run(n, args.skip_ui, args.new, args.only_ui, args.skip_sensor, args.baseline,
-                  args.state.resolve() if args.state else None, args.repeat)
+                  args.state.resolve() if args.state else None, args.repeat, args.browser)
         print(summary_line(row), flush=True)
         append_csv(row)
     if args.report:
