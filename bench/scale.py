@@ -37,6 +37,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import csv
+import itertools
 import os
 import shutil
 import subprocess
@@ -298,15 +299,18 @@ def run(n: int, skip_ui: bool, new: int, only_ui: bool = False, skip_sensor: boo
                         keep(measure_baseline(baseline, env))
                         print(f"  baseline {baseline}: {row}", flush=True)
                 if not skip_ui:
-                    probes = iter(range(n + new + 1, n + new + 1_000_000))
+                    probes = itertools.count(n + new + 1)
 
                     def add_partition() -> None:  # a new document's partition, as a sensor adds it
                         from scale_state import synthetic_bytes
 
                         from upstage_assets.ingest.naming import document_id_for_bytes
 
-                        instance.add_dynamic_partitions(DOCUMENTS_PARTITIONS_NAME, [
-                            document_id_for_bytes(synthetic_bytes(next(probes)))])
+                        while True:  # new: a kept state has the earlier calls' probes already
+                            key = document_id_for_bytes(synthetic_bytes(next(probes)))
+                            if not instance.has_dynamic_partition(DOCUMENTS_PARTITIONS_NAME, key):
+                                break
+                        instance.add_dynamic_partitions(DOCUMENTS_PARTITIONS_NAME, [key])
                     with webserver(env, root) as url:
                         ids = list(instance.get_dynamic_partitions(DOCUMENTS_PARTITIONS_NAME))
                         keep(measure_ui(url, ids, repeat, add_partition))
