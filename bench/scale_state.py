@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import subprocess
 import time
 import uuid
@@ -167,6 +168,10 @@ def postgres_for(state: Path | None) -> Iterator[Any]:
         stop = pg._as_server_user([f"{pg._bin_dir()}/pg_ctl", "-D", str(data_dir / "pgdata"), "-m", "fast", "-w",
                                    "stop"])
     else:
+        closed = [p for p in data_dir.parents if os.geteuid() == 0 and p.exists() and not p.stat().st_mode & 0o001]
+        if closed:  # as root the server runs as ``postgres``, which must reach the directory
+            raise SystemExit(f"--state {state}: the postgres user cannot enter {closed[0]} (mode "
+                             f"{oct(closed[0].stat().st_mode & 0o777)}); keep the state under /tmp or /work")
         data_dir.mkdir(parents=True)
         server, stop = start_postgres(str(data_dir))
     try:
