@@ -23,6 +23,13 @@ backfill_submit_s=.. db_mib=..`` and appends a row to ``bench/results/scale.csv`
 
     .venv/bin/python bench/scale.py --documents 10000 [--baseline /tmp/base] [--skip-sensor] [--skip-ui]
     .venv/bin/python bench/scale.py --report
+
+``--state DIR`` keeps the deployment (PostgreSQL cluster, DAGSTER_HOME, result files) in DIR and
+reuses it on the next call with the same N, so the short measurements can be repeated on a
+100,000-document state without rebuilding it (45 minutes on a 2-core host); each call's
+figures are merged into ``DIR/row.json`` so a call that only re-measures (``--skip-sensor``)
+still appends the whole row. ``--repeat K`` takes the minimum of K timings of the CLI, planning
+and UI queries (the first, cold asset-graph query is kept as it is).
 """
 
 from __future__ import annotations
@@ -30,6 +37,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import csv
+import itertools
 import os
 import shutil
 import subprocess
@@ -51,7 +59,12 @@ CSV = RESULTS / "scale.csv"
 FIELDS = ["documents", "build_s", "tick_s", "tick_sqs_s", "tick_own_s", "tick_ticks", "idle_tick_s", "full_partition_load_s", "summary_compact_s", "status_s",
           "status_json_s", "retry_dry_run_s", "baseline_status_s", "baseline_status_json_s", "baseline_retry_dry_run_s", "plan_missing_s", "plan_failed_s", "ui_graph_s", "ui_graph_again_s",
           "ui_partitions_s",
-          "ui_partitions_again_s", "ui_runs_s", "backfill_submit_s", "db_mib", "store_kib_per_doc", "rss_mib"]
+          "ui_partitions_again_s", "ui_runs_s", "ui_graph_after_new_s", "ui_partitions_after_new_s",
+          "ui_browser_partitions_s", "ui_browser_partitions_after_new_s", "backfill_submit_s", "db_mib", "store_kib_per_doc", "rss_mib"]
+
+# What only the first call over a fresh state measures: a later call over the kept state folds only
+# what changed since, and its webserver finds Dagster's status caches already built.
+FIRST_ONLY = {"build_s", "summary_compact_s", "ui_graph_s"}
 
 
 def timed(fn: Callable[[], Any]) -> tuple[float, Any]:
@@ -62,7 +75,7 @@ def timed(fn: Callable[[], Any]) -> tuple[float, Any]:
 
 def environment(root: Path, postgres_url: str) -> dict[str, str]:
     home = root / "dagster_home"
-    home.mkdir(parents=True)
+    home.mkdir(parents=True, exist_ok=True)  # a kept state (--state) has it; the port may differ
     (home / "dagster.yaml").write_text(
         "telemetry:\n  enabled: false\n"
         f"storage:\n  postgres:\n    postgres_url: {postgres_url}\n"
@@ -178,13 +191,28 @@ def webserver(env: dict[str, str], root: Path) -> Iterator[str]:
         process.wait(timeout=30)
 
 
-def measure_ui(url: str, ids: list[str]) -> dict[str, float]:
+def measure_ui(url: str, ids: list[str], repeat: int = 1, add_partition: Callable[[], Any] | None = None
+               ) -> dict[str, float]:
+    """The UI's queries; with ``add_partition``, the asset graph and the partitions page again after one new
+    partition: Dagster keys its status cache of a dynamic partitions definition by a hash of every key, so
+    any new document makes the next query rebuild the cache from the event log (what a live deployment pays)."""
     key = {"path": ["validated_documents"]}
     out = {"ui_graph_s": graphql(url, ASSET_GRAPH),  # the first query also builds Dagster's asset status caches
-           "ui_graph_again_s": graphql(url, ASSET_GRAPH),
+           "ui_graph_again_s": min(graphql(url, ASSET_GRAPH) for _ in range(repeat)),
            "ui_partitions_s": graphql(url, PARTITIONS_PAGE, {"assetKey": key}),
-           "ui_partitions_again_s": graphql(url, PARTITIONS_PAGE, {"assetKey": key}),
-           "ui_runs_s": graphql(url, RUNS_PAGE)}
+           "ui_partitions_again_s": min(graphql(url, PARTITIONS_PAGE, {"assetKey": key}) for _ in range(repeat)),
+           "ui_runs_s": min(graphql(url, RUNS_PAGE) for _ in range(repeat))}
+    print(f"  ui queries (load average {os.getloadavg()[0]:.1f}): {out}", flush=True)
+    if add_partition is not None:
+        graph, page = [], []
+        for _ in range(repeat):
+            add_partition()
+            graph.append(graphql(url, ASSET_GRAPH))
+            add_partition()
+            page.append(graphql(url, PARTITIONS_PAGE, {"assetKey": key}))
+        out["ui_graph_after_new_s"], out["ui_partitions_after_new_s"] = min(graph), min(page)
+        print(f"  ui after one new partition (load average {os.getloadavg()[0]:.1f}): graph {graph}, "
+              f"partitions page {page}", flush=True)
     selection = ids[-10000:]
     out["backfill_submit_s"] = graphql(url, BACKFILL, {"backfillParams": {
         "partitionNames": selection, "assetSelection": [key], "title": "scale bench"}})
@@ -217,62 +245,105 @@ def measure_baseline(source: Path, env: dict[str, str]) -> dict[str, float]:
 
 
 def run(n: int, skip_ui: bool, new: int, only_ui: bool = False, skip_sensor: bool = False,
-        baseline: Path | None = None) -> dict[str, Any]:
+        baseline: Path | None = None, state: Path | None = None, repeat: int = 1,
+        browser: bool = False) -> dict[str, Any]:
+    import json
+
     from dagster import DagsterInstance
-    from scale_state import build_state
+    from scale_state import build_state, postgres_for
 
     from upstage_assets.defs.pipeline.partitions import DOCUMENTS_PARTITIONS_NAME
     from upstage_assets.resources.storage import StorageResource
-    from upstage_assets_tests.fixtures.postgres import running_postgres
 
-    root = Path(tempfile.mkdtemp(prefix="upstage-scale-"))
-    row: dict[str, Any] = {"documents": n}
+    root = Path(tempfile.mkdtemp(prefix="upstage-scale-")) if state is None else state
+    saved = root / "row.json"
+    row: dict[str, Any] = json.loads(saved.read_text()) if saved.exists() else {}
+    if row and row.get("documents") != n:
+        raise SystemExit(f"{root} holds {row.get('documents')} documents, not {n}")
+    row["documents"] = n
+
+    def keep(values: dict[str, Any]) -> None:
+        row.update({k: v for k, v in values.items() if k not in FIRST_ONLY or k not in row})
+        if state is not None:
+            saved.write_text(json.dumps(row, indent=1))
     try:
-        with running_postgres() as server:
-            postgres_url = server.create_database("dagster")
+        with postgres_for(state) as server:
+            if row.get("built"):
+                postgres_url = server.url("dagster")
+            else:
+                postgres_url = server.create_database("dagster")
             env = environment(root, postgres_url)
             os.environ.update(env)
             storage = StorageResource(output_root=env["UPSTAGE_ASSETS_OUTPUT"], inbox=env["UPSTAGE_ASSETS_INBOX"])
             with DagsterInstance.get() as instance:
-                state = build_state(instance, storage.output_store(), storage.layout, 0, n)
-                row["build_s"] = state.seconds
-                print(f"built {n} documents ({len(state.failed)} failed, {state.runs} runs) in {state.seconds:.0f}s",
-                      flush=True)
+                if not row.get("built"):
+                    built = build_state(instance, storage.output_store(), storage.layout, 0, n)
+                    keep({"build_s": built.seconds, "built": True})
+                    print(f"built {n} documents ({len(built.failed)} failed, {built.runs} runs) in "
+                          f"{built.seconds:.0f}s", flush=True)
+                else:
+                    print(f"reusing the {n}-document state in {root}", flush=True)
                 if not only_ui:
                     from upstage_assets.storage.folds import fold_summaries
 
-                    row["summary_compact_s"], _ = timed(lambda: fold_summaries(
+                    seconds, _ = timed(lambda: fold_summaries(
                         storage.output_store(), storage.layout, grace_s=0))  # nothing is writing: no grace
+                    keep({"summary_compact_s": seconds})
+                    print(f"  summary fold: {seconds:.1f}s", flush=True)
                     if not skip_sensor:
-                        row.update({k: v for k, v in measure_sensor(instance, root, n, new).items() if k in FIELDS})
+                        keep({k: v for k, v in measure_sensor(instance, root, n, new).items() if k in FIELDS})
                         print(f"  sensor: {row}", flush=True)
-                    row.update(measure_cli_and_planning(instance, storage))
+                    keep(measure_cli_and_planning(instance, storage, repeat))
                     print(f"  cli and planning: {row}", flush=True)
                     if baseline is not None:
-                        row.update(measure_baseline(baseline, env))
+                        keep(measure_baseline(baseline, env))
                         print(f"  baseline {baseline}: {row}", flush=True)
                 if not skip_ui:
+                    probes = itertools.count(n + new + 1)
+
+                    def add_partition() -> None:  # a new document's partition, as a sensor adds it
+                        from scale_state import synthetic_bytes
+
+                        from upstage_assets.ingest.naming import document_id_for_bytes
+
+                        while True:  # new: a kept state has the earlier calls' probes already
+                            key = document_id_for_bytes(synthetic_bytes(next(probes)))
+                            if not instance.has_dynamic_partition(DOCUMENTS_PARTITIONS_NAME, key):
+                                break
+                        instance.add_dynamic_partitions(DOCUMENTS_PARTITIONS_NAME, [key])
                     with webserver(env, root) as url:
-                        row.update(measure_ui(url, list(instance.get_dynamic_partitions(DOCUMENTS_PARTITIONS_NAME))))
-            row["db_mib"] = database_mib(postgres_url)
-            row["store_kib_per_doc"] = store_kib(root / "data" / "outputs") / max(1, n)
+                        ids = list(instance.get_dynamic_partitions(DOCUMENTS_PARTITIONS_NAME))
+                        keep(measure_ui(url, ids, repeat, add_partition))
+                        if browser:
+                            from scale_browser import measure_browser
+
+                            keep(measure_browser(url, repeat, add_partition))
+                            print(f"  browser: {row}", flush=True)
+            keep({"db_mib": database_mib(postgres_url),
+                  "store_kib_per_doc": store_kib(root / "data" / "outputs") / max(1, n)})
     finally:
-        shutil.rmtree(root, ignore_errors=True)
+        if state is None:
+            shutil.rmtree(root, ignore_errors=True)
     return row
 
 
-def measure_cli_and_planning(instance: Any, storage: Any) -> dict[str, float]:
+def measure_cli_and_planning(instance: Any, storage: Any, repeat: int = 1) -> dict[str, float]:
+    """The CLI commands and the two plans, each the minimum of ``repeat`` timings (a shared host's noise)."""
     from upstage_assets.operations.backlog import failed_documents, missing_documents, partition_order
     from upstage_assets.operations.recovery import plan_batches
 
     row: dict[str, float] = {}
     from scale_cli import time_commands
 
-    row.update(time_commands())
-    row["plan_missing_s"], _ = timed(lambda: plan_batches(
-        partition_order(instance), missing_documents(instance, storage), 50))
-    row["plan_failed_s"], _ = timed(lambda: plan_batches(
-        partition_order(instance), failed_documents(storage, retryable_only=True), 50))
+    for attempt in range(repeat):
+        timings = dict(time_commands())
+        timings["plan_missing_s"], _ = timed(lambda: plan_batches(
+            partition_order(instance), missing_documents(instance, storage), 50))
+        timings["plan_failed_s"], _ = timed(lambda: plan_batches(
+            partition_order(instance), failed_documents(storage, retryable_only=True), 50))
+        print(f"  cli and planning, try {attempt + 1}/{repeat} (load average {os.getloadavg()[0]:.1f}): {timings}",
+              flush=True)
+        row = {k: min(v, row.get(k, v)) for k, v in timings.items()}
     row["rss_mib"] = psutil.Process().memory_info().rss / 2**20
     return row
 
@@ -315,9 +386,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--skip-sensor", action="store_true", help="no sensor part (moto S3 + SQS)")
     parser.add_argument("--baseline", type=Path, help="another source tree whose status/retry-failed are timed too")
     parser.add_argument("--report", action="store_true", help="rewrite scale.md and scale.png from scale.csv")
+    parser.add_argument("--state", type=Path, help="keep the deployment in this directory and reuse it (one N)")
+    parser.add_argument("--repeat", type=int, default=1, help="minimum of this many CLI/planning/UI timings")
+    parser.add_argument("--browser", action="store_true", help="also one page load in Chromium (bench/scale_browser.py)")
     args = parser.parse_args(argv)
+    if args.state is not None and len(args.documents or []) > 1:
+        parser.error("--state keeps one deployment: give one --documents")
     for n in args.documents or []:
-        row = run(n, args.skip_ui, args.new, args.only_ui, args.skip_sensor, args.baseline)
+        row = run(n, args.skip_ui, args.new, args.only_ui, args.skip_sensor, args.baseline,
+                  args.state.resolve() if args.state else None, args.repeat, args.browser)
         print(summary_line(row), flush=True)
         append_csv(row)
     if args.report:

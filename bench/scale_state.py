@@ -9,15 +9,24 @@ as a run, so each leaves its change marker). One
 document in a hundred failed instead: its run is recorded as failed with the four
 materializations planned, only ``raw_documents`` materialized, and a row in the failures table.
 Nothing is executed, so building 100,000 documents takes minutes, not days.
+
+``postgres_for`` gives the PostgreSQL server for a state: a fresh one that goes away, or the one
+kept in a directory (``bench/scale.py --state``) so a state is built once and measured again.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import subprocess
 import time
 import uuid
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
 from dagster import (
@@ -136,3 +145,36 @@ def build_state(instance: DagsterInstance, store: ObjectStore, layout: OutputLay
         if progress and runs % 200 == 0:
             print(f"  state: {first + len(batch)}/{count} documents, {time.monotonic() - began:.0f}s", flush=True)
     return BuiltState(ids, failed, runs, time.monotonic() - began)
+
+
+@contextlib.contextmanager
+def postgres_for(state: Path | None) -> Iterator[Any]:
+    """A fresh cluster that goes away afterwards, or the one kept in ``state/pg`` (created there once)."""
+    from upstage_assets_tests.fixtures.ports import free_port
+    from upstage_assets_tests.fixtures.postgres import PostgresServer, running_postgres, start_postgres
+
+    if state is None:
+        with running_postgres() as server:
+            yield server
+        return
+    import upstage_assets_tests.fixtures.postgres as pg
+
+    data_dir = state / "pg"
+    if (data_dir / "pgdata").exists():
+        port = free_port()
+        server = PostgresServer("127.0.0.1", port, pg.SUPERUSER)
+        subprocess.run(pg._start_command(str(data_dir), port), check=True, capture_output=True)
+        pg._wait_for_port(server)
+        stop = pg._as_server_user([f"{pg._bin_dir()}/pg_ctl", "-D", str(data_dir / "pgdata"), "-m", "fast", "-w",
+                                   "stop"])
+    else:
+        closed = [p for p in data_dir.parents if os.geteuid() == 0 and p.exists() and not p.stat().st_mode & 0o001]
+        if closed:  # as root the server runs as ``postgres``, which must reach the directory
+            raise SystemExit(f"--state {state}: the postgres user cannot enter {closed[0]} (mode "
+                             f"{oct(closed[0].stat().st_mode & 0o777)}); keep the state under /tmp or /work")
+        data_dir.mkdir(parents=True)
+        server, stop = start_postgres(str(data_dir))
+    try:
+        yield server
+    finally:
+        subprocess.run(stop, check=False, capture_output=True)

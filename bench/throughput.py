@@ -37,7 +37,7 @@ import urllib.request
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from harness import RESULTS, TreeRssSampler, make_documents, mib, postgres_database, start_emulator  # noqa: E402
+from harness import RESULTS, ROOT, TreeRssSampler, make_documents, mib, postgres_database, start_emulator  # noqa: E402
 from throughput_platform import (  # noqa: E402
     API_KEY,
     Measurement,
@@ -176,6 +176,16 @@ def measure_ceilings(paths: list[Path], work: Path, args: argparse.Namespace) ->
         emulator.wait(timeout=10)
 
 
+def _ceilings_only(n: int, args: argparse.Namespace) -> int:
+    work = Path(tempfile.mkdtemp(prefix="throughput-ceiling-"))
+    for ceiling in measure_ceilings(make_documents(n, work / "documents"), work, args):
+        print(f"{ceiling.name}: {ceiling.worker_docs_per_s or 0:.2f} docs/s per run worker, "
+              f"{ceiling.docs_per_s:.2f} docs/s wall, {n} documents, tree {ROOT.name}, "
+              f"load {os.getloadavg()[0]:.1f}", flush=True)
+    shutil.rmtree(work, ignore_errors=True)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--documents", type=int, default=1000)
@@ -192,6 +202,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="also measure the ceiling on a PostgreSQL instance (the line then reports that one)")
     parser.add_argument("--compare-skew-s", type=float, default=0.1,
                         help="also run the bare client with this rate_limit_max_skew_s, on a sample")
+    parser.add_argument("--ceiling-only", action="store_true",
+                        help="only the overhead ceilings (an A/B of two trees: run it from each)")
     parser.add_argument("--results-name", default=None, help="file stem under bench/results/")
     parser.add_argument("--timeout-s", type=float, default=1800)
     args = parser.parse_args(argv)
@@ -201,6 +213,8 @@ def main(argv: list[str] | None = None) -> int:
     ceiling_n = min(n, args.ceiling_sample or (50 if args.quick else 200))
     in_flight = args.in_flight or in_flight_for(args.rps, args.latency_s)
     ideal_sample = min(n, max(10, n // 2))
+    if args.ceiling_only:
+        return _ceilings_only(ceiling_n, args)
 
     emulator, url = start_emulator("--benchmark-mode", "true", "--latency-s", str(args.latency_s), "--rps-limits",
                                    f"document-parse={args.rps:g},information-extraction={args.rps:g}")

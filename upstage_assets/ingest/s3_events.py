@@ -38,11 +38,10 @@ from upstage_assets.ingest.naming import (
 )
 from upstage_assets.inspection import SUPPORTED_EXTENSIONS
 from upstage_assets.storage.failures import record_failure
-from upstage_assets.storage.object_store import ObjectStore, S3ObjectStore, read_s3_object
+from upstage_assets.storage.object_store import ObjectStore, S3ObjectStore, is_missing_object, read_s3_object
 from upstage_assets.storage.registry import DocumentRecord, DocumentRegistry
 
 logger = logging.getLogger(__name__)
-MISSING_CODES = ("NoSuchKey", "404", "NotFound")
 
 
 class NotAnS3Event(ValueError):
@@ -156,7 +155,7 @@ class EventIntake:
         try:
             data = read_s3_object(self.inbox.client, event.bucket, event.key)
         except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") in MISSING_CODES:
+            if is_missing_object(exc):
                 return _Read(uri, relative, settled_as="skipped")  # deleted since: nothing to register
             return _Read(uri, relative, error=f"cannot read {uri} ({type(exc).__name__})")
         except Exception as exc:  # one unreadable object must not stop the batch

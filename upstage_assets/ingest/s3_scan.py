@@ -49,7 +49,7 @@ from upstage_assets.ingest.s3_state import (
 )
 from upstage_assets.inspection import SUPPORTED_EXTENSIONS
 from upstage_assets.storage.failures import clear_failure, record_failure
-from upstage_assets.storage.object_store import ObjectStore, S3ObjectStore, read_s3_object
+from upstage_assets.storage.object_store import ObjectStore, S3ObjectStore, is_missing_object, read_s3_object
 from upstage_assets.storage.registry import DocumentRecord, DocumentRegistry
 
 UNREADABLE = -1  # the size a failed read reports
@@ -178,7 +178,7 @@ class _Tick:
         try:
             data = read_s3_object(self.inbox.client, self.inbox.bucket, obj.key)
         except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404", "NotFound"):
+            if is_missing_object(exc):
                 return _Read(obj, None, None, 0)
             return self._unreadable(obj, exc)
         except Exception as exc:  # one object that cannot be read must not stop the tick

@@ -32,6 +32,7 @@ OCR_BATCH_PAGES = 2
 # Giant pages (posters, broken /MediaBox) are rendered smaller instead of exhausting memory.
 MAX_RASTER_SIDE = 8000
 MAX_RASTER_PIXELS = 40_000_000
+MIN_RASTER_SIDE = 32  # pixels: below this OCR sees nothing at all
 
 
 @dataclass
@@ -87,14 +88,18 @@ def _read_pdf(data: bytes, *, force_ocr: bool, device: str | None) -> list[PageR
 
 
 def raster_scale(width_pt: float, height_pt: float, dpi: int = OCR_DPI) -> float:
-    """Pixels per point for rendering: ``dpi``, reduced for giant pages so memory stays bounded."""
-    scale = dpi / 72.0
+    """Pixels per point for rendering: ``dpi``, raised for tiny pages (a label, a stamp: legal
+    sizes) so their short side has ``MIN_RASTER_SIDE`` pixels, reduced for giant pages so memory
+    stays bounded. A page too elongated for both is refused as unsupported, never as corrupt."""
     if width_pt <= 0 or height_pt <= 0:
         raise CorruptDocument("the PDF page has an empty size")
+    scale = max(dpi / 72.0, MIN_RASTER_SIDE / min(width_pt, height_pt))
     scale = min(scale, MAX_RASTER_SIDE / max(width_pt, height_pt),
                 math.sqrt(MAX_RASTER_PIXELS / (width_pt * height_pt)))
     if min(width_pt, height_pt) * scale < 8:
-        raise CorruptDocument(f"the PDF page size {width_pt:.0f} x {height_pt:.0f} pt cannot be rasterised")
+        raise UnsupportedDocumentType(
+            f"the PDF page size {width_pt:g} x {height_pt:g} pt is too elongated to read "
+            f"(1:{max(width_pt, height_pt) / min(width_pt, height_pt):.0f}; at most 1:{MAX_RASTER_SIDE // 8})")
     return scale
 
 

@@ -17,7 +17,7 @@ from pydantic import Field, PrivateAttr
 
 from upstage_assets.errors import SourceUnavailable
 from upstage_assets.storage.layout import OutputLayout
-from upstage_assets.storage.object_store import ObjectStore, open_store, read_s3_object
+from upstage_assets.storage.object_store import ObjectStore, is_missing_object, open_store, read_s3_object
 from upstage_assets.storage.registry import DocumentRegistry
 
 
@@ -57,8 +57,7 @@ class StorageResource(ConfigurableResource):
             raise SourceUnavailable(f"the source {uri} no longer exists") from None
         except Exception as exc:
             if type(exc).__name__ in ("ClientError", "NoSuchKey", "EndpointConnectionError"):
-                code = str(getattr(exc, "response", {}).get("Error", {}).get("Code", ""))
-                name = "NoSuchKey" if code in ("404", "NoSuchKey", "NotFound") else type(exc).__name__
+                name = "NoSuchKey" if is_missing_object(exc) else type(exc).__name__
                 raise SourceUnavailable(f"the source {uri} cannot be read ({name})") from None
             raise
 

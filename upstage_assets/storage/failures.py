@@ -14,8 +14,6 @@ from __future__ import annotations
 import io
 import json
 import logging
-import time
-import uuid
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
@@ -28,18 +26,16 @@ from upstage_assets.storage.layout import OutputLayout
 from upstage_assets.storage.object_store import ObjectStore
 from upstage_assets.storage.summaries import (
     GRACE_S,
-    POINTER,
     READ_ATTEMPTS,
     SummaryCompaction,
     SummaryKind,
     SummaryRaced,
+    begin_fold,
     changed_files,
-    delete_folded_markers,
-    delete_old_parts,
     delete_tracked,
     file_keys,
+    finish_fold,
     read_pointer,
-    store_now,
     summary_base,
     write_tracked,
 )
@@ -169,32 +165,17 @@ def compact_failures(store: ObjectStore, layout: OutputLayout, *, grace_s: float
                      rescan: bool = False) -> SummaryCompaction:
     """Fold the failure records changed since the last fold (all of them the first time, or with
     ``rescan``) into a new part: ``summaries.compact_summary``'s steps, with rows for figures."""
-    base = summary_base(layout, FAILURES)
-    started = store_now(store, f"{base}/clock")
-    before = read_pointer(store, layout, FAILURES)
+    fold = begin_fold(store, layout, FAILURES)
     report = SummaryCompaction(FAILURES.name)
-    changed = changed_files(store, layout, FAILURES)
-    previous: dict[str, Any] = json.loads(before) if before is not None else {}
-    if before is None or rescan:
+    if fold.scans or rescan:
         table = _scan(store, layout)
         report.files_read = table.num_rows
     else:
-        table = _topped_up(store, layout, _read_part(store, layout, previous), changed)
-        report.files_read = len(changed)
-    report.part = f"part-{time.time_ns()}-{uuid.uuid4().hex[:8]}.parquet"
+        table = _topped_up(store, layout, _read_part(store, layout, fold.previous), fold.changed)
+        report.files_read = len(fold.changed)
     buffer = io.BytesIO()
     pq.write_table(table.sort_by(KEY), buffer)
-    store.write_bytes(f"{base}/{report.part}", buffer.getvalue())
-    if read_pointer(store, layout, FAILURES) != before:
-        store.delete(f"{base}/{report.part}")
-        raise SummaryRaced("another compaction of failures finished first")
-    store.write_bytes(f"{base}/{POINTER}", json.dumps(
-        {"part": report.part, "folded_at": started, "previous": previous.get("part"), "rows": table.num_rows},
-        sort_keys=True).encode())
-    report.rows = table.num_rows
-    report.markers_deleted = delete_folded_markers(store, layout, changed, started - grace_s)
-    delete_old_parts(store, base, {report.part, str(previous.get("part"))}, started - grace_s)
-    return report
+    return finish_fold(store, layout, fold, buffer.getvalue(), table.num_rows, report, grace_s)
 
 
 def failed_ids_of(rows: Iterable[dict[str, Any]], *, retryable_only: bool = False,

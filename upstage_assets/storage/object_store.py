@@ -211,7 +211,7 @@ class S3ObjectStore(ObjectStore):
             self.client.head_object(Bucket=self.bucket, Key=self._key(key))
             return True
         except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
+            if is_missing_object(exc):
                 return False
             raise
 

@@ -243,41 +243,70 @@ def store_now(store: ObjectStore, key: str) -> float:
     return next(iter(store.list(key))).modified
 
 
+@dataclass(frozen=True)
+class Fold:
+    """What a fold reads before it folds: its start on the store's clock, the summary it replaces
+    (``before``, to detect a fold that finished first) and the markers it will clear."""
+
+    kind: SummaryKind
+    base: str
+    started: float
+    before: bytes | None
+    previous: dict[str, Any]
+    changed: dict[str, float]
+
+    @property
+    def scans(self) -> bool:
+        return self.before is None
+
+
+def begin_fold(store: ObjectStore, layout: OutputLayout, kind: SummaryKind) -> Fold:
+    base = summary_base(layout, kind)
+    started = store_now(store, f"{base}/clock")
+    before = read_pointer(store, layout, kind)
+    return Fold(kind, base, started, before, json.loads(before) if before is not None else {},
+                changed_files(store, layout, kind))
+
+
+def finish_fold(store: ObjectStore, layout: OutputLayout, fold: Fold, part: bytes, rows: int,
+                report: SummaryCompaction, grace_s: float, **pointer: Any) -> SummaryCompaction:
+    """Write the new part, then the pointer to it unless another fold finished first, then clear
+    the folded markers and old parts (every step of which a crash may interrupt harmlessly)."""
+    report.part = f"part-{time.time_ns()}-{uuid.uuid4().hex[:8]}.parquet"
+    store.write_bytes(f"{fold.base}/{report.part}", part)
+    if read_pointer(store, layout, fold.kind) != fold.before:
+        store.delete(f"{fold.base}/{report.part}")
+        raise SummaryRaced(f"another compaction of {fold.kind.name} finished first")
+    store.write_bytes(f"{fold.base}/{POINTER}", json.dumps(
+        {"part": report.part, "folded_at": fold.started, "previous": fold.previous.get("part"), "rows": rows,
+         **pointer}, sort_keys=True).encode())
+    report.rows = rows
+    report.markers_deleted = delete_folded_markers(store, layout, fold.changed, fold.started - grace_s)
+    delete_old_parts(store, fold.base, {report.part, str(fold.previous.get("part"))}, fold.started - grace_s)
+    return report
+
+
 def compact_summary(store: ObjectStore, layout: OutputLayout, kind: SummaryKind, *,
                     grace_s: float = GRACE_S, rescan: bool = False) -> SummaryCompaction:
     """Fold the files changed since the last summary (all of them the first time, or with
     ``rescan``) into a new one."""
-    base = summary_base(layout, kind)
-    started = store_now(store, f"{base}/clock")
-    before = read_pointer(store, layout, kind)
+    fold = begin_fold(store, layout, kind)
     report = SummaryCompaction(kind.name)
-    changed = changed_files(store, layout, kind)
-    previous: dict[str, Any] = json.loads(before) if before is not None else {}
-    if before is None or rescan:
+    if fold.scans or rescan:
         rows = scan(store, layout, kind)
         report.files_read = len(rows)
     else:
-        rows = _rows_of(_part(store, layout, kind, previous), kind)
-        for key in changed:
+        rows = _rows_of(_part(store, layout, kind, fold.previous), kind)
+        for key in fold.changed:
             row = kind.row(store, key)
             if row is None:
                 rows.pop(key, None)
             else:
                 rows[key] = row
-        report.files_read = len(changed)
-    report.part = f"part-{time.time_ns()}-{uuid.uuid4().hex[:8]}.parquet"
-    store.write_bytes(f"{base}/{report.part}", _part_bytes(rows, kind))
+        report.files_read = len(fold.changed)
     report.totals = totals_of(rows.values())
-    if read_pointer(store, layout, kind) != before:
-        store.delete(f"{base}/{report.part}")
-        raise SummaryRaced(f"another compaction of {kind.name} finished first")
-    store.write_bytes(f"{base}/{POINTER}", json.dumps(
-        {"part": report.part, "folded_at": started, "previous": previous.get("part"), "rows": len(rows),
-         "totals": report.totals}, sort_keys=True).encode())
-    report.rows = len(rows)
-    report.markers_deleted = delete_folded_markers(store, layout, changed, started - grace_s)
-    delete_old_parts(store, base, {report.part, str(previous.get("part"))}, started - grace_s)
-    return report
+    return finish_fold(store, layout, fold, _part_bytes(rows, kind), len(rows), report, grace_s,
+                       totals=report.totals)
 
 
 def delete_folded_markers(store: ObjectStore, layout: OutputLayout, changed: dict[str, float],

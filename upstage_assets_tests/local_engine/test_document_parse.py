@@ -90,3 +90,28 @@ def test_bad_options_are_refused(invoice_pdf: bytes) -> None:
         parse_document(invoice_pdf, mime_type="application/pdf", ocr="sometimes")
     with pytest.raises(ValueError):
         parse_document(invoice_pdf, mime_type="application/pdf", output_formats=("docx",))
+
+
+def _blank_pdf(width_pt: float, height_pt: float) -> bytes:
+    from fpdf import FPDF
+
+    pdf = FPDF(unit="pt", format=(width_pt, height_pt))
+    pdf.add_page()
+    pdf.set_fill_color(0, 0, 0)
+    pdf.rect(0, 0, width_pt / 2, height_pt / 2, style="F")  # something to draw, no text layer
+    return bytes(pdf.output())
+
+
+@pytest.mark.parametrize("size", [(4, 4), (2, 3), (1.5, 40)])
+def test_a_tiny_page_is_read_not_refused(size) -> None:
+    """A label or a stamp is a legal page size: it is rasterised larger and read (here: no text)."""
+    r = parse_document(_blank_pdf(*size), mime_type="application/pdf")
+    assert r["usage"] == {"pages": 1} and r["content"]["text"].strip() == ""
+
+
+def test_a_page_too_elongated_to_rasterise_is_unsupported_not_corrupt() -> None:
+    from upstage_assets.errors import UnsupportedDocumentType
+
+    with pytest.raises(UnsupportedDocumentType, match="too elongated") as caught:
+        parse_document(_blank_pdf(2, 14_000), mime_type="application/pdf")
+    assert caught.value.code == "unsupported_type"

@@ -34,7 +34,7 @@ from dagster import (
     multi_asset,
 )
 
-from upstage_assets.dagster_compat import DATA_VERSION_TAG
+from upstage_assets.dagster_compat import DATA_VERSION_TAG, pool_event_log_connections
 from upstage_assets.defs.pipeline.config import DocumentPipelineConfig
 from upstage_assets.defs.pipeline.keys import KIE_FIELDS, PARSED_LAYOUTS, RAW_DOCUMENTS, VALIDATED_DOCUMENTS
 from upstage_assets.defs.pipeline.metadata import column_schema, to_metadata
@@ -342,6 +342,7 @@ def _build_env(context: DeferredContext, config: DocumentPipelineConfig, setting
 
 def run_document_pipeline(context: AssetExecutionContext, config: DocumentPipelineConfig, settings: Settings):
     """The step: every wanted document through the selected stages; a check result; failures last."""
+    pool_event_log_connections(context.instance)  # several event writes per document: no new connection each
     keys = documents_wanted(context.run.tags, list(context.partition_keys))  # recovery runs skip done ones
     selected = set(context.selected_asset_keys)
     concurrency = config.concurrency(context.resources.parser)
