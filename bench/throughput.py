@@ -176,6 +176,24 @@ def measure_ceilings(paths: list[Path], work: Path, args: argparse.Namespace) ->
         emulator.wait(timeout=10)
 
 
+def _ideal_only(n: int, in_flight: int, args: argparse.Namespace) -> int:
+    emulator, url = start_emulator("--benchmark-mode", "true", "--latency-s", str(args.latency_s), "--rps-limits",
+                                   f"document-parse={args.rps:g},information-extraction={args.rps:g}")
+    work = Path(tempfile.mkdtemp(prefix="throughput-ideal-"))
+    try:
+        paths = make_documents(n, work / "documents")
+        warm(url, paths, work)
+        ideal = measure_client("ideal", url, args.rps, in_flight, paths, concurrent=True, work=work,
+                               skew_s=args.compare_skew_s)
+        print(f"ideal={ideal.docs_per_s / args.rps:.3f} 429s={ideal.rate_limited} documents={n} rps={args.rps:g} "
+              f"skew_s={args.compare_skew_s:g} seconds={ideal.seconds:.1f} load={os.getloadavg()[0]:.1f}", flush=True)
+    finally:
+        emulator.terminate()
+        emulator.wait(timeout=10)
+        shutil.rmtree(work, ignore_errors=True)
+    return 0
+
+
 def _ceilings_only(n: int, args: argparse.Namespace) -> int:
     work = Path(tempfile.mkdtemp(prefix="throughput-ceiling-"))
     for ceiling in measure_ceilings(make_documents(n, work / "documents"), work, args):
@@ -202,6 +220,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="also measure the ceiling on a PostgreSQL instance (the line then reports that one)")
     parser.add_argument("--compare-skew-s", type=float, default=0.1,
                         help="also run the bare client with this rate_limit_max_skew_s, on a sample")
+    parser.add_argument("--ideal-only", action="store_true",
+                        help="only the bare client against the limit (with --compare-skew-s as its send-guard window)")
     parser.add_argument("--ceiling-only", action="store_true",
                         help="only the overhead ceilings (an A/B of two trees: run it from each)")
     parser.add_argument("--results-name", default=None, help="file stem under bench/results/")
@@ -215,6 +235,8 @@ def main(argv: list[str] | None = None) -> int:
     ideal_sample = min(n, max(10, n // 2))
     if args.ceiling_only:
         return _ceilings_only(ceiling_n, args)
+    if args.ideal_only:
+        return _ideal_only(n, in_flight, args)
 
     emulator, url = start_emulator("--benchmark-mode", "true", "--latency-s", str(args.latency_s), "--rps-limits",
                                    f"document-parse={args.rps:g},information-extraction={args.rps:g}")
