@@ -150,23 +150,19 @@ def build_state(instance: DagsterInstance, store: ObjectStore, layout: OutputLay
 @contextlib.contextmanager
 def postgres_for(state: Path | None) -> Iterator[Any]:
     """A fresh cluster that goes away afterwards, or the one kept in ``state/pg`` (created there once)."""
-    from upstage_assets_tests.fixtures.ports import free_port
-    from upstage_assets_tests.fixtures.postgres import PostgresServer, running_postgres, start_postgres
+    from upstage_assets_tests.fixtures.postgres import (
+        running_postgres,
+        start_existing_postgres,
+        start_postgres,
+    )
 
     if state is None:
         with running_postgres() as server:
             yield server
         return
-    import upstage_assets_tests.fixtures.postgres as pg
-
     data_dir = state / "pg"
     if (data_dir / "pgdata").exists():
-        port = free_port()
-        server = PostgresServer("127.0.0.1", port, pg.SUPERUSER)
-        subprocess.run(pg._start_command(str(data_dir), port), check=True, capture_output=True)
-        pg._wait_for_port(server)
-        stop = pg._as_server_user([f"{pg._bin_dir()}/pg_ctl", "-D", str(data_dir / "pgdata"), "-m", "fast", "-w",
-                                   "stop"])
+        server, stop = start_existing_postgres(str(data_dir))
     else:
         closed = [p for p in data_dir.parents if os.geteuid() == 0 and p.exists() and not p.stat().st_mode & 0o001]
         if closed:  # as root the server runs as ``postgres``, which must reach the directory

@@ -30,6 +30,7 @@ import json
 import math
 import os
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -176,9 +177,14 @@ def measure_ceilings(paths: list[Path], work: Path, args: argparse.Namespace) ->
         emulator.wait(timeout=10)
 
 
+def _limited_emulator(args: argparse.Namespace) -> tuple[subprocess.Popen[str], str]:
+    """The emulator in benchmark mode at ``--latency-s``, both endpoints limited to ``--rps``."""
+    return start_emulator("--benchmark-mode", "true", "--latency-s", str(args.latency_s), "--rps-limits",
+                          f"document-parse={args.rps:g},information-extraction={args.rps:g}")
+
+
 def _ideal_only(n: int, in_flight: int, args: argparse.Namespace) -> int:
-    emulator, url = start_emulator("--benchmark-mode", "true", "--latency-s", str(args.latency_s), "--rps-limits",
-                                   f"document-parse={args.rps:g},information-extraction={args.rps:g}")
+    emulator, url = _limited_emulator(args)
     work = Path(tempfile.mkdtemp(prefix="throughput-ideal-"))
     try:
         paths = make_documents(n, work / "documents")
@@ -238,8 +244,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.ideal_only:
         return _ideal_only(n, in_flight, args)
 
-    emulator, url = start_emulator("--benchmark-mode", "true", "--latency-s", str(args.latency_s), "--rps-limits",
-                                   f"document-parse={args.rps:g},information-extraction={args.rps:g}")
+    emulator, url = _limited_emulator(args)
     work = Path(tempfile.mkdtemp(prefix="throughput-"))
     load_before = os.getloadavg()
     try:
