@@ -192,7 +192,7 @@ def _ideal_only(n: int, in_flight: int, args: argparse.Namespace) -> int:
         ideal = measure_client("ideal", url, args.rps, in_flight, paths, concurrent=True, work=work,
                                skew_s=args.compare_skew_s)
         print(f"ideal={ideal.docs_per_s / args.rps:.3f} 429s={ideal.rate_limited} documents={n} rps={args.rps:g} "
-              f"skew_s={args.compare_skew_s:g} seconds={ideal.seconds:.1f} load={os.getloadavg()[0]:.1f}", flush=True)
+              f"skew_s={args.compare_skew_s if args.compare_skew_s is not None else 'default'} seconds={ideal.seconds:.1f} load={os.getloadavg()[0]:.1f}", flush=True)
     finally:
         emulator.terminate()
         emulator.wait(timeout=10)
@@ -224,15 +224,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--ceiling-sample", type=int, default=None)
     parser.add_argument("--postgres", action="store_true",
                         help="also measure the ceiling on a PostgreSQL instance (the line then reports that one)")
-    parser.add_argument("--compare-skew-s", type=float, default=0.1,
+    parser.add_argument("--compare-skew-s", type=float, default=None,
                         help="also run the bare client with this rate_limit_max_skew_s, on a sample")
     parser.add_argument("--ideal-only", action="store_true",
-                        help="only the bare client against the limit (with --compare-skew-s as its send-guard window)")
+                        help="only the bare client against the limit (its send-guard window: the client's default, "
+                             "or --compare-skew-s when given)")
     parser.add_argument("--ceiling-only", action="store_true",
                         help="only the overhead ceilings (an A/B of two trees: run it from each)")
     parser.add_argument("--results-name", default=None, help="file stem under bench/results/")
     parser.add_argument("--timeout-s", type=float, default=1800)
     args = parser.parse_args(argv)
+    if args.compare_skew_s is None and not args.ideal_only:
+        args.compare_skew_s = 0.1  # the full run's comparison sample: the guard as it was before
     n = 50 if args.quick and args.documents == 1000 else args.documents
     sequential_n = args.sequential_sample or (10 if args.quick else 60)
     per_doc_n = args.per_doc_sample or (2 if args.quick else 5)
