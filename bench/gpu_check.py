@@ -142,20 +142,26 @@ def learned_model(corpus: Path, limit: int, epochs: int, gpu: bool) -> dict[str,
     out["max_abs_probability_diff"] = diff
     check("same weights, cuda vs cpu: largest per-character probability difference", diff < 1e-3, f"{diff:.2e}")
     same = total = 0
-    mismatches = []
+    mismatches: list[dict[str, Any]] = []
     for view, a, b in zip(views, cpu_probs, gpu_probs, strict=True):
         left = decode(view, a, model.fields, model.lexicon)
         right = decode(view, b, model.fields, model.lexicon)
-        for field in model.fields:
+        for index, field in enumerate(model.fields):
             pa, pb = left[field.name], right[field.name]
             total += 1
             if (pa.value if pa else None) == (pb.value if pb else None):
                 same += 1
             else:
-                mismatches.append((field.name, pa and pa.value, pb and pb.value))
-    out["decoded_same"], out["decoded_total"] = same, total
-    check("same weights, cuda vs cpu: decoded field values identical", same == total,
-          f"{same}/{total} values ({len(views)} pages x {len(model.fields)} fields) {mismatches[:3]}")
+                mismatches.append({"field": field.name, "cpu": pa and pa.value, "cuda": pb and pb.value,
+                                   "kind": field.kind, "threshold_flips": threshold_flips(view, a, b, index)})
+    out["decoded_same"], out["decoded_total"], out["decoded_mismatches"] = same, total, mismatches
+    # float32 kernels differ by ~1e-4 between devices: a word whose mean probability sits that close to
+    # the decoder's word threshold can fall on either side. Any other difference is a real one.
+    unexplained = [m for m in mismatches if m["kind"] in ("date", "amount") or not m["threshold_flips"]]
+    check("same weights, cuda vs cpu: decoded field values identical, except words at the decoder's "
+          "threshold", not unexplained,
+          f"{same}/{total} values identical ({len(views)} pages x {len(model.fields)} fields); "
+          f"differing: {mismatches[:3]}")
 
     # The local KIE's own model call (the packaged receipt model), on each device.
     parsed = [doc.parsed for doc in training_set.documents][:10]
@@ -174,6 +180,25 @@ def learned_model(corpus: Path, limit: int, epochs: int, gpu: bool) -> dict[str,
           f"{sum(len(v) for v in values['cuda'])} values on {len(parsed)} pages, "
           f"largest confidence gap {confidence_gap:.4f}")
     return out
+
+
+def threshold_flips(view: Any, cpu: list[Any], cuda: list[Any], field: int,
+                    margin: float = 1e-3) -> list[tuple[str, float, float]]:
+    """Words of a text field whose mean probability is on opposite sides of the decoder's word
+    threshold on the two devices while differing by less than ``margin``: (word, cpu, cuda)."""
+    from upstage_assets.local_engine.learned.predict import WORD, WORD_THRESHOLD
+
+    flips = []
+    for text, line_cpu, line_cuda in zip(view.texts, cpu, cuda, strict=True):
+        for match in WORD.finditer(text[:len(line_cpu)]):
+            start, end = match.start(), min(match.end(), len(line_cpu))
+            if end <= start:
+                continue
+            mean_cpu, mean_cuda = float(line_cpu[start:end, field].mean()), float(line_cuda[start:end, field].mean())
+            crossed = (mean_cpu > WORD_THRESHOLD) != (mean_cuda > WORD_THRESHOLD)
+            if crossed and abs(mean_cpu - mean_cuda) < margin:
+                flips.append((match.group(), round(mean_cpu, 6), round(mean_cuda, 6)))
+    return flips
 
 
 class FieldTaggerCopy:
