@@ -141,9 +141,13 @@ def partitions_without_materialization(instance: Any, asset_key: Any, partitions
 POOLED_FLAG = "_upstage_assets_pooled"
 
 
-def pool_event_log_connections(instance: Any, *, pool_size: int = 1, max_overflow: int = 4) -> bool:
+def pool_event_log_connections(instance: Any, *, pool_size: int = 3, max_overflow: int = 2) -> bool:
     """Give this process's PostgreSQL event log a small pool of checked connections (once; other
-    storages are left alone). Returns whether it did."""
+    storages are left alone). Returns whether it did.
+
+    Three stay open: more than one is in use at moments, and a connection past ``pool_size`` is
+    opened and closed for each use (with one kept, a profile of a run worker found a fifth of its
+    event-log time spent connecting). Most recent first, so sequential writes reuse one connection."""
     storage = instance.event_log_storage
     if type(storage).__name__ != "PostgresEventLogStorage" or getattr(storage, POOLED_FLAG, False):
         return False
@@ -152,7 +156,7 @@ def pool_event_log_connections(instance: Any, *, pool_size: int = 1, max_overflo
     previous = storage._engine
     storage._engine = create_pg_engine(storage.postgres_url, storage._token_provider, isolation_level="AUTOCOMMIT",
                                        pool_size=pool_size, max_overflow=max_overflow, pool_pre_ping=True,
-                                       pool_recycle=3600)
+                                       pool_use_lifo=True, pool_recycle=3600)
     setattr(storage, POOLED_FLAG, True)
     previous.dispose()
     return True
