@@ -7,11 +7,11 @@ its value. pdfium is not thread-safe, so every call into it holds ``PDFIUM_LOCK`
 
 from __future__ import annotations
 
-import ctypes
 import threading
 import unicodedata
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import pypdfium2 as pdfium
 import pypdfium2.raw as pdfium_c
@@ -20,6 +20,7 @@ from upstage_assets.errors import CorruptDocument, EncryptedDocument
 from upstage_assets.local_engine.bidi import has_rtl, visual_to_logical
 from upstage_assets.local_engine.geometry import Box, PageContent, Word, group_into_lines
 from upstage_assets.local_engine.pdf_rules import rule_boxes
+from upstage_assets.local_engine.pdfium_calls import ffi, handle, lib
 from upstage_assets.unicode_text import char_from_code_units
 
 PDFIUM_LOCK = threading.RLock()
@@ -104,14 +105,15 @@ def page_content(pdf: pdfium.PdfDocument, index: int) -> PageContent:
             frame = _PageFrame(page)
             textpage = page.get_textpage()
             try:
-                chars = _page_chars(textpage, frame)
+                text_handle = handle(textpage.raw)
+                chars = _page_chars(text_handle, frame)
                 turn = text_direction(chars)
                 if turn:
                     chars = [_turn_char(c, turn, frame.width, frame.height) for c in chars]
-                words = join_vertical_runs(_words_from_chars(chars, textpage))
+                words = join_vertical_runs(_words_from_chars(chars, text_handle))
             finally:
                 textpage.close()
-            images, paths = _page_objects(page.raw)
+            images, paths = _page_objects(handle(page.raw))
             figures = [_turn_box(box, turn, frame.width, frame.height) for box in _figure_boxes(images, frame)]
             rules = [_turn_box(box, turn, frame.width, frame.height) for box in rule_boxes(paths, frame)]
         finally:
@@ -132,23 +134,23 @@ _BREAK, _SOFT_HYPHEN = -1, -2
 _SOFT_HYPHEN_CODES = {0x02, 0xFFFE}
 
 
-def _page_chars(textpage: pdfium.PdfTextPage, frame: _PageFrame) -> list[Char]:
-    """Characters in content order with their boxes on the displayed page.
+def _page_chars(textpage: Any, frame: _PageFrame) -> list[Char]:
+    """Characters in content order with their boxes on the displayed page (``textpage``: a
+    cffi handle, see ``pdfium_calls``).
 
     This loop runs once per character of every page (two pdfium calls each), so it works
-    on plain floats, passes pdfium its raw handle and takes printable ASCII the short way.
+    on plain floats, calls pdfium through cffi and takes printable ASCII the short way.
     UTF-16 surrogate pairs (emoji, rare CJK) come back as two codes: they are joined.
     """
-    rect = pdfium_c.FS_RECTF()
-    rect_ref = ctypes.byref(rect)
-    raw = textpage.raw
-    get_unicode, get_box = pdfium_c.FPDFText_GetUnicode, pdfium_c.FPDFText_GetLooseCharBox
+    rect = ffi.new("FS_RECTF *")
+    raw = textpage
+    get_unicode, get_box = lib.FPDFText_GetUnicode, lib.FPDFText_GetLooseCharBox
     coords = frame.coords
     upright, left, top = frame.rotation == 0, frame.left, frame.top
     chars: list[Char] = []
     append = chars.append
     controls = 0
-    count = textpage.count_chars()
+    count = lib.FPDFText_CountChars(raw)
     i = -1
     while i + 1 < count:
         i += 1
@@ -168,7 +170,7 @@ def _page_chars(textpage: pdfium.PdfTextPage, frame: _PageFrame) -> list[Char]:
                     controls += 1
                 append(("", 0.0, 0.0, 0.0, 0.0, _SOFT_HYPHEN if code in _SOFT_HYPHEN_CODES else _BREAK))
                 continue
-        if not get_box(raw, index, rect_ref):
+        if not get_box(raw, index, rect):
             continue
         if upright:  # frame.coords for an unrotated page, inlined
             cx0, cy0, cx1, cy1 = rect.left - left, top - rect.top, rect.right - left, top - rect.bottom
@@ -241,7 +243,7 @@ def _turn_box(box: Box, turn: int, width: float, height: float) -> Box:
     return Box(x0, y0, x1, y1)
 
 
-def _words_from_chars(chars: list[Char], textpage: pdfium.PdfTextPage) -> list[Word]:
+def _words_from_chars(chars: list[Char], textpage: Any) -> list[Word]:
     """Words from characters: a break, or a jump away from the word so far, ends a word.
 
     Several characters on one box are one glyph (a ligature such as "ffi"): they stay
@@ -250,7 +252,7 @@ def _words_from_chars(chars: list[Char], textpage: pdfium.PdfTextPage) -> list[W
     """
     words: list[Word] = []
     texts: list[str] = []
-    raw, font_size, font_weight = textpage.raw, pdfium_c.FPDFText_GetFontSize, pdfium_c.FPDFText_GetFontWeight
+    raw, font_size, font_weight = textpage, lib.FPDFText_GetFontSize, lib.FPDFText_GetFontWeight
     x0 = y0 = x1 = y1 = 0.0
     px0 = px1 = -1.0
     first_index = -1
@@ -347,16 +349,16 @@ def _expand_presentation_forms(text: str) -> str:
                    else ch for ch in text)
 
 
-def _figure_boxes(images: list[object], frame: _PageFrame) -> list[Box]:
+def _figure_boxes(images: list[Any], frame: _PageFrame) -> list[Box]:
     """Boxes of embedded images big enough to be figures, but not full-page backgrounds."""
     page_area = max(frame.width * frame.height, 1e-6)
     boxes: list[Box] = []
-    left, bottom, right, top = (ctypes.c_float() for _ in range(4))
-    refs = [ctypes.byref(v) for v in (left, bottom, right, top)]
+    bounds = ffi.new("float[4]")
+    left, bottom, right, top = bounds, bounds + 1, bounds + 2, bounds + 3
     for obj in images:
-        if not pdfium_c.FPDFPageObj_GetBounds(obj, *refs):
+        if not lib.FPDFPageObj_GetBounds(obj, left, bottom, right, top):
             continue
-        box = frame.box(left.value, bottom.value, right.value, top.value)
+        box = frame.box(bounds[0], bounds[1], bounds[2], bounds[3])
         box = Box(max(0.0, box.x0), max(0.0, box.y0), min(frame.width, box.x1), min(frame.height, box.y1))
         share = max(0.0, box.width) * max(0.0, box.height) / page_area
         if MIN_FIGURE_AREA <= share < 0.85:
@@ -364,18 +366,18 @@ def _figure_boxes(images: list[object], frame: _PageFrame) -> list[Box]:
     return boxes
 
 
-def _page_objects(raw_page: object) -> tuple[list[object], list[object]]:
+def _page_objects(raw_page: Any) -> tuple[list[Any], list[Any]]:
     """The page's image objects (and form XObjects that hold an image) and its path objects,
-    top level, in content order: one pass for both figures and rules.
+    top level, in content order: one pass for both figures and rules (cffi handles).
 
     Uses the raw object API: wrapping every path object of a drawing-heavy page in Python
     objects cost more than its text.
     """
-    images: list[object] = []
-    paths: list[object] = []
-    get_object, get_type = pdfium_c.FPDFPage_GetObject, pdfium_c.FPDFPageObj_GetType
+    images: list[Any] = []
+    paths: list[Any] = []
+    get_object, get_type = lib.FPDFPage_GetObject, lib.FPDFPageObj_GetType
     image_kind, path_kind, form_kind = pdfium_c.FPDF_PAGEOBJ_IMAGE, pdfium_c.FPDF_PAGEOBJ_PATH, pdfium_c.FPDF_PAGEOBJ_FORM
-    for i in range(pdfium_c.FPDFPage_CountObjects(raw_page)):
+    for i in range(lib.FPDFPage_CountObjects(raw_page)):
         obj = get_object(raw_page, i)
         kind = get_type(obj)
         if kind == path_kind:
@@ -384,8 +386,8 @@ def _page_objects(raw_page: object) -> tuple[list[object], list[object]]:
             images.append(obj)
         elif kind == form_kind:
             # Inner bounds are in the form's own space: the form's page bounds stand in.
-            if any(get_type(pdfium_c.FPDFFormObj_GetObject(obj, j)) == image_kind
-                   for j in range(pdfium_c.FPDFFormObj_CountObjects(obj))):
+            if any(get_type(lib.FPDFFormObj_GetObject(obj, j)) == image_kind
+                   for j in range(lib.FPDFFormObj_CountObjects(obj))):
                 images.append(obj)
     return images, paths
 
