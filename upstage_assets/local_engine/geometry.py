@@ -217,14 +217,23 @@ def group_into_lines(words: list[Word], *, centre_band: float | None = None) -> 
     line_spans: list[list[float]] = []  # [leftmost x0, rightmost x1] of each line's words (see _collides)
     for word in sorted(words, key=_by_centre_then_left):
         box = word.box
+        y0, y1 = box.y0, box.y1
         chosen: int | None = None
         best = float("inf")
         # Only the most recent lines can share a baseline with a word further down.
         for index in range(len(lines) - 1, max(-1, len(lines) - 6), -1):
             line_box = line_boxes[index]
-            if _overlap(box.y0, box.y1, line_box.y0, line_box.y1) > 0.5 \
-                    and not _collides(word, lines[index], line_spans[index]) \
-                    and _similar_height(box.y1 - box.y0, line_heights[index]):
+            # _overlap(y0, y1, line_box.y0, line_box.y1) > 0.5, inlined: it runs per word and line
+            ly0, ly1 = line_box.y0, line_box.y1
+            overlap = (y1 if y1 < ly1 else ly1) - (y0 if y0 > ly0 else ly0)
+            if overlap <= 0:
+                continue
+            smaller = y1 - y0 if y1 - y0 < ly1 - ly0 else ly1 - ly0
+            if not (smaller > 0 and overlap / smaller > 0.5):
+                continue
+            span = line_spans[index]  # a word beside the line's span collides with none of its words
+            if (box.x0 >= span[1] or box.x1 <= span[0] or not _collides(word, lines[index], span)) \
+                    and _similar_height(y1 - y0, line_heights[index]):
                 if centre_band is None:
                     chosen = index
                     break
@@ -301,6 +310,8 @@ def split_line_at_gaps(line: Line, gap_factor: float) -> list[Line]:
             pieces.append([word])
         else:
             pieces[-1].append(word)
+    if len(pieces) == 1:
+        return [line]  # no gap wide enough: the line itself (same words, same order)
     return [Line(piece) for piece in pieces]
 
 
