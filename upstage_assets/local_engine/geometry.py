@@ -119,6 +119,7 @@ class Line:
     _font_size: float | None = field(default=None, init=False, repr=False, compare=False)
     _char_width: float | None = field(default=None, init=False, repr=False, compare=False)
     _text: str | None = field(default=None, init=False, repr=False, compare=False)
+    _gaps: list[float] | None = field(default=None, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         self.words.sort(key=_BY_X0)
@@ -141,7 +142,10 @@ class Line:
         return self._char_width
 
     def gaps(self) -> list[float]:
-        return [b.box.x0 - a.box.x1 for a, b in zip(self.words, self.words[1:], strict=False)]
+        """Horizontal gaps between neighbouring words (computed once; do not modify the list)."""
+        if self._gaps is None:
+            self._gaps = [b.box.x0 - a.box.x1 for a, b in zip(self.words, self.words[1:], strict=False)]
+        return self._gaps
 
     @property
     def text(self) -> str:

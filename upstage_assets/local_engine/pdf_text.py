@@ -259,38 +259,22 @@ def _words_from_chars(chars: list[Char], textpage: Any) -> list[Word]:
 
     Several characters on one box are one glyph (a ligature such as "ffi"): they stay
     together. Ligature and presentation-form code points are expanded (NFKC), and words
-    with right-to-left letters are put in logical order.
+    with right-to-left letters are put in logical order. The loop runs once per character
+    of every page: the word so far lives in plain locals, and ``_word`` builds each word.
     """
     words: list[Word] = []
     texts: list[str] = []
-    raw, font_size, font_weight = textpage, lib.FPDFText_GetFontSize, lib.FPDFText_GetFontWeight
     x0 = y0 = x1 = y1 = 0.0
     px0 = px1 = -1.0
     first_index = -1
-
-    def flush(hyphenated: bool = False) -> None:
-        text = "".join(texts).strip()
-        if text:
-            rtl = False
-            if not text.isascii() and max(text) >= "\u0590":
-                text = _expand_presentation_forms(text)
-                rtl = has_rtl(text)
-                if rtl and steps[0] >= steps[1]:
-                    # Drawn left to right (or one glyph for the whole word): visual order.
-                    # pdfium already hands a word drawn right to left in logical order.
-                    text = visual_to_logical(text)
-            size_at = font_size(raw, first_index)
-            bold = font_weight(raw, first_index) >= _BOLD_WEIGHT
-            # Positional (text, box, font_size, confidence, bold, hyphenated, rtl): one per word.
-            words.append(Word(text, Box(x0, y0, x1, y1), size_at, 1.0, bold, hyphenated, rtl))
-        texts.clear()
-        steps[0] = steps[1] = 0
-
-    steps = [0, 0]  # rightward and leftward moves between the word's characters
+    rightward = leftward = 0  # moves between the word's characters
     for text, cx0, cy0, cx1, cy1, index in chars:
         if index < 0:
             if texts:
-                flush(hyphenated=index == _SOFT_HYPHEN)
+                _add_word(words, texts, x0, y0, x1, y1, textpage, first_index, rightward >= leftward,
+                          index == _SOFT_HYPHEN)
+                texts = []
+                rightward = leftward = 0
             continue
         if texts and not (abs(cx0 - px0) < 0.01 and abs(cx1 - px1) < 0.01):
             # A character that jumps away from the word so far (another line, a gap wider
@@ -301,11 +285,13 @@ def _words_from_chars(chars: list[Char], textpage: Any) -> list[Word]:
             gap = cx0 - x1
             if gap < -0.5 * height and _is_rtl_char(text) and cx1 <= px1:
                 gap = x0 - cx1  # right-to-left letters in logical order step leftwards
-                steps[1] += 1
-            elif texts:
-                steps[0] += 1
+                leftward += 1
+            else:
+                rightward += 1
             if smaller <= 0 or overlap < 0.5 * smaller or gap > 0.25 * height or gap < -0.5 * height:
-                flush()
+                _add_word(words, texts, x0, y0, x1, y1, textpage, first_index, rightward >= leftward, False)
+                texts = []
+                rightward = leftward = 0
         if not texts:
             x0, y0, x1, y1, first_index = cx0, cy0, cx1, cy1, index
         else:
@@ -320,8 +306,28 @@ def _words_from_chars(chars: list[Char], textpage: Any) -> list[Word]:
         px0, px1 = cx0, cx1
         texts.append(text)
     if texts:
-        flush()
+        _add_word(words, texts, x0, y0, x1, y1, textpage, first_index, rightward >= leftward, False)
     return words
+
+
+def _add_word(words: list[Word], texts: list[str], x0: float, y0: float, x1: float, y1: float, textpage: Any,
+              first_index: int, drawn_rightward: bool, hyphenated: bool) -> None:
+    """Append the word of ``texts`` (unless blank), its font size and weight from its first character."""
+    text = "".join(texts).strip()
+    if not text:
+        return
+    rtl = False
+    if not text.isascii() and max(text) >= "\u0590":
+        text = _expand_presentation_forms(text)
+        rtl = has_rtl(text)
+        if rtl and drawn_rightward:
+            # Drawn left to right (or one glyph for the whole word): visual order.
+            # pdfium already hands a word drawn right to left in logical order.
+            text = visual_to_logical(text)
+    size_at = lib.FPDFText_GetFontSize(textpage, first_index)
+    bold = lib.FPDFText_GetFontWeight(textpage, first_index) >= _BOLD_WEIGHT
+    # Positional (text, box, font_size, confidence, bold, hyphenated, rtl): one per word.
+    words.append(Word(text, Box(x0, y0, x1, y1), size_at, 1.0, bold, hyphenated, rtl))
 
 
 def join_vertical_runs(words: list[Word]) -> list[Word]:
