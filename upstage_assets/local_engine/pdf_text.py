@@ -161,19 +161,19 @@ def _page_chars(textpage: Any, frame: _PageFrame) -> list[Char]:
     append = chars.append
     controls = 0
     count = lib.FPDFText_CountChars(raw)
-    i = -1
-    while i + 1 < count:
-        i += 1
-        index = i
-        code = get_unicode(raw, i)
+    skip = False
+    for index in range(count):
+        if skip:  # the low unit of a surrogate pair joined to the character before
+            skip = False
+            continue
+        code = get_unicode(raw, index)
         if not 32 < code <= 127:  # printable ASCII needs none of these tests
             if 0xD800 <= code <= 0xDFFF or code > 0x10FFFF:
                 # pdfium hands out UTF-16 units: join a surrogate pair into its character (the low
                 # unit's own index is then skipped); a lone surrogate becomes U+FFFD.
-                following = get_unicode(raw, i + 1) if i + 1 < count else None
+                following = get_unicode(raw, index + 1) if index + 1 < count else None
                 char, joined = char_from_code_units(code, following)
-                if joined:
-                    i += 1
+                skip = joined
                 code = ord(char)
             if code <= 32 or code in _LINE_BREAKS or (code > 127 and chr(code).isspace()):
                 if code < 32 and code not in _LINE_BREAKS and code != 9:
