@@ -339,8 +339,12 @@ def join_vertical_runs(words: list[Word]) -> list[Word]:
     """
     out: list[Word] = []
     for word in words:
+        box = word.box  # _is_vertical(word), inlined: most words are not, and this runs per word
+        if not (len(word.text) >= 2 and box.y1 - box.y0 > 1.5 * (box.x1 - box.x0)):
+            out.append(word)
+            continue
         previous = out[-1] if out else None
-        if previous is not None and _is_vertical(word) and _is_vertical(previous) \
+        if previous is not None and _is_vertical(previous) \
                 and previous.box.horizontal_overlap(word.box) > 0.5 \
                 and max(word.box.y0 - previous.box.y1, previous.box.y0 - word.box.y1) < 2 * word.box.width:
             out[-1] = Word(text=f"{previous.text} {word.text}", box=previous.box.union(word.box),
