@@ -205,7 +205,7 @@ def _ceilings_only(n: int, args: argparse.Namespace) -> int:
     for ceiling in measure_ceilings(make_documents(n, work / "documents"), work, args):
         print(f"{ceiling.name}: {ceiling.worker_docs_per_s or 0:.2f} docs/s per run worker, "
               f"{ceiling.docs_per_s:.2f} docs/s wall, {n} documents, tree {ROOT.name}, "
-              f"load {os.getloadavg()[0]:.1f}", flush=True)
+              f"load {os.getloadavg()[0]:.1f}; {ceiling.note}", flush=True)
     shutil.rmtree(work, ignore_errors=True)
     return 0
 

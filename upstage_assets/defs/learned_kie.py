@@ -31,6 +31,7 @@ from dagster import (
 )
 from pydantic import Field
 
+from upstage_assets.defs.executors import GPU_TAG, GPU_TAG_VALUE
 from upstage_assets.resources.storage import StorageResource
 
 GROUP = "learned_kie"
@@ -101,7 +102,7 @@ def _load_training_set(config: LearnedKieConfig, storage: StorageResource) -> An
     return from_manifest(json.loads(storage.output_store().read_bytes(_key(config, "training_set.json"))))
 
 
-@asset(key=KIE_MODEL, deps=[TRAINING_SET], group_name=GROUP,
+@asset(key=KIE_MODEL, deps=[TRAINING_SET], group_name=GROUP, op_tags={GPU_TAG: GPU_TAG_VALUE},  # gpu_executor leases it a device
        description="A learned extractor trained on kie_training_set: weights + model card, as "
                    "models/<schema>/candidate.pt (promoted by current_kie_model once it passes its check).")
 def kie_model(context: AssetExecutionContext, config: LearnedKieConfig, storage: StorageResource) -> MaterializeResult:

@@ -106,3 +106,12 @@ def test_the_document_job_runs_its_step_through_the_gpu_executor(tmp_path, data_
     assert len(starting) == 1 and "cpu (fallback)" in (starting[0].message or "")
     messages = [e.message for e in dagster_instance.all_logs(run_id, of_type=DagsterEventType.ENGINE_EVENT)]
     assert any(CPU_FALLBACK_WARNING in (m or "") for m in messages)
+
+
+def test_training_the_learned_extractor_is_gpu_work():
+    """Seen on a GPU host (bench/results/gpu.md): untagged, kie_model got no device from the executor and
+    trained on the CPU beside an idle GPU."""
+    from upstage_assets.defs.executors import is_gpu_step
+    from upstage_assets.defs.learned_kie import kie_model
+
+    assert is_gpu_step(kie_model.op.tags)

@@ -8,8 +8,13 @@ import threading
 import time
 
 import pytest
+from dagster import AssetMaterialization
 
 from upstage_assets.defs.pipeline.step_bridge import DeferredContext, StepBridge
+
+
+def m(partition: str, asset: str = "parsed_layouts") -> AssetMaterialization:
+    return AssetMaterialization(asset, partition=partition)
 
 
 class SlowContext:
@@ -20,27 +25,37 @@ class SlowContext:
 
     def __init__(self) -> None:
         self.release = threading.Event()
+        self.writing = threading.Event()  # a write has begun
         self.events: list[tuple[str, int]] = []
+        self.batches: list[list[str]] = []  # what each batch write held
         self.log = self
 
-    def log_event(self, event: str) -> None:
+    def log_event(self, event: AssetMaterialization) -> None:
+        self.writing.set()
         self.release.wait(timeout=30)
-        self.events.append((event, threading.get_ident()))
+        self.events.append((str(event.partition), threading.get_ident()))
 
     def info(self, message: str) -> None:
         self.events.append((f"info:{message}", threading.get_ident()))
 
 
+def one_by_one(context: SlowContext, events: list[AssetMaterialization]) -> None:
+    """The stand-in's batch write: each event in turn, recording the batch."""
+    context.batches.append([str(e.partition) for e in events])
+    for event in events:
+        context.log_event(event)
+
+
 def test_the_loop_finishes_its_work_while_the_first_write_is_still_blocked():
     context = SlowContext()
     bridge = StepBridge(max_backlog=1000)
-    deferred = DeferredContext(context, bridge)
+    deferred = DeferredContext(context, bridge, write_batch=one_by_one)
     loop_threads: list[int] = []
 
     async def batch() -> int:
         loop_threads.append(threading.get_ident())
         for i in range(50):
-            deferred.log_event(f"m{i}")
+            deferred.log_event(m(f"m{i}"))
             await asyncio.sleep(0)
         deferred.log.info("done")
         context.release.set()  # only now may the first write finish: the loop never waited for it
@@ -56,14 +71,14 @@ def test_the_loop_finishes_its_work_while_the_first_write_is_still_blocked():
 def test_the_loop_waits_when_the_log_falls_too_far_behind():
     context = SlowContext()
     bridge = StepBridge(max_backlog=3)
-    deferred = DeferredContext(context, bridge)
+    deferred = DeferredContext(context, bridge, write_batch=one_by_one)
     backlogs: list[int] = []
 
     async def batch() -> None:
         for i in range(10):
             await deferred.caught_up()
             backlogs.append(bridge.backlog)
-            deferred.log_event(f"m{i}")
+            deferred.log_event(m(f"m{i}"))
             if i == 5:
                 context.release.set()
 
@@ -119,7 +134,7 @@ def test_what_the_batch_hands_over_while_it_unwinds_from_an_interrupt_is_still_l
     context = SlowContext()
     context.release.set()
     bridge = StepBridge()
-    deferred = DeferredContext(context, bridge)
+    deferred = DeferredContext(context, bridge, write_batch=one_by_one)
 
     def interrupt() -> None:
         raise KeyboardInterrupt
@@ -131,7 +146,7 @@ def test_what_the_batch_hands_over_while_it_unwinds_from_an_interrupt_is_still_l
         finally:
             await asyncio.to_thread(time.sleep, 0.2)  # the commit (I/O, off the loop)
             for i in range(3):
-                deferred.log_event(f"committed{i}")  # logged after it, in order
+                deferred.log_event(m(f"committed{i}"))  # logged after it, in order
 
     with pytest.raises(KeyboardInterrupt):
         bridge.run(batch)
@@ -145,11 +160,11 @@ def test_a_document_waits_for_its_own_materialization_while_the_others_go_on():
     its next stage (and before it frees its slot), while the loop keeps serving the other documents."""
     context = SlowContext()
     bridge = StepBridge(max_backlog=1000)
-    deferred = DeferredContext(context, bridge)
+    deferred = DeferredContext(context, bridge, write_batch=one_by_one)
     order: list[str] = []
 
     async def document() -> None:
-        await deferred.logged("parsed_layouts")
+        await deferred.logged(m("parsed_layouts"))
         order.append(f"next stage, log has {[e for e, _ in context.events]}")
 
     async def other_document() -> None:
@@ -179,3 +194,53 @@ def test_a_failed_awaited_write_still_wakes_its_document_and_is_raised_after_the
     with pytest.raises(RuntimeError, match="event log unavailable for m0"):
         bridge.run(batch)
     assert woke == [True]
+
+
+def test_materializations_ready_together_are_written_as_one_batch_per_asset_in_order():
+    """While one write is in flight the next ones gather: the step's thread then writes one batch per
+    asset (assets in the order they first came), and a log line between them keeps its place."""
+    context = SlowContext()
+    bridge = StepBridge(max_backlog=1000)
+    deferred = DeferredContext(context, bridge, write_batch=one_by_one)
+
+    async def batch() -> None:
+        deferred.log_event(m("p0"))
+        await asyncio.to_thread(context.writing.wait, 30)  # the step's thread is inside the first write
+        for i in range(1, 4):
+            deferred.log_event(m(f"p{i}"))
+            deferred.log_event(m(f"k{i}", asset="kie_fields"))
+        deferred.log.info("between")
+        deferred.log_event(m("p4"))
+        context.release.set()
+
+    bridge.run(batch)
+    assert context.batches == [["p0"], ["p1", "p2", "p3"], ["k1", "k2", "k3"], ["p4"]]
+    assert [e for e, _ in context.events] == ["p0", "p1", "p2", "p3", "k1", "k2", "k3", "info:between", "p4"]
+
+
+def test_a_failed_batch_wakes_every_document_waiting_for_it_and_is_raised_after_the_batch():
+    woke: list[str] = []
+    gate = threading.Event()
+
+    def broken(_: object, events: list[AssetMaterialization]) -> None:
+        gate.wait(timeout=30)
+        raise RuntimeError(f"event log unavailable for {[str(e.partition) for e in events]}")
+
+    bridge = StepBridge()
+    deferred = DeferredContext(SlowContext(), bridge, write_batch=broken)
+
+    async def document(name: str) -> None:
+        await deferred.logged(m(name))
+        woke.append(name)
+
+    async def batch() -> None:
+        first = asyncio.ensure_future(document("d0"))
+        await asyncio.sleep(0.05)  # d0's write is in flight; d1 and d2 gather behind it
+        rest = [asyncio.ensure_future(document(n)) for n in ("d1", "d2")]
+        await asyncio.sleep(0.05)
+        gate.set()
+        await asyncio.gather(first, *rest)
+
+    with pytest.raises(RuntimeError, match=r"event log unavailable for \['d0'\]"):
+        bridge.run(batch)
+    assert sorted(woke) == ["d0", "d1", "d2"]

@@ -47,12 +47,18 @@ class RecordingContext:
         self.logged.append((str(event.partition), threading.get_ident(), DeltaTable(self.table_uri).version()))
 
 
+def one_by_one(context: RecordingContext, events: list[AssetMaterialization]) -> None:
+    """The stand-in's batch write (Dagster's own is ``dagster_compat.log_materialization_batch``)."""
+    for event in events:
+        context.log_event(event)
+
+
 def test_rows_are_committed_off_the_step_thread_and_logged_on_it_after_their_commit_in_order(tmp_path):
     store = LocalObjectStore(tmp_path)
     writer = DeltaTableWriter(store, LAYOUT)
     context = RecordingContext(str(tmp_path / LAYOUT.tables / "invoice"))
     bridge = StepBridge()
-    deferred = DeferredContext(context, bridge)
+    deferred = DeferredContext(context, bridge, write_batch=one_by_one)
     when = datetime(2024, 6, 1, tzinfo=UTC)
     ids = [f"{i:016x}" for i in range(5)]
     commit_threads: set[int] = set()

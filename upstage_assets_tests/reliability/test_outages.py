@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from types import SimpleNamespace
-
 import psycopg2
 import pytest
 from sqlalchemy.exc import OperationalError, ProgrammingError
 
-from upstage_assets.defs.pipeline.bookkeeping import log_event_patiently
+from upstage_assets.defs.pipeline.bookkeeping import log_events_patiently
 from upstage_assets.upstage_api.outages import is_database_outage, retry_through_outage
 
 
@@ -39,30 +37,40 @@ def test_retry_through_outage_is_bounded():
         retry_through_outage(lambda: (_ for _ in ()).throw(outage()), patience_s=0.0, sleep=lambda s: None)
 
 
-class CutAfterCommit:
-    """An event log whose first write is committed, then the connection drops (the client sees an error)."""
+def test_a_batch_cut_after_its_first_write_committed_stores_each_materialization_once(monkeypatch):
+    """A real Dagster instance (SQLite writes a batch event by event): the first materialization is
+    committed, then the connection drops and stays down for the event-by-event writes Dagster tries
+    at once; the patient retry asks the event log and writes only the two still missing."""
+    from dagster import (
+        AssetKey,
+        AssetMaterialization,
+        DagsterEventType,
+        asset,
+        instance_for_test,
+        materialize,
+    )
 
-    def __init__(self) -> None:
-        self.stored: list[tuple[str, str]] = []
-        self.run_id = "run-1"
-        self.instance = SimpleNamespace(fetch_materializations=self.fetch)
+    with instance_for_test() as instance:
+        storage = instance.event_log_storage
+        store = storage.store_event
+        writes = []
 
-    def log_event(self, event) -> None:
-        self.stored.append((self.run_id, event.partition))
-        if len(self.stored) == 1:
-            raise outage()
+        def cut_then_down(event):
+            if event.dagster_event_type == DagsterEventType.ASSET_MATERIALIZATION:
+                writes.append(event.dagster_event.partition)
+                if len(writes) == 1:
+                    store(event)  # committed, then the connection drops
+                if len(writes) <= 2:
+                    raise outage()
+            store(event)
 
-    def fetch(self, records_filter, limit):
-        import time
+        monkeypatch.setattr(storage, "store_event", cut_then_down)
 
-        found = [SimpleNamespace(run_id=r, timestamp=time.time()) for r, p in self.stored
-                 if p in records_filter.asset_partitions]
-        return SimpleNamespace(records=found[-limit:])
+        @asset
+        def probe(context) -> None:
+            log_events_patiently(context, [AssetMaterialization("parsed_layouts", partition=p) for p in "abc"])
 
-
-def test_a_materialization_committed_before_the_connection_dropped_is_not_written_again():
-    from dagster import AssetMaterialization
-
-    context = CutAfterCommit()
-    log_event_patiently(context, AssetMaterialization("parsed_layouts", partition="doc-1"))  # the step's thread
-    assert context.stored == [("run-1", "doc-1")]
+        assert materialize([probe], instance=instance).success
+        records = instance.fetch_materializations(AssetKey("parsed_layouts"), limit=10).records
+        assert sorted(r.partition_key for r in records) == ["a", "b", "c"]
+        assert writes[:4] == ["a", "a", "b", "c"], "the batch, Dagster's own retry of it, then only b and c"

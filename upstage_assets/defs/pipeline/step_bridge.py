@@ -13,23 +13,43 @@ waits, the loop does not) before its next stage and before it gives up its concu
 resumed run skips only the stages the event log has, so a SIGKILL makes it pay again for at most
 the documents that held a slot, as when the loop wrote the events itself. Log lines and progress
 tags are not waited for; ``caught_up`` keeps them at most ``max_backlog`` calls behind.
+
+Writes that can share one event-log write are handed over as batchable (``defer_batched``): the
+step's thread takes everything queued at once, and each run of consecutive batchable calls is
+written one batch per key (per asset, for materializations), in the order the keys first came.
+While one write is in flight the next batch gathers, so the number of writes per document falls
+as the rate rises, and a quiet batch still writes each materialization at once.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import queue
 import threading
 import time
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Hashable
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from upstage_assets.defs.pipeline.bookkeeping import log_event_patiently
+from upstage_assets.dagster_compat import log_materialization_batch
+from upstage_assets.defs.pipeline.bookkeeping import log_events_patiently
 
 T = TypeVar("T")
 _DONE = object()
 POLL_S = 0.2  # the step thread wakes this often, so Dagster's interrupts (SIGTERM/SIGINT) are seen
 UNWIND_S = 30.0  # after an interrupt: how long the step's thread keeps logging what the unwinding batch hands over
+MAX_TAKEN = 512  # calls the step's thread takes from the queue at once (the most one batch can hold)
+
+
+@dataclass
+class _Batchable:
+    """One item of a batch write: ``write([item, ...])`` for every item of the same ``key``."""
+
+    write: Callable[[list[Any]], None]
+    key: Hashable
+    item: Any
+    done: Callable[[], None] | None = None  # wakes the document that waits for the write
 
 
 class StepBridge:
@@ -48,6 +68,20 @@ class StepBridge:
         self.deferred += 1
         self._queue.put((fn, args, kwargs))
 
+    def defer_batched(self, write: Callable[[list[Any]], None], key: Hashable, item: Any) -> None:
+        """Have the step's thread make ``write([... item ...])`` with the other items of ``key`` ready
+        then; one key always has one ``write``."""
+        self.deferred += 1
+        self._queue.put(_Batchable(write, key, item))
+
+    async def written(self, write: Callable[[list[Any]], None], key: Hashable, item: Any) -> None:
+        """``defer_batched``, returning once the batch holding ``item`` is written (or has failed)."""
+        loop = asyncio.get_running_loop()
+        made = loop.create_future()
+        self.deferred += 1
+        self._queue.put(_Batchable(write, key, item, done=_waker(loop, made)))
+        await made
+
     @property
     def backlog(self) -> int:
         return self._queue.qsize()
@@ -65,19 +99,13 @@ class StepBridge:
         """
         loop = asyncio.get_running_loop()
         made = loop.create_future()
-
-        def wake() -> None:
-            if not made.done():
-                made.set_result(None)
+        wake = _waker(loop, made)
 
         def call_then_wake() -> None:
             try:
                 fn(*args)
             finally:
-                try:
-                    loop.call_soon_threadsafe(wake)
-                except RuntimeError:  # the loop is closed (the batch was cancelled): nobody waits
-                    pass
+                wake()
 
         self.defer(call_then_wake)
         await made
@@ -125,25 +153,90 @@ class StepBridge:
         first_error: BaseException | None = None
         while deadline is None or time.monotonic() < deadline:
             try:
-                item = self._queue.get(timeout=POLL_S)
+                taken = [self._queue.get(timeout=POLL_S)]
             except queue.Empty:
                 continue
-            if item is _DONE:
-                break
-            fn, args, kwargs = item
+            taken += self._take_queued()
+            over = _DONE in taken
+            if over:
+                taken = taken[:taken.index(_DONE)]  # nothing is queued after it: the batch is over
             began = time.perf_counter()
             try:
-                fn(*args, **kwargs)
+                for calls in _runs_of_batchables(taken):
+                    error = self._write_batches(calls) if isinstance(calls[0], _Batchable) else self._call(calls[0])
+                    first_error = first_error or error
+            finally:
+                self.busy_s += time.perf_counter() - began
+            if over:
+                break
+        return first_error
+
+    def _take_queued(self) -> list[Any]:
+        taken: list[Any] = []
+        while len(taken) < MAX_TAKEN - 1:
+            try:
+                taken.append(self._queue.get_nowait())
+            except queue.Empty:
+                break
+        return taken
+
+    @staticmethod
+    def _call(call: tuple[Callable[..., Any], tuple[Any, ...], dict[str, Any]]) -> Exception | None:
+        fn, args, kwargs = call
+        try:
+            fn(*args, **kwargs)
+        except Exception as exc:
+            return exc
+        return None
+
+    @staticmethod
+    def _write_batches(calls: list[_Batchable]) -> Exception | None:
+        """One ``write`` per key, keys in the order they first came; every waiting document is woken."""
+        by_key: dict[Hashable, list[_Batchable]] = {}
+        for call in calls:
+            by_key.setdefault(call.key, []).append(call)
+        first_error: Exception | None = None
+        for batch in by_key.values():
+            try:
+                batch[0].write([call.item for call in batch])
             except Exception as exc:
                 first_error = first_error or exc
             finally:
-                self.busy_s += time.perf_counter() - began
+                for call in batch:
+                    if call.done is not None:
+                        call.done()
         return first_error
 
     def _cancel(self) -> None:
         loop, task = self._loop, self._task
         if loop is not None and task is not None and not loop.is_closed():
             loop.call_soon_threadsafe(task.cancel)
+
+
+def _runs_of_batchables(taken: list[Any]) -> list[list[Any]]:
+    """Consecutive batchable calls together, every other call alone, in the order taken."""
+    runs: list[list[Any]] = []
+    for call in taken:
+        if isinstance(call, _Batchable) and runs and isinstance(runs[-1][0], _Batchable):
+            runs[-1].append(call)
+        else:
+            runs.append([call])
+    return runs
+
+
+def _waker(loop: asyncio.AbstractEventLoop, made: asyncio.Future[None]) -> Callable[[], None]:
+    """A callable for any thread that resolves ``made`` on its loop (nobody waits once the loop is closed)."""
+    def wake() -> None:
+        if not made.done():
+            made.set_result(None)
+
+    def wake_threadsafe() -> None:
+        try:
+            loop.call_soon_threadsafe(wake)
+        except RuntimeError:  # the loop is closed (the batch was cancelled)
+            pass
+
+    return wake_threadsafe
 
 
 class _DeferredLog:
@@ -161,18 +254,22 @@ class DeferredContext:
     """What the pipeline thread sees of the step's context: writes are deferred, the rest read through.
 
     ``log_event`` and ``log.*`` go to the step's thread; ``run_id``, ``run`` and the other
-    read-only attributes are the real context's.
+    read-only attributes are the real context's. ``write_batch(context, materializations)`` stores
+    one asset's materializations (Dagster's batch write; tests with a stand-in context pass their own).
     """
 
-    def __init__(self, context: Any, bridge: StepBridge):
+    def __init__(self, context: Any, bridge: StepBridge,
+                 write_batch: Callable[[Any, list[Any]], None] = log_materialization_batch):
         self._context = context
         self.bridge = bridge
         self.log = _DeferredLog(bridge, context.log)
         self.run_id = context.run_id
+        self._write_events = functools.partial(log_events_patiently, context, write=write_batch)
 
     def log_event(self, event: Any) -> None:
-        """Written by the step's thread, retried through an instance-database outage (``bookkeeping.py``)."""
-        self.bridge.defer(log_event_patiently, self._context, event)
+        """Written by the step's thread, with the other materializations of its asset ready then, retried
+        through an instance-database outage (``bookkeeping.py``)."""
+        self.bridge.defer_batched(self._write_events, event.asset_key, event)
 
     def defer(self, fn: Callable[..., Any], *args: Any) -> None:
         """Call ``fn(real_context, *args)`` on the step's thread (run tags and other instance writes)."""
@@ -184,7 +281,7 @@ class DeferredContext:
     async def logged(self, event: Any) -> None:
         """``log_event``, returning once the event is in the event log (the caller's document waits, not
         the loop)."""
-        await self.bridge.call(log_event_patiently, self._context, event)
+        await self.bridge.written(self._write_events, event.asset_key, event)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._context, name)
