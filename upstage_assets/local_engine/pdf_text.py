@@ -276,7 +276,7 @@ def _words_from_chars(chars: list[Char], textpage: Any) -> list[Word]:
                 texts = []
                 rightward = leftward = 0
             continue
-        if texts and not (abs(cx0 - px0) < 0.01 and abs(cx1 - px1) < 0.01):
+        if texts and not (-0.01 < cx0 - px0 < 0.01 and -0.01 < cx1 - px1 < 0.01):  # not on the same glyph
             # A character that jumps away from the word so far (another line, a gap wider
             # than a quarter of the height, or backwards) starts a new word.
             height = y1 - y0 if y1 - y0 > 1e-6 else 1e-6
