@@ -139,6 +139,7 @@ def has_text_layer(content: PageContent) -> bool:
 Char = tuple[str, float, float, float, float, int]
 _BREAK, _SOFT_HYPHEN = -1, -2
 _RECT_FLOATS = struct.Struct("4f")  # pdfium's FS_RECTF
+_FONT_SIZE, _FONT_WEIGHT = lib.FPDFText_GetFontSize, lib.FPDFText_GetFontWeight  # once per word
 _SOFT_HYPHEN_CODES = {0x02, 0xFFFE}
 
 
@@ -324,8 +325,8 @@ def _add_word(words: list[Word], texts: list[str], x0: float, y0: float, x1: flo
             # Drawn left to right (or one glyph for the whole word): visual order.
             # pdfium already hands a word drawn right to left in logical order.
             text = visual_to_logical(text)
-    size_at = lib.FPDFText_GetFontSize(textpage, first_index)
-    bold = lib.FPDFText_GetFontWeight(textpage, first_index) >= _BOLD_WEIGHT
+    size_at = _FONT_SIZE(textpage, first_index)
+    bold = _FONT_WEIGHT(textpage, first_index) >= _BOLD_WEIGHT
     # Positional (text, box, font_size, confidence, bold, hyphenated, rtl): one per word.
     words.append(Word(text, Box(x0, y0, x1, y1), size_at, 1.0, bold, hyphenated, rtl))
 
