@@ -1,9 +1,9 @@
 """pdfium's per-character and per-object calls through cffi, into the library pypdfium2 loaded.
 
 pypdfium2's ctypes bindings convert every argument on every call; for the calls made once
-per character, word or path segment of every page that overhead was most of a born-digital
-page's CPU. cffi calls the same functions of the same loaded library (the handle pypdfium2
-holds) for about a third of the cost. Documents, pages and text pages are still opened and
+per character, word or path segment of every page that overhead was about a fifth of a
+born-digital page's CPU. cffi calls the same functions of the same loaded library (the handle
+pypdfium2 holds) for half the cost or less. Documents, pages and text pages are still opened and
 closed through pypdfium2; ``handle`` turns their ``.raw`` into a pointer for ``lib``.
 Only the functions declared below are bound; signatures follow pdfium's public headers.
 """
