@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import math
 import os
@@ -35,6 +36,7 @@ import sys
 import tempfile
 import time
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -200,6 +202,42 @@ def _ideal_only(n: int, in_flight: int, args: argparse.Namespace) -> int:
     return 0
 
 
+@contextlib.contextmanager
+def _instance_database(args: argparse.Namespace) -> Iterator[str | None]:
+    """The platform's Dagster instance database: PostgreSQL with ``--postgres`` (as deployments have it),
+    else the local SQLite instance."""
+    if not args.postgres:
+        yield None
+        return
+    with postgres_database() as database:
+        yield database
+
+
+def _platform_only(n: int, in_flight: int, args: argparse.Namespace) -> int:
+    """The platform alone against the limited emulator: one point of the documents-per-run / runs-at-once curve."""
+    emulator, url = _limited_emulator(args)
+    work = Path(tempfile.mkdtemp(prefix="throughput-platform-"))
+    try:
+        paths = make_documents(n, work / "documents")
+        warm(url, paths, work)
+        client = {"parse_requests_per_second": args.rps, "extract_requests_per_second": args.rps,
+                  "parse_pages_per_minute": 1e9, "max_in_flight": in_flight, "max_connections": in_flight}
+        env = platform_env(work / "platform", url, client, args.documents_per_run)
+        with _instance_database(args) as database:
+            platform = measure_platform("platform", env, paths, work / "platform", args.timeout_s, args.runs_at_once,
+                                        postgres_url=database, dequeue_interval_s=args.dequeue_interval_s)
+        print(f"platform={platform.docs_per_s / args.rps:.3f} 429s={_emulator_429s(url, reset=True)} documents={n} "
+              f"rps={args.rps:g} documents_per_run={args.documents_per_run} runs_at_once={args.runs_at_once} "
+              f"dequeue_interval_s={args.dequeue_interval_s or 1} "
+              f"seconds={platform.seconds:.1f} per_worker_docs_per_s={platform.worker_docs_per_s or 0:.2f} "
+              f"load={os.getloadavg()[0]:.1f}; {platform.note}", flush=True)
+    finally:
+        emulator.terminate()
+        emulator.wait(timeout=10)
+        shutil.rmtree(work, ignore_errors=True)
+    return 0
+
+
 def _ceilings_only(n: int, args: argparse.Namespace) -> int:
     work = Path(tempfile.mkdtemp(prefix="throughput-ceiling-"))
     for ceiling in measure_ceilings(make_documents(n, work / "documents"), work, args):
@@ -223,12 +261,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--per-doc-sample", type=int, default=None)
     parser.add_argument("--ceiling-sample", type=int, default=None)
     parser.add_argument("--postgres", action="store_true",
-                        help="also measure the ceiling on a PostgreSQL instance (the line then reports that one)")
+                        help="the platform's instance in PostgreSQL (as deployments have it), and the ceiling on it "
+                             "too (the line then reports that one)")
     parser.add_argument("--compare-skew-s", type=float, default=None,
                         help="also run the bare client with this rate_limit_max_skew_s, on a sample")
     parser.add_argument("--ideal-only", action="store_true",
                         help="only the bare client against the limit (its send-guard window: the client's default, "
                              "or --compare-skew-s when given)")
+    parser.add_argument("--platform-only", action="store_true",
+                        help="only the platform against the limit (a point of the --documents-per-run / "
+                             "--runs-at-once curve)")
+    parser.add_argument("--dequeue-interval-s", type=int, default=None,
+                        help="--platform-only: the run queue's dequeue interval (default: the instance's, 1 s)")
     parser.add_argument("--ceiling-only", action="store_true",
                         help="only the overhead ceilings (an A/B of two trees: run it from each)")
     parser.add_argument("--results-name", default=None, help="file stem under bench/results/")
@@ -246,6 +290,8 @@ def main(argv: list[str] | None = None) -> int:
         return _ceilings_only(ceiling_n, args)
     if args.ideal_only:
         return _ideal_only(n, in_flight, args)
+    if args.platform_only:
+        return _platform_only(n, in_flight, args)
 
     emulator, url = _limited_emulator(args)
     work = Path(tempfile.mkdtemp(prefix="throughput-"))
@@ -264,7 +310,9 @@ def main(argv: list[str] | None = None) -> int:
         client = {"parse_requests_per_second": args.rps, "extract_requests_per_second": args.rps,
                   "parse_pages_per_minute": 1e9, "max_in_flight": in_flight, "max_connections": in_flight}
         env = platform_env(work / "platform", url, client, args.documents_per_run)
-        platform = measure_platform("platform", env, paths, work / "platform", args.timeout_s, args.runs_at_once)
+        with _instance_database(args) as database:
+            platform = measure_platform("platform", env, paths, work / "platform", args.timeout_s, args.runs_at_once,
+                                        postgres_url=database)
         platform.rate_limited = _emulator_429s(url, reset=True)
         print(f"platform: {platform.seconds:.1f}s for {n} ({platform.note}), {platform.rate_limited} 429s",
               flush=True)
