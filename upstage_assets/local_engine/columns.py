@@ -39,16 +39,26 @@ def line_pieces(lines: list[Line]) -> list[Line]:
              for k in range(len(frags) - 1)] for i, (line, frags) in enumerate(zip(lines, fragments, strict=True))]
     _propagate(lines, spans, cuts, aligned)
     pieces: list[Line] = []
-    for frags, line_cuts in zip(fragments, cuts, strict=True):
-        words = list(frags[0].words)
+    for line, frags, line_cuts in zip(lines, fragments, cuts, strict=True):
+        if not any(line_cuts):
+            pieces.append(line)  # uncut (most lines): the line itself, its derived values kept
+            continue
+        group = [frags[0]]
         for cut, fragment in zip(line_cuts, frags[1:], strict=True):
             if cut:
-                pieces.append(Line(words))
-                words = list(fragment.words)
+                pieces.append(_joined(group))
+                group = [fragment]
             else:
-                words.extend(fragment.words)
-        pieces.append(Line(words))
+                group.append(fragment)
+        pieces.append(_joined(group))
     return pieces
+
+
+def _joined(fragments: list[Line]) -> Line:
+    """One Line of consecutive fragments of a line (a lone fragment is already one)."""
+    if len(fragments) == 1:
+        return fragments[0]
+    return Line([word for fragment in fragments for word in fragment.words])
 
 
 def _is_label(fragment: Line) -> bool:

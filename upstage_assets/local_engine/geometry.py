@@ -16,6 +16,9 @@ from upstage_assets.local_engine.bidi import logical_word_order
 # A gap wider than this many median character widths is a visual gap inside a line
 # ("TOTAL      9.00"), kept as two spaces in text instead of one.
 WIDE_GAP_CHARS = 2.5
+# Words join a line only when their height is within this ratio of the median of its words'.
+_MAX_HEIGHT_RATIO = 1.8
+_MIN_HEIGHT_RATIO = 1 / _MAX_HEIGHT_RATIO
 # OCR words join a line only when their centre is within this share of a height of the line's
 # (see ``group_into_lines``).
 OCR_CENTRE_BAND = 0.4
@@ -119,6 +122,7 @@ class Line:
     _font_size: float | None = field(default=None, init=False, repr=False, compare=False)
     _char_width: float | None = field(default=None, init=False, repr=False, compare=False)
     _text: str | None = field(default=None, init=False, repr=False, compare=False)
+    _gaps: list[float] | None = field(default=None, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         self.words.sort(key=_BY_X0)
@@ -141,7 +145,10 @@ class Line:
         return self._char_width
 
     def gaps(self) -> list[float]:
-        return [b.box.x0 - a.box.x1 for a, b in zip(self.words, self.words[1:], strict=False)]
+        """Horizontal gaps between neighbouring words (computed once; do not modify the list)."""
+        if self._gaps is None:
+            self._gaps = [b.box.x0 - a.box.x1 for a, b in zip(self.words, self.words[1:], strict=False)]
+        return self._gaps
 
     @property
     def text(self) -> str:
@@ -212,41 +219,59 @@ def group_into_lines(words: list[Word], *, centre_band: float | None = None) -> 
     receipt the boxes of neighbouring rows overlap by half and rows would merge.
     """
     lines: list[list[Word]] = []
-    line_boxes: list[Box] = []
-    line_heights: list[list[float]] = []  # each line's word heights, sorted (its median, see _similar_height)
+    line_ys: list[list[float]] = []  # [y0, y1] of each line's box, grown in place (tall words leave it)
+    line_heights: list[list[float]] = []  # each line's word heights, sorted (its median: similar heights)
     line_spans: list[list[float]] = []  # [leftmost x0, rightmost x1] of each line's words (see _collides)
     for word in sorted(words, key=_by_centre_then_left):
         box = word.box
+        y0, y1 = box.y0, box.y1
+        height = y1 - y0
         chosen: int | None = None
         best = float("inf")
         # Only the most recent lines can share a baseline with a word further down.
         for index in range(len(lines) - 1, max(-1, len(lines) - 6), -1):
-            line_box = line_boxes[index]
-            if _overlap(box.y0, box.y1, line_box.y0, line_box.y1) > 0.5 \
-                    and not _collides(word, lines[index], line_spans[index]) \
-                    and _similar_height(box.y1 - box.y0, line_heights[index]):
-                if centre_band is None:
-                    chosen = index
-                    break
-                nearest = min(lines[index], key=lambda w: _horizontal_gap(w.box, box))
-                distance = abs(box.y_center - nearest.box.y_center)
-                height = min(box.height, nearest.box.height)
-                if distance <= centre_band * height and distance < best:
-                    chosen, best = index, distance
+            # _overlap(y0, y1, line y0, line y1) > 0.5, inlined: it runs per word and line
+            ly0, ly1 = line_ys[index]
+            overlap = (y1 if y1 < ly1 else ly1) - (y0 if y0 > ly0 else ly0)
+            if overlap <= 0:
+                continue
+            smaller = height if height < ly1 - ly0 else ly1 - ly0
+            if not (smaller > 0 and overlap / smaller > 0.5):
+                continue
+            span = line_spans[index]  # a word beside the line's span collides with none of its words
+            if not (box.x0 >= span[1] or box.x1 <= span[0] or not _collides(word, lines[index], span)):
+                continue
+            # Words of very different sizes are different lines (a heading beside small address text).
+            heights = line_heights[index]
+            median = heights[len(heights) // 2]
+            if not (median <= 0 or height <= 0 or _MIN_HEIGHT_RATIO <= height / median <= _MAX_HEIGHT_RATIO):
+                continue
+            if centre_band is None:
+                chosen = index
+                break
+            nearest = min(lines[index], key=lambda w: _horizontal_gap(w.box, box))
+            distance = abs(box.y_center - nearest.box.y_center)
+            closest = min(box.height, nearest.box.height)
+            if distance <= centre_band * closest and distance < best:
+                chosen, best = index, distance
         if chosen is not None:
-            line_box = line_boxes[chosen]
             lines[chosen].append(word)
-            insort(line_heights[chosen], box.y1 - box.y0)
+            insort(line_heights[chosen], height)
             span = line_spans[chosen]
             if box.x0 < span[0]:
                 span[0] = box.x0
             if box.x1 > span[1]:
                 span[1] = box.x1
-            line_boxes[chosen] = line_box.union(box) if box.height < 2 * line_box.height else line_box
+            ys = line_ys[chosen]
+            if height < 2 * (ys[1] - ys[0]):
+                if y0 < ys[0]:
+                    ys[0] = y0
+                if y1 > ys[1]:
+                    ys[1] = y1
         else:
             lines.append([word])
-            line_boxes.append(box)
-            line_heights.append([box.y1 - box.y0])
+            line_ys.append([y0, y1])
+            line_heights.append([height])
             line_spans.append([box.x0, box.x1])
     result = [Line(ws) for ws in lines]
     result.sort(key=lambda line: (line.box.y0, line.box.x0))
@@ -260,17 +285,6 @@ def _by_centre_then_left(word: Word) -> tuple[float, float]:
 
 def _horizontal_gap(a: Box, b: Box) -> float:
     return max(0.0, a.x0 - b.x1, b.x0 - a.x1)
-
-
-def _similar_height(height: float, line_heights: list[float], ratio: float = 1.8) -> bool:
-    """Words of very different sizes are different lines (a heading beside small address text).
-
-    ``line_heights`` are the heights of the line's words, sorted.
-    """
-    median = line_heights[len(line_heights) // 2]
-    if median <= 0 or height <= 0:
-        return True
-    return 1 / ratio <= height / median <= ratio
 
 
 def _collides(word: Word, line_words: list[Word], span: list[float]) -> bool:
@@ -301,6 +315,8 @@ def split_line_at_gaps(line: Line, gap_factor: float) -> list[Line]:
             pieces.append([word])
         else:
             pieces[-1].append(word)
+    if len(pieces) == 1:
+        return [line]  # no gap wide enough: the line itself (same words, same order)
     return [Line(piece) for piece in pieces]
 
 

@@ -9,12 +9,12 @@ The raw object API is used (no Python wrapper per object) and paths with many se
 
 from __future__ import annotations
 
-import ctypes
-from typing import Protocol
+from typing import Any, Protocol
 
 import pypdfium2.raw as pdfium_c
 
 from upstage_assets.local_engine.geometry import Box
+from upstage_assets.local_engine.pdfium_calls import ffi, lib
 
 # A stroke this thin (points) is a rule; longer than MIN_RULE_LENGTH.
 MAX_RULE_THICKNESS = 2.5
@@ -30,23 +30,24 @@ class _Frame(Protocol):
     def box(self, left: float, bottom: float, right: float, top: float) -> Box: ...
 
 
-def rule_boxes(paths: list[object], frame: _Frame) -> list[Box]:
+def rule_boxes(paths: list[Any], frame: _Frame) -> list[Box]:
     """Thin boxes (displayed page, top-left origin) of the horizontal and vertical rules among
-    a page's path objects (raw handles, content order)."""
+    a page's path objects (cffi handles, see ``pdfium_calls``; content order)."""
     rules: list[Box] = []
-    left, bottom, right, top = (ctypes.c_float() for _ in range(4))
-    bounds = [ctypes.byref(v) for v in (left, bottom, right, top)]
-    fill_mode, stroke = ctypes.c_int(), ctypes.c_int()
-    fill_ref, stroke_ref = ctypes.byref(fill_mode), ctypes.byref(stroke)
+    bounds = ffi.new("float[4]")
+    left, bottom, right, top = bounds, bounds + 1, bounds + 2, bounds + 3
+    modes = ffi.new("int[2]")
+    fill_mode, stroke = modes, modes + 1
+    get_bounds, get_draw_mode = lib.FPDFPageObj_GetBounds, lib.FPDFPath_GetDrawMode
     for obj in paths:
-        if not pdfium_c.FPDFPageObj_GetBounds(obj, *bounds):
+        if not get_bounds(obj, left, bottom, right, top):
             continue
-        box = frame.box(left.value, bottom.value, right.value, top.value)
+        box = frame.box(bounds[0], bounds[1], bounds[2], bounds[3])
         if max(box.width, box.height) < MIN_RULE_LENGTH:
             continue  # bullets, glyph outlines, dots: too small to hold a rule
-        if not pdfium_c.FPDFPath_GetDrawMode(obj, fill_ref, stroke_ref):
+        if not get_draw_mode(obj, fill_mode, stroke):
             continue
-        if not (stroke.value or (fill_mode.value != 0 and not _near_white_fill(obj))):
+        if not (modes[1] or (modes[0] != 0 and not _near_white_fill(obj))):
             continue
         if _is_rule(box):
             rules.append(box)
@@ -60,36 +61,37 @@ def _is_rule(box: Box) -> bool:
     return thin <= MAX_RULE_THICKNESS and long >= MIN_RULE_LENGTH
 
 
-def _near_white_fill(obj: object) -> bool:
-    r, g, b, a = (ctypes.c_uint() for _ in range(4))
-    if not pdfium_c.FPDFPageObj_GetFillColor(obj, *(ctypes.byref(v) for v in (r, g, b, a))):
+def _near_white_fill(obj: Any) -> bool:
+    rgba = ffi.new("unsigned int[4]")
+    if not lib.FPDFPageObj_GetFillColor(obj, rgba, rgba + 1, rgba + 2, rgba + 3):
         return True
-    return a.value == 0 or min(r.value, g.value, b.value) >= _NEAR_WHITE
+    return rgba[3] == 0 or min(rgba[0], rgba[1], rgba[2]) >= _NEAR_WHITE
 
 
-def _path_edges(obj: object, frame: _Frame) -> list[Box]:
+def _path_edges(obj: Any, frame: _Frame) -> list[Box]:
     """Axis-aligned straight segments of a path (a rectangle's four sides), as thin boxes.
 
-    Four pdfium calls per segment: the calls and references are bound once per path.
+    Four pdfium calls per segment: the calls and the output buffer are bound once per path.
     """
-    count = pdfium_c.FPDFPath_CountSegments(obj)
+    count = lib.FPDFPath_CountSegments(obj)
     if count < 2 or count > MAX_PATH_SEGMENTS:
         return []
-    matrix = pdfium_c.FS_MATRIX()
-    if not pdfium_c.FPDFPageObj_GetMatrix(obj, ctypes.byref(matrix)):
+    matrix = ffi.new("FS_MATRIX *")
+    if not lib.FPDFPageObj_GetMatrix(obj, matrix):
         return []
     a, b, c, d, e, f = matrix.a, matrix.b, matrix.c, matrix.d, matrix.e, matrix.f
-    x, y = ctypes.c_float(), ctypes.c_float()
-    x_ref, y_ref = ctypes.byref(x), ctypes.byref(y)
-    get_segment, get_point = pdfium_c.FPDFPath_GetPathSegment, pdfium_c.FPDFPathSegment_GetPoint
-    get_type, get_close = pdfium_c.FPDFPathSegment_GetType, pdfium_c.FPDFPathSegment_GetClose
+    xy = ffi.new("float[2]")
+    x_ref, y_ref = xy, xy + 1
+    get_segment, get_point = lib.FPDFPath_GetPathSegment, lib.FPDFPathSegment_GetPoint
+    get_type, get_close = lib.FPDFPathSegment_GetType, lib.FPDFPathSegment_GetClose
     edges: list[Box] = []
     start = previous = (0.0, 0.0)
     for index in range(count):
         segment = get_segment(obj, index)
         if not get_point(segment, x_ref, y_ref):
             return []
-        point = (a * x.value + c * y.value + e, b * x.value + d * y.value + f)
+        x, y = xy[0], xy[1]
+        point = (a * x + c * y + e, b * x + d * y + f)
         kind = get_type(segment)
         if kind == _MOVETO:
             start = point

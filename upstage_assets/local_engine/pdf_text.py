@@ -7,11 +7,12 @@ its value. pdfium is not thread-safe, so every call into it holds ``PDFIUM_LOCK`
 
 from __future__ import annotations
 
-import ctypes
+import struct
 import threading
 import unicodedata
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import pypdfium2 as pdfium
 import pypdfium2.raw as pdfium_c
@@ -20,6 +21,7 @@ from upstage_assets.errors import CorruptDocument, EncryptedDocument
 from upstage_assets.local_engine.bidi import has_rtl, visual_to_logical
 from upstage_assets.local_engine.geometry import Box, PageContent, Word, group_into_lines
 from upstage_assets.local_engine.pdf_rules import rule_boxes
+from upstage_assets.local_engine.pdfium_calls import ffi, handle, lib
 from upstage_assets.unicode_text import char_from_code_units
 
 PDFIUM_LOCK = threading.RLock()
@@ -104,14 +106,15 @@ def page_content(pdf: pdfium.PdfDocument, index: int) -> PageContent:
             frame = _PageFrame(page)
             textpage = page.get_textpage()
             try:
-                chars = _page_chars(textpage, frame)
+                text_handle = handle(textpage.raw)
+                chars = _page_chars(text_handle, frame)
                 turn = text_direction(chars)
                 if turn:
                     chars = [_turn_char(c, turn, frame.width, frame.height) for c in chars]
-                words = join_vertical_runs(_words_from_chars(chars, textpage))
+                words = join_vertical_runs(_words_from_chars(chars, text_handle))
             finally:
                 textpage.close()
-            images, paths = _page_objects(page.raw)
+            images, paths = _page_objects(handle(page.raw))
             figures = [_turn_box(box, turn, frame.width, frame.height) for box in _figure_boxes(images, frame)]
             rules = [_turn_box(box, turn, frame.width, frame.height) for box in rule_boxes(paths, frame)]
         finally:
@@ -122,58 +125,69 @@ def page_content(pdf: pdfium.PdfDocument, index: int) -> PageContent:
 
 
 def has_text_layer(content: PageContent) -> bool:
-    return sum(len(w.text) for line in content.lines for w in line.words) >= MIN_TEXT_LAYER_CHARS
+    chars = 0
+    for line in content.lines:
+        for word in line.words:
+            chars += len(word.text)
+            if chars >= MIN_TEXT_LAYER_CHARS:
+                return True
+    return False
 
 
 # One character on the displayed page: (text, x0, y0, x1, y1, pdfium index); an index of
 # -1 is a word break (space, line break) and -2 a soft hyphen that pdfium put at a line end.
 Char = tuple[str, float, float, float, float, int]
 _BREAK, _SOFT_HYPHEN = -1, -2
+_RECT_FLOATS = struct.Struct("4f")  # pdfium's FS_RECTF
+_FONT_SIZE, _FONT_WEIGHT = lib.FPDFText_GetFontSize, lib.FPDFText_GetFontWeight  # once per word
 _SOFT_HYPHEN_CODES = {0x02, 0xFFFE}
 
 
-def _page_chars(textpage: pdfium.PdfTextPage, frame: _PageFrame) -> list[Char]:
-    """Characters in content order with their boxes on the displayed page.
+def _page_chars(textpage: Any, frame: _PageFrame) -> list[Char]:
+    """Characters in content order with their boxes on the displayed page (``textpage``: a
+    cffi handle, see ``pdfium_calls``).
 
     This loop runs once per character of every page (two pdfium calls each), so it works
-    on plain floats, passes pdfium its raw handle and takes printable ASCII the short way.
+    on plain floats, calls pdfium through cffi and takes printable ASCII the short way.
     UTF-16 surrogate pairs (emoji, rare CJK) come back as two codes: they are joined.
     """
-    rect = pdfium_c.FS_RECTF()
-    rect_ref = ctypes.byref(rect)
-    raw = textpage.raw
-    get_unicode, get_box = pdfium_c.FPDFText_GetUnicode, pdfium_c.FPDFText_GetLooseCharBox
+    rect = ffi.new("FS_RECTF *")
+    # The four floats in one call (left, top, right, bottom): cheaper than four field reads.
+    read_rect, rect_bytes = _RECT_FLOATS.unpack_from, ffi.buffer(rect)
+    raw = textpage
+    get_unicode, get_box = lib.FPDFText_GetUnicode, lib.FPDFText_GetLooseCharBox
     coords = frame.coords
     upright, left, top = frame.rotation == 0, frame.left, frame.top
     chars: list[Char] = []
     append = chars.append
     controls = 0
-    count = textpage.count_chars()
-    i = -1
-    while i + 1 < count:
-        i += 1
-        index = i
-        code = get_unicode(raw, i)
+    count = lib.FPDFText_CountChars(raw)
+    skip = False
+    for index in range(count):
+        if skip:  # the low unit of a surrogate pair joined to the character before
+            skip = False
+            continue
+        code = get_unicode(raw, index)
         if not 32 < code <= 127:  # printable ASCII needs none of these tests
             if 0xD800 <= code <= 0xDFFF or code > 0x10FFFF:
                 # pdfium hands out UTF-16 units: join a surrogate pair into its character (the low
                 # unit's own index is then skipped); a lone surrogate becomes U+FFFD.
-                following = get_unicode(raw, i + 1) if i + 1 < count else None
+                following = get_unicode(raw, index + 1) if index + 1 < count else None
                 char, joined = char_from_code_units(code, following)
-                if joined:
-                    i += 1
+                skip = joined
                 code = ord(char)
             if code <= 32 or code in _LINE_BREAKS or (code > 127 and chr(code).isspace()):
                 if code < 32 and code not in _LINE_BREAKS and code != 9:
                     controls += 1
                 append(("", 0.0, 0.0, 0.0, 0.0, _SOFT_HYPHEN if code in _SOFT_HYPHEN_CODES else _BREAK))
                 continue
-        if not get_box(raw, index, rect_ref):
+        if not get_box(raw, index, rect):
             continue
+        r_left, r_top, r_right, r_bottom = read_rect(rect_bytes)
         if upright:  # frame.coords for an unrotated page, inlined
-            cx0, cy0, cx1, cy1 = rect.left - left, top - rect.top, rect.right - left, top - rect.bottom
+            cx0, cy0, cx1, cy1 = r_left - left, top - r_top, r_right - left, top - r_bottom
         else:
-            cx0, cy0, cx1, cy1 = coords(rect.left, rect.bottom, rect.right, rect.top)
+            cx0, cy0, cx1, cy1 = coords(r_left, r_bottom, r_right, r_top)
         if cx1 <= cx0 and cy1 <= cy0:
             continue
         append((chr(code), cx0, cy0, cx1, cy1, index))
@@ -241,45 +255,29 @@ def _turn_box(box: Box, turn: int, width: float, height: float) -> Box:
     return Box(x0, y0, x1, y1)
 
 
-def _words_from_chars(chars: list[Char], textpage: pdfium.PdfTextPage) -> list[Word]:
+def _words_from_chars(chars: list[Char], textpage: Any) -> list[Word]:
     """Words from characters: a break, or a jump away from the word so far, ends a word.
 
     Several characters on one box are one glyph (a ligature such as "ffi"): they stay
     together. Ligature and presentation-form code points are expanded (NFKC), and words
-    with right-to-left letters are put in logical order.
+    with right-to-left letters are put in logical order. The loop runs once per character
+    of every page: the word so far lives in plain locals, and ``_word`` builds each word.
     """
     words: list[Word] = []
     texts: list[str] = []
-    raw, font_size, font_weight = textpage.raw, pdfium_c.FPDFText_GetFontSize, pdfium_c.FPDFText_GetFontWeight
     x0 = y0 = x1 = y1 = 0.0
     px0 = px1 = -1.0
     first_index = -1
-
-    def flush(hyphenated: bool = False) -> None:
-        text = "".join(texts).strip()
-        if text:
-            rtl = False
-            if max(text) >= "\u0590":
-                text = _expand_presentation_forms(text)
-                rtl = has_rtl(text)
-                if rtl and steps[0] >= steps[1]:
-                    # Drawn left to right (or one glyph for the whole word): visual order.
-                    # pdfium already hands a word drawn right to left in logical order.
-                    text = visual_to_logical(text)
-            size_at = font_size(raw, first_index)
-            bold = font_weight(raw, first_index) >= _BOLD_WEIGHT
-            words.append(Word(text=text, box=Box(x0, y0, x1, y1), font_size=size_at, bold=bold,
-                              hyphenated=hyphenated, rtl=rtl))
-        texts.clear()
-        steps[0] = steps[1] = 0
-
-    steps = [0, 0]  # rightward and leftward moves between the word's characters
+    rightward = leftward = 0  # moves between the word's characters
     for text, cx0, cy0, cx1, cy1, index in chars:
         if index < 0:
             if texts:
-                flush(hyphenated=index == _SOFT_HYPHEN)
+                _add_word(words, texts, x0, y0, x1, y1, textpage, first_index, rightward >= leftward,
+                          index == _SOFT_HYPHEN)
+                texts = []
+                rightward = leftward = 0
             continue
-        if texts and not (abs(cx0 - px0) < 0.01 and abs(cx1 - px1) < 0.01):
+        if texts and not (-0.01 < cx0 - px0 < 0.01 and -0.01 < cx1 - px1 < 0.01):  # not on the same glyph
             # A character that jumps away from the word so far (another line, a gap wider
             # than a quarter of the height, or backwards) starts a new word.
             height = y1 - y0 if y1 - y0 > 1e-6 else 1e-6
@@ -288,11 +286,13 @@ def _words_from_chars(chars: list[Char], textpage: pdfium.PdfTextPage) -> list[W
             gap = cx0 - x1
             if gap < -0.5 * height and _is_rtl_char(text) and cx1 <= px1:
                 gap = x0 - cx1  # right-to-left letters in logical order step leftwards
-                steps[1] += 1
-            elif texts:
-                steps[0] += 1
+                leftward += 1
+            else:
+                rightward += 1
             if smaller <= 0 or overlap < 0.5 * smaller or gap > 0.25 * height or gap < -0.5 * height:
-                flush()
+                _add_word(words, texts, x0, y0, x1, y1, textpage, first_index, rightward >= leftward, False)
+                texts = []
+                rightward = leftward = 0
         if not texts:
             x0, y0, x1, y1, first_index = cx0, cy0, cx1, cy1, index
         else:
@@ -307,8 +307,28 @@ def _words_from_chars(chars: list[Char], textpage: pdfium.PdfTextPage) -> list[W
         px0, px1 = cx0, cx1
         texts.append(text)
     if texts:
-        flush()
+        _add_word(words, texts, x0, y0, x1, y1, textpage, first_index, rightward >= leftward, False)
     return words
+
+
+def _add_word(words: list[Word], texts: list[str], x0: float, y0: float, x1: float, y1: float, textpage: Any,
+              first_index: int, drawn_rightward: bool, hyphenated: bool) -> None:
+    """Append the word of ``texts`` (unless blank), its font size and weight from its first character."""
+    text = "".join(texts).strip()
+    if not text:
+        return
+    rtl = False
+    if not text.isascii() and max(text) >= "\u0590":
+        text = _expand_presentation_forms(text)
+        rtl = has_rtl(text)
+        if rtl and drawn_rightward:
+            # Drawn left to right (or one glyph for the whole word): visual order.
+            # pdfium already hands a word drawn right to left in logical order.
+            text = visual_to_logical(text)
+    size_at = _FONT_SIZE(textpage, first_index)
+    bold = _FONT_WEIGHT(textpage, first_index) >= _BOLD_WEIGHT
+    # Positional (text, box, font_size, confidence, bold, hyphenated, rtl): one per word.
+    words.append(Word(text, Box(x0, y0, x1, y1), size_at, 1.0, bold, hyphenated, rtl))
 
 
 def join_vertical_runs(words: list[Word]) -> list[Word]:
@@ -320,8 +340,12 @@ def join_vertical_runs(words: list[Word]) -> list[Word]:
     """
     out: list[Word] = []
     for word in words:
+        box = word.box  # _is_vertical(word), inlined: most words are not, and this runs per word
+        if not (len(word.text) >= 2 and box.y1 - box.y0 > 1.5 * (box.x1 - box.x0)):
+            out.append(word)
+            continue
         previous = out[-1] if out else None
-        if previous is not None and _is_vertical(word) and _is_vertical(previous) \
+        if previous is not None and _is_vertical(previous) \
                 and previous.box.horizontal_overlap(word.box) > 0.5 \
                 and max(word.box.y0 - previous.box.y1, previous.box.y0 - word.box.y1) < 2 * word.box.width:
             out[-1] = Word(text=f"{previous.text} {word.text}", box=previous.box.union(word.box),
@@ -347,16 +371,16 @@ def _expand_presentation_forms(text: str) -> str:
                    else ch for ch in text)
 
 
-def _figure_boxes(images: list[object], frame: _PageFrame) -> list[Box]:
+def _figure_boxes(images: list[Any], frame: _PageFrame) -> list[Box]:
     """Boxes of embedded images big enough to be figures, but not full-page backgrounds."""
     page_area = max(frame.width * frame.height, 1e-6)
     boxes: list[Box] = []
-    left, bottom, right, top = (ctypes.c_float() for _ in range(4))
-    refs = [ctypes.byref(v) for v in (left, bottom, right, top)]
+    bounds = ffi.new("float[4]")
+    left, bottom, right, top = bounds, bounds + 1, bounds + 2, bounds + 3
     for obj in images:
-        if not pdfium_c.FPDFPageObj_GetBounds(obj, *refs):
+        if not lib.FPDFPageObj_GetBounds(obj, left, bottom, right, top):
             continue
-        box = frame.box(left.value, bottom.value, right.value, top.value)
+        box = frame.box(bounds[0], bounds[1], bounds[2], bounds[3])
         box = Box(max(0.0, box.x0), max(0.0, box.y0), min(frame.width, box.x1), min(frame.height, box.y1))
         share = max(0.0, box.width) * max(0.0, box.height) / page_area
         if MIN_FIGURE_AREA <= share < 0.85:
@@ -364,18 +388,18 @@ def _figure_boxes(images: list[object], frame: _PageFrame) -> list[Box]:
     return boxes
 
 
-def _page_objects(raw_page: object) -> tuple[list[object], list[object]]:
+def _page_objects(raw_page: Any) -> tuple[list[Any], list[Any]]:
     """The page's image objects (and form XObjects that hold an image) and its path objects,
-    top level, in content order: one pass for both figures and rules.
+    top level, in content order: one pass for both figures and rules (cffi handles).
 
     Uses the raw object API: wrapping every path object of a drawing-heavy page in Python
     objects cost more than its text.
     """
-    images: list[object] = []
-    paths: list[object] = []
-    get_object, get_type = pdfium_c.FPDFPage_GetObject, pdfium_c.FPDFPageObj_GetType
+    images: list[Any] = []
+    paths: list[Any] = []
+    get_object, get_type = lib.FPDFPage_GetObject, lib.FPDFPageObj_GetType
     image_kind, path_kind, form_kind = pdfium_c.FPDF_PAGEOBJ_IMAGE, pdfium_c.FPDF_PAGEOBJ_PATH, pdfium_c.FPDF_PAGEOBJ_FORM
-    for i in range(pdfium_c.FPDFPage_CountObjects(raw_page)):
+    for i in range(lib.FPDFPage_CountObjects(raw_page)):
         obj = get_object(raw_page, i)
         kind = get_type(obj)
         if kind == path_kind:
@@ -384,8 +408,8 @@ def _page_objects(raw_page: object) -> tuple[list[object], list[object]]:
             images.append(obj)
         elif kind == form_kind:
             # Inner bounds are in the form's own space: the form's page bounds stand in.
-            if any(get_type(pdfium_c.FPDFFormObj_GetObject(obj, j)) == image_kind
-                   for j in range(pdfium_c.FPDFFormObj_CountObjects(obj))):
+            if any(get_type(lib.FPDFFormObj_GetObject(obj, j)) == image_kind
+                   for j in range(lib.FPDFFormObj_CountObjects(obj))):
                 images.append(obj)
     return images, paths
 

@@ -53,12 +53,13 @@ def table_rows(lines: list[Line]) -> list[list[str]] | None:
     """
     if len(lines) < MIN_TABLE_ROWS:
         return None
-    rows = [cells_of(line) for line in lines]
-    wide_rows = sum(1 for row in rows if len(row) >= MIN_TABLE_COLUMNS)
+    # Counted before any cell is built: most blocks (paragraphs) stop here.
+    wide_rows = sum(1 for line in lines if cell_count(line) >= MIN_TABLE_COLUMNS)
     # Lines of one or two cells between rows are a cell's second line, a group title:
     # they may outnumber the rows (an item with three lines of description each).
-    if wide_rows < MIN_TABLE_ROWS or wide_rows < 0.25 * len(rows):
+    if wide_rows < MIN_TABLE_ROWS or wide_rows < 0.25 * len(lines):
         return None
+    rows = [cells_of(line) for line in lines]
     counts = [len(row) for row in rows if len(row) >= MIN_TABLE_COLUMNS]
     if len(counts) < 3 and len(set(counts)) > 1:
         return None  # two lines of different "cells": justified prose, not a table
