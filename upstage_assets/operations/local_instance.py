@@ -24,11 +24,12 @@ concurrency:
   runs:
     max_concurrent_runs: 4
     tag_concurrency_limits:
-      # a backfill never takes every run slot: each one gets at most two runs at a time
+      # a backfill never takes every run slot: each one gets at most three runs at a time
+      # (with 100 documents per run, the best of the curve in bench/results/throughput.md)
       - key: dagster/backfill
         value:
           applyLimitPerUniqueValue: true
-        limit: 2
+        limit: 3
   pools:
     granularity: op
     default_limit: 4

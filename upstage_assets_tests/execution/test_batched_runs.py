@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import math
 import time
 
 import pytest
 from dagster import DagsterRunStatus
 
 from upstage_assets.definitions import build_definitions
-from upstage_assets.defs.pipeline.document_pipeline import DOCUMENTS_PER_RUN
 from upstage_assets.defs.pipeline.keys import VALIDATED_DOCUMENTS
 from upstage_assets.defs.pipeline.resume import ONLY_DOCUMENTS_TAG, RESUME_TAG
 from upstage_assets.operations.recovery import plan_batches
@@ -31,11 +29,11 @@ def test_two_hundred_documents_in_four_runs(data_root, dagster_instance):
 
     seen: list[int] = []
     started = time.perf_counter()
-    run_ids = launch_batched_runs(dagster_instance, keys, DOCUMENTS_PER_RUN, defs=build_definitions(Settings.from_env(backend="local")),
+    run_ids = launch_batched_runs(dagster_instance, keys, 50, defs=build_definitions(Settings.from_env(backend="local")),
                                   on_run=lambda batch, run_id, ok: seen.append(len(batch.documents)))
     seconds = time.perf_counter() - started
 
-    assert len(run_ids) == math.ceil(200 / DOCUMENTS_PER_RUN) == 4 and seen == [50, 50, 50, 50]
+    assert len(run_ids) == 4 and seen == [50, 50, 50, 50]
     runs = [dagster_instance.get_run_by_id(r) for r in run_ids]
     assert all(r.status == DagsterRunStatus.SUCCESS for r in runs)
     assert all(ONLY_DOCUMENTS_TAG not in r.tags for r in runs), "contiguous keys need no document list"
