@@ -4,7 +4,7 @@ In process, each batch of ``upstage_assets.operations.recovery.plan_batches`` (a
 range holding at most 50 wanted documents; the others in the range are skipped, not redone)
 is one ``process_documents`` run on the persistent instance, so the UI shows it like any other. Without ``--wait`` the documents become one asset backfill,
 exactly what the UI's "Materialize" button creates: the daemon splits it into runs per the
-pipeline's BackfillPolicy (50 documents a run) and its queue bounds how many run at once.
+pipeline's BackfillPolicy (UPSTAGE_ASSETS_DOCUMENTS_PER_RUN documents a run, 100 by default) and its queue bounds how many run at once.
 """
 
 from __future__ import annotations
