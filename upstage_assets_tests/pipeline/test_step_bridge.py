@@ -244,3 +244,51 @@ def test_a_failed_batch_wakes_every_document_waiting_for_it_and_is_raised_after_
     with pytest.raises(RuntimeError, match=r"event log unavailable for \['d0'\]"):
         bridge.run(batch)
     assert sorted(woke) == ["d0", "d1", "d2"]
+
+
+def test_calls_taken_together_with_an_interrupt_are_still_made_while_the_batch_unwinds():
+    """The step's thread takes everything queued at once: an interrupt among them must not drop the
+    materializations behind it (their documents would be paid for again by the resumed run)."""
+    context = SlowContext()
+    bridge = StepBridge()
+    deferred = DeferredContext(context, bridge, write_batch=one_by_one)
+
+    def interrupt() -> None:
+        raise KeyboardInterrupt
+
+    async def batch() -> None:
+        deferred.log_event(m("first"))
+        await asyncio.to_thread(context.writing.wait, 30)  # the next calls queue up behind this write
+        bridge.defer(interrupt)
+        deferred.log_event(m("after0"))
+        deferred.log_event(m("after1"))
+        context.release.set()
+        await asyncio.sleep(30)
+
+    with pytest.raises(KeyboardInterrupt):
+        bridge.run(batch)
+    assert [e for e, _ in context.events] == ["first", "after0", "after1"]
+
+
+def test_a_batch_write_cut_by_an_interrupt_is_made_again_while_the_batch_unwinds():
+    context = SlowContext()
+    context.release.set()
+    cut: list[list[str]] = []
+
+    def interrupted_once(ctx: SlowContext, events: list[AssetMaterialization]) -> None:
+        if not cut:
+            cut.append([str(e.partition) for e in events])
+            raise KeyboardInterrupt  # as Dagster raises SIGINT/SIGTERM on the step's thread, mid-write
+        one_by_one(ctx, events)
+
+    bridge = StepBridge()
+    deferred = DeferredContext(context, bridge, write_batch=interrupted_once)
+
+    async def batch() -> None:
+        deferred.log_event(m("a"))
+        deferred.log_event(m("b"))
+        await asyncio.sleep(30)
+
+    with pytest.raises(KeyboardInterrupt):
+        bridge.run(batch)
+    assert cut and [e for e, _ in context.events] == ["a", "b"]

@@ -60,6 +60,7 @@ class StepBridge:
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._task: asyncio.Task[Any] | None = None
+        self._left: list[Any] = []  # taken from the queue but not made when an interrupt came
         self.deferred = 0  # calls handed over (for the step's summary and tests)
         self.busy_s = 0.0  # time the step's thread spent in them: Dagster's bookkeeping, off the loop
 
@@ -149,31 +150,39 @@ class StepBridge:
         return box["value"]
 
     def _carry_out(self, deadline: float | None) -> BaseException | None:
-        """Make the deferred calls in order until the batch is over (or ``deadline``); the first error."""
+        """Make the deferred calls in order until the batch is over (or ``deadline``); the first error.
+
+        An interrupt raised during a call leaves what was taken after it, and an interrupted batch write
+        itself, to the calls made while the batch unwinds (an interrupted plain call is not made again).
+        """
         first_error: BaseException | None = None
         while deadline is None or time.monotonic() < deadline:
-            try:
-                taken = [self._queue.get(timeout=POLL_S)]
-            except queue.Empty:
-                continue
-            taken += self._take_queued()
-            over = _DONE in taken
-            if over:
-                taken = taken[:taken.index(_DONE)]  # nothing is queued after it: the batch is over
+            runs = _runs_of_batchables(self._take())
             began = time.perf_counter()
             try:
-                for calls in _runs_of_batchables(taken):
-                    error = self._write_batches(calls) if isinstance(calls[0], _Batchable) else self._call(calls[0])
+                for i, calls in enumerate(runs):
+                    if calls[0] is _DONE:
+                        return first_error  # nothing is queued after it: the batch is over
+                    batch = isinstance(calls[0], _Batchable)
+                    try:
+                        error = self._write_batches(calls) if batch else self._call(calls[0])
+                    except BaseException:
+                        self._left = [call for later in runs[i if batch else i + 1:] for call in later]
+                        raise
                     first_error = first_error or error
             finally:
                 self.busy_s += time.perf_counter() - began
-            if over:
-                break
         return first_error
 
-    def _take_queued(self) -> list[Any]:
-        taken: list[Any] = []
-        while len(taken) < MAX_TAKEN - 1:
+    def _take(self) -> list[Any]:
+        """What an interrupt left, else the next call (waiting up to ``POLL_S``), then all that is queued."""
+        taken, self._left = self._left, []
+        if not taken:
+            try:
+                taken = [self._queue.get(timeout=POLL_S)]
+            except queue.Empty:
+                return []
+        while len(taken) < MAX_TAKEN:
             try:
                 taken.append(self._queue.get_nowait())
             except queue.Empty:
