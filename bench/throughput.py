@@ -185,20 +185,33 @@ def _limited_emulator(args: argparse.Namespace) -> tuple[subprocess.Popen[str], 
                           f"document-parse={args.rps:g},information-extraction={args.rps:g}")
 
 
-def _ideal_only(n: int, in_flight: int, args: argparse.Namespace) -> int:
+@contextlib.contextmanager
+def _limited_run(n: int, args: argparse.Namespace, prefix: str) -> Iterator[tuple[str, list[Path], Path]]:
+    """The limited emulator, ``n`` documents warmed against it and a work folder; all gone afterwards."""
     emulator, url = _limited_emulator(args)
-    work = Path(tempfile.mkdtemp(prefix="throughput-ideal-"))
+    work = Path(tempfile.mkdtemp(prefix=prefix))
     try:
         paths = make_documents(n, work / "documents")
         warm(url, paths, work)
-        ideal = measure_client("ideal", url, args.rps, in_flight, paths, concurrent=True, work=work,
-                               skew_s=args.compare_skew_s)
-        print(f"ideal={ideal.docs_per_s / args.rps:.3f} 429s={ideal.rate_limited} documents={n} rps={args.rps:g} "
-              f"skew_s={args.compare_skew_s if args.compare_skew_s is not None else 'default'} seconds={ideal.seconds:.1f} load={os.getloadavg()[0]:.1f}", flush=True)
+        yield url, paths, work
     finally:
         emulator.terminate()
         emulator.wait(timeout=10)
         shutil.rmtree(work, ignore_errors=True)
+
+
+def _client_limits(args: argparse.Namespace, in_flight: int) -> dict[str, float]:
+    """The platform's client settings: the endpoints' limits, ``in_flight`` requests and connections."""
+    return {"parse_requests_per_second": args.rps, "extract_requests_per_second": args.rps,
+            "parse_pages_per_minute": 1e9, "max_in_flight": in_flight, "max_connections": in_flight}
+
+
+def _ideal_only(n: int, in_flight: int, args: argparse.Namespace) -> int:
+    with _limited_run(n, args, "throughput-ideal-") as (url, paths, work):
+        ideal = measure_client("ideal", url, args.rps, in_flight, paths, concurrent=True, work=work,
+                               skew_s=args.compare_skew_s)
+        print(f"ideal={ideal.docs_per_s / args.rps:.3f} 429s={ideal.rate_limited} documents={n} rps={args.rps:g} "
+              f"skew_s={args.compare_skew_s if args.compare_skew_s is not None else 'default'} seconds={ideal.seconds:.1f} load={os.getloadavg()[0]:.1f}", flush=True)
     return 0
 
 
@@ -215,14 +228,8 @@ def _instance_database(args: argparse.Namespace) -> Iterator[str | None]:
 
 def _platform_only(n: int, in_flight: int, args: argparse.Namespace) -> int:
     """The platform alone against the limited emulator: one point of the documents-per-run / runs-at-once curve."""
-    emulator, url = _limited_emulator(args)
-    work = Path(tempfile.mkdtemp(prefix="throughput-platform-"))
-    try:
-        paths = make_documents(n, work / "documents")
-        warm(url, paths, work)
-        client = {"parse_requests_per_second": args.rps, "extract_requests_per_second": args.rps,
-                  "parse_pages_per_minute": 1e9, "max_in_flight": in_flight, "max_connections": in_flight}
-        env = platform_env(work / "platform", url, client, args.documents_per_run)
+    with _limited_run(n, args, "throughput-platform-") as (url, paths, work):
+        env = platform_env(work / "platform", url, _client_limits(args, in_flight), args.documents_per_run)
         with _instance_database(args) as database:
             platform = measure_platform("platform", env, paths, work / "platform", args.timeout_s, args.runs_at_once,
                                         postgres_url=database, dequeue_interval_s=args.dequeue_interval_s)
@@ -231,10 +238,6 @@ def _platform_only(n: int, in_flight: int, args: argparse.Namespace) -> int:
               f"dequeue_interval_s={args.dequeue_interval_s or 1} "
               f"seconds={platform.seconds:.1f} per_worker_docs_per_s={platform.worker_docs_per_s or 0:.2f} "
               f"load={os.getloadavg()[0]:.1f}; {platform.note}", flush=True)
-    finally:
-        emulator.terminate()
-        emulator.wait(timeout=10)
-        shutil.rmtree(work, ignore_errors=True)
     return 0
 
 
@@ -307,8 +310,7 @@ def main(argv: list[str] | None = None) -> int:
                                    paths[:ideal_sample], concurrent=True, work=work, skew_s=args.compare_skew_s)
         old_guard.note = "the limiter's send guard as before (sample)"
         print(f"ideal with skew {args.compare_skew_s:g}: {old_guard.docs_per_s / args.rps:.3f} of the limit", flush=True)
-        client = {"parse_requests_per_second": args.rps, "extract_requests_per_second": args.rps,
-                  "parse_pages_per_minute": 1e9, "max_in_flight": in_flight, "max_connections": in_flight}
+        client = _client_limits(args, in_flight)
         env = platform_env(work / "platform", url, client, args.documents_per_run)
         with _instance_database(args) as database:
             platform = measure_platform("platform", env, paths, work / "platform", args.timeout_s, args.runs_at_once,
