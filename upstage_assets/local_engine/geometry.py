@@ -308,7 +308,11 @@ def _collides(word: Word, line_words: list[Word], span: list[float]) -> bool:
 
 def split_line_at_gaps(line: Line, gap_factor: float) -> list[Line]:
     """Cut a line where the gap between words exceeds ``gap_factor`` line heights."""
-    threshold = gap_factor * max(line.box.height, 1e-6)
+    return cut_at_gaps(line, gap_factor * max(line.box.height, 1e-6))
+
+
+def cut_at_gaps(line: Line, threshold: float) -> list[Line]:
+    """Cut a line where the gap between neighbouring words exceeds ``threshold``."""
     pieces: list[list[Word]] = [[line.words[0]]]
     for gap, word in zip(line.gaps(), line.words[1:], strict=False):
         if gap > threshold:

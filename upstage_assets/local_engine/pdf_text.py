@@ -154,25 +154,24 @@ def _page_chars(textpage: Any, frame: _PageFrame) -> list[Char]:
     rect = ffi.new("FS_RECTF *")
     # The four floats in one call (left, top, right, bottom): cheaper than four field reads.
     read_rect, rect_bytes = _RECT_FLOATS.unpack_from, ffi.buffer(rect)
-    raw = textpage
     get_unicode, get_box = lib.FPDFText_GetUnicode, lib.FPDFText_GetLooseCharBox
     coords = frame.coords
     upright, left, top = frame.rotation == 0, frame.left, frame.top
     chars: list[Char] = []
     append = chars.append
     controls = 0
-    count = lib.FPDFText_CountChars(raw)
+    count = lib.FPDFText_CountChars(textpage)
     skip = False
     for index in range(count):
         if skip:  # the low unit of a surrogate pair joined to the character before
             skip = False
             continue
-        code = get_unicode(raw, index)
+        code = get_unicode(textpage, index)
         if not 32 < code <= 127:  # printable ASCII needs none of these tests
             if 0xD800 <= code <= 0xDFFF or code > 0x10FFFF:
                 # pdfium hands out UTF-16 units: join a surrogate pair into its character (the low
                 # unit's own index is then skipped); a lone surrogate becomes U+FFFD.
-                following = get_unicode(raw, index + 1) if index + 1 < count else None
+                following = get_unicode(textpage, index + 1) if index + 1 < count else None
                 char, joined = char_from_code_units(code, following)
                 skip = joined
                 code = ord(char)
@@ -181,7 +180,7 @@ def _page_chars(textpage: Any, frame: _PageFrame) -> list[Char]:
                     controls += 1
                 append(("", 0.0, 0.0, 0.0, 0.0, _SOFT_HYPHEN if code in _SOFT_HYPHEN_CODES else _BREAK))
                 continue
-        if not get_box(raw, index, rect):
+        if not get_box(textpage, index, rect):
             continue
         r_left, r_top, r_right, r_bottom = read_rect(rect_bytes)
         if upright:  # frame.coords for an unrotated page, inlined
@@ -340,8 +339,7 @@ def join_vertical_runs(words: list[Word]) -> list[Word]:
     """
     out: list[Word] = []
     for word in words:
-        box = word.box  # _is_vertical(word), inlined: most words are not, and this runs per word
-        if not (len(word.text) >= 2 and box.y1 - box.y0 > 1.5 * (box.x1 - box.x0)):
+        if not _is_vertical(word):  # most words: kept as they are
             out.append(word)
             continue
         previous = out[-1] if out else None

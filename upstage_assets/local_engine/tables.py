@@ -8,7 +8,7 @@ is what key-value extraction wants.
 
 from __future__ import annotations
 
-from upstage_assets.local_engine.geometry import WIDE_GAP_CHARS, Line, Word
+from upstage_assets.local_engine.geometry import WIDE_GAP_CHARS, Line, cut_at_gaps
 
 MIN_TABLE_COLUMNS = 3
 MIN_TABLE_ROWS = 2
@@ -16,20 +16,17 @@ MIN_TABLE_ROWS = 2
 
 def cells_of(line: Line) -> list[Line]:
     """Split a line at its wide visual gaps (the same gaps that read as two spaces)."""
-    wide = WIDE_GAP_CHARS * max(line.char_width, 1e-6)
-    pieces: list[list[Word]] = [[line.words[0]]]
-    for gap, word in zip(line.gaps(), line.words[1:], strict=False):
-        if gap > wide:
-            pieces.append([word])
-        else:
-            pieces[-1].append(word)
-    return [Line(piece) for piece in pieces]
+    return cut_at_gaps(line, _wide_gap(line))
 
 
 def cell_count(line: Line) -> int:
     """``len(cells_of(line))`` without building the cells."""
-    wide = WIDE_GAP_CHARS * max(line.char_width, 1e-6)
+    wide = _wide_gap(line)
     return 1 + sum(1 for gap in line.gaps() if gap > wide)
+
+
+def _wide_gap(line: Line) -> float:
+    return WIDE_GAP_CHARS * max(line.char_width, 1e-6)
 
 
 def column_spans(rows: list[list[Line]]) -> list[tuple[float, float]]:
