@@ -38,8 +38,9 @@ def start_emulator(*args: str, env: dict[str, str] | None = None) -> tuple[subpr
     raise RuntimeError("the emulator did not start")
 
 
-def make_documents(n: int, folder: Path) -> list[Path]:
-    """N distinct one-page born-digital invoices (fpdf2), fast to parse, distinct hashes."""
+def make_documents(n: int, folder: Path, salt: str = "") -> list[Path]:
+    """N distinct one-page born-digital invoices (fpdf2), fast to parse, distinct hashes; a ``salt``
+    (printed as the reference line) makes them new bytes beside an earlier call's."""
     from fpdf import FPDF
 
     folder.mkdir(parents=True, exist_ok=True)
@@ -52,7 +53,8 @@ def make_documents(n: int, folder: Path) -> list[Path]:
         pdf.ln(12)
         pdf.set_font("helvetica", size=11)
         for line in (f"Invoice No: BN-{i:06d}", f"Date: 2024-{1 + i % 12:02d}-{1 + i % 28:02d}",
-                     "Bill To: Example Customer", f"Total: {100 + i * 1.25:,.2f} USD"):
+                     "Bill To: Example Customer", f"Total: {100 + i * 1.25:,.2f} USD",
+                     *([f"Reference: {salt}"] if salt else [])):
             pdf.cell(text=line)
             pdf.ln(8)
         path = folder / f"bench-{i:06d}.pdf"
@@ -62,11 +64,17 @@ def make_documents(n: int, folder: Path) -> list[Path]:
 
 
 class TreeRssSampler:
-    """Peak resident memory of a process and all its descendants, sampled every 0.2 s."""
+    """Peak resident memory of a process and all its descendants, sampled every 0.2 s; beside the
+    peak of the sum, the peaks of the process alone and of its descendants together."""
 
-    def __init__(self, pid: int):
+    def __init__(self, pid: int, pss: bool = False):
         self.pid = pid
+        self.pss = pss  # also the peak of the summed PSS (shared pages counted once: what a cgroup sees)
+        self.peak_pss = 0
         self.peak = 0
+        self.peak_root = 0
+        self.peak_descendants = 0
+        self.at_peak: list[tuple[int, str, int]] = []  # (pid, command, rss) of each process at the peak
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
@@ -75,13 +83,19 @@ class TreeRssSampler:
             try:
                 root = psutil.Process(self.pid)
                 procs = [root, *root.children(recursive=True)]
-                total = 0
+                sizes = []
                 for p in procs:
                     try:
-                        total += p.memory_info().rss
+                        sizes.append(p.memory_info().rss)
                     except psutil.Error:
-                        pass
-                self.peak = max(self.peak, total)
+                        sizes.append(0)
+                if sum(sizes) > self.peak:
+                    self.peak = sum(sizes)
+                    self.at_peak = [(p.pid, _command(p), size) for p, size in zip(procs, sizes, strict=True)]
+                self.peak_root = max(self.peak_root, sizes[0])
+                self.peak_descendants = max(self.peak_descendants, sum(sizes[1:]))
+                if self.pss:
+                    self.peak_pss = max(self.peak_pss, sum(_pss(p) for p in procs))
             except psutil.Error:
                 pass
             self._stop.wait(0.2)
@@ -93,6 +107,20 @@ class TreeRssSampler:
     def __exit__(self, *exc: object) -> None:
         self._stop.set()
         self._thread.join(timeout=2)
+
+
+def _pss(process: psutil.Process) -> int:
+    try:
+        return int(getattr(process.memory_full_info(), "pss", 0))
+    except psutil.Error:
+        return 0
+
+
+def _command(process: psutil.Process) -> str:
+    try:
+        return " ".join(process.cmdline())[-120:]
+    except psutil.Error:
+        return "?"
 
 
 def mib(n: int) -> str:

@@ -15,13 +15,16 @@ real PostgreSQL server, then times, at that N:
 * the GraphQL queries behind the UI's asset graph, the ``validated_documents`` partitions page
   and the runs page, against a running ``dagster-webserver``;
 * submitting a 10,000-partition backfill through the UI's ``launchPartitionBackfill``;
-* the database size and the result store's size per document.
+* the database size and the result store's size per document;
+* with ``--worker`` (or ``--only-worker``), a real run worker's peak RSS, its step process included,
+  over a batch of 100 new documents launched as the daemon launches it (``bench/scale_worker.py``).
 
 Prints ``documents=<N> tick_s=.. status_s=.. plan_s=.. ui_partitions_s=.. ui_graph_s=..
-backfill_submit_s=.. db_mib=..`` and appends a row to ``bench/results/scale.csv``;
+backfill_submit_s=.. db_mib=.. worker_mib=..`` and appends a row to ``bench/results/scale.csv``;
 ``--report`` rewrites ``scale.md`` and ``scale.png`` from that CSV.
 
     .venv/bin/python bench/scale.py --documents 10000 [--baseline /tmp/base] [--skip-sensor] [--skip-ui]
+    .venv/bin/python bench/scale.py --documents 100000 --state DIR --only-worker
     .venv/bin/python bench/scale.py --report
 
 ``--state DIR`` keeps the deployment (PostgreSQL cluster, DAGSTER_HOME, result files) in DIR and
@@ -60,7 +63,8 @@ FIELDS = ["documents", "build_s", "tick_s", "tick_sqs_s", "tick_own_s", "tick_ti
           "status_json_s", "retry_dry_run_s", "baseline_status_s", "baseline_status_json_s", "baseline_retry_dry_run_s", "plan_missing_s", "plan_failed_s", "ui_graph_s", "ui_graph_again_s",
           "ui_partitions_s",
           "ui_partitions_again_s", "ui_runs_s", "ui_graph_after_new_s", "ui_partitions_after_new_s",
-          "ui_browser_partitions_s", "ui_browser_partitions_after_new_s", "backfill_submit_s", "db_mib", "store_kib_per_doc", "rss_mib"]
+          "ui_browser_partitions_s", "ui_browser_partitions_after_new_s", "backfill_submit_s", "db_mib", "store_kib_per_doc", "rss_mib",
+          "worker_mib", "worker_alone_mib", "worker_steps_mib", "worker_pss_mib", "worker_s", "worker_documents"]
 
 # What only the first call over a fresh state measures: a later call over the kept state folds only
 # what changed since, and its webserver finds Dagster's status caches already built.
@@ -169,11 +173,12 @@ def graphql(url: str, query: str, variables: dict[str, Any] | None = None, timeo
 
 
 @contextlib.contextmanager
-def webserver(env: dict[str, str], root: Path) -> Iterator[str]:
+def webserver(env: dict[str, str], root: Path, log_name: str = "webserver.log") -> Iterator[tuple[str, int]]:
+    """A ``dagster-webserver`` (and the code server it starts) on a free port: its URL and pid."""
     from sensor_scale import free_port
 
     port = free_port()
-    log = (root / "webserver.log").open("wb")
+    log = (root / log_name).open("wb")
     process = subprocess.Popen([str(Path(sys.executable).parent / "dagster-webserver"), "-h", "127.0.0.1", "-p",
                                 str(port)], cwd=ROOT, env={**os.environ, **env}, stdout=log,
                                stderr=subprocess.STDOUT, start_new_session=True)
@@ -185,7 +190,7 @@ def webserver(env: dict[str, str], root: Path) -> Iterator[str]:
                 if httpx.get(f"{url}/server_info", timeout=2).status_code == 200:
                     break
             time.sleep(1)
-        yield url
+        yield url, process.pid
     finally:
         os.killpg(process.pid, 15)
         process.wait(timeout=30)
@@ -246,7 +251,7 @@ def measure_baseline(source: Path, env: dict[str, str]) -> dict[str, float]:
 
 def run(n: int, skip_ui: bool, new: int, only_ui: bool = False, skip_sensor: bool = False,
         baseline: Path | None = None, state: Path | None = None, repeat: int = 1,
-        browser: bool = False) -> dict[str, Any]:
+        browser: bool = False, worker: bool = False, only_worker: bool = False) -> dict[str, Any]:
     import json
 
     from dagster import DagsterInstance
@@ -283,7 +288,7 @@ def run(n: int, skip_ui: bool, new: int, only_ui: bool = False, skip_sensor: boo
                           f"{built.seconds:.0f}s", flush=True)
                 else:
                     print(f"reusing the {n}-document state in {root}", flush=True)
-                if not only_ui:
+                if not only_ui and not only_worker:
                     from upstage_assets.storage.folds import fold_summaries
 
                     seconds, _ = timed(lambda: fold_summaries(
@@ -298,7 +303,11 @@ def run(n: int, skip_ui: bool, new: int, only_ui: bool = False, skip_sensor: boo
                     if baseline is not None:
                         keep(measure_baseline(baseline, env))
                         print(f"  baseline {baseline}: {row}", flush=True)
-                if not skip_ui:
+                if worker or only_worker:
+                    from scale_worker import measure_worker
+
+                    keep(measure_worker(env, root, postgres_url, instance))
+                if not skip_ui and not only_worker:
                     probes = itertools.count(n + new + 1)
 
                     def add_partition() -> None:  # a new document's partition, as a sensor adds it
@@ -311,7 +320,7 @@ def run(n: int, skip_ui: bool, new: int, only_ui: bool = False, skip_sensor: boo
                             if not instance.has_dynamic_partition(DOCUMENTS_PARTITIONS_NAME, key):
                                 break
                         instance.add_dynamic_partitions(DOCUMENTS_PARTITIONS_NAME, [key])
-                    with webserver(env, root) as url:
+                    with webserver(env, root) as (url, _):
                         ids = list(instance.get_dynamic_partitions(DOCUMENTS_PARTITIONS_NAME))
                         keep(measure_ui(url, ids, repeat, add_partition))
                         if browser:
@@ -355,7 +364,7 @@ def summary_line(row: dict[str, Any]) -> str:
     return (f"documents={row['documents']} tick_s={f('tick_s')} status_s={f('status_s')} "
             f"baseline_status_s={f('baseline_status_s')} plan_s={f('plan_missing_s')} "
             f"ui_partitions_s={f('ui_partitions_s')} ui_graph_s={f('ui_graph_s')} "
-            f"backfill_submit_s={f('backfill_submit_s')} db_mib={f('db_mib')}")
+            f"backfill_submit_s={f('backfill_submit_s')} db_mib={f('db_mib')} worker_mib={f('worker_mib')}")
 
 
 def append_csv(row: dict[str, Any]) -> None:
@@ -389,12 +398,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--state", type=Path, help="keep the deployment in this directory and reuse it (one N)")
     parser.add_argument("--repeat", type=int, default=1, help="minimum of this many CLI/planning/UI timings")
     parser.add_argument("--browser", action="store_true", help="also one page load in Chromium (bench/scale_browser.py)")
+    parser.add_argument("--worker", action="store_true",
+                        help="also a real run worker's peak RSS over 100 new documents (bench/scale_worker.py)")
+    parser.add_argument("--only-worker", action="store_true", help="build the state and measure only the run worker")
     args = parser.parse_args(argv)
     if args.state is not None and len(args.documents or []) > 1:
         parser.error("--state keeps one deployment: give one --documents")
     for n in args.documents or []:
         row = run(n, args.skip_ui, args.new, args.only_ui, args.skip_sensor, args.baseline,
-                  args.state.resolve() if args.state else None, args.repeat, args.browser)
+                  args.state.resolve() if args.state else None, args.repeat, args.browser, args.worker,
+                  args.only_worker)
         print(summary_line(row), flush=True)
         append_csv(row)
     if args.report:

@@ -24,6 +24,10 @@ COLUMNS = [
     ("ui_browser_partitions_after_new_s", "browser: partitions page load after one new partition (s)"),
     ("backfill_submit_s", "backfill of min(N, 10,000) partitions submitted (s)"), ("db_mib", "PostgreSQL size (MiB)"),
     ("store_kib_per_doc", "result store per document (KiB)"), ("rss_mib", "bench process RSS (MiB)"),
+    ("worker_mib", "run worker peak RSS, with its step process (MiB)"),
+    ("worker_alone_mib", "the run worker alone, peak (MiB)"), ("worker_steps_mib", "its step process and engine workers, peak (MiB)"),
+    ("worker_pss_mib", "run worker tree, peak of summed PSS (MiB)"),
+    ("worker_documents", "documents in that run"), ("worker_s", "that run, launch to end (s)"),
     ("build_s", "building the state (s)"),
 ]
 CHARTED = ["tick_own_s", "baseline_status_s", "status_s", "retry_dry_run_s", "plan_missing_s", "ui_graph_s", "ui_partitions_s",

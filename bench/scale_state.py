@@ -49,6 +49,8 @@ from upstage_assets.defs.pipeline.keys import DOCUMENT_ASSET_KEYS, RAW_DOCUMENTS
 from upstage_assets.defs.pipeline.partitions import DOCUMENTS_PARTITIONS_NAME
 from upstage_assets.errors import SourceUnavailable
 from upstage_assets.ingest.naming import document_id_for_bytes
+from upstage_assets.schemas.arrow import table_schema_for
+from upstage_assets.schemas.extraction import load_schema
 from upstage_assets.storage.billing import EXTRACTION, PARSE, ProductUsage, write_usage
 from upstage_assets.storage.delta import table_location
 from upstage_assets.storage.failures import record_failure
@@ -96,16 +98,40 @@ def _write_files(store: ObjectStore, layout: OutputLayout, n: int, document_id: 
 
 
 def _append_rows(store: ObjectStore, layout: OutputLayout, start: int, ids: list[str], failed: set[str]) -> None:
-    """The validated rows of one run's documents, as one Delta commit (a run commits its batch)."""
+    """The validated rows of one run's documents, as one Delta commit (a run commits its batch), in the
+    real table's schema, so a real run (``scale.py --worker``) can MERGE its rows into the table."""
+    from datetime import UTC, datetime
+    from decimal import Decimal
+
     from deltalake import write_deltalake
 
     rows = [(start + i, d) for i, d in enumerate(ids) if d not in failed]
     if not rows:
         return
-    table = pa.table({"document_id": pa.array([d for _, d in rows], pa.string()),
-                      "invoice_number": pa.array([f"INV-{n}" for n, _ in rows], pa.string()),
-                      "total": pa.array([float(n) for n, _ in rows], pa.float64())})
+    schema = load_schema("invoice")
+    now = datetime.now(UTC)
+    table = pa.Table.from_pylist([{"document_id": d, "invoice_number": f"INV-{n}", "amount": Decimal(n),
+                                   "sha256": d, "backend": "local", "schema_name": schema.name,
+                                   "schema_version": schema.version, "processed_at": now, "pages_billed": 1}
+                                  for n, d in rows], schema=table_schema_for(schema))
     write_deltalake(table_location(store, layout.tables, "invoice").uri, table, mode="append")
+
+
+def upgrade_table(store: ObjectStore, layout: OutputLayout) -> list[str]:
+    """Give a state built before the rows had the real schema (three columns) the real table's missing
+    columns, null in the old rows: one metadata-only commit, so a real run's MERGE (which compares
+    ``processed_at``) can commit into it. Returns the columns added."""
+    from deltalake import DeltaTable, Field
+
+    location = table_location(store, layout.tables, "invoice")
+    if not location.exists():
+        return []
+    table = DeltaTable(location.uri)
+    have = {f.name for f in table.schema().fields}
+    missing = [f for f in table_schema_for(load_schema("invoice")) if f.name not in have]
+    if missing:
+        table.alter.add_columns([Field.from_arrow(f.with_nullable(True)) for f in missing])
+    return [f.name for f in missing]
 
 
 def build_state(instance: DagsterInstance, store: ObjectStore, layout: OutputLayout, start: int, count: int,
