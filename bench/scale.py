@@ -64,7 +64,9 @@ FIELDS = ["documents", "build_s", "tick_s", "tick_sqs_s", "tick_own_s", "tick_ti
           "ui_partitions_s",
           "ui_partitions_again_s", "ui_runs_s", "ui_graph_after_new_s", "ui_partitions_after_new_s",
           "ui_browser_partitions_s", "ui_browser_partitions_after_new_s", "backfill_submit_s", "db_mib", "store_kib_per_doc", "rss_mib",
-          "worker_mib", "worker_alone_mib", "worker_steps_mib", "worker_pss_mib", "worker_s", "worker_documents"]
+          "worker_mib", "worker_alone_mib", "worker_steps_mib", "worker_pss_mib", "worker_s",
+          "worker_api_mib", "worker_api_alone_mib", "worker_api_steps_mib", "worker_api_pss_mib", "worker_api_s",
+          "worker_api_documents", "worker_documents"]
 
 # What only the first call over a fresh state measures: a later call over the kept state folds only
 # what changed since, and its webserver finds Dagster's status caches already built.
@@ -251,7 +253,8 @@ def measure_baseline(source: Path, env: dict[str, str]) -> dict[str, float]:
 
 def run(n: int, skip_ui: bool, new: int, only_ui: bool = False, skip_sensor: bool = False,
         baseline: Path | None = None, state: Path | None = None, repeat: int = 1,
-        browser: bool = False, worker: bool = False, only_worker: bool = False) -> dict[str, Any]:
+        browser: bool = False, worker: bool = False, only_worker: bool = False,
+        worker_documents: int = 100, worker_backend: str = "local") -> dict[str, Any]:
     import json
 
     from dagster import DagsterInstance
@@ -306,7 +309,7 @@ def run(n: int, skip_ui: bool, new: int, only_ui: bool = False, skip_sensor: boo
                 if worker or only_worker:
                     from scale_worker import measure_worker
 
-                    keep(measure_worker(env, root, postgres_url, instance))
+                    keep(measure_worker(env, root, postgres_url, instance, worker_documents, worker_backend))
                 if not skip_ui and not only_worker:
                     probes = itertools.count(n + new + 1)
 
@@ -364,7 +367,8 @@ def summary_line(row: dict[str, Any]) -> str:
     return (f"documents={row['documents']} tick_s={f('tick_s')} status_s={f('status_s')} "
             f"baseline_status_s={f('baseline_status_s')} plan_s={f('plan_missing_s')} "
             f"ui_partitions_s={f('ui_partitions_s')} ui_graph_s={f('ui_graph_s')} "
-            f"backfill_submit_s={f('backfill_submit_s')} db_mib={f('db_mib')} worker_mib={f('worker_mib')}")
+            f"backfill_submit_s={f('backfill_submit_s')} db_mib={f('db_mib')} worker_mib={f('worker_mib')} "
+            f"worker_api_mib={f('worker_api_mib')}")
 
 
 def append_csv(row: dict[str, Any]) -> None:
@@ -401,13 +405,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--worker", action="store_true",
                         help="also a real run worker's peak RSS over 100 new documents (bench/scale_worker.py)")
     parser.add_argument("--only-worker", action="store_true", help="build the state and measure only the run worker")
+    parser.add_argument("--worker-documents", type=int, default=100, help="new documents for --worker (default 100)")
+    parser.add_argument("--worker-backend", choices=["local", "emulator"], default="local",
+                        help="the run's backend: the local engine (default) or the Upstage API's (the emulator)")
     args = parser.parse_args(argv)
     if args.state is not None and len(args.documents or []) > 1:
         parser.error("--state keeps one deployment: give one --documents")
     for n in args.documents or []:
         row = run(n, args.skip_ui, args.new, args.only_ui, args.skip_sensor, args.baseline,
                   args.state.resolve() if args.state else None, args.repeat, args.browser, args.worker,
-                  args.only_worker)
+                  args.only_worker, args.worker_documents, args.worker_backend)
         print(summary_line(row), flush=True)
         append_csv(row)
     if args.report:

@@ -24,10 +24,12 @@ COLUMNS = [
     ("ui_browser_partitions_after_new_s", "browser: partitions page load after one new partition (s)"),
     ("backfill_submit_s", "backfill of min(N, 10,000) partitions submitted (s)"), ("db_mib", "PostgreSQL size (MiB)"),
     ("store_kib_per_doc", "result store per document (KiB)"), ("rss_mib", "bench process RSS (MiB)"),
-    ("worker_mib", "run worker peak RSS, with its step process (MiB)"),
-    ("worker_alone_mib", "the run worker alone, peak (MiB)"), ("worker_steps_mib", "its step process and engine workers, peak (MiB)"),
-    ("worker_pss_mib", "run worker tree, peak of summed PSS (MiB)"),
-    ("worker_documents", "documents in that run"), ("worker_s", "that run, launch to end (s)"),
+    ("worker_mib", "run worker, local engine: peak RSS of the worker + step + engine processes (MiB)"),
+    ("worker_alone_mib", "local engine: the worker process alone (MiB)"), ("worker_steps_mib", "local engine: the processes under it (MiB)"),
+    ("worker_pss_mib", "local engine: peak of the summed PSS (MiB)"), ("worker_documents", "documents in each measured run"),
+    ("worker_s", "local engine: the run, launch to end (s)"),
+    ("worker_api_mib", "run worker, Upstage API backend (emulator): peak RSS (MiB)"),
+    ("worker_api_pss_mib", "Upstage API backend: peak of the summed PSS (MiB)"),
     ("build_s", "building the state (s)"),
 ]
 CHARTED = ["tick_own_s", "baseline_status_s", "status_s", "retry_dry_run_s", "plan_missing_s", "ui_graph_s", "ui_partitions_s",
@@ -54,7 +56,8 @@ def write_report(csv_path: Path, md_path: Path, png_path: Path) -> None:
     lines = ["# One deployment at N documents (PostgreSQL, 2 shared cores)", "",
              "Command: `.venv/bin/python bench/scale.py --documents N` (one run per N; state written in bulk by "
              "`bench/scale_state.py`), then `--report`. Figures are wall seconds on a machine shared with other "
-             "work; compare columns, not single cells. See docs/scale.md for what they mean.", "",
+             "work; compare columns, not single cells. The run-worker rows (`--only-worker`, `--worker-backend emulator`) "
+             "are one real run of 100 new documents on that state. See docs/scale.md for what they mean.", "",
              header, "|---|" + "---:|" * len(rows)]
     for name, label in COLUMNS:
         lines.append(f"| {label} | " + " | ".join(r.get(name) or "-" for r in rows) + " |")

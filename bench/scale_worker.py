@@ -120,11 +120,27 @@ def _new_worker(instance: Any, run_id: str, server_pid: int, before: set[int], d
 
 
 def measure_worker(env: dict[str, str], root: Path, postgres_url: str, instance: Any, count: int = 100,
-                   timeout_s: float = 3600) -> dict[str, Any]:
-    """Register ``count`` documents, launch their run, and sample its worker; the figures for the row."""
+                   backend: str = "local", timeout_s: float = 3600) -> dict[str, Any]:
+    """Register ``count`` documents, launch their run, and sample its worker; the figures for the row
+    (``worker_*``; ``worker_api_*`` for the ``emulator`` backend: the Upstage API's path, one process,
+    against the emulator answering at once)."""
+    if backend == "local":
+        return _measure(env, root, postgres_url, instance, count, timeout_s, "worker_")
+    from harness import start_emulator
+
+    emulator, url = start_emulator("--latency-s", "0")
+    try:
+        api = {"UPSTAGE_ASSETS_BACKEND": "emulator", "UPSTAGE_API_BASE_URL": url, "UPSTAGE_API_KEY": "bench-key"}
+        return _measure({**env, **api}, root, postgres_url, instance, count, timeout_s, "worker_api_")
+    finally:
+        emulator.terminate()
+        emulator.wait(timeout=30)
+
+
+def _measure(env: dict[str, str], root: Path, postgres_url: str, instance: Any, count: int, timeout_s: float,
+             prefix: str) -> dict[str, Any]:
     from harness import TreeRssSampler
     from scale import webserver
-
     from scale_state import upgrade_table
 
     from upstage_assets.resources.storage import StorageResource
@@ -150,7 +166,7 @@ def measure_worker(env: dict[str, str], root: Path, postgres_url: str, instance:
                 time.sleep(0.5)
         seconds = time.monotonic() - started
     status = run.status.value
-    print(f"  worker: run {run_id} {status} over {tags.get('upstage_assets/documents')} documents in "
+    print(f"  worker ({env['UPSTAGE_ASSETS_BACKEND']} backend): run {run_id} {status} over {tags.get('upstage_assets/documents')} documents in "
           f"{seconds:.0f}s, worker pid {worker.pid}, peak RSS {rss.peak / 2**20:.0f} MiB (the worker alone "
           f"{rss.peak_root / 2**20:.0f}, its step processes {rss.peak_descendants / 2**20:.0f}; summed PSS "
           f"{rss.peak_pss / 2**20:.0f}) "
@@ -159,7 +175,7 @@ def measure_worker(env: dict[str, str], root: Path, postgres_url: str, instance:
         print(f"    at the peak: pid {pid} {size / 2**20:.0f} MiB  {command}", flush=True)
     if status != "SUCCESS":
         raise RuntimeError(f"the measured run {run_id} ended {status}: see {home}")
-    return {"worker_mib": rss.peak / 2**20, "worker_alone_mib": rss.peak_root / 2**20,
-            "worker_steps_mib": rss.peak_descendants / 2**20, "worker_pss_mib": rss.peak_pss / 2**20,
-            "worker_s": seconds,
-            "worker_documents": int(tags.get("upstage_assets/documents", count))}
+    figures = {"mib": rss.peak / 2**20, "alone_mib": rss.peak_root / 2**20, "steps_mib": rss.peak_descendants / 2**20,
+               "pss_mib": rss.peak_pss / 2**20, "s": seconds,
+               "documents": int(tags.get("upstage_assets/documents", count))}
+    return {prefix + name: value for name, value in figures.items()}
