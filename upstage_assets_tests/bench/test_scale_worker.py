@@ -33,7 +33,7 @@ def test_the_run_worker_of_a_real_batch_is_measured(tmp_path):
              "--worker-documents", "5"], cwd=ROOT, capture_output=True, text=True, timeout=900,
             env={**os.environ, "UPSTAGE_BENCH_RESULTS": str(tmp_path / "results")})
         assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-        assert re.search(r"worker: run \S+ SUCCESS over 5 documents", result.stdout)
+        assert re.search(r"worker \(local backend\): run \S+ SUCCESS over 5 documents", result.stdout)
         assert re.search(r"^documents=20 .* worker_mib=\d+\.\d\d worker_api_mib=-$", result.stdout, re.M)
 
         row = json.loads((state / "row.json").read_text())
