@@ -144,8 +144,8 @@ def learned_model(corpus: Path, limit: int, epochs: int, gpu: bool) -> dict[str,
     same = total = 0
     mismatches: list[dict[str, Any]] = []
     for view, a, b in zip(views, cpu_probs, gpu_probs, strict=True):
-        left = decode(view, a, model.fields, model.lexicon)
-        right = decode(view, b, model.fields, model.lexicon)
+        left = decode(view, a, model.fields, model.lexicon, model.join_shares)
+        right = decode(view, b, model.fields, model.lexicon, model.join_shares)
         for index, field in enumerate(model.fields):
             pa, pb = left[field.name], right[field.name]
             total += 1

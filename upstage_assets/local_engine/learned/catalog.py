@@ -38,6 +38,13 @@ class LearnedModel:
     path: Path | None = None
     lexicon: Lexicon | None = None  # the training labels' words, for OCR slips in text values
 
+    @property
+    def join_shares(self) -> dict[str, float]:
+        """Per text field, how strongly a neighbouring line must be marked to join the value
+        (calibrated on the held-back split by ``fit``; kept in the card; absent: 0, any marked line)."""
+        shares = (self.card.get("decoding") or {}).get("join_shares") or {}
+        return {str(name): float(share) for name, share in shares.items()}
+
     def serves(self, properties: dict[str, Any]) -> bool:
         """The schema is the one the model was trained for: the same scalar fields (names and kinds).
 

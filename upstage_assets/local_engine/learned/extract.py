@@ -38,7 +38,7 @@ def learned_fields(parse_response: dict[str, Any], properties: dict[str, Any]) -
     with torch.inference_mode():
         probs = tag(tagger, [view], device)[0]
     found: dict[str, dict[str, Any]] = {}
-    for name, prediction in decode(view, probs, model.fields, model.lexicon).items():
+    for name, prediction in decode(view, probs, model.fields, model.lexicon, model.join_shares).items():
         if prediction is None or prediction.confidence < MIN_CONFIDENCE:
             continue
         value = _typed(prediction.value, properties.get(name, {}))

@@ -26,11 +26,13 @@ import torch
 from upstage_assets.local_engine.learned.catalog import LearnedModel, save_model
 from upstage_assets.local_engine.learned.dataset import Example, field_specs
 from upstage_assets.local_engine.learned.features import PageView
+from upstage_assets.local_engine.learned.known_values import known_values_from_labels
 from upstage_assets.local_engine.learned.spelling import lexicon_from_labels
 from upstage_assets.local_engine.learned.train import TrainConfig, field_accuracy, select_device, train
 from upstage_assets.local_engine.learned.training_set import TrainingSet, from_corpus, reading
 
-MODEL_CODE_FILES = ("features.py", "model.py", "predict.py", "targets.py", "dataset.py", "train.py", "spelling.py")
+MODEL_CODE_FILES = ("features.py", "model.py", "predict.py", "targets.py", "dataset.py", "train.py", "spelling.py",
+                    "known_values.py")
 
 
 def code_version() -> dict[str, str]:
@@ -53,28 +55,58 @@ def code_version() -> dict[str, str]:
     return version
 
 
+def document_labels(examples: list[Example]) -> list[dict[str, Any]]:
+    """One labels dict per document: a page read two ways (transcripts and OCR) is one name seen once."""
+    return list({e.document_id or str(index): e.labels for index, e in enumerate(examples)}.values())
+
+
 def views_and_labels(examples: list[Example]) -> tuple[list[PageView], list[dict[str, Any]]]:
     return [e.view for e in examples if e.view is not None], [e.labels for e in examples if e.view is not None]
 
 
 def evaluate(model: LearnedModel, views: list[PageView], labels: list[dict[str, Any]]) -> dict[str, float]:
     """Per-field exact-match accuracy on labelled pages, plus their mean (``macro``)."""
-    scores = field_accuracy(model.tagger, views, labels, model.fields, torch.device("cpu"), model.lexicon)
+    scores = field_accuracy(model.tagger, views, labels, model.fields, torch.device("cpu"), model.lexicon,
+                            model.join_shares)
     scores["macro"] = round(sum(scores.values()) / max(1, len(scores)), 4)
     return scores
+
+
+# How strongly a neighbouring line must be marked to join a text value, as a share of the value's
+# strongest line (``predict._text_value``). Which works depends on the field: a company's brand line
+# is marked more weakly than its legal name, the lines of an address alike.
+JOIN_SHARE_GRID = (0.0, 0.5, 0.6, 0.7, 0.8, 0.9)
+
+
+def calibrate_join_shares(model: LearnedModel, views: list[PageView], labels: list[dict[str, Any]]) -> dict[str, float]:
+    """Per text field, the join share that reads the most held-back values right (ties: the lowest)."""
+    text_fields = [spec.name for spec in model.fields if spec.kind == "text"]
+    if not views or not text_fields:
+        return {}
+    best: dict[str, tuple[float, float]] = {}  # field -> (accuracy, share)
+    for share in JOIN_SHARE_GRID:
+        scores = field_accuracy(model.tagger, views, labels, model.fields, torch.device("cpu"), model.lexicon,
+                                dict.fromkeys(text_fields, share))
+        for name in text_fields:
+            if name not in best or scores[name] > best[name][0]:
+                best[name] = (scores[name], share)
+    return {name: share for name, (_, share) in best.items()}
 
 
 def fit(training_set: TrainingSet, config: TrainConfig, progress: Any = None) -> tuple[LearnedModel, list[dict[str, Any]]]:
     """Train on ``training_set.train``; the card's metrics are on ``training_set.held_back``."""
     held = views_and_labels(training_set.held_back)
     # The words of the training split's labels only: the held-back metrics stay honest.
-    lexicon = lexicon_from_labels((e.labels for e in training_set.train),
-                                  (f.name for f in training_set.fields if f.kind == "text"))
+    text_fields = [f.name for f in training_set.fields if f.kind == "text"]
+    lexicon = lexicon_from_labels((e.labels for e in training_set.train), text_fields)
+    lexicon.known = known_values_from_labels(document_labels(training_set.train), text_fields)
     started = time.monotonic()
     tagger, curve = train(training_set.train, training_set.fields, config, held_back=held, progress=progress,
                           lexicon=lexicon)
     seconds = time.monotonic() - started
     model = LearnedModel(tagger, training_set.fields, lexicon=lexicon)
+    decoding = {"join_shares": calibrate_join_shares(model, *held), "calibrated_on": "held_back"}
+    model.card = {"decoding": decoding}
     metrics = evaluate(model, *held)
     by_text = {text: evaluate(model, *views_and_labels([e for e in training_set.held_back if reading(e) == text]))
                for text in sorted({reading(e) for e in training_set.held_back})}
@@ -87,12 +119,15 @@ def fit(training_set: TrainingSet, config: TrainConfig, progress: Any = None) ->
         "data": {k: v for k, v in description.items() if not k.endswith("_ids")} | {
             "documents_sha256": hashlib.sha256("".join(description["train_ids"]).encode()).hexdigest()[:16]},
         "config": asdict(config),
+        "decoding": decoding,
         "held_back_metrics": metrics,
         "held_back_metrics_by_text": by_text,
         "training_seconds": round(seconds, 1),
         "device": str(select_device()),
         "parameters": sum(p.numel() for p in tagger.parameters()),
         "lexicon_words": len(lexicon.counts),
+        "known_values": {"fields_snapped": lexicon.known.closed_fields,
+                         "values": {name: len(table) for name, table in lexicon.known.values.items()}},
         "code": code_version(),
     }
     model.card = card
@@ -104,6 +139,10 @@ def _readings(counts: dict[str, int] | None) -> str:
     if not counts or len(counts) < 2:
         return ""
     return " (" + ", ".join(f"{n} by {text}" for text, n in sorted(counts.items(), reverse=True)) + ")"
+
+
+def _shares(shares: dict[str, float]) -> str:
+    return ", ".join(f"{name} {share:g}" for name, share in sorted(shares.items()))
 
 
 def write_results(results: Path, name: str, model: LearnedModel, curve: list[dict[str, Any]],
@@ -144,6 +183,9 @@ def write_results(results: Path, name: str, model: LearnedModel, curve: list[dic
              f"{card['parameters']:,} parameters, {card['training_seconds']:.0f} s on {card['device']} "
              f"(seed {card['config']['seed']}, {card['config']['epochs']} epochs).", "",
              *([f"Command: `{command}`", ""] if command else []),
+             *([f"Text values are read back with the join shares calibrated on the held-back split "
+                f"(`predict._text_value`): {_shares(card['decoding']['join_shares'])}.", ""]
+               if (card.get("decoding") or {}).get("join_shares") else []),
              "Held-back exact match, all held-back examples and per reading of the page (OCR: what the "
              "pipeline reads; transcripts: the corpus's line transcripts):", ""]
     by_text = card.get("held_back_metrics_by_text") or {}

@@ -102,18 +102,26 @@ def _word_run(text: str, line_probs: np.ndarray) -> tuple[int, int, float] | Non
     return start, end, float(line_probs[start:end + 1].mean())
 
 
-def _text_value(view: PageView, probs: list[np.ndarray], field: int) -> Prediction | None:
+def _text_value(view: PageView, probs: list[np.ndarray], field: int, join_share: float = 0.0) -> Prediction | None:
     """The strongest marked line, grown over the marked lines right above and below it: a value is
-    one block of lines, so a stray mark elsewhere on the page does not join it."""
+    one block of lines, so a stray mark elsewhere on the page does not join it. A neighbour joins
+    when its marks are at least ``join_share`` of the strongest line's (0: any marked line): a
+    brand printed above a company's legal name is marked, but more weakly than the name."""
     runs = [_word_run(view.texts[index], probs[index][:, field]) for index in range(len(view.texts))]
     strengths = [(run[1] - run[0] + 1) * run[2] if run else 0.0 for run in runs]
     if not any(strengths):
         return None
     anchor = int(np.argmax(strengths))
+    anchor_run = runs[anchor]
+    bar = join_share * anchor_run[2] if anchor_run else 0.0
+
+    def joins(run: tuple[int, int, float] | None) -> bool:
+        return run is not None and run[2] >= bar
+
     first_line = last_line = anchor
-    while first_line > 0 and runs[first_line - 1]:
+    while first_line > 0 and joins(runs[first_line - 1]):
         first_line -= 1
-    while last_line + 1 < len(runs) and runs[last_line + 1]:
+    while last_line + 1 < len(runs) and joins(runs[last_line + 1]):
         last_line += 1
     pieces: list[str] = []
     scores: list[float] = []
@@ -134,8 +142,9 @@ def _text_value(view: PageView, probs: list[np.ndarray], field: int) -> Predicti
 
 
 def decode(view: PageView, probs: list[np.ndarray], fields: list[FieldSpec],
-           lexicon: Lexicon | None = None) -> dict[str, Prediction | None]:
-    """Each field's value; text values get their OCR slips repaired with the model's lexicon."""
+           lexicon: Lexicon | None = None, join_shares: dict[str, float] | None = None) -> dict[str, Prediction | None]:
+    """Each field's value; text values get their OCR slips repaired with the model's lexicon, and
+    their lines joined as the model's calibration says (``join_shares``, per field; 0 by default)."""
     out: dict[str, Prediction | None] = {}
     for index, spec in enumerate(fields):
         if not view.texts:
@@ -145,8 +154,8 @@ def decode(view: PageView, probs: list[np.ndarray], fields: list[FieldSpec],
         elif spec.kind == "amount":
             out[spec.name] = _best_candidate(view, probs, index, _amounts)
         else:
-            found = _text_value(view, probs, index)
+            found = _text_value(view, probs, index, (join_shares or {}).get(spec.name, 0.0))
             if found is not None and lexicon is not None:
-                found.value = repair(found.value, lexicon)
+                found.value = repair(found.value, lexicon, spec.name)
             out[spec.name] = found
     return out

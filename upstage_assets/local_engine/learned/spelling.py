@@ -9,7 +9,9 @@ and saved inside the model file, so a model trained on other documents brings it
 words (and keeps accents where its labels have them).
 
 Only a token the lexicon does not know is touched, and only into words it does know:
-a correct word the labels never showed is left as read.
+a correct word the labels never showed is left as read. Whole values of fields whose labels
+form a closed set (company names) are then matched to the nearest known value
+(``known_values``).
 """
 
 from __future__ import annotations
@@ -20,6 +22,8 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
+
+from upstage_assets.local_engine.learned.known_values import KnownValues
 
 TOKEN = re.compile(r"[^\W_]+")
 # Pieces shorter than this are not split off a run-together token (too many short words match).
@@ -54,16 +58,18 @@ class Lexicon:
 
     counts: dict[str, int] = field(default_factory=dict)
     accented: bool = False  # the labels themselves spell accented letters: keep OCR's accents
+    known: KnownValues | None = None  # whole label values, one count per document (``fit`` sets it)
 
     def to_json(self) -> dict[str, Any]:
-        return {"counts": dict(self.counts), "accented": self.accented}
+        return {"counts": dict(self.counts), "accented": self.accented,
+                "known_values": self.known.to_json() if self.known else None}
 
     @classmethod
     def from_json(cls, payload: dict[str, Any] | None) -> Lexicon | None:
         if not payload:
             return None
         return cls({str(k): int(v) for k, v in dict(payload.get("counts") or {}).items()},
-                   bool(payload.get("accented")))
+                   bool(payload.get("accented")), KnownValues.from_json(payload.get("known_values")))
 
     def __contains__(self, word: str) -> bool:
         return _folded(word) in self.counts
@@ -172,11 +178,15 @@ def _merge_pieces(text: str, lexicon: Lexicon) -> str:
     return " ".join(out)
 
 
-def repair(text: str, lexicon: Lexicon | None) -> str:
-    """The value with OCR's spacing, look-alike and accent slips repaired where the lexicon is sure."""
+def repair(text: str, lexicon: Lexicon | None, field_name: str | None = None) -> str:
+    """The value with OCR's spacing, look-alike and accent slips repaired where the lexicon is sure,
+    then (given the field) the known value it is a slip of, where the field's values recur."""
     if lexicon is None or not lexicon.counts:
         return text
     if not lexicon.accented:
         text = strip_accents(text)
     text = _merge_pieces(text, lexicon)
-    return TOKEN.sub(lambda m: _repair_token(m.group(0), lexicon), text)
+    text = TOKEN.sub(lambda m: _repair_token(m.group(0), lexicon), text)
+    if field_name is not None and lexicon.known is not None:
+        text = lexicon.known.snap(field_name, text)
+    return text

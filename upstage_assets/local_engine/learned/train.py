@@ -62,7 +62,8 @@ def _loss(model: FieldTagger, batch: list[Example], device: torch.device, positi
 
 
 def field_accuracy(model: FieldTagger, views: list[PageView], labels: list[dict[str, Any]],
-                   fields: list[FieldSpec], device: torch.device, lexicon: Lexicon | None = None) -> dict[str, float]:
+                   fields: list[FieldSpec], device: torch.device, lexicon: Lexicon | None = None,
+                   join_shares: dict[str, float] | None = None) -> dict[str, float]:
     """Share of labelled values read exactly right (the accuracy bench's comparison)."""
     from upstage_assets.operations.evaluation import field_matches
 
@@ -72,7 +73,7 @@ def field_accuracy(model: FieldTagger, views: list[PageView], labels: list[dict[
     for start in range(0, len(views), 16):
         chunk = views[start:start + 16]
         for view, probs, expected in zip(chunk, tag(model, chunk, device), labels[start:start + 16], strict=True):
-            predictions = decode(view, probs, fields, lexicon)
+            predictions = decode(view, probs, fields, lexicon, join_shares)
             for spec in fields:
                 value = expected.get(spec.name)
                 if value in (None, ""):
