@@ -99,6 +99,14 @@ def _descendants(pid: int) -> dict[int, psutil.Process]:
         return {}
 
 
+def _alive(process: psutil.Process) -> bool:
+    """Still running: a worker that exited but is not reaped yet (a zombie) counts as gone."""
+    try:
+        return process.status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
+
+
 def _new_worker(instance: Any, run_id: str, server_pid: int, before: set[int], deadline: float) -> psutil.Process:
     """The code server's new child that runs the job (not multiprocessing's resource tracker)."""
     while time.monotonic() < deadline:
@@ -159,14 +167,15 @@ def _measure(env: dict[str, str], root: Path, postgres_url: str, instance: Any, 
         with TreeRssSampler(worker.pid, pss=True) as rss:
             while True:
                 run = instance.get_run_by_id(run_id)
-                if run is not None and run.status.value in FINISHED and not worker.is_running():
+                if run is not None and run.status.value in FINISHED and not _alive(worker):
                     break
                 if time.monotonic() - started > timeout_s:
                     raise RuntimeError(f"run {run_id} did not finish in {timeout_s:.0f}s")
                 time.sleep(0.5)
         seconds = time.monotonic() - started
     status = run.status.value
-    print(f"  worker ({env['UPSTAGE_ASSETS_BACKEND']} backend): run {run_id} {status} over {tags.get('upstage_assets/documents')} documents in "
+    print(f"  worker ({env['UPSTAGE_ASSETS_BACKEND']} backend): run {run_id} {status} over "
+          f"{tags.get('upstage_assets/documents')} documents in "
           f"{seconds:.0f}s, worker pid {worker.pid}, peak RSS {rss.peak / 2**20:.0f} MiB (the worker alone "
           f"{rss.peak_root / 2**20:.0f}, its step processes {rss.peak_descendants / 2**20:.0f}; summed PSS "
           f"{rss.peak_pss / 2**20:.0f}) "
