@@ -18,6 +18,9 @@ from upstage_assets.local_engine.geometry import Line, split_line_at_gaps
 FRAGMENT_GAP_HEIGHTS = 1.5
 # Narrower gaps (LaTeX's 10 pt column gap is under one line height) separate columns only
 # where the gaps of several nearby lines line up into one white stripe: a page-region gutter.
+# The stripe must be unbroken: a line printed across it without a gap there (a centred shop
+# name between the item columns of a receipt, a full-width title) ends it, so gaps further
+# up or down the page are not counted as this line's gutter.
 NARROW_GUTTER_HEIGHTS = 0.6
 ALIGNED_LINES = 3
 ALIGN_WINDOW_LINES = 20
@@ -33,7 +36,7 @@ def line_pieces(lines: list[Line]) -> list[Line]:
                  for line in lines]
     # spans[i][k]: the stretch of the page that gap k of line i leaves empty (x from, x to).
     spans = [[_gap_span(frags[k], frags[k + 1]) for k in range(len(frags) - 1)] for frags in fragments]
-    aligned = _aligned_counter(spans)
+    aligned = _aligned_counter(lines, spans)
     cuts = [[_is_gutter(frags, k) and (_width(spans[i][k]) >= FRAGMENT_GAP_HEIGHTS * line.box.height
                                        or aligned(i, k) >= ALIGNED_LINES)
              for k in range(len(frags) - 1)] for i, (line, frags) in enumerate(zip(lines, fragments, strict=True))]
@@ -85,10 +88,18 @@ def _spans_line_up(start: float, end: float, other_start: float, other_end: floa
     return min(end, other_end) - max(start, other_start) > 0.5 * min(end - start, other_end - other_start)
 
 
-def _aligned_counter(spans: list[list[tuple[float, float]]]) -> Callable[[int, int], int]:
-    """``aligned(index, k)``: how many nearby lines have a gap over the same stretch of the
-    page as gap k of line ``index`` (each answer computed once: both passes ask)."""
+def _aligned_counter(lines: list[Line], spans: list[list[tuple[float, float]]]) -> Callable[[int, int], int]:
+    """``aligned(index, k)``: how many lines above and below have a gap over the same stretch of
+    the page as gap k of line ``index``, counted outwards until a line crosses the stretch with
+    no gap there (each answer computed once: both passes ask). Lines come top down."""
     known: dict[tuple[int, int], int] = {}
+
+    def lined_up(j: int, start: float, end: float, width: float) -> bool:
+        for other_start, other_end in spans[j]:  # _spans_line_up, inlined: forms have many gaps
+            overlap = (end if end < other_end else other_end) - (start if start > other_start else other_start)
+            if overlap > 0.5 * (width if width < other_end - other_start else other_end - other_start):
+                return True
+        return False
 
     def aligned(index: int, k: int) -> int:
         if (index, k) in known:
@@ -96,14 +107,14 @@ def _aligned_counter(spans: list[list[tuple[float, float]]]) -> Callable[[int, i
         start, end = spans[index][k]
         width = end - start
         count = 0
-        for j in range(max(0, index - ALIGN_WINDOW_LINES), min(len(spans), index + ALIGN_WINDOW_LINES + 1)):
-            if j == index:
-                continue
-            for other_start, other_end in spans[j]:  # _spans_line_up, inlined: forms have many gaps
-                overlap = (end if end < other_end else other_end) - (start if start > other_start else other_start)
-                if overlap > 0.5 * (width if width < other_end - other_start else other_end - other_start):
+        for step in (-1, 1):
+            j = index + step
+            while 0 <= j < len(spans) and abs(j - index) <= ALIGN_WINDOW_LINES:
+                if lined_up(j, start, end, width):
                     count += 1
-                    break
+                elif lines[j].box.x0 < start and lines[j].box.x1 > end:
+                    break  # printed across the stretch: the stripe ends here
+                j += step
         known[index, k] = count
         return count
 
