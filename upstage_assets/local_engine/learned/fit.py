@@ -73,8 +73,8 @@ def evaluate(model: LearnedModel, views: list[PageView], labels: list[dict[str, 
 
 
 # How strongly a neighbouring line must be marked to join a text value, as a share of the value's
-# strongest line (``predict._text_value``). Which works depends on the field: a company's brand line
-# is marked more weakly than its legal name, the lines of an address alike.
+# anchor line, the most confidently marked (``predict._text_value``). Which works depends on the
+# field: a company's brand line is marked more weakly than its legal name, the lines of an address alike.
 JOIN_SHARE_GRID = (0.0, 0.5, 0.6, 0.7, 0.8, 0.9)
 
 

@@ -103,12 +103,15 @@ def _word_run(text: str, line_probs: np.ndarray) -> tuple[int, int, float] | Non
 
 
 def _text_value(view: PageView, probs: list[np.ndarray], field: int, join_share: float = 0.0) -> Prediction | None:
-    """The strongest marked line, grown over the marked lines right above and below it: a value is
-    one block of lines, so a stray mark elsewhere on the page does not join it. A neighbour joins
-    when its marks are at least ``join_share`` of the strongest line's (0: any marked line): a
-    brand printed above a company's legal name is marked, but more weakly than the name."""
+    """The most confidently marked line (the highest mean mark over its run of words), grown over
+    the marked lines right above and below it: a value is one block of lines, so a stray mark
+    elsewhere on the page does not join it. A neighbour joins when its marks are at least
+    ``join_share`` of the anchor line's (0: any marked line): a brand printed above a company's
+    legal name is marked, but more weakly than the name. The anchor is chosen by confidence, not
+    by marked length, so a longer, weakly marked line (a trading name printed beside the name
+    the labels give) does not outweigh it."""
     runs = [_word_run(view.texts[index], probs[index][:, field]) for index in range(len(view.texts))]
-    strengths = [(run[1] - run[0] + 1) * run[2] if run else 0.0 for run in runs]
+    strengths = [run[2] if run else 0.0 for run in runs]
     if not any(strengths):
         return None
     anchor = int(np.argmax(strengths))
