@@ -31,11 +31,13 @@ def _texts(pieces: list[Line]) -> list[str]:
 
 def _page() -> list[Line]:
     """A receipt: a centred name with a 7-unit (0.7 line height) word space, the address printed
-    across it, then item lines whose columns leave the same stretch empty."""
+    across it, then item lines whose two columns leave the same stretch empty (8 units: narrow
+    gaps, a gutter only because nine of them line up)."""
     name = _line(20.0, (100.0, "MR. D.I. Y."), (169.0, "(M) SDN BHD"))
     assert name.gaps()[2] == 7.0  # between the two halves: wider than 0.6 line heights
     address = _line(32.0, (40.0, "LOT 1851-A & 1851-B, JALAN KPB 6, KAWASAN"))
-    items = [_line(60.0 + 12 * i, (40.0, "BIG SOAP BAR PACK"), (175.0, "TWO FOR ONE")) for i in range(9)]
+    items = [_line(60.0 + 12 * i, (66.0, "BIG SOAP BAR PACK"), (170.0, "TWO FOR ONE")) for i in range(9)]
+    assert items[0].gaps()[3] == 8.0 and items[0].words[3].box.x1 == 162.0  # the name's stretch, 162-169
     return [name, address, *items]
 
 
