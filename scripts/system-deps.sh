@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the test suite needs, if they are missing. Needs root (CI is).
 # PostgreSQL, Chromium and tesseract with its Korean data are required. podman (+ runc, debootstrap,
-# netavark) runs the image and compose-stack tests; if it cannot be installed the suite still runs
-# and those tests say "podman absent" in their skip reason.
+# netavark, and iptables, which netavark runs to set up every bridge network: without it every
+# container start fails with "netavark: No such file or directory") runs the image and
+# compose-stack tests; if it cannot be installed the suite still runs and those tests say
+# "podman absent" in their skip reason.
 set -euo pipefail
 need=()
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need+=(postgresql)
@@ -11,7 +13,7 @@ command -v chromium >/dev/null 2>&1 || need+=(chromium)
 command -v tesseract >/dev/null 2>&1 || need+=(tesseract-ocr)
 [ -f "$(ls -d /usr/share/tesseract-ocr/*/tessdata 2>/dev/null | head -1)/kor.traineddata" ] || need+=(tesseract-ocr-kor)
 containers=()
-for tool in podman runc debootstrap catatonit netavark aardvark-dns; do
+for tool in podman runc debootstrap catatonit netavark aardvark-dns iptables; do
   dpkg -s "$tool" >/dev/null 2>&1 || containers+=("$tool")
 done
 if [ ${#need[@]} -gt 0 ] || [ ${#containers[@]} -gt 0 ]; then
