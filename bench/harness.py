@@ -89,8 +89,9 @@ class TreeRssSampler:
                         sizes.append(p.memory_info().rss)
                     except psutil.Error:
                         sizes.append(0)
-                if sum(sizes) > self.peak:
-                    self.peak = sum(sizes)
+                total = sum(sizes)
+                if total > self.peak:
+                    self.peak = total
                     self.at_peak = [(p.pid, _command(p), size) for p, size in zip(procs, sizes, strict=True)]
                 self.peak_root = max(self.peak_root, sizes[0])
                 self.peak_descendants = max(self.peak_descendants, sum(sizes[1:]))
