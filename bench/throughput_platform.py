@@ -106,6 +106,38 @@ def _worker_rate(instance: object, documents: int) -> tuple[float | None, int, s
     return (documents / step_seconds if step_seconds else None), len(run_ids), bookkeeping
 
 
+def run_timeline(instance: object, since: float) -> str:
+    """Where a run's wall clock goes, averaged over the runs: its creation after the backfill's
+    submission, the queue (created to dequeued), the launch (dequeued to started: a new process's start
+    and imports), started to its step's start, the step, the step's end to the run's end."""
+    from dagster import DagsterEventType
+
+    phases: dict[str, list[float]] = {name: [] for name in
+                                      ("created", "queued", "launch", "start->step", "step", "step->end")}
+    for record in instance.get_run_records():  # type: ignore[attr-defined]
+        run_id = record.dagster_run.run_id
+        steps = [s for s in instance.get_run_step_stats(run_id)  # type: ignore[attr-defined]
+                 if s.start_time and s.end_time]
+        if not (steps and record.start_time and record.end_time):
+            continue
+        dequeued = [e.timestamp for e in instance.all_logs(  # type: ignore[attr-defined]
+            run_id, of_type=DagsterEventType.RUN_DEQUEUED)]
+        created = record.create_timestamp.timestamp()
+        step_start, step_end = min(s.start_time for s in steps), max(s.end_time for s in steps)
+        phases["created"].append(created - since)
+        if dequeued:
+            phases["queued"].append(dequeued[0] - created)
+            phases["launch"].append(record.start_time - dequeued[0])
+        phases["start->step"].append(step_start - record.start_time)
+        phases["step"].append(step_end - step_start)
+        phases["step->end"].append(record.end_time - step_end)
+    if not phases["step"]:
+        return "no finished runs"
+    created = ", ".join(f"{t:.0f}" for t in sorted(phases["created"]))
+    return "per run (mean/max) " + ", ".join(f"{name} {sum(v) / len(v):.1f}/{max(v):.1f} s"
+                                             for name, v in phases.items() if v) + f"; runs created at [{created}] s"
+
+
 def allow_runs_at_once(home: Path, runs: int) -> None:
     """Let one backfill have ``runs`` runs at once (the instance's run queue limit per backfill)."""
     config = home / "dagster.yaml"
@@ -116,11 +148,15 @@ def allow_runs_at_once(home: Path, runs: int) -> None:
 
 
 def use_postgres(home: Path, url: str) -> None:
-    """The project's local dagster.yaml with its storage in PostgreSQL (as deployments have it)."""
+    """The project's local dagster.yaml with its storage in PostgreSQL (as deployments have it), the
+    event log the project's pooled one unless ``UPSTAGE_BENCH_STOCK_EVENT_LOG`` asks for Dagster's own."""
+    from upstage_assets.operations.event_log_storage import postgres_storage_yaml
     from upstage_assets.operations.local_instance import LOCAL_DAGSTER_YAML
 
     home.mkdir(parents=True, exist_ok=True)
-    (home / "dagster.yaml").write_text(LOCAL_DAGSTER_YAML + f"storage:\n  postgres:\n    postgres_url: {url}\n")
+    storage = (f"storage:\n  postgres:\n    postgres_url: {url}\n" if os.environ.get("UPSTAGE_BENCH_STOCK_EVENT_LOG")
+               else postgres_storage_yaml(url))
+    (home / "dagster.yaml").write_text(LOCAL_DAGSTER_YAML + storage)
 
 
 def dequeue_every(home: Path, seconds: int) -> None:
@@ -155,7 +191,7 @@ def measure_platform(name: str, env: dict[str, str], paths: list[Path], work: Pa
     try:
         with TreeRssSampler(daemon.pid) as rss:
             _wait_for_the_daemon(instance, since=spawned, timeout_s=300)
-            started = time.monotonic()
+            started, submitted = time.monotonic(), time.time()
             submit_backfill(defs, instance, keys, title="throughput benchmark", reason="benchmark")
             while not _finished(instance, work, len(keys)):
                 if time.monotonic() - started > timeout_s:
@@ -165,7 +201,7 @@ def measure_platform(name: str, env: dict[str, str], paths: list[Path], work: Pa
             seconds = time.monotonic() - started
         worker_rate, runs, bookkeeping = _worker_rate(instance, len(keys))
         note = note or (f"{runs} runs of {env['UPSTAGE_ASSETS_DOCUMENTS_PER_RUN']}, {runs_at_once} at once; "
-                        f"{bookkeeping}")
+                        f"{bookkeeping}; {run_timeline(instance, submitted)}")
     finally:
         daemon.terminate()
         try:

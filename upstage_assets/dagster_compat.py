@@ -61,7 +61,7 @@ __all__ = [
     # counts the event log answers without shipping every partition key (status at 100,000 documents):
     "dynamic_partition_count", "materialized_partition_counts", "partitions_without_materialization",
     # a run worker's event-log writes over pooled connections instead of one new connection each:
-    "pool_event_log_connections",
+    "pool_event_log_connections", "pool_storage_connections",
     # several documents' materializations of one asset in one event-log write:
     "log_materialization_batch",
 ]
@@ -143,14 +143,20 @@ POOLED_FLAG = "_upstage_assets_pooled"
 
 def pool_event_log_connections(instance: Any, *, pool_size: int = 3, max_overflow: int = 2) -> bool:
     """Give this process's PostgreSQL event log a small pool of checked connections (once; other
-    storages are left alone). Returns whether it did.
+    storages, and one already pooled, are left alone). Returns whether it did."""
+    storage = instance.event_log_storage
+    if not _is_postgres_event_log(storage) or getattr(storage, POOLED_FLAG, False):
+        return False
+    pool_storage_connections(storage, pool_size=pool_size, max_overflow=max_overflow)
+    return True
+
+
+def pool_storage_connections(storage: Any, *, pool_size: int = 3, max_overflow: int = 2) -> None:
+    """Replace a PostgreSQL event log's connection-per-use engine by a small pool of checked ones.
 
     Three stay open: more than one is in use at moments, and a connection past ``pool_size`` is
     opened and closed for each use (with one kept, a profile of a run worker found a fifth of its
     event-log time spent connecting). Most recent first, so sequential writes reuse one connection."""
-    storage = instance.event_log_storage
-    if type(storage).__name__ != "PostgresEventLogStorage" or getattr(storage, POOLED_FLAG, False):
-        return False
     from dagster_postgres.utils import create_pg_engine
 
     previous = storage._engine
@@ -159,7 +165,14 @@ def pool_event_log_connections(instance: Any, *, pool_size: int = 3, max_overflo
                                        pool_use_lifo=True, pool_recycle=3600)
     setattr(storage, POOLED_FLAG, True)
     previous.dispose()
-    return True
+
+
+def _is_postgres_event_log(storage: Any) -> bool:
+    try:
+        from dagster_postgres.event_log import PostgresEventLogStorage
+    except ImportError:  # dagster-postgres not installed: no PostgreSQL storage either
+        return False
+    return isinstance(storage, PostgresEventLogStorage)
 
 
 # Dagster writes the materializations of one asset as a batch (one INSERT for all of them, one

@@ -108,7 +108,8 @@ def test_referenced_files_exist_and_secrets_come_from_ignored_env_file() -> None
 
 def test_compose_instance_config_and_workspace() -> None:
     instance = yaml.safe_load((REPO / "docker" / "dagster.yaml").read_text())
-    assert instance["storage"]["postgres"]["postgres_url"] == {"env": "DAGSTER_POSTGRES_URL"}
+    for storage in ("run_storage", "event_log_storage", "schedule_storage"):
+        assert instance[storage]["config"]["postgres_url"] == {"env": "DAGSTER_POSTGRES_URL"}
     assert instance["telemetry"]["enabled"] is False
     workspace = yaml.safe_load((REPO / "docker" / "workspace.yaml").read_text())
     (server,) = workspace["load_from"]

@@ -24,6 +24,22 @@ def _load(name: str) -> dict[str, Any]:
     return yaml.safe_load(path.read_text())
 
 
+def _postgres_urls(config: dict[str, Any]) -> list[str]:
+    """The env var each storage reads its URL from: the one ``storage`` section, or the three."""
+    if "storage" in config:
+        return [config["storage"]["postgres"]["postgres_url"]["env"]]
+    return [config[key]["config"]["postgres_url"]["env"] for key in ("run_storage", "event_log_storage",
+                                                                      "schedule_storage")]
+
+
+@pytest.mark.parametrize("name, pooled", [("aws", True), ("compose", True), ("k8s", False)])
+def test_event_log_storage_is_pooled_where_every_process_runs_the_project_image(name: str, pooled: bool) -> None:
+    """The Helm chart's webserver and daemon run Dagster's images, which cannot import the project."""
+    section = _load(name).get("event_log_storage", {})
+    named = (section.get("module"), section.get("class"))
+    assert (named == ("upstage_assets.operations.event_log_storage", "PooledPostgresEventLogStorage")) == pooled
+
+
 def _class_config_ok(section: dict[str, Any]) -> None:
     cls = getattr(importlib.import_module(section["module"]), section["class"])
     result = process_config(cls.config_type(), section.get("config") or {})
@@ -39,7 +55,8 @@ def test_instance_yaml_validates(name: str, monkeypatch: pytest.MonkeyPatch) -> 
     config = _load(name)
     result = process_config(dagster_instance_config_schema(), config)
     assert result.success, [e.message for e in result.errors or []]
-    for key in ("run_launcher", "run_coordinator", "compute_logs"):
+    for key in ("run_launcher", "run_coordinator", "compute_logs", "run_storage", "event_log_storage",
+                "schedule_storage"):
         if key in config:
             _class_config_ok(config[key])
     assert config["telemetry"]["enabled"] is False
@@ -47,7 +64,7 @@ def test_instance_yaml_validates(name: str, monkeypatch: pytest.MonkeyPatch) -> 
 
 @pytest.mark.parametrize("name", sorted(YAMLS))
 def test_postgres_url_comes_from_env_with_psycopg2_hint(name: str) -> None:
-    assert _load(name)["storage"]["postgres"]["postgres_url"] == {"env": "DAGSTER_POSTGRES_URL"}
+    assert set(_postgres_urls(_load(name))) == {"DAGSTER_POSTGRES_URL"}
     assert "postgresql+psycopg2" in YAMLS[name].read_text()
 
 

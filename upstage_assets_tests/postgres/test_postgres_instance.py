@@ -1,6 +1,6 @@
 """The deployment's PostgreSQL instance config against a real PostgreSQL server.
 
-The instance is built from the ``storage`` section the aws/k8s dagster.yaml files ship
+The instance is built from the storage sections the aws dagster.yaml ships
 (``postgres_url`` from ``DAGSTER_POSTGRES_URL``), so these tests check the shipped config,
 not a copy of it.
 """
@@ -34,12 +34,15 @@ from upstage_assets_tests.launching import launch_batched_runs
 def postgres_instance(postgres_server, tmp_path, monkeypatch):
     url = postgres_server.create_database(f"dagster_{uuid.uuid4().hex[:8]}")
     monkeypatch.setenv("DAGSTER_POSTGRES_URL", url)
-    storage = yaml.safe_load(instance_yaml_for("aws").read_text())["storage"]
-    assert storage["postgres"]["postgres_url"] == {"env": "DAGSTER_POSTGRES_URL"}
+    monkeypatch.setenv("DAGSTER_EVENT_BATCH_SIZE", "")  # recorded as unset, so the teardown unsets it
+    monkeypatch.delenv("DAGSTER_EVENT_BATCH_SIZE")  # the pooled event log sets it
+    shipped = yaml.safe_load(instance_yaml_for("aws").read_text())
+    storage = {key: shipped[key] for key in ("run_storage", "event_log_storage", "schedule_storage")}
     home = tmp_path / "dagster_home"
     home.mkdir()
-    (home / "dagster.yaml").write_text(yaml.safe_dump({"storage": storage, "telemetry": {"enabled": False}}))
+    (home / "dagster.yaml").write_text(yaml.safe_dump({**storage, "telemetry": {"enabled": False}}))
     with DagsterInstance.from_config(str(home)) as instance:
+        assert type(instance.event_log_storage).__name__ == "PooledPostgresEventLogStorage"
         yield instance
 
 
