@@ -108,8 +108,8 @@ def _worker_rate(instance: object, documents: int) -> tuple[float | None, int, s
 
 def run_timeline(instance: object, since: float) -> str:
     """Where a run's wall clock goes, averaged over the runs: its creation after the backfill's
-    submission, the queue (created to dequeued), the launch (dequeued to started: a new process's start
-    and imports), started to its step's start, the step, the step's end to the run's end."""
+    submission, the queue (created to the launcher's STARTING event), the launch (STARTING to started: a
+    new process's start and imports), started to its step's start, the step, the step's end to the run's end."""
     from dagster import DagsterEventType
 
     phases: dict[str, list[float]] = {name: [] for name in
@@ -120,14 +120,14 @@ def run_timeline(instance: object, since: float) -> str:
                  if s.start_time and s.end_time]
         if not (steps and record.start_time and record.end_time):
             continue
-        dequeued = [e.timestamp for e in instance.all_logs(  # type: ignore[attr-defined]
-            run_id, of_type=DagsterEventType.RUN_DEQUEUED)]
+        launched = [e.timestamp for e in instance.all_logs(  # type: ignore[attr-defined]
+            run_id, of_type=DagsterEventType.RUN_STARTING)]
         created = record.create_timestamp.timestamp()
         step_start, step_end = min(s.start_time for s in steps), max(s.end_time for s in steps)
         phases["created"].append(created - since)
-        if dequeued:
-            phases["queued"].append(dequeued[0] - created)
-            phases["launch"].append(record.start_time - dequeued[0])
+        if launched:
+            phases["queued"].append(launched[0] - created)
+            phases["launch"].append(record.start_time - launched[0])
         phases["start->step"].append(step_start - record.start_time)
         phases["step"].append(step_end - step_start)
         phases["step->end"].append(record.end_time - step_end)
