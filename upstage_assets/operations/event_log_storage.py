@@ -20,6 +20,7 @@ of Dagster's stock images (the Helm chart keeps Dagster's storage).
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -88,7 +89,7 @@ def postgres_storage_yaml(postgres_url: str) -> str:
     """The three storage sections of a dagster.yaml on PostgreSQL, the event log this pooled one.
 
     ``postgres_url`` is a YAML value: a literal URL, or ``{env: NAME}`` to read it from the environment."""
-    value = postgres_url if postgres_url.startswith("{") else f"'{postgres_url}'"
+    value = postgres_url if postgres_url.startswith("{") else json.dumps(postgres_url)  # a quoted YAML scalar
     return (f"run_storage:\n  module: dagster_postgres.run_storage\n  class: PostgresRunStorage\n"
             f"  config:\n    postgres_url: {value}\n"
             f"event_log_storage:\n  module: {MODULE}\n  class: {CLASS}\n"

@@ -13,6 +13,7 @@ from dagster._config import process_config
 from dagster._core.instance.config import dagster_instance_config_schema
 
 from upstage_assets.deploy import INSTANCE_YAML_BY_ENV, instance_yaml_for
+from upstage_assets.operations.event_log_storage import postgres_storage_yaml
 
 REPO = Path(__file__).resolve().parents[2]
 YAMLS = {"aws": instance_yaml_for("aws"), "k8s": instance_yaml_for("k8s"), "compose": REPO / "docker/dagster.yaml"}
@@ -38,6 +39,15 @@ def test_event_log_storage_is_pooled_where_every_process_runs_the_project_image(
     section = _load(name).get("event_log_storage", {})
     named = (section.get("module"), section.get("class"))
     assert (named == ("upstage_assets.operations.event_log_storage", "PooledPostgresEventLogStorage")) == pooled
+
+
+def test_postgres_storage_yaml_writes_the_shipped_sections() -> None:
+    written = yaml.safe_load(postgres_storage_yaml("{env: DAGSTER_POSTGRES_URL}"))
+    assert set(written) == {"run_storage", "event_log_storage", "schedule_storage"}
+    for name in ("compose", "aws"):
+        assert written == {key: _load(name)[key] for key in written}, name
+    url = "postgresql+psycopg2://u:p'w#x@db:5432/dagster"  # quotes and a comment sign survive
+    assert yaml.safe_load(postgres_storage_yaml(url))["event_log_storage"]["config"]["postgres_url"] == url
 
 
 def _class_config_ok(section: dict[str, Any]) -> None:
