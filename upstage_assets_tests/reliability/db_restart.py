@@ -38,7 +38,8 @@ def postgres_home(home: Path, pg: RestartablePostgres) -> tuple[str, str]:
     """A DAGSTER_HOME whose dagster.yaml is the local one plus the deployments' PostgreSQL storage."""
     url = pg.server.create_database(f"dagster_{uuid.uuid4().hex[:8]}")
     config = yaml.safe_load(LOCAL_DAGSTER_YAML)
-    config["storage"] = yaml.safe_load(instance_yaml_for("aws").read_text())["storage"]
+    shipped = yaml.safe_load(instance_yaml_for("aws").read_text())
+    config.update({key: shipped[key] for key in ("run_storage", "event_log_storage", "schedule_storage")})
     home.mkdir(parents=True, exist_ok=True)
     (home / "dagster.yaml").write_text(yaml.safe_dump(config))
     return url, pg.server.plain_url(url.rsplit("/", 1)[-1])
