@@ -42,6 +42,7 @@ from dagster._core.executor.step_delegating import (
 from dagster._core.pipes.utils import extract_message_or_forward_to_file
 from dagster._core.storage.event_log.schema import DynamicPartitionsTable, SqlEventLogStorageTable
 from dagster._core.storage.event_log.sql_event_log import SqlEventLogStorage
+from dagster._core.storage.partition_status_cache import get_and_update_asset_status_cache_value
 from dagster._core.storage.tags import (
     ASSET_PARTITION_RANGE_END_TAG,
     ASSET_PARTITION_RANGE_START_TAG,
@@ -62,6 +63,10 @@ __all__ = [
     "dynamic_partition_count", "materialized_partition_counts", "partitions_without_materialization",
     # a run worker's event-log writes over pooled connections instead of one new connection each:
     "pool_event_log_connections", "pool_storage_connections",
+    # the pooled event log writes a run's planned events in one INSERT into Dagster's table:
+    "SqlEventLogStorageTable",
+    # what the UI reads a partition's failed/in-progress state from (tests of that storage):
+    "get_and_update_asset_status_cache_value",
     # several documents' materializations of one asset in one event-log write:
     "log_materialization_batch",
 ]

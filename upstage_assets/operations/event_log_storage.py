@@ -25,14 +25,15 @@ import os
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from dagster import Field, IntSource
-from dagster._core.events import DagsterEventType
-from dagster._core.events.log import EventLogEntry
-from dagster._core.storage.event_log.schema import SqlEventLogStorageTable
+from dagster import DagsterEventType, EventLogEntry, Field, IntSource
 from dagster_postgres.event_log import PostgresEventLogStorage
 from dagster_postgres.utils import get_token_provider_from_config, pg_url_from_config
 
-from upstage_assets.dagster_compat import EVENT_BATCH_SIZE_ENV, pool_storage_connections
+from upstage_assets.dagster_compat import (
+    EVENT_BATCH_SIZE_ENV,
+    SqlEventLogStorageTable,
+    pool_storage_connections,
+)
 
 DEFAULT_EVENT_BATCH_SIZE = 1000  # a run of 250 documents' planned events (four assets) in one write
 PLANNED = DagsterEventType.ASSET_MATERIALIZATION_PLANNED

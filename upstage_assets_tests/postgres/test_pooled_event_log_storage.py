@@ -22,10 +22,13 @@ from dagster import (
     materialize,
     multi_asset,
 )
-from dagster._core.storage.partition_status_cache import get_and_update_asset_status_cache_value
 from sqlalchemy import event
 
-from upstage_assets.dagster_compat import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
+from upstage_assets.dagster_compat import (
+    ASSET_PARTITION_RANGE_END_TAG,
+    ASSET_PARTITION_RANGE_START_TAG,
+    get_and_update_asset_status_cache_value,
+)
 from upstage_assets.operations.event_log_storage import PooledPostgresEventLogStorage, postgres_storage_yaml
 
 PARTITIONS = StaticPartitionsDefinition([f"doc-{i}" for i in range(6)])
