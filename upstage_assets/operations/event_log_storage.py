@@ -52,7 +52,8 @@ class PooledPostgresEventLogStorage(PostgresEventLogStorage):
 
     @classmethod
     def config_type(cls) -> Any:
-        return {**super().config_type(), "event_batch_size": Field(
+        stock: Any = super().config_type()  # Dagster's fields: a mapping, typed as any config type
+        return {**stock, "event_batch_size": Field(
             IntSource, is_required=False, default_value=DEFAULT_EVENT_BATCH_SIZE,
             description="DAGSTER_EVENT_BATCH_SIZE for this process unless already set; 0 leaves it unset")}
 
