@@ -122,6 +122,7 @@ def run_timeline(instance: object, since: float) -> str:
 
     phases: dict[str, list[float]] = {name: [] for name in
                                       ("created", "queued", "launch", "start->step", "step", "step->end")}
+    steps_by_start: list[tuple[float, float]] = []  # (step start, step seconds): does a run's step slow down?
     for record in instance.get_run_records():  # type: ignore[attr-defined]
         run_id = record.dagster_run.run_id
         steps = [s for s in instance.get_run_step_stats(run_id)  # type: ignore[attr-defined]
@@ -138,12 +139,20 @@ def run_timeline(instance: object, since: float) -> str:
             phases["launch"].append(record.start_time - launched[0])
         phases["start->step"].append(step_start - record.start_time)
         phases["step"].append(step_end - step_start)
+        steps_by_start.append((step_start, step_end - step_start))
         phases["step->end"].append(record.end_time - step_end)
     if not phases["step"]:
         return "no finished runs"
     created = ", ".join(f"{t:.0f}" for t in sorted(phases["created"]))
-    return "per run (mean/max) " + ", ".join(f"{name} {sum(v) / len(v):.1f}/{max(v):.1f} s"
-                                             for name, v in phases.items() if v) + f"; runs created at [{created}] s"
+    if len(created) > 200:  # a long backfill: its range
+        created = f"{min(phases['created']):.0f} .. {max(phases['created']):.0f}"
+    tenth = max(1, len(steps_by_start) // 10)
+    ordered = [seconds for _, seconds in sorted(steps_by_start)]
+    trend = (f"; step of the first/last {tenth} runs {sum(ordered[:tenth]) / tenth:.1f}/"
+             f"{sum(ordered[-tenth:]) / tenth:.1f} s" if len(ordered) >= 10 else "")
+    return ("per run (mean/max) " + ", ".join(f"{name} {sum(v) / len(v):.1f}/{max(v):.1f} s"
+                                              for name, v in phases.items() if v)
+            + f"; runs created at [{created}] s{trend}")
 
 
 def allow_runs_at_once(home: Path, runs: int) -> None:

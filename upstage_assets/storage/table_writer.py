@@ -12,6 +12,14 @@ table with a status column would make the move atomic but would hand every exter
 (DuckDB, Polars, Athena) quarantine rows with empty typed columns unless it filters; two
 tables keep ``tables/<schema>`` exactly "the validated documents".
 
+Every MERGE reads the target's data files (document ids are hashes, so no file's statistics rule it
+out), and each commit adds one: left alone, a table that grows a few documents per commit makes each
+commit slower than the one before (10,000 documents in commits of 8: over 1,000 files, a MERGE of 8
+rows taking a second instead of a tenth). So a commit that leaves ``compact_at_small_files`` small
+files in its table compacts them into few (Delta's ``optimize``; the rows and readers' versions are
+untouched), which keeps every MERGE's work bounded by the table's size, not its history. The weekly
+maintenance (``operations/compaction.py``) still makes the large files, vacuums and checkpoints.
+
 A row replaces the stored one only if it is at least as new (``processed_at``), so two runs
 committing the same document out of order keep the newest. A commit that loses a race with a
 concurrent run (``CommitFailedError``) is re-run on the new table version: MERGE is idempotent.
@@ -32,6 +40,8 @@ from upstage_assets.storage.object_store import ObjectStore
 
 DROP = "_upstage_drop"  # a source-only flag column: "delete the target row"
 MAX_COMMIT_ATTEMPTS = 12
+COMPACT_AT_SMALL_FILES = 64  # small data files in a table at which a commit compacts them (0: never)
+SMALL_FILE_BYTES = 16 * 1024 * 1024  # files under this are small; compaction writes files up to it
 
 
 class TableCommitFailed(RuntimeError):
@@ -55,6 +65,8 @@ class CommitReport:
     versions: dict[str, int] = field(default_factory=dict)
     rows: dict[str, int] = field(default_factory=dict)
     conflicts_retried: int = 0
+    compacted: dict[str, tuple[int, int]] = field(default_factory=dict)  # table URI: (files removed, added)
+    compaction_errors: dict[str, str] = field(default_factory=dict)  # table URI: why it was left as it was
 
 
 def _open(location: TableLocation):
@@ -81,9 +93,11 @@ class DeltaTableWriter:
     """MERGEs batches of rows into ``tables/`` and ``quarantine/`` of one store."""
 
     def __init__(self, store: ObjectStore, layout: OutputLayout, *, max_attempts: int = MAX_COMMIT_ATTEMPTS,
-                 sleep: Callable[[float], None] = time.sleep):
+                 sleep: Callable[[float], None] = time.sleep, compact_at_small_files: int = COMPACT_AT_SMALL_FILES,
+                 small_file_bytes: int = SMALL_FILE_BYTES):
         self.store, self.layout = store, layout
         self.max_attempts, self._sleep = max_attempts, sleep
+        self.compact_at_small_files, self.small_file_bytes = compact_at_small_files, small_file_bytes
 
     def location(self, area: str, schema: str) -> TableLocation:
         return table_location(self.store, area, schema)
@@ -138,7 +152,10 @@ class DeltaTableWriter:
             _ensure_table(location, pa.schema([pa.field(n, t, nullable=n != "document_id")
                                                for n, t in columns.items()]), schema)
 
+        small_files = 0
+
         def attempt() -> int:
+            nonlocal small_files
             table = _open(location)
             (table.merge(source, "t.document_id = s.document_id", source_alias="s", target_alias="t",
                          merge_schema=True)
@@ -147,12 +164,34 @@ class DeltaTableWriter:
                                       except_cols=[DROP])
              .when_not_matched_insert_all(predicate=f"NOT s.{DROP}", except_cols=[DROP])
              .execute())
+            small_files = self._small_files(table)
             return table.version()
 
         version = self._retrying(f"merge into {location.uri}", attempt, report)
         if version is not None:
             report.versions[location.uri] = version
             report.rows[location.uri] = len(rows)
+            if self.compact_at_small_files and small_files >= self.compact_at_small_files:
+                self._compact(location, report)
+
+    def _small_files(self, table) -> int:  # type: ignore[no-untyped-def]
+        sizes = table.get_add_actions().column("size_bytes").to_pylist()
+        return sum(1 for size in sizes if size < self.small_file_bytes)
+
+    def _compact(self, location: TableLocation, report: CommitReport) -> None:
+        """Rewrite the table's small files into few. The rows are committed already, so this never
+        fails the commit: a concurrent commit that changed those files first wins (the next commit
+        here tries again), and any other error is reported and left to the weekly maintenance."""
+        from deltalake.exceptions import CommitFailedError
+
+        try:
+            metrics = _open(location).optimize.compact(target_size=self.small_file_bytes)
+        except CommitFailedError:
+            return
+        except Exception as exc:
+            report.compaction_errors[location.uri] = f"{type(exc).__name__}: {exc}"
+            return
+        report.compacted[location.uri] = (int(metrics.get("numFilesRemoved", 0)), int(metrics.get("numFilesAdded", 0)))
 
     def _delete(self, location: TableLocation, newer: list[TableRow], report: CommitReport) -> None:
         """Delete the rows of documents that have a newer row elsewhere (a MERGE that only deletes:

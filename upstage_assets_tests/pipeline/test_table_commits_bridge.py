@@ -90,3 +90,27 @@ def test_rows_are_committed_off_the_step_thread_and_logged_on_it_after_their_com
         table = DeltaTable(context.table_uri, version=version_when_logged)
         assert document_id in table.to_pyarrow_table(columns=["document_id"]).column("document_id").to_pylist(), \
             "logged only once the commit holding its row had succeeded"
+
+
+def test_a_compaction_after_a_commit_is_said_in_the_run_log_naming_the_table_only(tmp_path):
+    store = LocalObjectStore(tmp_path)
+    writer = DeltaTableWriter(store, LAYOUT, compact_at_small_files=2)
+    context = RecordingContext(str(tmp_path / LAYOUT.tables / "invoice"))
+    context.attempts = 1  # no outage in this one
+    bridge = StepBridge()
+    deferred = DeferredContext(context, bridge, write_batch=one_by_one)
+    when = datetime(2024, 6, 1, tzinfo=UTC)
+
+    async def batch() -> None:
+        async def failed(document_id, error):
+            raise AssertionError(f"{document_id}: {error}")
+
+        commits = TableCommits(deferred, writer, failed, every=1)
+        for document_id in ("a" * 16, "b" * 16, "c" * 16):
+            await commits.add(PendingRow(document_id, table_row(document_id, 10.0, when),
+                                         AssetMaterialization(VALIDATED_DOCUMENTS, partition=document_id)))
+
+    bridge.run(batch)
+    assert [p for p, _, _ in context.logged] == ["a" * 16, "b" * 16, "c" * 16]
+    assert "compacted tables/invoice: 2 small files into 1" in context.lines
+    assert not any(str(tmp_path) in line for line in context.lines), "the table named, not the store's path"

@@ -11,7 +11,7 @@ from upstage_assets.operations.migrate_tables import migrate_tables
 from upstage_assets.storage.delta import table_location
 from upstage_assets.storage.s3_dataset import read_output_tables_from_s3, s3_dataset
 from upstage_assets.storage.table_writer import DeltaTableWriter
-from upstage_assets.storage.tables import read_tables
+from upstage_assets.storage.tables import open_delta, read_tables
 from upstage_assets_tests.storage.concurrent_writers import write_at_once
 from upstage_assets_tests.storage.rows import LAYOUT, SCHEMA, row_bytes, table_row
 
@@ -47,16 +47,21 @@ def test_commits_reads_and_the_quarantine_move_on_s3(bucket):
 
 
 @pytest.mark.slow
-def test_two_processes_commit_to_one_s3_table_at_once(bucket):
+@pytest.mark.parametrize("compact_at", [None, 3], ids=["default", "compacting-as-they-commit"])
+def test_two_processes_commit_to_one_s3_table_at_once(bucket, compact_at):
     ids = [f"{i:016x}" for i in range(32)]
     root = f"s3://{bucket.name}/outputs"
-    write_at_once(root, [ids[:20], list(reversed(ids[8:]))], endpoint=bucket.endpoint, quarantine_every=5)
+    write_at_once(root, [ids[:20], list(reversed(ids[8:]))], endpoint=bucket.endpoint, quarantine_every=5,
+                  compact_at_small_files=compact_at)
     store = bucket.storage().output_store()
     validated = read_tables(store, LAYOUT)[SCHEMA.name].column("document_id").to_pylist()
     quarantined = read_tables(store, LAYOUT, area=LAYOUT.quarantine)[SCHEMA.name].column("document_id").to_pylist()
     counts = Counter(validated + quarantined)
     assert sorted(counts) == ids, "no lost row"
     assert max(counts.values()) == 1, "no duplicate, and no document in both tables"
+    if compact_at:
+        files = len(open_delta(table_location(store, LAYOUT.tables, SCHEMA.name)).file_uris())
+        assert files < compact_at + 2, f"compacted as they went ({files} files)"
 
 
 def test_compaction_and_migration_on_s3(bucket):

@@ -20,10 +20,13 @@ def _store(root: str, endpoint: str | None) -> ObjectStore:
     return LocalObjectStore(root)
 
 
-def _write(root: str, endpoint: str | None, ids: list[str], quarantine_every: int, start, results) -> None:
+def _write(root: str, endpoint: str | None, ids: list[str], quarantine_every: int, compact_at: int | None,
+           start, results) -> None:
     from upstage_assets_tests.storage.rows import table_row
 
     writer = DeltaTableWriter(_store(root, endpoint), OutputLayout())
+    if compact_at is not None:
+        writer.compact_at_small_files = compact_at
     start.wait(timeout=60)
     retried = 0
     for offset in range(0, len(ids), BATCH):
@@ -34,11 +37,12 @@ def _write(root: str, endpoint: str | None, ids: list[str], quarantine_every: in
 
 
 def write_at_once(root: str, id_lists: list[list[str]], endpoint: str | None = None,
-                  quarantine_every: int = 0) -> int:
+                  quarantine_every: int = 0, compact_at_small_files: int | None = None) -> int:
     """Each list written by its own process, all starting together; the conflicts they retried."""
     context = multiprocessing.get_context("spawn")
     start, results = context.Event(), context.Queue()
-    processes = [context.Process(target=_write, args=(root, endpoint, ids, quarantine_every, start, results))
+    processes = [context.Process(target=_write, args=(root, endpoint, ids, quarantine_every,
+                                                                compact_at_small_files, start, results))
                  for ids in id_lists]
     for process in processes:
         process.start()

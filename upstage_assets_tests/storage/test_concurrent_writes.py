@@ -32,3 +32,16 @@ def test_concurrent_runs_moving_documents_to_quarantine_keep_each_in_one_table(t
     quarantined = read_tables(store, LAYOUT, area=LAYOUT.quarantine)[SCHEMA.name].column("document_id").to_pylist()
     assert sorted(validated + quarantined) == ids
     assert len(set(validated)) == len(validated) and len(set(quarantined)) == len(quarantined)
+
+
+def test_runs_compacting_while_the_other_commits_lose_no_row_and_duplicate_none(tmp_path):
+    """A compaction rewrites files another run's MERGE may have read: whichever commits second retries."""
+    ids = [f"{i:016x}" for i in range(48)]
+    write_at_once(str(tmp_path), [ids[:32], list(reversed(ids[16:]))], compact_at_small_files=3)
+    table = read_tables(LocalObjectStore(tmp_path), LAYOUT)[SCHEMA.name]
+    counts = Counter(table.column("document_id").to_pylist())
+    assert sorted(counts) == ids, "no lost row"
+    assert max(counts.values()) == 1, "no duplicate"
+    from deltalake import DeltaTable
+
+    assert len(DeltaTable(str(tmp_path / LAYOUT.tables / SCHEMA.name)).file_uris()) < 3 + 2, "compacted as it went"

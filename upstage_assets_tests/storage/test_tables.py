@@ -5,6 +5,7 @@ from decimal import Decimal
 
 import pytest
 from dagster import StaticPartitionsDefinition, build_input_context
+from deltalake import DeltaTable
 
 from upstage_assets.defs.pipeline.keys import VALIDATED_DOCUMENTS
 from upstage_assets.exporters.base import ExportSource
@@ -109,3 +110,63 @@ def test_a_schema_name_cannot_lead_the_table_outside_its_area(tmp_path):
 
     with pytest.raises(UnsafeDocumentKey):
         table_location(LocalObjectStore(tmp_path), LAYOUT.tables, "../registry")
+
+
+def _data_files(root, area=LAYOUT.tables) -> int:
+    return len(DeltaTable(str(root / area / SCHEMA.name)).file_uris())
+
+
+def test_a_commit_that_leaves_many_small_files_compacts_them_and_keeps_every_row(tmp_path):
+    """Each commit adds a file and a MERGE reads them all: past the threshold, the commit compacts."""
+    store = LocalObjectStore(tmp_path)
+    writer = DeltaTableWriter(store, LAYOUT, compact_at_small_files=4)
+    ids = [f"{i:016x}" for i in range(10)]
+    reports = [writer.commit([table_row(d, f"{i}.00", NOW) for i, d in enumerate(ids[k:k + 2], start=k)])
+               for k in range(0, 8, 2)]
+    uri = writer.location(LAYOUT.tables, SCHEMA.name).uri
+    assert [r.compacted for r in reports[:3]] == [{}, {}, {}]
+    assert reports[3].compacted == {uri: (4, 1)}, "the fourth small file triggers it: four files into one"
+    assert _data_files(tmp_path) == 1
+    assert _ids(store, LAYOUT.tables) == ids[:8]
+    merged = reports[3].versions[uri]
+    assert sorted(open_delta(writer.location(LAYOUT.tables, SCHEMA.name), merged).to_pyarrow_table()
+                  .column("document_id").to_pylist()) == ids[:8], "the version the rows were logged at has them all"
+
+    # after compaction a MERGE still upserts, newest wins, and a move to the quarantine still works
+    later = NOW + timedelta(seconds=1)
+    report = writer.commit([table_row(ids[0], "99.10", later), table_row(ids[1], 0, later, quarantine=True),
+                            table_row(ids[8], "1", later)])
+    assert report.compacted == {}, "two small files now: below the threshold"
+    assert _amounts(read_tables(store, LAYOUT)[SCHEMA.name])[ids[0]] == Decimal("99.1000")
+    assert _ids(store, LAYOUT.tables) == sorted(set(ids[:9]) - {ids[1]})
+    assert _ids(store, LAYOUT.quarantine) == [ids[1]]
+
+
+def test_large_files_are_left_alone_and_zero_turns_compaction_off(tmp_path):
+    store = LocalObjectStore(tmp_path)
+    never = DeltaTableWriter(store, LAYOUT, compact_at_small_files=0)
+    for k in range(5):
+        assert never.commit([table_row(f"{k:016x}", "1", NOW)]).compacted == {}
+    assert _data_files(tmp_path) == 5
+    # every file counts as large under a 1-byte bound: nothing is small, nothing to compact
+    large = DeltaTableWriter(store, LAYOUT, compact_at_small_files=2, small_file_bytes=1)
+    assert large.commit([table_row(f"{9:016x}", "1", NOW)]).compacted == {}
+    assert _data_files(tmp_path) == 6
+
+
+def test_a_compaction_that_fails_leaves_the_committed_rows_and_says_why(tmp_path, monkeypatch):
+    """The storage failing at the compaction's moment cannot be produced on a local folder as root,
+    so Delta's optimize is made to raise; the commit before it is real."""
+    from deltalake.table import TableOptimizer
+
+    def disk_full(self, *args, **kwargs):
+        raise OSError("No space left on device")
+
+    monkeypatch.setattr(TableOptimizer, "compact", disk_full)
+    store = LocalObjectStore(tmp_path)
+    writer = DeltaTableWriter(store, LAYOUT, compact_at_small_files=2)
+    writer.commit([table_row("a" * 16, "1", NOW)])
+    report = writer.commit([table_row("b" * 16, "2", NOW)])
+    uri = writer.location(LAYOUT.tables, SCHEMA.name).uri
+    assert report.compacted == {} and "No space left on device" in report.compaction_errors[uri]
+    assert uri in report.versions and _ids(store, LAYOUT.tables) == ["a" * 16, "b" * 16]

@@ -88,3 +88,12 @@ class TableCommits:
             if report.conflicts_retried:
                 self.context.log.info(f"table commit of {len(batch)} documents retried "
                                       f"{report.conflicts_retried} times on concurrent commits")
+            for uri, (removed, added) in report.compacted.items():
+                self.context.log.info(f"compacted {self._name(uri)}: {removed} small files into {added}")
+            for uri, why in report.compaction_errors.items():
+                self.context.log.warning(f"could not compact {self._name(uri)} (its rows are committed; the "
+                                         f"weekly maintenance will): {redact(why)[:300]}")
+
+    def _name(self, uri: str) -> str:
+        """``<area>/<schema>``: a table named without the store's root (nor any credentials in a URI)."""
+        return "/".join(uri.rstrip("/").split("/")[-2:])
