@@ -9,16 +9,19 @@ credentials from the environment's usual chain.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
 from urllib.parse import urlparse
 
 import pyarrow as pa
-import pyarrow.dataset as ds
 import pyarrow.fs as pafs
 
 from upstage_assets.storage.delta import TableLocation, s3_storage_options
 from upstage_assets.storage.layout import OutputLayout
 from upstage_assets.storage.object_store import S3ObjectStore
 from upstage_assets.storage.tables import open_delta, read_tables
+
+if TYPE_CHECKING:  # imported where a dataset is made (pyarrow.dataset loads pandas)
+    import pyarrow.dataset as ds
 
 DEFAULT_REGION = "us-east-1"
 
@@ -48,6 +51,8 @@ def s3_dataset(uri: str, *, filesystem: pafs.FileSystem | None = None, endpoint_
     location = TableLocation(uri.rstrip("/"), s3_storage_options(_client(endpoint_url, region)))
     if filesystem is None and location.exists():
         return open_delta(location).to_pyarrow_dataset()
+    import pyarrow.dataset as ds
+
     fs = filesystem or s3_filesystem(endpoint_url, region)
     return ds.dataset(_bucket_path(uri), format="parquet", filesystem=fs)
 

@@ -19,15 +19,17 @@ converts it, ``upstage-assets migrate-tables``.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.dataset as ds
 
 from upstage_assets.storage.delta import TableLocation, legacy_files, table_location, table_names
 from upstage_assets.storage.layout import OutputLayout
 from upstage_assets.storage.object_store import ObjectStore
+
+if TYPE_CHECKING:  # imported where a dataset is made: pyarrow.dataset loads pandas, a second of every start
+    import pyarrow.dataset as ds
 
 MIGRATE_HINT = "old one-file-per-document Parquet layout: run `upstage-assets migrate-tables`"
 
