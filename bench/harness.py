@@ -6,6 +6,7 @@ import os
 import re
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -20,10 +21,13 @@ PY = sys.executable
 
 
 def start_emulator(*args: str, env: dict[str, str] | None = None) -> tuple[subprocess.Popen, str]:
-    """``python -m upstage_assets.emulator --port 0 ARGS``; returns the process and its URL."""
+    """``python -m upstage_assets.emulator --port 0 ARGS``; returns the process and its URL. Its
+    stderr goes to ``bench-emulator-<pid>.log`` in the temporary folder (kept: a crash is readable)."""
+    log = tempfile.NamedTemporaryFile("w", prefix="bench-emulator-", suffix=".log", delete=False)  # noqa: SIM115
     proc = subprocess.Popen([PY, "-m", "upstage_assets.emulator", "--port", "0", *args],
-                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+                            stdout=subprocess.PIPE, stderr=log, text=True,
                             env={**os.environ, **(env or {})})
+    log.close()
     assert proc.stdout is not None
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
