@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import socket
 import subprocess
 import sys
 import tempfile
@@ -18,6 +19,13 @@ import psutil
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = Path(os.environ.get("UPSTAGE_BENCH_RESULTS", ROOT / "bench" / "results"))  # tests write elsewhere
 PY = sys.executable
+
+
+def free_port() -> int:
+    """A loopback port nothing listens on now (for servers the benches start)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
 
 
 def start_emulator(*args: str, env: dict[str, str] | None = None) -> tuple[subprocess.Popen, str]:

@@ -177,7 +177,7 @@ def graphql(url: str, query: str, variables: dict[str, Any] | None = None, timeo
 @contextlib.contextmanager
 def webserver(env: dict[str, str], root: Path, log_name: str = "webserver.log") -> Iterator[tuple[str, int]]:
     """A ``dagster-webserver`` (and the code server it starts) on a free port: its URL and pid."""
-    from sensor_scale import free_port
+    from harness import free_port
 
     port = free_port()
     log = (root / log_name).open("wb")

@@ -26,6 +26,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import psutil
+from harness import free_port  # bench/ is on the path: run as a script, or imported by scale.py
 
 
 @dataclass
@@ -39,12 +40,6 @@ class TickRow:
     traced_peak_mib: float
     rss_peak_mib: float
     note: str = ""
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def start_moto() -> tuple[subprocess.Popen, str]:

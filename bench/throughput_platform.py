@@ -10,13 +10,12 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from harness import PY, ROOT, TreeRssSampler, table_rows
+from harness import PY, ROOT, TreeRssSampler, free_port, table_rows
 
 API_KEY = "bench-key-not-a-secret"
 
@@ -254,12 +253,6 @@ def start_code_server(env: dict[str, str], work: Path, timeout_s: float = 300) -
         time.sleep(1)
     server.kill()
     raise TimeoutError(f"the code server did not answer within {timeout_s:.0f} s")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _last_run_end(instance: object) -> float:

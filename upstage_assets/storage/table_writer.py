@@ -158,6 +158,7 @@ class DeltaTableWriter:
             _ensure_table(location, pa.schema([pa.field(n, t, nullable=n != "document_id")
                                                for n, t in columns.items()]), schema)
 
+        compacting = location.is_local and self.compact_at_small_files > 0
         small_files = 0
 
         def attempt() -> int:
@@ -170,14 +171,15 @@ class DeltaTableWriter:
                                       except_cols=[DROP])
              .when_not_matched_insert_all(predicate=f"NOT s.{DROP}", except_cols=[DROP])
              .execute())
-            small_files = self._small_files(table)
+            if compacting:
+                small_files = self._small_files(table)
             return table.version()
 
         version = self._retrying(f"merge into {location.uri}", attempt, report)
         if version is not None:
             report.versions[location.uri] = version
             report.rows[location.uri] = len(rows)
-            if location.is_local and self.compact_at_small_files and small_files >= self.compact_at_small_files:
+            if compacting and small_files >= self.compact_at_small_files:
                 self._compact(location, report)
 
     def _small_files(self, table) -> int:  # type: ignore[no-untyped-def]
