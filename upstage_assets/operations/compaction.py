@@ -5,7 +5,9 @@ commit (readers keep reading the version they opened; the next version holds the
 in fewer files), ``vacuum`` deletes the files no version within the retention still names,
 and a checkpoint plus log clean-up keeps opening a table to one Parquet read instead of
 replaying every JSON commit. Runs and readers go on meanwhile: Delta's optimistic commits make
-a compaction that raced a pipeline commit retry or give way (it never drops a row).
+a compaction that raced a pipeline commit retry or give way (it never drops a row). Compactions
+take turns through the table's compaction lease (``storage/compaction_lease.py``): two that ran at
+once would both commit and leave every compacted row twice.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
+from upstage_assets.storage.compaction_lease import compaction_lease
 from upstage_assets.storage.delta import table_location, table_names
 from upstage_assets.storage.layout import OutputLayout
 from upstage_assets.storage.object_store import ObjectStore
@@ -20,6 +23,7 @@ from upstage_assets.storage.tables import open_delta
 
 DEFAULT_TARGET_FILE_BYTES = 128 * 1024 * 1024
 DEFAULT_RETENTION_HOURS = 7 * 24  # a reader (or time travel) may use versions up to a week old
+LEASE_WAIT_S = 15 * 60  # a commit-time compaction of the same table takes seconds
 OPTIMIZE_ATTEMPTS = 5
 
 
@@ -35,8 +39,16 @@ class CompactionReport:
 
 def compact_table(store: ObjectStore, area: str, schema: str, *,
                   target_file_bytes: int = DEFAULT_TARGET_FILE_BYTES,
-                  retention_hours: int = DEFAULT_RETENTION_HOURS) -> CompactionReport:
-    """Optimize, vacuum and checkpoint one table."""
+                  retention_hours: int = DEFAULT_RETENTION_HOURS, lease_wait_s: float = LEASE_WAIT_S
+                  ) -> CompactionReport:
+    """Optimize, vacuum and checkpoint one table, holding its compaction lease (waits up to
+    ``lease_wait_s`` for it, then raises ``CompactionBusy``)."""
+    with compaction_lease(store, area, schema, wait_s=lease_wait_s):
+        return _maintain(store, area, schema, target_file_bytes, retention_hours)
+
+
+def _maintain(store: ObjectStore, area: str, schema: str, target_file_bytes: int,
+              retention_hours: int) -> CompactionReport:
     location = table_location(store, area, schema)
     report = CompactionReport(f"{area}/{schema}")
     table = open_delta(location)

@@ -30,10 +30,6 @@ class TableLocation:
     uri: str
     storage_options: dict[str, str] = field(default_factory=dict)
 
-    @property
-    def is_local(self) -> bool:
-        return "://" not in self.uri
-
     def exists(self) -> bool:
         """Opening it, not ``DeltaTable.is_deltatable``: against moto's S3 server, delta-rs 1.6.6's
         listing in that call only returns after the client's request timeout (seen here, 10-180 s)."""

@@ -20,11 +20,9 @@ files in its table compacts them into few (Delta's ``optimize``; the rows and re
 untouched), which keeps every MERGE's work bounded by the table's size, not its history. The weekly
 maintenance (``operations/compaction.py``) still makes the large files, vacuums and checkpoints.
 
-Only tables in a local folder (or a mounted volume) are compacted at commit time. On S3 (moto
-server), two runs committing while one compacted left the same document twice in a table in two
-trials of three: a compaction that raced a commit rewriting the same files was not refused there as
-it is on a local folder. Until that is understood, S3 tables grow a file per commit between the
-weekly compactions (``docs/scale.md``).
+Two compactions of the same files must not both commit (delta-rs lets them, and the rows are then in
+the table twice), so a compaction runs only under the table's compaction lease
+(``storage/compaction_lease.py``); a commit that finds it held leaves the compaction to its holder.
 
 A row replaces the stored one only if it is at least as new (``processed_at``), so two runs
 committing the same document out of order keep the newest. A commit that loses a race with a
@@ -40,13 +38,14 @@ from dataclasses import dataclass, field
 
 import pyarrow as pa
 
+from upstage_assets.storage.compaction_lease import CompactionBusy, compaction_lease
 from upstage_assets.storage.delta import TableLocation, table_location
 from upstage_assets.storage.layout import OutputLayout
 from upstage_assets.storage.object_store import ObjectStore
 
 DROP = "_upstage_drop"  # a source-only flag column: "delete the target row"
 MAX_COMMIT_ATTEMPTS = 12
-COMPACT_AT_SMALL_FILES = 64  # small files in a local table at which a commit compacts them (0: never)
+COMPACT_AT_SMALL_FILES = 64  # small files in a table at which a commit compacts them (0: never)
 SMALL_FILE_BYTES = 16 * 1024 * 1024  # files under this are small; compaction writes files up to it
 
 
@@ -116,11 +115,10 @@ class DeltaTableWriter:
             quarantined = [r for r in mine if r.quarantined]
             validated = [r for r in mine if not r.quarantined]
             if quarantined:
-                self._upsert(self.location(self.layout.quarantine, schema), quarantined, [], schema, report)
+                self._upsert(self.layout.quarantine, schema, quarantined, [], report)
             if validated or quarantined:
-                target = self.location(self.layout.tables, schema)
-                if validated or target.exists():
-                    self._upsert(target, validated, quarantined, schema, report)
+                if validated or self.location(self.layout.tables, schema).exists():
+                    self._upsert(self.layout.tables, schema, validated, quarantined, report)
             if validated:
                 self._delete(self.location(self.layout.quarantine, schema), validated, report)
         return report
@@ -138,9 +136,10 @@ class DeltaTableWriter:
                 self._sleep(min(2.0, 0.02 * 2 ** attempt) * random.uniform(0.5, 1.0))
         return None
 
-    def _upsert(self, location: TableLocation, rows: list[TableRow], drops: list[TableRow], schema: str,
+    def _upsert(self, area: str, schema: str, rows: list[TableRow], drops: list[TableRow],
                 report: CommitReport) -> None:
         """One MERGE: insert/update ``rows``; delete the target rows of ``drops`` (if not newer)."""
+        location = self.location(area, schema)
         source = pa.concat_tables([r.table for r in rows], promote_options="permissive") if rows else None
         if source is None:
             target_schema = _open(location).schema().to_arrow()
@@ -158,7 +157,7 @@ class DeltaTableWriter:
             _ensure_table(location, pa.schema([pa.field(n, t, nullable=n != "document_id")
                                                for n, t in columns.items()]), schema)
 
-        compacting = location.is_local and self.compact_at_small_files > 0
+        compacting = self.compact_at_small_files > 0
         small_files = 0
 
         def attempt() -> int:
@@ -180,21 +179,24 @@ class DeltaTableWriter:
             report.versions[location.uri] = version
             report.rows[location.uri] = len(rows)
             if compacting and small_files >= self.compact_at_small_files:
-                self._compact(location, report)
+                self._compact(area, schema, report)
 
     def _small_files(self, table) -> int:  # type: ignore[no-untyped-def]
         sizes = table.get_add_actions().column("size_bytes").to_pylist()
         return sum(1 for size in sizes if size < self.small_file_bytes)
 
-    def _compact(self, location: TableLocation, report: CommitReport) -> None:
+    def _compact(self, area: str, schema: str, report: CommitReport) -> None:
         """Rewrite the table's small files into few. The rows are committed already, so this never
-        fails the commit: a concurrent commit that changed those files first wins (the next commit
-        here tries again), and any other error is reported and left to the weekly maintenance."""
+        fails the commit: a compaction running elsewhere, or a concurrent commit that changed those
+        files first, wins (the next commit here tries again), and any other error is reported and
+        left to the weekly maintenance."""
         from deltalake.exceptions import CommitFailedError
 
+        location = self.location(area, schema)
         try:
-            metrics = _open(location).optimize.compact(target_size=self.small_file_bytes)
-        except CommitFailedError:
+            with compaction_lease(self.store, area, schema):
+                metrics = _open(location).optimize.compact(target_size=self.small_file_bytes)
+        except (CommitFailedError, CompactionBusy):
             return
         except Exception as exc:
             report.compaction_errors[location.uri] = f"{type(exc).__name__}: {exc}"

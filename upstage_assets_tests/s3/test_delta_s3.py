@@ -49,8 +49,8 @@ def test_commits_reads_and_the_quarantine_move_on_s3(bucket):
 @pytest.mark.slow
 @pytest.mark.parametrize("compact_at", [None, 3], ids=["default", "asked-to-compact"])
 def test_two_processes_commit_to_one_s3_table_at_once(bucket, compact_at):
-    """Asked to compact at commit time, S3 tables still are not: with it, this test found the same
-    document twice in the quarantine table in two trials of three (``table_writer.py``)."""
+    """Both runs compact at commit time too. Before the compaction lease, two compactions of the same
+    files both committed here and left documents twice in a table (one trial of eight, 14 rows)."""
     ids = [f"{i:016x}" for i in range(32)]
     root = f"s3://{bucket.name}/outputs"
     write_at_once(root, [ids[:20], list(reversed(ids[8:]))], endpoint=bucket.endpoint, quarantine_every=5,
@@ -63,7 +63,7 @@ def test_two_processes_commit_to_one_s3_table_at_once(bucket, compact_at):
     assert max(counts.values()) == 1, "no duplicate, and no document in both tables"
     if compact_at:
         files = len(open_delta(table_location(store, LAYOUT.tables, SCHEMA.name)).file_uris())
-        assert files > compact_at, f"not compacted at commit time on S3 ({files} files)"
+        assert files < compact_at + 2, f"compacted as it went ({files} files)"
 
 
 def test_compaction_and_migration_on_s3(bucket):
