@@ -225,6 +225,12 @@ class UpstageHttp:
         started = time.monotonic()
         attempt = 0
         breaker = self.breaker if endpoint != "download" else None
+
+        def queued(seconds: float) -> None:
+            """Waiting for our own rate limiter is not retry time: behind a deep queue (10,000 calls
+            at once) a request's budget would run out before its first retry."""
+            nonlocal started
+            started += seconds
         try:
             while True:
                 attempt += 1
@@ -236,7 +242,8 @@ class UpstageHttp:
                 if breaker is not None:
                     started += await breaker.before(endpoint)  # an outage's pause is not this request's retry time
                 try:
-                    response = await self._send_once(method, url, endpoint, pages, headers, json, data, files, params)
+                    response = await self._send_once(method, url, endpoint, pages, headers, json, data, files, params,
+                                                     queued)
                 except TRANSPORT_ERRORS as exc:
                     failure = f"{type(exc).__name__}"
                     unreachable = isinstance(exc, CONNECT_ERRORS)
@@ -296,6 +303,7 @@ class UpstageHttp:
     async def _send_once(
         self, method: str, url: str, endpoint: str, pages: int, headers: dict[str, str],
         json: Any, data: dict[str, Any] | None, files: dict[str, Any] | None, params: dict[str, Any] | None,
+        queued: Callable[[float], None],
     ) -> httpx.Response:
         self.stats.attempts += 1
         client = self._http()
@@ -304,7 +312,9 @@ class UpstageHttp:
                                        params=params)
         if self.limiter is None or endpoint == "download":
             return await client.send(request)
+        asked = time.monotonic()
         async with self.limiter.slot(endpoint, pages):
+            queued(time.monotonic() - asked)
             return await client.send(request)
 
     def _unreachable(self, url: str, path: str, failure: str, attempts: int, elapsed: float) -> UpstageError:
