@@ -23,7 +23,7 @@ import os
 import socket
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -32,6 +32,7 @@ from upstage_assets.storage.object_store import LocalObjectStore, ObjectStore, S
 LEASES = "_leases"
 DEFAULT_TTL_S = 6 * 3600  # the weekly compaction of a large table takes minutes; a crash frees it after this
 PRECONDITION_CODES = frozenset({"PreconditionFailed", "412", "ConditionalRequestConflict", "409"})
+Release = Callable[[], None]
 
 
 @dataclass(frozen=True)
@@ -74,7 +75,7 @@ def compaction_lease(store: ObjectStore, area: str, schema: str, *, ttl_s: float
         release()
 
 
-def _acquire(store: ObjectStore, key: str, ttl_s: float):  # type: ignore[no-untyped-def]
+def _acquire(store: ObjectStore, key: str, ttl_s: float) -> Release | LeaseHolder:
     """A function that releases the lease, or the ``LeaseHolder`` that has it."""
     if isinstance(store, LocalObjectStore):
         return _acquire_flock(store, key)
@@ -83,7 +84,7 @@ def _acquire(store: ObjectStore, key: str, ttl_s: float):  # type: ignore[no-unt
     raise TypeError(f"no compaction lease for {type(store).__name__}")
 
 
-def _acquire_flock(store: LocalObjectStore, key: str):  # type: ignore[no-untyped-def]
+def _acquire_flock(store: LocalObjectStore, key: str) -> Release | LeaseHolder:
     import fcntl
 
     path = store.root / f"{key}.lock"
@@ -105,7 +106,7 @@ def _acquire_flock(store: LocalObjectStore, key: str):  # type: ignore[no-untype
     return release
 
 
-def _acquire_s3(store: S3ObjectStore, key: str, ttl_s: float):  # type: ignore[no-untyped-def]
+def _acquire_s3(store: S3ObjectStore, key: str, ttl_s: float) -> Release | LeaseHolder:
     from botocore.exceptions import ClientError
 
     full = f"{store.prefix}/{key}.json" if store.prefix else f"{key}.json"
