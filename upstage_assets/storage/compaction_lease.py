@@ -27,7 +27,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-from upstage_assets.storage.object_store import LocalObjectStore, ObjectStore, S3ObjectStore
+from upstage_assets.storage.object_store import LocalObjectStore, ObjectStore, S3ObjectStore, s3_error_code
 
 LEASES = "_leases"
 DEFAULT_TTL_S = 6 * 3600  # the weekly compaction of a large table takes minutes; a crash frees it after this
@@ -87,7 +87,7 @@ def _acquire(store: ObjectStore, key: str, ttl_s: float) -> Release | LeaseHolde
 def _acquire_flock(store: LocalObjectStore, key: str) -> Release | LeaseHolder:
     import fcntl
 
-    path = store.root / f"{key}.lock"
+    path = store._path(f"{key}.lock")
     path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
     try:
@@ -109,13 +109,13 @@ def _acquire_flock(store: LocalObjectStore, key: str) -> Release | LeaseHolder:
 def _acquire_s3(store: S3ObjectStore, key: str, ttl_s: float) -> Release | LeaseHolder:
     from botocore.exceptions import ClientError
 
-    full = f"{store.prefix}/{key}.json" if store.prefix else f"{key}.json"
+    full = store._key(f"{key}.json")
     me = f"{this_process()}:{uuid.uuid4().hex[:8]}"
     body = json.dumps({"holder": me, "expires_at": time.time() + ttl_s}).encode()
     try:
         store.client.put_object(Bucket=store.bucket, Key=full, Body=body, IfNoneMatch="*")
     except ClientError as exc:
-        if _code(exc) not in PRECONDITION_CODES:
+        if s3_error_code(exc) not in PRECONDITION_CODES:
             raise
         holder = _take_over_if_expired(store, full, body)
         if holder is not None:
@@ -151,11 +151,7 @@ def _take_over_if_expired(store: S3ObjectStore, full: str, body: bytes) -> Lease
         store.client.put_object(Bucket=store.bucket, Key=full, Body=body, IfMatch=current["ETag"])
         return None
     except ClientError as exc:
-        if _code(exc) in PRECONDITION_CODES:
+        if s3_error_code(exc) in PRECONDITION_CODES:
             return LeaseHolder("another process")  # someone else took it over first
         raise
 
-
-def _code(exc: BaseException) -> str:
-    response = getattr(exc, "response", None)
-    return str(response.get("Error", {}).get("Code")) if isinstance(response, dict) else ""

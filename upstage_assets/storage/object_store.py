@@ -44,11 +44,15 @@ class ObjectInfo:
     modified: float = 0.0  # last write, seconds since the epoch, by the store's own clock
 
 
+def s3_error_code(exc: BaseException) -> str:
+    """The code of a boto3 ``ClientError`` (``""`` for any other exception)."""
+    response = getattr(exc, "response", None)
+    return str(response.get("Error", {}).get("Code", "")) if isinstance(response, dict) else ""
+
+
 def is_missing_object(exc: BaseException) -> bool:
     """An S3 error that says the object is not there (boto3's codes for it vary by call)."""
-    response = getattr(exc, "response", None)
-    code = response.get("Error", {}).get("Code") if isinstance(response, dict) else None
-    return code in ("404", "NoSuchKey", "NotFound")
+    return s3_error_code(exc) in ("404", "NoSuchKey", "NotFound")
 
 
 class ObjectStore(ABC):

@@ -114,13 +114,15 @@ class DeltaTableWriter:
             mine = list({r.document_id: r for r in rows if r.schema == schema}.values())
             quarantined = [r for r in mine if r.quarantined]
             validated = [r for r in mine if not r.quarantined]
+            quarantine = self.location(self.layout.quarantine, schema)
             if quarantined:
-                self._upsert(self.layout.quarantine, schema, quarantined, [], report)
+                self._upsert(quarantine, self.layout.quarantine, schema, quarantined, [], report)
             if validated or quarantined:
-                if validated or self.location(self.layout.tables, schema).exists():
-                    self._upsert(self.layout.tables, schema, validated, quarantined, report)
+                target = self.location(self.layout.tables, schema)
+                if validated or target.exists():
+                    self._upsert(target, self.layout.tables, schema, validated, quarantined, report)
             if validated:
-                self._delete(self.location(self.layout.quarantine, schema), validated, report)
+                self._delete(quarantine, validated, report)
         return report
 
     def _retrying(self, what: str, attempt_once: Callable[[], int | None], report: CommitReport) -> int | None:
@@ -136,10 +138,10 @@ class DeltaTableWriter:
                 self._sleep(min(2.0, 0.02 * 2 ** attempt) * random.uniform(0.5, 1.0))
         return None
 
-    def _upsert(self, area: str, schema: str, rows: list[TableRow], drops: list[TableRow],
-                report: CommitReport) -> None:
-        """One MERGE: insert/update ``rows``; delete the target rows of ``drops`` (if not newer)."""
-        location = self.location(area, schema)
+    def _upsert(self, location: TableLocation, area: str, schema: str, rows: list[TableRow],
+                drops: list[TableRow], report: CommitReport) -> None:
+        """One MERGE into ``location`` (the table ``area/schema``): insert/update ``rows``; delete the
+        target rows of ``drops`` (if not newer)."""
         source = pa.concat_tables([r.table for r in rows], promote_options="permissive") if rows else None
         if source is None:
             target_schema = _open(location).schema().to_arrow()
@@ -179,20 +181,19 @@ class DeltaTableWriter:
             report.versions[location.uri] = version
             report.rows[location.uri] = len(rows)
             if compacting and small_files >= self.compact_at_small_files:
-                self._compact(area, schema, report)
+                self._compact(location, area, schema, report)
 
     def _small_files(self, table) -> int:  # type: ignore[no-untyped-def]
         sizes = table.get_add_actions().column("size_bytes").to_pylist()
         return sum(1 for size in sizes if size < self.small_file_bytes)
 
-    def _compact(self, area: str, schema: str, report: CommitReport) -> None:
+    def _compact(self, location: TableLocation, area: str, schema: str, report: CommitReport) -> None:
         """Rewrite the table's small files into few. The rows are committed already, so this never
         fails the commit: a compaction running elsewhere, or a concurrent commit that changed those
         files first, wins (the next commit here tries again), and any other error is reported and
         left to the weekly maintenance."""
         from deltalake.exceptions import CommitFailedError
 
-        location = self.location(area, schema)
         try:
             with compaction_lease(self.store, area, schema):
                 metrics = _open(location).optimize.compact(target_size=self.small_file_bytes)
