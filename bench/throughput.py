@@ -40,6 +40,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from cpu_roles import CpuByRole
 from harness import RESULTS, ROOT, TreeRssSampler, make_documents, mib, postgres_database, start_emulator  # noqa: E402
 from throughput_platform import (  # noqa: E402
     API_KEY,
@@ -109,11 +110,12 @@ def measure_client(name: str, url: str, rps: float, in_flight: int, paths: list[
     state_dir = str(work / f"limits-{name}")
     _emulator_429s(url, reset=True)
     time.sleep(1.1)  # the previous phase's requests leave the emulator's one-second window
-    with TreeRssSampler(os.getpid()) as rss:
+    with TreeRssSampler(os.getpid()) as rss, CpuByRole() as cpu:
         started = time.monotonic()
         asyncio.run(_client_run(url, rps, in_flight, paths, concurrent, state_dir, skew_s))
         seconds = time.monotonic() - started
-    return Measurement(name, len(paths), seconds, rss.peak, rate_limited=_emulator_429s(url, reset=True))
+    return Measurement(name, len(paths), seconds, rss.peak, rate_limited=_emulator_429s(url, reset=True),
+                       cpu=cpu.use)
 
 
 def in_flight_for(rps: float, latency_s: float) -> int:
@@ -134,7 +136,7 @@ def write_results(measurements: list[Measurement], ideal: Measurement, line: str
                     f"{m.rate_limited} | {worker} | {mib(m.peak_rss)} | {m.note} |")
     header = (f"# Throughput: emulator {args.latency_s * 1000:.0f} ms/request, {args.rps:g} req/s per endpoint "
               f"(limit {limit:g} documents/s), N={ideal.documents}\n\n{context}\n\n")
-    table = header + "\n".join(rows) + f"\n\n{line}\n"
+    table = header + "\n".join(rows) + f"\n\n{cpu_section(measurements, limit)}\n\n{line}\n"
     RESULTS.mkdir(parents=True, exist_ok=True)
     stem = args.results_name or f"throughput_rps{args.rps:g}_n{ideal.documents}"
     (RESULTS / f"{stem}.md").write_text(table)
@@ -154,6 +156,17 @@ def write_results(measurements: list[Measurement], ideal: Measurement, line: str
     fig.savefig(RESULTS / f"{stem}.png", dpi=100)
     plt.close(fig)
     return table
+
+
+def cpu_section(measurements: list[Measurement], limit: float) -> str:
+    """Where each phase's CPU went, and the bound it sets: documents/s at this phase's CPU per
+    document if the host's cores served only the client or platform (the emulator elsewhere)."""
+    lines = ["CPU by role (ms of CPU per document; host busy = mean busy cores over the phase):", ""]
+    for m in measurements:
+        if m.cpu is not None and m.documents:
+            bound = m.cpu.docs_per_s_alone(m.documents)
+            lines.append(f"- {m.name}: {m.cpu_summary()} ({bound / limit:.3f} of the limit)")
+    return "\n".join(lines)
 
 
 def measure_ceilings(paths: list[Path], work: Path, args: argparse.Namespace) -> list[Measurement]:
@@ -211,7 +224,8 @@ def _ideal_only(n: int, in_flight: int, args: argparse.Namespace) -> int:
         ideal = measure_client("ideal", url, args.rps, in_flight, paths, concurrent=True, work=work,
                                skew_s=args.compare_skew_s)
         print(f"ideal={ideal.docs_per_s / args.rps:.3f} 429s={ideal.rate_limited} documents={n} rps={args.rps:g} "
-              f"skew_s={args.compare_skew_s if args.compare_skew_s is not None else 'default'} seconds={ideal.seconds:.1f} load={os.getloadavg()[0]:.1f}", flush=True)
+              f"skew_s={args.compare_skew_s if args.compare_skew_s is not None else 'default'} seconds={ideal.seconds:.1f} load={os.getloadavg()[0]:.1f}; "
+              f"{ideal.cpu_summary()}", flush=True)
     return 0
 
 
@@ -237,7 +251,7 @@ def _platform_only(n: int, in_flight: int, args: argparse.Namespace) -> int:
               f"rps={args.rps:g} documents_per_run={args.documents_per_run} runs_at_once={args.runs_at_once} "
               f"dequeue_interval_s={args.dequeue_interval_s or 1} "
               f"seconds={platform.seconds:.1f} per_worker_docs_per_s={platform.worker_docs_per_s or 0:.2f} "
-              f"load={os.getloadavg()[0]:.1f}; {platform.note}", flush=True)
+              f"load={os.getloadavg()[0]:.1f}; {platform.note}; {platform.cpu_summary()}", flush=True)
     return 0
 
 
@@ -246,7 +260,7 @@ def _ceilings_only(n: int, args: argparse.Namespace) -> int:
     for ceiling in measure_ceilings(make_documents(n, work / "documents"), work, args):
         print(f"{ceiling.name}: {ceiling.worker_docs_per_s or 0:.2f} docs/s per run worker, "
               f"{ceiling.docs_per_s:.2f} docs/s wall, {n} documents, tree {ROOT.name}, "
-              f"load {os.getloadavg()[0]:.1f}; {ceiling.note}", flush=True)
+              f"load {os.getloadavg()[0]:.1f}; {ceiling.note}; {ceiling.cpu_summary()}", flush=True)
     shutil.rmtree(work, ignore_errors=True)
     return 0
 
@@ -305,7 +319,7 @@ def main(argv: list[str] | None = None) -> int:
         warm_s = warm(url, paths + per_doc_paths, work)
         print(f"warm-up: {warm_s:.1f}s for {n + per_doc_n} documents (before any clock)", flush=True)
         ideal = measure_client("ideal", url, args.rps, in_flight, paths, concurrent=True, work=work)
-        print(f"ideal: {ideal.seconds:.1f}s for {n}, {ideal.rate_limited} 429s", flush=True)
+        print(f"ideal: {ideal.seconds:.1f}s for {n}, {ideal.rate_limited} 429s; {ideal.cpu_summary()}", flush=True)
         old_guard = measure_client(f"ideal, skew {args.compare_skew_s:g} s", url, args.rps, in_flight,
                                    paths[:ideal_sample], concurrent=True, work=work, skew_s=args.compare_skew_s)
         old_guard.note = "the limiter's send guard as before (sample)"
@@ -316,8 +330,8 @@ def main(argv: list[str] | None = None) -> int:
             platform = measure_platform("platform", env, paths, work / "platform", args.timeout_s, args.runs_at_once,
                                         postgres_url=database)
         platform.rate_limited = _emulator_429s(url, reset=True)
-        print(f"platform: {platform.seconds:.1f}s for {n} ({platform.note}), {platform.rate_limited} 429s",
-              flush=True)
+        print(f"platform: {platform.seconds:.1f}s for {n} ({platform.note}), {platform.rate_limited} 429s; "
+              f"{platform.cpu_summary()}", flush=True)
         sequential = measure_client("sequential", url, args.rps, in_flight, paths[:sequential_n],
                                     concurrent=False, work=work)
         sequential.note = f"sample of {sequential_n}"
@@ -332,8 +346,8 @@ def main(argv: list[str] | None = None) -> int:
     ceilings = measure_ceilings(paths[:ceiling_n], work, args)
     for ceiling in ceilings:
         ceiling.note = f"sample of {ceiling_n}, {ceiling.note}; no latency, no limits"
-        print(f"{ceiling.name}: {ceiling.worker_docs_per_s or 0:.1f} docs/s per run worker ({ceiling.note})",
-              flush=True)
+        print(f"{ceiling.name}: {ceiling.worker_docs_per_s or 0:.1f} docs/s per run worker ({ceiling.note}); "
+              f"{ceiling.cpu_summary()}", flush=True)
     ceiling = ceilings[-1]  # PostgreSQL's where measured: the deployments' instance
     load_after = os.getloadavg()
     context = (f"Machine: {os.cpu_count()} CPUs; load average (1/5/15 min) before "

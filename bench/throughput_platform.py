@@ -15,6 +15,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from cpu_roles import BENCH, CpuByRole, CpuUse
 from harness import PY, ROOT, TreeRssSampler, free_port, table_rows
 
 API_KEY = "bench-key-not-a-secret"
@@ -29,6 +30,7 @@ class Measurement:
     note: str = ""
     rate_limited: int = 0  # 429s the emulator answered during this measurement
     worker_docs_per_s: float | None = None  # documents per second of step time, per run worker
+    cpu: CpuUse | None = None  # where the host's CPU went while this ran
 
     @property
     def per_document(self) -> float:
@@ -37,6 +39,9 @@ class Measurement:
     @property
     def docs_per_s(self) -> float:
         return self.documents / self.seconds if self.seconds else 0.0
+
+    def cpu_summary(self) -> str:
+        return self.cpu.summary(self.documents) if self.cpu else "CPU not sampled"
 
 
 def platform_env(work: Path, url: str, client: dict[str, float], documents_per_run: int) -> dict[str, str]:
@@ -209,12 +214,13 @@ def measure_platform(name: str, env: dict[str, str], paths: list[Path], work: Pa
         with TreeRssSampler(daemon.pid) as daemon_rss, TreeRssSampler(code_server.pid) as runs_rss:
             _wait_for_the_daemon(instance, since=spawned, timeout_s=300)
             started, submitted = time.monotonic(), time.time()
-            submit_backfill(defs, instance, keys, title="throughput benchmark", reason="benchmark")
-            while not _finished(instance, work, len(keys)):
-                if time.monotonic() - started > timeout_s:
-                    note = f"timed out with {_rows(work)}/{len(keys)} rows"
-                    break
-                time.sleep(POLL_S)
+            with CpuByRole(not_measured=("emulator", BENCH)) as cpu:  # the bench only polls here
+                submit_backfill(defs, instance, keys, title="throughput benchmark", reason="benchmark")
+                while not _finished(instance, work, len(keys)):
+                    if time.monotonic() - started > timeout_s:
+                        note = f"timed out with {_rows(work)}/{len(keys)} rows"
+                        break
+                    time.sleep(POLL_S)
             seconds = time.monotonic() - started
             if not note:  # the work ended with the last run, not at the poll that saw it
                 seconds = min(seconds, _last_run_end(instance) - submitted)
@@ -229,7 +235,7 @@ def measure_platform(name: str, env: dict[str, str], paths: list[Path], work: Pa
             except subprocess.TimeoutExpired:
                 process.kill()
     return Measurement(name, len(keys), seconds, daemon_rss.peak + runs_rss.peak, note,
-                       worker_docs_per_s=worker_rate)
+                       worker_docs_per_s=worker_rate, cpu=cpu.use)
 
 
 def start_code_server(env: dict[str, str], work: Path, timeout_s: float = 300) -> tuple[subprocess.Popen[bytes], int]:
