@@ -157,7 +157,7 @@ def pool_event_log_connections(instance: Any, *, pool_size: int = 3, max_overflo
 
 
 def pool_storage_connections(storage: Any, *, pool_size: int = 3, max_overflow: int = 2) -> None:
-    """Replace a PostgreSQL event log's connection-per-use engine by a small pool of checked ones.
+    """Replace a PostgreSQL storage's connection-per-use engine by a small pool of checked ones.
 
     Three stay open: more than one is in use at moments, and a connection past ``pool_size`` is
     opened and closed for each use (with one kept, a profile of a run worker found a fifth of its

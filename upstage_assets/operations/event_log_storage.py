@@ -34,6 +34,7 @@ from upstage_assets.dagster_compat import (
     SqlEventLogStorageTable,
     pool_storage_connections,
 )
+from upstage_assets.operations import pooled_storages
 
 DEFAULT_EVENT_BATCH_SIZE = 1000  # a run of 250 documents' planned events (four assets) in one write
 PLANNED = DagsterEventType.ASSET_MATERIALIZATION_PLANNED
@@ -88,13 +89,13 @@ class PooledPostgresEventLogStorage(PostgresEventLogStorage):
 
 
 def postgres_storage_yaml(postgres_url: str) -> str:
-    """The three storage sections of a dagster.yaml on PostgreSQL, the event log this pooled one.
+    """The three storage sections of a dagster.yaml on PostgreSQL, each over pooled connections (the
+    run and schedule storages: ``operations/pooled_storages.py``).
 
     ``postgres_url`` is a YAML value: a literal URL, or ``{env: NAME}`` to read it from the environment."""
     value = postgres_url if postgres_url.startswith("{") else json.dumps(postgres_url)  # a quoted YAML scalar
-    return (f"run_storage:\n  module: dagster_postgres.run_storage\n  class: PostgresRunStorage\n"
-            f"  config:\n    postgres_url: {value}\n"
-            f"event_log_storage:\n  module: {MODULE}\n  class: {CLASS}\n"
-            f"  config:\n    postgres_url: {value}\n"
-            f"schedule_storage:\n  module: dagster_postgres.schedule_storage\n  class: PostgresScheduleStorage\n"
-            f"  config:\n    postgres_url: {value}\n")
+    sections = {"run_storage": (pooled_storages.MODULE, pooled_storages.PooledPostgresRunStorage.__name__),
+                "event_log_storage": (MODULE, CLASS),
+                "schedule_storage": (pooled_storages.MODULE, pooled_storages.PooledPostgresScheduleStorage.__name__)}
+    return "".join(f"{section}:\n  module: {module}\n  class: {name}\n  config:\n    postgres_url: {value}\n"
+                   for section, (module, name) in sections.items())

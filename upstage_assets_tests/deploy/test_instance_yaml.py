@@ -33,12 +33,17 @@ def _postgres_urls(config: dict[str, Any]) -> list[str]:
                                                                       "schedule_storage")]
 
 
+POOLED = {"event_log_storage": ("upstage_assets.operations.event_log_storage", "PooledPostgresEventLogStorage"),
+          "run_storage": ("upstage_assets.operations.pooled_storages", "PooledPostgresRunStorage"),
+          "schedule_storage": ("upstage_assets.operations.pooled_storages", "PooledPostgresScheduleStorage")}
+
+
 @pytest.mark.parametrize("name, pooled", [("aws", True), ("compose", True), ("k8s", False)])
-def test_event_log_storage_is_pooled_where_every_process_runs_the_project_image(name: str, pooled: bool) -> None:
+@pytest.mark.parametrize("storage", sorted(POOLED))
+def test_storages_are_pooled_where_every_process_runs_the_project_image(name: str, pooled: bool, storage: str) -> None:
     """The Helm chart's webserver and daemon run Dagster's images, which cannot import the project."""
-    section = _load(name).get("event_log_storage", {})
-    named = (section.get("module"), section.get("class"))
-    assert (named == ("upstage_assets.operations.event_log_storage", "PooledPostgresEventLogStorage")) == pooled
+    section = _load(name).get(storage, {})
+    assert ((section.get("module"), section.get("class")) == POOLED[storage]) == pooled
 
 
 def test_postgres_storage_yaml_writes_the_shipped_sections() -> None:
