@@ -48,6 +48,7 @@ class CpuUse:
 
     seconds: float = 0.0
     host_busy_s: float = 0.0
+    steal_s: float = 0.0  # core-seconds the hypervisor gave other machines while this host wanted them
     cores: int = field(default_factory=lambda: os.cpu_count() or 1)
     by_role: dict[str, float] = field(default_factory=dict)
     not_measured: tuple[str, ...] = ("emulator",)  # roles outside what is measured (placed elsewhere in the bound)
@@ -73,7 +74,8 @@ class CpuUse:
         others = [role for role in per_doc if role.startswith(OTHER)]
         shown = {role: ms for role, ms in per_doc.items() if role not in others[3:] and ms >= 0.5}
         parts = ", ".join(f"{role} {ms:.0f}" for role, ms in shown.items())
-        return (f"host busy {self.busy_cores:.2f} of {self.cores} cores; CPU ms per document: {parts}; "
+        steal = f" (and {self.steal_s / self.seconds:.2f} taken by the hypervisor)" if self.steal_s > 0.01 * self.seconds else ""
+        return (f"host busy {self.busy_cores:.2f} of {self.cores} cores{steal}; CPU ms per document: {parts}; "
                 f"CPU bound without {' and '.join(self.not_measured)}: {self.docs_per_s_alone(documents):.1f} docs/s")
 
 
@@ -120,10 +122,13 @@ class CpuByRole:
             self._sample(at_start=False)
 
     @staticmethod
-    def _host_busy() -> float:
+    def _host_busy() -> tuple[float, float]:
+        """Core-seconds this host's processes and kernel used, and those the hypervisor took (steal)."""
         times = psutil.cpu_times()
-        return sum(times) - times.idle - getattr(times, "iowait", 0.0) - getattr(times, "guest", 0.0) \
-            - getattr(times, "guest_nice", 0.0)
+        steal = getattr(times, "steal", 0.0)
+        busy = sum(times) - times.idle - getattr(times, "iowait", 0.0) - steal - getattr(times, "guest", 0.0) \
+            - getattr(times, "guest_nice", 0.0)  # guest time is in user already
+        return busy, steal
 
     def __enter__(self) -> CpuByRole:
         self._started = time.monotonic()
@@ -137,7 +142,8 @@ class CpuByRole:
         self._thread.join(timeout=5)
         alive = self._sample(at_start=False)
         self.use.seconds = time.monotonic() - self._started
-        self.use.host_busy_s = self._host_busy() - self._busy_at_start
+        busy, steal = self._host_busy()
+        self.use.host_busy_s, self.use.steal_s = busy - self._busy_at_start[0], steal - self._busy_at_start[1]
         by_role: dict[str, float] = {}
         for key, (role, used) in self._last.items():
             first = self._first.get(key, 0.0)

@@ -26,6 +26,7 @@ import httpx
 
 from upstage_assets.redaction import redact
 from upstage_assets.upstage_api.circuit import CircuitBreaker
+from upstage_assets.upstage_api.connection_pools import ConnectionPools
 from upstage_assets.upstage_api.errors import (
     UpstageDownloadExpired,
     UpstageError,
@@ -117,30 +118,17 @@ class UpstageHttp:
         self.timeout = timeout or httpx.Timeout(connect=10.0, read=300.0, write=60.0, pool=60.0)
         self.retry = retry or RetryPolicy()
         self.limiter = limiter
-        self.limits = httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections)
+        self._pools = ConnectionPools(max_connections, self.timeout, {"User-Agent": "upstage-assets/0.1"})
         self.rng = rng or random.Random()
         self.breaker = breaker
         self.stats = TransportStats()
         self.rate_limit_headers = rate_limit_headers or RateLimitHeaders()  # what the API says of its limits
-        self._client: httpx.AsyncClient | None = None
-        self._client_loop: asyncio.AbstractEventLoop | None = None
 
     def __repr__(self) -> str:
         return f"UpstageHttp(base_url={self.base_url!r}, api_key='[REDACTED]')"
 
-    def _http(self) -> httpx.AsyncClient:
-        """The pooled client for the running loop (a pool's sockets belong to one loop)."""
-        loop = asyncio.get_running_loop()
-        if self._client is None or self._client_loop is not loop or self._client.is_closed:
-            self._client = httpx.AsyncClient(timeout=self.timeout, limits=self.limits,
-                                             headers={"User-Agent": "upstage-assets/0.1"})
-            self._client_loop = loop
-        return self._client
-
     async def aclose(self) -> None:
-        if self._client is not None and self._client_loop is asyncio.get_running_loop():
-            await self._client.aclose()
-        self._client = None
+        await self._pools.aclose()
 
     async def request(
         self,
@@ -306,16 +294,15 @@ class UpstageHttp:
         queued: Callable[[float], None],
     ) -> httpx.Response:
         self.stats.attempts += 1
-        client = self._http()
         # Built before the rate slot is taken, so the slot is spent on sending, not on encoding.
-        request = client.build_request(method, url, headers=headers, json=json, data=data, files=files,
-                                       params=params)
+        request = self._pools.build_request(method, url, headers=headers, json=json, data=data, files=files,
+                                            params=params)
         if self.limiter is None or endpoint == "download":
-            return await client.send(request)
+            return await self._pools.send(request)
         asked = time.monotonic()
         async with self.limiter.slot(endpoint, pages):
             queued(time.monotonic() - asked)
-            return await client.send(request)
+            return await self._pools.send(request)
 
     def _unreachable(self, url: str, path: str, failure: str, attempts: int, elapsed: float) -> UpstageError:
         target = self.base_url if url.startswith(self.base_url) else "the download URL"
