@@ -3,7 +3,7 @@
 httpcore places a request by scanning every connection of its pool, and asks each idle one whether
 its socket has closed, each time a request arrives or a response ends: the cost per request grows
 with the pool's size times the requests waiting in it. With 48 connections (40 requests/s per
-endpoint at 300 ms) the bare client spent 42 ms of CPU per document, twice what it spent at 20
+endpoint at 300 ms) the bare client spent 41 ms of CPU per document, twice what it spent at 20
 requests/s with 24, and that one event-loop thread became the limit (``bench/results/throughput.md``).
 Pools of at most ``CONNECTIONS_PER_POOL`` keep that scan short; a request goes to the pool with the
 fewest requests in flight, so none waits for a connection while another pool has one free.
