@@ -16,7 +16,8 @@ starts (the warm routes), so a request costs the emulator microseconds of CPU, t
 
 The limit L is ``--rps`` documents/s (one parse and one extraction per document, each endpoint
 at ``--rps``). Prints a Markdown table (wall time, documents/s, fraction of L, ratio to ideal,
-429s, peak RSS of each process tree), writes it and a PNG chart to bench/results/, and ends with
+429s, peak RSS of each process tree) and each phase's CPU by process role with the CPU bound it
+sets (``cpu_roles.py``), writes them and a PNG chart to bench/results/, and ends with
 
 ``limit_docs_per_s=<L> ideal=<fraction of L> platform=<fraction of L> platform/ideal=<x>
 per-doc/platform=<z> overhead_ceiling_docs_per_s=<c>`` (one line).
