@@ -5,7 +5,8 @@ from __future__ import annotations
 import asyncio
 import time
 
-from upstage_assets.upstage_api.http import UpstageHttp
+import httpx
+
 from upstage_assets.upstage_api.rate_limiter import EndpointLimits, RateLimiter
 from upstage_assets.upstage_api.shared_state import open_state_store
 
@@ -19,20 +20,17 @@ def send_through_shared_limiter(url: str, state: str, requests: int, rps: float,
     store = open_state_store(state)
     limiter = RateLimiter(store, {"information-extraction": EndpointLimits(rps)}, max_in_flight=concurrency,
                           max_skew_s=max_skew_s)
-    http = UpstageHttp(url, "up_worker_key", limiter=limiter)
     released: list[float] = []
 
     async def main() -> int:
-        client = http._http()
-        async def one(i: int) -> int:
-            async with limiter.slot("information-extraction"):
-                released.append(time.time())
-                response = await client.post(f"{url}/v1/information-extraction", json={"i": i})
-            return int(response.status_code == 200)
+        async with httpx.AsyncClient() as client:
+            async def one(i: int) -> int:
+                async with limiter.slot("information-extraction"):
+                    released.append(time.time())
+                    response = await client.post(f"{url}/v1/information-extraction", json={"i": i})
+                return int(response.status_code == 200)
 
-        results = await asyncio.gather(*(one(i) for i in range(requests)))
-        await http.aclose()
-        return sum(results)
+            return sum(await asyncio.gather(*(one(i) for i in range(requests))))
 
     time.sleep(max(0.0, start_at - time.time()))
     try:
