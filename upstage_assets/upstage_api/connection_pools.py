@@ -46,14 +46,13 @@ class ConnectionPools:
 
     async def send(self, request: httpx.Request) -> httpx.Response:
         """Send on the least busy pool; the response is read whole, so its connection is free after."""
-        clients = self._ready()
-        index = min(range(len(clients)), key=self._in_flight.__getitem__)
-        self._in_flight[index] += 1
+        clients, in_flight = self._ready(), self._in_flight  # the counts of these pools, even if closed meanwhile
+        index = min(range(len(clients)), key=in_flight.__getitem__)
+        in_flight[index] += 1
         try:
             return await clients[index].send(request)
         finally:
-            if index < len(self._in_flight) and self._clients[index] is clients[index]:
-                self._in_flight[index] -= 1
+            in_flight[index] -= 1
 
     async def aclose(self) -> None:
         if self._clients and self._loop is asyncio.get_running_loop():
