@@ -80,12 +80,15 @@ def timed(fn: Callable[[], Any]) -> tuple[float, Any]:
 
 
 def environment(root: Path, postgres_url: str) -> dict[str, str]:
+    """The deployment's instance: the storages the project ships (``postgres_storage_yaml``: pooled, and new
+    partitions keep the UI's status caches valid); before stop 36 this bench used Dagster's stock storage."""
+    from upstage_assets.operations.event_log_storage import postgres_storage_yaml
+
     home = root / "dagster_home"
     home.mkdir(parents=True, exist_ok=True)  # a kept state (--state) has it; the port may differ
     (home / "dagster.yaml").write_text(
-        "telemetry:\n  enabled: false\n"
-        f"storage:\n  postgres:\n    postgres_url: {postgres_url}\n"
-        "run_coordinator:\n  module: dagster.core.run_coordinator\n  class: QueuedRunCoordinator\n"
+        "telemetry:\n  enabled: false\n" + postgres_storage_yaml(postgres_url)
+        + "run_coordinator:\n  module: dagster.core.run_coordinator\n  class: QueuedRunCoordinator\n"
         "  config:\n    max_concurrent_runs: 0\n")  # the backfill's runs queue; nothing executes
     return {"DAGSTER_HOME": str(home), "DAGSTER_DISABLE_TELEMETRY": "1", "UPSTAGE_ASSETS_BACKEND": "local",
             "UPSTAGE_ASSETS_DATA": str(root / "data"), "UPSTAGE_ASSETS_OUTPUT": str(root / "data" / "outputs"),

@@ -16,6 +16,7 @@ import sqlalchemy as db
 from dagster import DagsterEventType
 from dagster import _check as check
 from dagster._core.definitions.data_version import DATA_VERSION_TAG
+from dagster._core.definitions.partitions.utils.base import generate_partition_key_based_definition_id
 from dagster._core.definitions.resource_annotation import TreatAsResourceParam
 from dagster._core.definitions.sensor_definition import SensorExecutionData
 from dagster._core.events import (
@@ -40,9 +41,16 @@ from dagster._core.executor.step_delegating import (
     StepHandlerContext,
 )
 from dagster._core.pipes.utils import extract_message_or_forward_to_file
-from dagster._core.storage.event_log.schema import DynamicPartitionsTable, SqlEventLogStorageTable
+from dagster._core.storage.event_log.schema import (
+    AssetKeyTable,
+    DynamicPartitionsTable,
+    SqlEventLogStorageTable,
+)
 from dagster._core.storage.event_log.sql_event_log import SqlEventLogStorage
-from dagster._core.storage.partition_status_cache import get_and_update_asset_status_cache_value
+from dagster._core.storage.partition_status_cache import (
+    AssetStatusCacheValue,
+    get_and_update_asset_status_cache_value,
+)
 from dagster._core.storage.tags import (
     ASSET_PARTITION_RANGE_END_TAG,
     ASSET_PARTITION_RANGE_START_TAG,
@@ -50,6 +58,7 @@ from dagster._core.storage.tags import (
     PARTITION_NAME_TAG,
 )
 from dagster._core.utils import make_new_backfill_id
+from dagster._serdes import deserialize_value, serialize_value
 
 __all__ = [
     "ASSET_PARTITION_RANGE_END_TAG", "ASSET_PARTITION_RANGE_START_TAG", "BACKFILL_ID_TAG", "PARTITION_NAME_TAG",
@@ -69,7 +78,13 @@ __all__ = [
     "get_and_update_asset_status_cache_value",
     # several documents' materializations of one asset in one event-log write:
     "log_materialization_batch",
+    # adding partitions moves the UI's status caches to the new key list (operations/partition_status_caches.py):
+    "AssetKeyTable", "AssetStatusCacheValue", "DynamicPartitionsTable", "deserialize_value", "serialize_value",
+    "partition_keys_definition_id",
 ]
+
+# How Dagster identifies a dynamic partitions definition's key list (what its status caches are keyed by).
+partition_keys_definition_id = generate_partition_key_based_definition_id
 
 
 # Dagster has no public count of materialized partitions: ``get_materialized_partitions`` returns

@@ -1,5 +1,6 @@
 """The instance's PostgreSQL event log for processes that write many events: pooled connections,
-and a run's "materialization planned" events written as one batch.
+a run's "materialization planned" events written as one batch, and new partitions that keep the UI's
+partition status caches valid (``operations/partition_status_caches.py``).
 
 Dagster logs one ``ASSET_MATERIALIZATION_PLANNED`` event per asset and partition when a run is
 created, in the process that creates it (the daemon, for a backfill's runs). Its PostgreSQL storage
@@ -35,6 +36,7 @@ from upstage_assets.dagster_compat import (
     pool_storage_connections,
 )
 from upstage_assets.operations import pooled_storages
+from upstage_assets.operations.partition_status_caches import add_partitions_keeping_status_caches
 
 DEFAULT_EVENT_BATCH_SIZE = 1000  # a run of 250 documents' planned events (four assets) in one write
 PLANNED = DagsterEventType.ASSET_MATERIALIZATION_PLANNED
@@ -63,6 +65,14 @@ class PooledPostgresEventLogStorage(PostgresEventLogStorage):
         return cls(pg_url_from_config(config_value), config_value.get("should_autocreate_tables", True), inst_data,
                    get_token_provider_from_config(config_value),
                    config_value.get("event_batch_size", DEFAULT_EVENT_BATCH_SIZE))
+
+    def add_dynamic_partitions(self, partitions_def_name: str, partition_keys: Sequence[str]) -> None:
+        """Dagster's insert, plus the UI's status caches kept valid (``operations/partition_status_caches.py``)."""
+        if not partition_keys:
+            return
+        self._check_partitions_table()
+        with self.index_transaction() as conn:
+            add_partitions_keeping_status_caches(conn, partitions_def_name, partition_keys)
 
     def store_event_batch(self, events: Sequence[EventLogEntry]) -> None:
         planned = [e for e in events if e.dagster_event_type == PLANNED]

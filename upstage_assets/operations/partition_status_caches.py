@@ -1,0 +1,88 @@
+"""Adding documents keeps Dagster's partition status caches valid, so the UI does not rebuild them.
+
+The UI reads an asset's materialized, failed and in-progress partitions from a cache Dagster keeps in
+the asset's row. For a dynamic partitions definition the cache is keyed by a hash of *every*
+partition key, in order, so each new partition (every intake tick that registers a document) made the
+next UI query rebuild the cache of every document asset from the event log: 21-25 s for the asset
+graph at 100,000 documents (``docs/scale.md``).
+
+Adding partitions changes no partition's status, as long as the new keys have no events of that
+asset yet: Dagster counts only events of keys that are partitions, and an added key has none of its
+own. So after an add, each cache that was valid for the old key list is valid for the new one, and
+this module moves it to the new list's hash, in the same transaction as the insert:
+
+* the partitions table is locked against other writers (readers go on), so the key list before the
+  insert and the inserted keys give the new list exactly, in Dagster's order (by row id);
+* a cache moves only if its hash is the old list's and the asset has no event for any inserted key
+  (a document re-registered after its partition was deleted keeps its history; Dagster rebuilds it);
+* a cache is rewritten only if its row still holds what was read (a compare-and-set, so runs writing
+  their events are not held up); a rebuild the UI computed from the old list and writes later only
+  costs the UI one rebuild, as before.
+
+Deleting a partition is left to Dagster: that can change a status, and its rebuild handles it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import sqlalchemy as db
+from sqlalchemy.dialects import postgresql
+
+from upstage_assets.dagster_compat import (
+    AssetKeyTable,
+    AssetStatusCacheValue,
+    DynamicPartitionsTable,
+    SqlEventLogStorageTable,
+    deserialize_value,
+    partition_keys_definition_id,
+    serialize_value,
+)
+
+
+def add_partitions_keeping_status_caches(conn: Any, partitions_def_name: str, partition_keys: Sequence[str]) -> int:
+    """Insert the new keys of ``partition_keys`` (a PostgreSQL connection inside a transaction) and move
+    the status caches that stay valid to the new key list. Returns how many caches were moved."""
+    conn.execute(db.text(f"LOCK TABLE {DynamicPartitionsTable.name} IN SHARE ROW EXCLUSIVE MODE"))
+    before = conn.execute(
+        db.select(DynamicPartitionsTable.c.id, DynamicPartitionsTable.c.partition)
+        .where(DynamicPartitionsTable.c.partitions_def_name == partitions_def_name)
+        .order_by(DynamicPartitionsTable.c.id)).fetchall()
+    inserted = sorted(conn.execute(
+        postgresql.insert(DynamicPartitionsTable)
+        .values([{"partitions_def_name": partitions_def_name, "partition": key} for key in dict.fromkeys(partition_keys)])
+        .on_conflict_do_nothing()
+        .returning(DynamicPartitionsTable.c.id, DynamicPartitionsTable.c.partition)).fetchall())
+    if not inserted or (before and inserted[0][0] <= before[-1][0]):
+        return 0  # nothing new, or ids not after the old ones: the new order is not known here
+    old_keys = [row[1] for row in before]
+    added = [row[1] for row in inserted]
+    return _move_caches(conn, partition_keys_definition_id(old_keys),
+                        partition_keys_definition_id(old_keys + added), added)
+
+
+def _move_caches(conn: Any, old_id: str, new_id: str, added: Sequence[str]) -> int:
+    cached = conn.execute(
+        db.select(AssetKeyTable.c.asset_key, AssetKeyTable.c.cached_status_data)
+        .where(AssetKeyTable.c.cached_status_data.is_not(None))).fetchall()
+    valid = {}
+    for asset_key, text in cached:
+        value = deserialize_value(text, AssetStatusCacheValue)
+        if value.partitions_def_id == old_id:
+            valid[asset_key] = (text, value)
+    if not valid:
+        return 0
+    with_history = {row[0] for row in conn.execute(
+        db.select(SqlEventLogStorageTable.c.asset_key).distinct()
+        .where(SqlEventLogStorageTable.c.asset_key.in_(list(valid)))
+        .where(SqlEventLogStorageTable.c.partition.in_(list(added))))}
+    moved = 0
+    for asset_key, (text, value) in valid.items():
+        if asset_key in with_history:
+            continue
+        moved += conn.execute(
+            AssetKeyTable.update()
+            .where(AssetKeyTable.c.asset_key == asset_key, AssetKeyTable.c.cached_status_data == text)
+            .values(cached_status_data=serialize_value(value._replace(partitions_def_id=new_id)))).rowcount
+    return moved
