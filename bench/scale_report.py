@@ -20,6 +20,7 @@ COLUMNS = [
     ("ui_partitions_again_s", "UI partitions page, again (s)"), ("ui_runs_s", "UI runs page (s)"),
     ("ui_graph_after_new_s", "UI asset graph after one new partition (s)"),
     ("ui_partitions_after_new_s", "UI partitions page after one new partition (s)"),
+    ("partition_add_s", "adding one partition (the storage keeps the status caches valid) (s)"),
     ("ui_browser_partitions_s", "browser: partitions page load, warm (s)"),
     ("ui_browser_partitions_after_new_s", "browser: partitions page load after one new partition (s)"),
     ("backfill_submit_s", "backfill of min(N, 10,000) partitions submitted (s)"), ("db_mib", "PostgreSQL size (MiB)"),
