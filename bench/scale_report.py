@@ -7,7 +7,8 @@ from pathlib import Path
 
 COLUMNS = [
     ("tick_s", "sensor: 1,000 new (s, total)"), ("tick_own_s", "sensor: own time (s)"),
-    ("tick_sqs_s", "sensor: moto SQS calls (s)"), ("tick_ticks", "ticks"), ("idle_tick_s", "idle tick (s)"),
+    ("tick_sqs_s", "sensor: moto SQS calls (s)"), ("tick_ticks", "ticks"),
+    ("tick_cpu_s", "sensor: its own CPU (s)"), ("tick_moto_cpu_s", "sensor: moto's CPU, S3 and SQS (s)"), ("idle_tick_s", "idle tick (s)"),
     ("full_partition_load_s", "get_dynamic_partitions (s)"),
     ("summary_compact_s", "summary compaction, first (every file) (s)"), ("status_s", "status (s)"),
     ("status_json_s", "status --json (s)"), ("retry_dry_run_s", "retry-failed --dry-run (s)"),
