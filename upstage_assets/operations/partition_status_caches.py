@@ -25,6 +25,7 @@ Deleting a partition is left to Dagster: that can change a status, and its rebui
 from __future__ import annotations
 
 import hashlib
+import logging
 from collections.abc import Sequence
 from typing import Any
 
@@ -41,6 +42,8 @@ from upstage_assets.dagster_compat import (
     partition_keys_definition_id,
     serialize_value,
 )
+
+logger = logging.getLogger(__name__)
 
 # The events an asset's status cache is built from (materialized, failed and in-progress partitions).
 STATUS_EVENT_TYPES = [DagsterEventType.ASSET_MATERIALIZATION.value, DagsterEventType.ASSET_MATERIALIZATION_PLANNED.value]
@@ -61,21 +64,33 @@ def add_partitions_keeping_status_caches(conn: Any, partitions_def_name: str, pa
         return 0  # nothing to move, nothing new, or ids not after the old ones: the new order is unknown
     old_keys = [row[1] for row in before]
     added = [row[1] for row in inserted]
+    try:
+        with conn.begin_nested():  # the keys are added whatever happens to the caches
+            return _move_caches(conn, caches, old_keys, added)
+    except Exception:  # noqa: BLE001 - a cache not moved costs one rebuild, never an add
+        logger.warning("partition status caches not moved; the UI rebuilds them", exc_info=True)
+        return 0
+
+
+def _move_caches(conn: Any, caches: dict[str, tuple[str, Any]], old_keys: list[str], added: list[str]) -> int:
     old_id = partition_keys_definition_id(old_keys)
     valid = {asset_key: cache for asset_key, cache in caches.items() if cache[1].partitions_def_id == old_id}
+    if not valid:
+        return 0
     with_history = {row[0] for row in conn.execute(
         db.select(SqlEventLogStorageTable.c.asset_key).distinct()
         .where(SqlEventLogStorageTable.c.asset_key.in_(list(valid)))
         .where(SqlEventLogStorageTable.c.dagster_event_type.in_(STATUS_EVENT_TYPES))  # the index's order
-        .where(SqlEventLogStorageTable.c.partition.in_(added)))} if valid else set()
+        .where(SqlEventLogStorageTable.c.partition.in_(added)))}
     new_id = partition_keys_definition_id(old_keys + added)
     moved = 0
     for asset_key, (text, value) in valid.items():
         if asset_key not in with_history:
+            digest = hashlib.md5(text.encode(), usedforsecurity=False).hexdigest()
             moved += conn.execute(
                 AssetKeyTable.update()
-                .where(AssetKeyTable.c.asset_key == asset_key,  # unless rewritten since it was read:
-                       db.func.md5(AssetKeyTable.c.cached_status_data) == hashlib.md5(text.encode()).hexdigest())
+                .where(AssetKeyTable.c.asset_key == asset_key,  # unless rewritten since it was read
+                       db.func.md5(AssetKeyTable.c.cached_status_data) == digest)
                 .values(cached_status_data=serialize_value(value._replace(partitions_def_id=new_id)))).rowcount
     return moved
 
@@ -85,7 +100,10 @@ def _partitioned_caches(conn: Any) -> dict[str, tuple[str, Any]]:
     caches = {}
     for asset_key, text in conn.execute(db.select(AssetKeyTable.c.asset_key, AssetKeyTable.c.cached_status_data)
                                         .where(AssetKeyTable.c.cached_status_data.is_not(None))):
-        value = deserialize_value(text, AssetStatusCacheValue)
+        try:
+            value = deserialize_value(text, AssetStatusCacheValue)
+        except Exception:  # noqa: BLE001 - written by another Dagster version: left to Dagster
+            continue
         if value.partitions_def_id is not None:
             caches[asset_key] = (text, value)
     return caches

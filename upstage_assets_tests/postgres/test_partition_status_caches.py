@@ -134,3 +134,30 @@ def test_dagsters_stock_storage_invalidates_the_caches_on_every_add(postgres_ser
         assert _cache_is_current(stock, AssetKey("parsed"))
         stock.add_dynamic_partitions("docs", ["b"])
         assert not _cache_is_current(stock, AssetKey("parsed"))
+
+
+def test_a_cache_that_cannot_be_read_or_moved_never_fails_an_add(instance, monkeypatch):
+    """Intake must not stop over a cache: one written by another Dagster version is skipped, and a
+    failure while moving the others rolls back only the move (the UI rebuilds), never the new keys."""
+    from upstage_assets.operations import partition_status_caches
+
+    instance.add_dynamic_partitions("docs", ["a"])
+    _run(instance, "a")
+    for key in ASSETS:
+        _status(instance, key)
+    with instance.event_log_storage.index_connection() as conn:
+        conn.exec_driver_sql("UPDATE asset_keys SET cached_status_data = '{\"__class__\": \"FromElsewhere\"}' "
+                             "WHERE asset_key = %s", (AssetKey("parsed").to_string(),))
+    instance.add_dynamic_partitions("docs", ["b"])
+    assert _cache_is_current(instance, AssetKey("validated"))
+    assert _status(instance, AssetKey("parsed")) == ({"a"}, set())  # Dagster rebuilt the unreadable one
+
+    def broken(*_args):
+        raise RuntimeError("the move failed")
+
+    monkeypatch.setattr(partition_status_caches, "partition_keys_definition_id", broken)
+    instance.add_dynamic_partitions("docs", ["c"])
+    assert instance.get_dynamic_partitions("docs") == ["a", "b", "c"]
+    monkeypatch.undo()
+    assert not _cache_is_current(instance, AssetKey("validated"))
+    assert _status(instance, AssetKey("validated")) == ({"a"}, set())
