@@ -161,3 +161,27 @@ def test_a_cache_that_cannot_be_read_or_moved_never_fails_an_add(instance, monke
     monkeypatch.undo()
     assert not _cache_is_current(instance, AssetKey("validated"))
     assert _status(instance, AssetKey("validated")) == ({"a"}, set())
+
+
+def test_a_role_that_may_not_lock_the_partitions_table_still_adds(instance, postgres_server, tmp_path):
+    """A database user allowed to read and insert partition keys, but not to lock their table (LOCK in
+    this mode needs UPDATE, DELETE or TRUNCATE), adds them as Dagster's storage would; the UI rebuilds."""
+    instance.add_dynamic_partitions("docs", ["a"])
+    _run(instance, "a")
+    _status(instance, AssetKey("parsed"))
+    role = f"limited_{uuid.uuid4().hex[:6]}"
+    url = instance.event_log_storage.postgres_url
+    with instance.event_log_storage.index_connection() as conn:
+        conn.exec_driver_sql(f"CREATE ROLE {role} LOGIN PASSWORD 'limited'")
+        conn.exec_driver_sql(f"GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO {role}")
+        conn.exec_driver_sql(f"GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO {role}")
+        conn.exec_driver_sql(f"REVOKE UPDATE, DELETE ON dynamic_partitions FROM {role}")
+    scheme, rest = url.split("://", 1)
+    limited_url = f"{scheme}://{role}:limited@{rest.split('@', 1)[1]}"
+    limited_dir = tmp_path / "limited"
+    limited_dir.mkdir()
+    with _instance(postgres_server, limited_dir, postgres_storage_yaml(limited_url)) as limited:
+        limited.add_dynamic_partitions("docs", ["b"])
+        assert limited.get_dynamic_partitions("docs") == ["a", "b"]
+    assert not _cache_is_current(instance, AssetKey("parsed"))
+    assert _status(instance, AssetKey("parsed")) == ({"a"}, set())
