@@ -46,6 +46,7 @@ from upstage_assets.dagster_compat import (
 )
 
 logger = logging.getLogger(__name__)
+NOT_MOVED = "partition status caches not moved; the UI rebuilds them"
 
 # The events an asset's status cache is built from (materialized, failed and in-progress partitions).
 STATUS_EVENT_TYPES = [DagsterEventType.ASSET_MATERIALIZATION.value, DagsterEventType.ASSET_MATERIALIZATION_PLANNED.value]
@@ -60,7 +61,7 @@ def add_partitions_keeping_status_caches(conn: Any, partitions_def_name: str, pa
             caches = _partitioned_caches(conn)
             before = _key_rows(conn, partitions_def_name) if caches else []
     except db.exc.DBAPIError:  # e.g. a role allowed to insert keys but not to lock the table
-        logger.warning("partition status caches not moved; the UI rebuilds them", exc_info=True)
+        logger.warning(NOT_MOVED, exc_info=True)
         caches, before = {}, []
     inserted = sorted(conn.execute(
         postgresql.insert(DynamicPartitionsTable)
@@ -75,7 +76,7 @@ def add_partitions_keeping_status_caches(conn: Any, partitions_def_name: str, pa
         with conn.begin_nested():  # the keys are added whatever happens to the caches
             return _move_caches(conn, caches, old_keys, added)
     except Exception:  # noqa: BLE001 - a cache not moved costs one rebuild, never an add
-        logger.warning("partition status caches not moved; the UI rebuilds them", exc_info=True)
+        logger.warning(NOT_MOVED, exc_info=True)
         return 0
 
 

@@ -29,7 +29,7 @@ def validated(parsed: int) -> int:
     return parsed
 
 
-def _instance(postgres_server, tmp_path, storage_yaml: str) -> DagsterInstance:
+def _instance(tmp_path, storage_yaml: str) -> DagsterInstance:
     (tmp_path / "dagster.yaml").write_text(storage_yaml + "telemetry:\n  enabled: false\n")
     return DagsterInstance.from_config(str(tmp_path))
 
@@ -37,7 +37,7 @@ def _instance(postgres_server, tmp_path, storage_yaml: str) -> DagsterInstance:
 @pytest.fixture
 def instance(postgres_server, tmp_path):
     url = postgres_server.create_database(f"dagster_{uuid.uuid4().hex[:8]}")
-    with _instance(postgres_server, tmp_path, postgres_storage_yaml(url)) as instance:
+    with _instance(tmp_path, postgres_storage_yaml(url)) as instance:
         yield instance
 
 
@@ -127,7 +127,7 @@ def test_adds_at_once_from_several_processes_leave_the_caches_valid(instance):
 def test_dagsters_stock_storage_invalidates_the_caches_on_every_add(postgres_server, tmp_path):
     """Why the storage moves the caches: with Dagster's own storage one new key outdates every cache."""
     url = postgres_server.create_database(f"dagster_{uuid.uuid4().hex[:8]}")
-    with _instance(postgres_server, tmp_path, f"storage:\n  postgres:\n    postgres_url: {url}\n") as stock:
+    with _instance(tmp_path, f"storage:\n  postgres:\n    postgres_url: {url}\n") as stock:
         stock.add_dynamic_partitions("docs", ["a"])
         _run(stock, "a")
         _status(stock, AssetKey("parsed"))
@@ -180,7 +180,7 @@ def test_a_role_that_may_not_lock_the_partitions_table_still_adds(instance, post
     limited_url = f"{scheme}://{role}:limited@{rest.split('@', 1)[1]}"
     limited_dir = tmp_path / "limited"
     limited_dir.mkdir()
-    with _instance(postgres_server, limited_dir, postgres_storage_yaml(limited_url)) as limited:
+    with _instance(limited_dir, postgres_storage_yaml(limited_url)) as limited:
         limited.add_dynamic_partitions("docs", ["b"])
         assert limited.get_dynamic_partitions("docs") == ["a", "b"]
     assert not _cache_is_current(instance, AssetKey("parsed"))
