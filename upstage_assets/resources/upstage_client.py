@@ -40,7 +40,12 @@ from upstage_assets.upstage_api.rate_limit_headers import (
     DEFAULT_PREFIXES,
     RateLimitHeaders,
 )
-from upstage_assets.upstage_api.rate_limiter import DEFAULT_MAX_SKEW_S, EndpointLimits, RateLimiter
+from upstage_assets.upstage_api.rate_limiter import (
+    DEFAULT_HEADROOM,
+    DEFAULT_MAX_SKEW_S,
+    EndpointLimits,
+    RateLimiter,
+)
 from upstage_assets.upstage_api.shared_state import SharedStateStore, open_state_store
 from upstage_assets.upstage_api.usage import UsageLedger, pages_billed, price_key
 
@@ -85,12 +90,15 @@ class UpstageClient(ConfigurableResource):  # type: ignore[type-arg]
                                                 "(Upstage allows 100 requests per minute)")
     poll_requests_per_second: float = 2.0
     rate_limit_burst: float = 1.0
-    rate_limit_headroom: float = 0.02
+    rate_limit_headroom: float = Field(
+        default=DEFAULT_HEADROOM, description="The fraction of each request rate left unused, so the buckets' "
+        "even spacing stays under the send log's strict per-second count")
     rate_limit_max_skew_s: float = Field(
         default=DEFAULT_MAX_SKEW_S, description="How much later than others the server may count a request "
-        "after it is sent (the jitter of that delay, not the delay itself); a send holds its rate-limit slot "
-        "until its answer arrives, at most this long. The client sends at most limit/(1 + this) per second: "
-        "0.1 costs 9% of the rate, 0.03 costs 3% (bench/results/throughput_*.md).")
+        "whose bytes went out at the same time (the network path's jitter, not its latency); a send holds its "
+        "rate-limit slot until its answer arrives, at most this long after its bytes are out. The client sends "
+        "at most limit/(1 + this) per second: 0.1 costs 9% of the rate, 0.015 costs 1.5% "
+        "(bench/results/throughput.md). Raise it if the API answers 429 on a jittery path.")
     rate_limit_store: str | None = Field(
         default=None, description="Directory for the host's SQLite state, or a postgresql:// URL for "
         "several hosts. Default: $DAGSTER_HOME/upstage_rate_limits or a temp dir.")

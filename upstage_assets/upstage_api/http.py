@@ -37,7 +37,7 @@ from upstage_assets.upstage_api.errors import (
     error_for_response,
 )
 from upstage_assets.upstage_api.rate_limit_headers import RateLimitHeaders
-from upstage_assets.upstage_api.rate_limiter import RateLimiter
+from upstage_assets.upstage_api.rate_limiter import RateLimiter, SendTicket
 
 logger = logging.getLogger("upstage_assets.upstage_http")
 
@@ -294,15 +294,35 @@ class UpstageHttp:
         queued: Callable[[float], None],
     ) -> httpx.Response:
         self.stats.attempts += 1
-        # Built before the rate slot is taken, so the slot is spent on sending, not on encoding.
-        request = self._pools.build_request(method, url, headers=headers, json=json, data=data, files=files,
-                                            params=params)
         if self.limiter is None or endpoint == "download":
-            return await self._pools.send(request)
+            return await self._pools.send(self._pools.build_request(
+                method, url, headers=headers, json=json, data=data, files=files, params=params))
         asked = time.monotonic()
-        async with self.limiter.slot(endpoint, pages):
-            queued(time.monotonic() - asked)
-            return await self._pools.send(request)
+        async with self.limiter.in_flight(endpoint):
+            # Encoded before the rate slot, so the slot is spent on sending; inside the in-flight
+            # slot, so a batch of 1,000 does not encode every document before its first send.
+            request = self._pools.build_request(method, url, headers=headers, json=json, data=data, files=files,
+                                                params=params)
+            async with self.limiter.rate_slot(endpoint, pages) as ticket:
+                queued(time.monotonic() - asked)
+                if ticket is not None:
+                    request.extensions["trace"] = self._admit_on_the_wire(ticket, request.extensions.get("trace"))
+                return await self._pools.send(request)
+
+    def _admit_on_the_wire(self, ticket: SendTicket, inner: Callable[..., Any] | None) -> Callable[..., Any]:
+        """An httpcore trace hook: the limiter's send log admits the request as its headers start out,
+        and dates it again once they are written."""
+        limiter = self.limiter
+        assert limiter is not None
+
+        async def trace(event: str, info: dict[str, Any]) -> None:
+            if event.endswith("send_request_headers.started"):
+                await limiter.admit(ticket)
+            elif event.endswith("send_request_headers.complete"):
+                await limiter.mark_sent(ticket)
+            if inner is not None:
+                await inner(event, info)
+        return trace
 
     def _unreachable(self, url: str, path: str, failure: str, attempts: int, elapsed: float) -> UpstageError:
         target = self.base_url if url.startswith(self.base_url) else "the download URL"

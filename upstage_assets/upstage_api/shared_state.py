@@ -105,24 +105,18 @@ class SharedStateStore(ABC):
         """Admit a send now if fewer than ``capacity`` sends occupy the last ``window_s`` seconds.
 
         A send occupies the window up to when the server may have counted it: its send time
-        plus ``skew_s`` until ``complete_send`` says the answer came back (the server counted it
-        by then). Returns (0, token) when admitted, else (seconds to wait, None).
+        plus ``skew_s`` (``mark_sent`` moves that on once its bytes are out) until
+        ``complete_send`` says the answer came back (the server counted it by then). Returns
+        (0, token) when admitted, else (seconds to wait, None).
         """
+
+    @abstractmethod
+    def mark_sent(self, name: str, token: str, skew_s: float) -> None:
+        """An admitted send's bytes are out now: the server counts it by now + ``skew_s`` at the latest."""
 
     @abstractmethod
     def complete_send(self, name: str, token: str) -> None:
         """The answer to an admitted send arrived: it occupies the window no later than now."""
-
-    def take_and_admit(self, charges: Sequence[BucketCharge], max_wait: float, name: str, capacity: int,
-                       window_s: float, skew_s: float) -> tuple[float, float, str | None]:
-        """``take_tokens``, then, when no wait is due, ``admit_send``: (wait, ready_at, token or None).
-
-        The common uncontended case; stores override it to do both in one transaction.
-        """
-        wait, ready_at = self.take_tokens(charges, max_wait)
-        if wait > 0:
-            return wait, ready_at, None
-        return wait, ready_at, self.admit_send(name, capacity, window_s, skew_s)[1]
 
     @abstractmethod
     def add_spend(self, amount: float, charges: Sequence[SpendCharge]) -> tuple[bool, dict[str, float]]:
@@ -175,18 +169,15 @@ class SqliteStateStore(SharedStateStore):
         with self._transaction() as cur:
             return self._admit(cur, name, capacity, window_s, skew_s)
 
+    def mark_sent(self, name: str, token: str, skew_s: float) -> None:
+        with self._transaction() as cur:
+            cur.execute("UPDATE send_slots SET until = MAX(until, ?) WHERE name = ? AND token = ?",
+                        (time.time() + skew_s, name, token))
+
     def complete_send(self, name: str, token: str) -> None:
         with self._transaction() as cur:
             cur.execute("UPDATE send_slots SET until = MIN(until, ?) WHERE name = ? AND token = ?",
                         (time.time(), name, token))
-
-    def take_and_admit(self, charges: Sequence[BucketCharge], max_wait: float, name: str, capacity: int,
-                       window_s: float, skew_s: float) -> tuple[float, float, str | None]:
-        with self._transaction() as cur:
-            wait, ready_at = self._take(cur, charges, max_wait)
-            if wait > 0:
-                return wait, ready_at, None
-            return wait, ready_at, self._admit(cur, name, capacity, window_s, skew_s)[1]
 
     @staticmethod
     def _take(cur: sqlite3.Cursor, charges: Sequence[BucketCharge], max_wait: float) -> tuple[float, float]:
@@ -351,6 +342,13 @@ class PostgresStateStore(SharedStateStore):
             conn.execute(text(f"INSERT INTO {self.sends_table} (name, token, until) VALUES (:n, :t, :u)"),
                          {"n": name, "t": token, "u": now + skew_s})
         return 0.0, token
+
+    @survives_database_restarts
+    def mark_sent(self, name: str, token: str, skew_s: float) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(self._sa.text(
+                f"UPDATE {self.sends_table} SET until = GREATEST(until, extract(epoch FROM clock_timestamp()) + :s) "
+                "WHERE name = :n AND token = :t"), {"n": name, "t": token, "s": skew_s})
 
     @survives_database_restarts
     def complete_send(self, name: str, token: str) -> None:

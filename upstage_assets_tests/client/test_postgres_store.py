@@ -38,6 +38,10 @@ def test_url_picks_postgres_with_psycopg2(postgres_url):
     assert store.admit_send("t:s", 1, 0.5, 0.2)[0] == pytest.approx(0.7, abs=0.1)  # send + skew + window
     store.complete_send("t:s", token)  # answered now: the window closes 0.5 s from now
     assert store.admit_send("t:s", 1, 0.5, 0.2)[0] == pytest.approx(0.5, abs=0.1)
+    wait, token = store.admit_send("t:w", 1, 0.5, 0.2)
+    time.sleep(0.3)
+    store.mark_sent("t:w", token, 0.2)  # its bytes went out 0.3 s after its admission
+    assert store.admit_send("t:w", 1, 0.5, 0.2)[0] == pytest.approx(0.7, abs=0.1)  # from the write, not 0.4
 
 
 def test_budget_is_atomic_across_processes(postgres_url):

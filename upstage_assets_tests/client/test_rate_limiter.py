@@ -140,6 +140,50 @@ def test_a_send_occupies_the_window_until_its_answer(store):
     assert store.admit_send("s", 1, 1.0, 0.5)[0] == pytest.approx(1.0, abs=0.05)  # answered now
 
 
+def test_a_send_is_dated_again_once_its_bytes_are_out(store):
+    """A stall between admission and the write (the write yields to the event loop) must not date it early."""
+    wait, token = store.admit_send("s", 1, 1.0, 0.05)
+    assert wait == 0 and token
+    time.sleep(0.3)
+    store.mark_sent("s", token, 0.05)
+    assert store.admit_send("s", 1, 1.0, 0.05)[0] == pytest.approx(1.05, abs=0.05)  # from the write, not 0.75
+
+
+def test_requests_are_admitted_on_the_wire_not_at_their_bucket_slot(server, store, monkeypatch):
+    """Requests held after their bucket slot (a busy connection pool, a stalled event loop) reach the
+    server late; dated at the slot, they landed in one window with the requests sent after them."""
+    http = make_http(server.url, store, rps=5.0)
+    pools_send = http._pools.send
+    held = 0
+
+    async def pool_holds_the_first_two(request):
+        nonlocal held
+        held += 1
+        if held <= 2:
+            await asyncio.sleep(0.9)
+        return await pools_send(request)
+    monkeypatch.setattr(http._pools, "send", pool_holds_the_first_two)
+
+    async def burst() -> None:
+        await asyncio.gather(*(http.request("POST", PATH, endpoint="information-extraction", json={"i": i})
+                               for i in range(12)))
+    asyncio.run(burst())
+    arrivals = sorted(a.at for a in server.arrivals_for(PATH))
+    assert len(arrivals) == 12
+    assert peak_rate(arrivals) <= 5  # dated at their slots: 7 in one second
+
+
+def test_the_send_log_dates_a_request_by_its_write(server, store):
+    """The transport's trace hooks admit each request and date it after its headers are written."""
+    server.defaults[PATH] = Answer(200, delay_s=0.3)
+    http = make_http(server.url, store, rps=5.0)
+    asyncio.run(http.request("POST", PATH, endpoint="information-extraction", json={}))
+    (arrival,) = server.arrivals_for(PATH)
+    (until,) = [row[0] for row in store._conn.execute("SELECT until FROM send_slots")]
+    skew = http.limiter.max_skew_s
+    assert arrival.at - 0.05 < until - skew < arrival.at + 0.05  # written, then counted at once
+
+
 def test_stalled_server_cannot_receive_a_burst(server, store):
     """Requests a stalled server reads late hold their slots, so later sends keep their distance."""
     server.queue(PATH, *[Answer(200, delay_s=0.6) for _ in range(3)])

@@ -3,6 +3,7 @@ gate (limits, 429s, latency, stats) exactly as without it."""
 
 from __future__ import annotations
 
+import gc
 import time
 
 import httpx
@@ -37,6 +38,19 @@ def test_warmed_requests_are_answered_without_the_engine_and_identically(start_e
             chat = client.post(EXTRACT, json=chat_body(document)).json()
             assert chat["choices"] == extracted["choices"]
         assert engine.computed == computed  # every answer came from memory
+
+
+def test_warm_up_moves_its_results_out_of_the_collectors_reach(start_emulator):
+    """Full collections over the warmed results stalled the server 30-110 ms, which bunched the arrivals
+    it stamps and turned a correctly paced client's requests into 429s."""
+    emulator = start_emulator(benchmark_mode=True)
+    gc.unfreeze()
+    try:
+        with httpx.Client(base_url=emulator.url, headers=AUTH, timeout=60) as client:
+            assert _parse(client, WARM + PARSE, make_pdf(1)).status_code == 200
+        assert gc.get_freeze_count() > 0
+    finally:
+        gc.unfreeze()
 
 
 def test_benchmark_mode_keeps_limits_latency_and_429s(start_emulator):
