@@ -378,8 +378,8 @@ def run_document_pipeline(context: AssetExecutionContext, config: DocumentPipeli
                      f"{', '.join(k.to_user_string() for k, _ in STAGES if k in selected)} ({env.backend} backend)")
     started = time.monotonic()
     shutdown = BatchShutdown(grace_s=settings.shutdown_grace_s)
+    # stop_signals_drain: signals reach the batch's loop on its thread (call_soon_threadsafe)
     with stop_signals_drain(shutdown), collector_skips_what_is_loaded():
-        # signals reach the batch's loop on its thread (call_soon_threadsafe)
         outcomes = bridge.run(lambda: _process_batch(deferred, env, keys, selected, concurrency, skips, shutdown,
                                                      config.api_retry_rounds, config.table_commit_every))
     publish_rate_limits(context, env.parser)
