@@ -18,7 +18,7 @@ import logging
 import random
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -85,6 +85,17 @@ def parse_retry_after(value: str | None, now: float | None = None) -> float | No
         return None
     return max(0.0, when.timestamp() - (now if now is not None else time.time()))
 
+
+
+def admit_on_the_wire(limiter: RateLimiter, ticket: SendTicket) -> Callable[[str, dict[str, Any]], Awaitable[None]]:
+    """An httpcore trace hook: the limiter's send log admits the request as its headers start out,
+    and dates it again once they are written."""
+    async def trace(event: str, info: dict[str, Any]) -> None:
+        if event.endswith("send_request_headers.started"):
+            await limiter.admit(ticket)
+        elif event.endswith("send_request_headers.complete"):
+            await limiter.mark_sent(ticket)
+    return trace
 
 @dataclass
 class TransportStats:
@@ -306,23 +317,8 @@ class UpstageHttp:
             async with self.limiter.rate_slot(endpoint, pages) as ticket:
                 queued(time.monotonic() - asked)
                 if ticket is not None:
-                    request.extensions["trace"] = self._admit_on_the_wire(ticket, request.extensions.get("trace"))
+                    request.extensions["trace"] = admit_on_the_wire(self.limiter, ticket)
                 return await self._pools.send(request)
-
-    def _admit_on_the_wire(self, ticket: SendTicket, inner: Callable[..., Any] | None) -> Callable[..., Any]:
-        """An httpcore trace hook: the limiter's send log admits the request as its headers start out,
-        and dates it again once they are written."""
-        limiter = self.limiter
-        assert limiter is not None
-
-        async def trace(event: str, info: dict[str, Any]) -> None:
-            if event.endswith("send_request_headers.started"):
-                await limiter.admit(ticket)
-            elif event.endswith("send_request_headers.complete"):
-                await limiter.mark_sent(ticket)
-            if inner is not None:
-                await inner(event, info)
-        return trace
 
     def _unreachable(self, url: str, path: str, failure: str, attempts: int, elapsed: float) -> UpstageError:
         target = self.base_url if url.startswith(self.base_url) else "the download URL"

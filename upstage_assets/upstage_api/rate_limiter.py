@@ -62,7 +62,6 @@ class SendTicket:
     name: str
     capacity: int
     window_s: float
-    waited_s: float
     token: str | None = None
 
 
@@ -133,7 +132,7 @@ class RateLimiter:
             await asyncio.sleep(max(0.0, ready_at - time.time()))
         self.waited_s += wait
         capacity, window = send_window(self.limits[endpoint].requests_per_second)
-        return SendTicket(f"{self.account}:{endpoint}:sends", capacity, window, wait)
+        return SendTicket(f"{self.account}:{endpoint}:sends", capacity, window)
 
     async def admit(self, ticket: SendTicket) -> None:
         """The request is about to go out: wait until the send log has room in the window ending now."""
@@ -141,7 +140,6 @@ class RateLimiter:
             guard, ticket.token = await self._call(
                 self.store.admit_send, ticket.name, ticket.capacity, ticket.window_s, self.max_skew_s)
             if ticket.token is None:
-                ticket.waited_s += guard
                 self.waited_s += guard
                 await asyncio.sleep(guard)
 
