@@ -86,7 +86,6 @@ def parse_retry_after(value: str | None, now: float | None = None) -> float | No
     return max(0.0, when.timestamp() - (now if now is not None else time.time()))
 
 
-
 def admit_on_the_wire(limiter: RateLimiter, ticket: SendTicket) -> Callable[[str, dict[str, Any]], Awaitable[None]]:
     """An httpcore trace hook: the limiter's send log admits the request as its headers start out,
     and dates it again once they are written."""
@@ -96,6 +95,7 @@ def admit_on_the_wire(limiter: RateLimiter, ticket: SendTicket) -> Callable[[str
         elif event.endswith("send_request_headers.complete"):
             await limiter.mark_sent(ticket)
     return trace
+
 
 @dataclass
 class TransportStats:
