@@ -18,8 +18,8 @@ import psutil
 # The first matching fragment of a process's command line names its role.
 ROLES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("emulator", ("upstage_assets.emulator",)),
-    ("run workers", ("execute_run", "execute_step", "spawn_main", "resume_run")),
-    ("code server", ("code-server", "api grpc")),
+    ("run workers", ("execute_run", "execute_step", "spawn_main", "resume_run", "multiprocessing.forkserver")),
+    ("code server", ("code-server", "api grpc", "operations.code_server")),
     ("daemon", ("dagster-daemon",)),
     ("postgres", ("postgres:", "bin/postgres")),
 )

@@ -239,15 +239,18 @@ def measure_platform(name: str, env: dict[str, str], paths: list[Path], work: Pa
 
 
 def start_code_server(env: dict[str, str], work: Path, timeout_s: float = 300) -> tuple[subprocess.Popen[bytes], int]:
-    """The code location as deployments serve it (`dagster code-server start`, as in docker compose):
-    the daemon reaches it over gRPC and it launches the runs. A ``python_module`` workspace would have
-    the daemon start its own code server and replace it every 60 s (Dagster's workspace refresh),
+    """The code location as deployments serve it (the project's code server, as in docker compose): the
+    daemon reaches it over gRPC and it launches the runs, forked from a warm process
+    (``operations/code_server.py``); ``UPSTAGE_BENCH_STOCK_CODE_SERVER`` asks for Dagster's own
+    (`dagster code-server start`, a fresh ``spawn`` process per run). A ``python_module`` workspace would
+    have the daemon start its own code server and replace it every 60 s (Dagster's workspace refresh),
     importing the definitions again each time on the benchmark's cores."""
     port = free_port()
     dagster = shutil.which("dagster", path=str(Path(PY).parent)) or "dagster"
-    server = subprocess.Popen([dagster, "code-server", "start", "-h", "127.0.0.1", "-p", str(port),
-                               "-m", "upstage_assets.definitions"], env=env, cwd=ROOT, stdout=subprocess.DEVNULL,
-                              stderr=open(work / "code-server.log", "w"))
+    serve = ([dagster, "code-server", "start"] if os.environ.get("UPSTAGE_BENCH_STOCK_CODE_SERVER")
+             else [PY, "-m", "upstage_assets.operations.code_server"])
+    server = subprocess.Popen([*serve, "-h", "127.0.0.1", "-p", str(port), "-m", "upstage_assets.definitions"],
+                              env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=open(work / "code-server.log", "w"))
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if server.poll() is not None:
