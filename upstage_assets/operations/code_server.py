@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import functools
 import multiprocessing
-import multiprocessing.forkserver
 import sys
 from collections.abc import Sequence
 
@@ -39,8 +38,9 @@ def start_runs_from_fork_server(preload: Sequence[str]) -> None:
     """Make Dagster's gRPC server start runs from a fork server that imported ``preload`` first.
 
     Dagster pins its run processes' start method in ``DagsterApiServer.__init__`` (``_mp_ctx``, ``spawn``);
-    this sets it to ``forkserver`` right after, and starts the fork server so its imports happen while
-    the server waits for its first run rather than inside it."""
+    this sets it to ``forkserver`` right after. The fork server starts with the first run (which waits
+    for its imports once), so a server whose runs go elsewhere (Kubernetes jobs, ECS tasks) never holds
+    a second copy of the imports."""
     from dagster._grpc.server import DagsterApiServer
 
     original = DagsterApiServer.__init__
@@ -55,8 +55,7 @@ def start_runs_from_fork_server(preload: Sequence[str]) -> None:
         if not hasattr(self, "_mp_ctx"):  # Dagster renamed it: fail loudly rather than run unwarmed
             raise RuntimeError("this Dagster's gRPC server has no _mp_ctx: the fork-server code server needs "
                                "the Dagster version pinned in pyproject.toml")
-        self._mp_ctx = context
-        multiprocessing.forkserver.ensure_running()
+        self._mp_ctx = context  # type: ignore[assignment]  # both are multiprocessing contexts
 
     setattr(init, _PATCHED, True)
     DagsterApiServer.__init__ = init  # type: ignore[method-assign]

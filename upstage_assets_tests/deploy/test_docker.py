@@ -63,7 +63,8 @@ def test_dockerfile_shape() -> None:
 def test_compose_services_and_commands() -> None:
     assert {"postgres", "code-server", "webserver", "daemon", "emulator", "s3"} <= set(SERVICES)
     code = SERVICES["code-server"]["command"]
-    assert code[:3] == ["dagster", "code-server", "start"] and "upstage_assets.definitions" in code
+    # Runs are launched here (DefaultRunLauncher): the project's server forks them from a warm process.
+    assert code[:3] == ["python", "-m", "upstage_assets.operations.code_server"] and "upstage_assets.definitions" in code
     assert SERVICES["emulator"]["command"][:3] == ["python", "-m", "upstage_assets.emulator"]
     assert SERVICES["emulator"]["profiles"] == ["emulator"] and SERVICES["s3"]["profiles"] == ["s3"]
     assert SERVICES["webserver"]["command"][0] == "dagster-webserver"

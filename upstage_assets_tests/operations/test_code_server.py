@@ -104,7 +104,8 @@ def test_runs_start_from_a_process_that_imported_the_definitions(tmp_path, serve
     with code_server(serve, tmp_path) as (instance, env, reports):
         run_ids = [launch("report_job", env, tmp_path, instance) for _ in range(2)]
         for run_id in run_ids:
-            assert wait_for(lambda: finished_status(instance, run_id), 120, "the run") == DagsterRunStatus.SUCCESS
+            assert wait_for(lambda run_id=run_id: finished_status(instance, run_id), 120,
+                            "the run") == DagsterRunStatus.SUCCESS
         found = [json.loads((reports / f"{run_id}.json").read_text()) for run_id in run_ids]
     for report in found:
         # Forked: the definitions came with the fork (imported once, by the fork server, the runs' parent);
