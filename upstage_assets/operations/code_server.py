@@ -6,7 +6,8 @@ document at 100 documents per run. This server is Dagster's own (``dagster api g
 except that its runs come from Python's ``forkserver``: one single-threaded process imports Dagster's run
 entry point and the definitions once, and forks each run from there. Forking a process that runs no
 threads is safe; that is what the ``forkserver`` start method is for. Everything else a run does (its
-process, its events, its cancellation through the code server) is Dagster's, unchanged.
+process, its events, its cancellation through the code server) is Dagster's, unchanged. A module the fork
+server cannot import (Python skips it) is imported by each run, as with Dagster's server.
 
 Run it as ``python -m upstage_assets.operations.code_server -h HOST -p PORT -m upstage_assets.definitions``.
 """

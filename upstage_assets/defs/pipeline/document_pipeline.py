@@ -54,6 +54,7 @@ from upstage_assets.defs.pipeline.progress import (
     publish_progress,
     publish_rate_limits,
 )
+from upstage_assets.defs.pipeline.rate_bound import say_rate_bound
 from upstage_assets.defs.pipeline.resume import documents_wanted, done_in_run_group, stages_to_skip
 from upstage_assets.defs.pipeline.shutdown import BatchShutdown, stop_signals_drain
 from upstage_assets.defs.pipeline.stages import (
@@ -376,6 +377,7 @@ def run_document_pipeline(context: AssetExecutionContext, config: DocumentPipeli
         skips = {k: skips.get(k, set()) | group.stages.get(k, set()) for k in keys}
     context.log.info(f"processing {len(keys)} documents through "
                      f"{', '.join(k.to_user_string() for k, _ in STAGES if k in selected)} ({env.backend} backend)")
+    say_rate_bound(context.log, context.resources.parser, env.document_types, extracts=KIE_FIELDS in selected)
     started = time.monotonic()
     shutdown = BatchShutdown(grace_s=settings.shutdown_grace_s)
     # stop_signals_drain: signals reach the batch's loop on its thread (call_soon_threadsafe)
