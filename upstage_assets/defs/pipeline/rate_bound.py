@@ -29,8 +29,9 @@ class RateBound:
 
 def rate_bound(limits: Mapping[str, Any], classifies_every_document: bool, extracts: bool = True) -> RateBound | None:
     """The documents/s the request limits allow (one request per document on each endpoint used)."""
-    used = [PARSE] + ([EXTRACTION] if extracts else []) + ([CLASSIFICATION] if extracts and classifies_every_document
-                                                           else [])
+    used = [PARSE, EXTRACTION] if extracts else [PARSE]
+    if extracts and classifies_every_document:
+        used.append(CLASSIFICATION)
     rates = {name: float(limits[name].requests_per_second) for name in used if name in limits}
     if not rates:
         return None
