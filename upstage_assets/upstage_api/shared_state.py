@@ -149,7 +149,7 @@ class SqliteStateStore(SharedStateStore):
         self.path = self.directory / filename
         self._lock = threading.Lock()
         self._conn = sqlite3.connect(self.path, timeout=30.0, isolation_level=None, check_same_thread=False)
-        self._conn.execute("PRAGMA journal_mode=WAL")
+        _switch_to_wal(self._conn, timeout_s=30.0)
         self._conn.execute("PRAGMA synchronous=NORMAL")
         self._conn.execute("PRAGMA busy_timeout=30000")
         with self._transaction() as cur:
@@ -229,6 +229,24 @@ class SqliteStateStore(SharedStateStore):
     def close(self) -> None:
         with self._lock:
             self._conn.close()
+
+
+def _switch_to_wal(conn: sqlite3.Connection, timeout_s: float) -> None:
+    """``PRAGMA journal_mode=WAL``, retried while another process holds the file.
+
+    Several run workers that start at once on a new state file all switch it to WAL. SQLite answers
+    "database is locked" at once to those that come while one converts it: the busy timeout does not
+    cover that case, so it is retried here for up to ``timeout_s``."""
+    deadline, delay = time.monotonic() + timeout_s, 0.005
+    while True:
+        try:
+            conn.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() + delay > deadline:
+                raise
+            time.sleep(delay)
+            delay = min(0.2, delay * 2)
 
 
 class _SqliteTransaction:

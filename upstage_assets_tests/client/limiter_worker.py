@@ -37,3 +37,10 @@ def send_through_shared_limiter(url: str, state: str, requests: int, rps: float,
         return asyncio.run(main()), released
     finally:
         store.close()
+
+
+def open_store_at(state: str, start_at: float) -> str:
+    """Wait until ``start_at``, then open the shared store (every process at once, on a new file)."""
+    time.sleep(max(0.0, start_at - time.time()))
+    open_state_store(state).close()
+    return "opened"
