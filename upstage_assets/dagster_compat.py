@@ -60,7 +60,31 @@ from dagster._core.storage.tags import (
 from dagster._core.utils import make_new_backfill_id
 from dagster._serdes import deserialize_value, serialize_value
 
+
+def grpc_api_server_class() -> Any:
+    """Dagster's gRPC API servicer (``DagsterApiServer``); imported when asked (the code server only)."""
+    from dagster._grpc.server import DagsterApiServer
+
+    return DagsterApiServer
+
+
+def grpc_server_command() -> Any:
+    """``dagster api grpc``'s click command, to run it in-process."""
+    from dagster._cli.api import grpc_command
+
+    return grpc_command
+
+
+def instance_from_dir(home: str) -> Any:
+    """A ``DagsterInstance`` read from a DAGSTER_HOME folder's dagster.yaml."""
+    from dagster import DagsterInstance
+    from dagster._core.instance.ref import InstanceRef
+
+    return DagsterInstance.from_ref(InstanceRef.from_dir(home))
+
+
 __all__ = [
+    "grpc_api_server_class", "grpc_server_command", "instance_from_dir",
     "ASSET_PARTITION_RANGE_END_TAG", "ASSET_PARTITION_RANGE_START_TAG", "BACKFILL_ID_TAG", "PARTITION_NAME_TAG",
     "BULK_ACTION_TERMINAL_STATUSES", "DATA_VERSION_TAG", "BulkActionStatus", "BulkActionsFilter",
     "CheckStepHealthResult", "EngineEventData", "PartitionBackfill", "RetryMode", "SensorExecutionData", "StepDelegatingExecutor",

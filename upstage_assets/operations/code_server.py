@@ -18,6 +18,9 @@ import functools
 import multiprocessing
 import sys
 from collections.abc import Sequence
+from typing import Any
+
+from upstage_assets.dagster_compat import grpc_api_server_class, grpc_server_command
 
 # What a run process imports before it reads its arguments: Dagster's run entry point.
 RUN_ENTRY_MODULES = ("dagster._grpc.impl",)
@@ -42,8 +45,7 @@ def start_runs_from_fork_server(preload: Sequence[str]) -> None:
     this sets it to ``forkserver`` right after. The fork server starts with the first run (which waits
     for its imports once), so a server whose runs go elsewhere (Kubernetes jobs, ECS tasks) never holds
     a second copy of the imports."""
-    from dagster._grpc.server import DagsterApiServer
-
+    DagsterApiServer = grpc_api_server_class()
     original = DagsterApiServer.__init__
     if getattr(original, _PATCHED, False):
         return
@@ -51,7 +53,7 @@ def start_runs_from_fork_server(preload: Sequence[str]) -> None:
     context.set_forkserver_preload(list(preload))
 
     @functools.wraps(original)
-    def init(self: DagsterApiServer, *args: object, **kwargs: object) -> None:
+    def init(self: Any, *args: object, **kwargs: object) -> None:
         original(self, *args, **kwargs)  # type: ignore[arg-type]
         if not hasattr(self, "_mp_ctx"):  # Dagster renamed it: fail loudly rather than run unwarmed
             raise RuntimeError("this Dagster's gRPC server has no _mp_ctx: the fork-server code server needs "
@@ -64,8 +66,7 @@ def start_runs_from_fork_server(preload: Sequence[str]) -> None:
 
 def main(argv: Sequence[str] | None = None) -> None:
     """``dagster api grpc`` with runs forked from a warm process; the same options."""
-    from dagster._cli.api import grpc_command
-
+    grpc_command = grpc_server_command()
     args = list(sys.argv[1:] if argv is None else argv)
     start_runs_from_fork_server([*RUN_ENTRY_MODULES, definitions_module(args)])
     grpc_command.main(args=args, prog_name="python -m upstage_assets.operations.code_server")

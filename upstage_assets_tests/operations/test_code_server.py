@@ -18,8 +18,8 @@ from pathlib import Path
 
 import pytest
 from dagster import DagsterInstance, DagsterRunStatus
-from dagster._core.instance.ref import InstanceRef
 
+from upstage_assets.dagster_compat import instance_from_dir
 from upstage_assets.operations.code_server import definitions_module
 from upstage_assets_tests.fixtures.ports import free_port
 from upstage_assets_tests.operations.forked_run_defs import REPORTS
@@ -63,7 +63,7 @@ def code_server(serve: list[str], tmp_path: Path) -> Iterator[tuple[DagsterInsta
             assert server.poll() is None, (tmp_path / "server.log").read_text()
             assert time.monotonic() < deadline, "the code server did not answer in 120 s"
             time.sleep(0.5)
-        with DagsterInstance.from_ref(InstanceRef.from_dir(str(home))) as instance:
+        with instance_from_dir(str(home)) as instance:
             yield instance, env, reports
     finally:
         server.terminate()
