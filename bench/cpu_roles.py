@@ -20,7 +20,7 @@ ROLES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("emulator", ("upstage_assets.emulator",)),
     ("run workers", ("execute_run", "execute_step", "spawn_main", "resume_run", "multiprocessing.forkserver")),
     ("code server", ("code-server", "api grpc", "operations.code_server")),
-    ("daemon", ("dagster-daemon",)),
+    ("daemon", ("dagster-daemon", "operations.daemon")),
     ("postgres", ("postgres:", "bin/postgres")),
 )
 # PostgreSQL forks a backend per connection, and Dagster's stock storages connect for every query:

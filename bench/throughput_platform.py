@@ -1,7 +1,7 @@
 """The platform side of bench/throughput.py: registered partitions, a real daemon, run timings.
 
-A backfill is submitted as the UI's Materialize button would, a real ``dagster-daemon`` launches
-its runs, and the clock stops when the Delta table holds every row, every materialization is
+A backfill is submitted as the UI's Materialize button would, a real daemon (the project's, as
+compose runs it) launches its runs, and the clock stops when the Delta table holds every row, every materialization is
 logged and no run is left going. Each run's step time (from
 Dagster's step stats) gives the documents per second one run worker sustains.
 """
@@ -203,10 +203,7 @@ def measure_platform(name: str, env: dict[str, str], paths: list[Path], work: Pa
         f"load_from:\n  - grpc_server:\n      host: 127.0.0.1\n      port: {port}\n"
         f"      location_name: upstage_assets\n")
     spawned = time.time()
-    daemon = subprocess.Popen(["dagster-daemon", "run", "-w", str(work / "workspace.yaml")],
-                              env=env, stdout=subprocess.DEVNULL,
-                              stderr=open(work / "daemon.log", "w"), cwd=ROOT,
-                              executable=shutil.which("dagster-daemon", path=str(Path(PY).parent)))
+    daemon = start_daemon(env, work)
     from upstage_assets.cli.launch import submit_backfill
 
     note = ""
@@ -236,6 +233,16 @@ def measure_platform(name: str, env: dict[str, str], paths: list[Path], work: Pa
                 process.kill()
     return Measurement(name, len(keys), seconds, daemon_rss.peak + runs_rss.peak, note,
                        worker_docs_per_s=worker_rate, cpu=cpu.use)
+
+
+def start_daemon(env: dict[str, str], work: Path) -> subprocess.Popen[bytes]:
+    """The daemon as deployments run it (the project's, as in docker compose): its backfill loop starts a
+    new backfill within a second (``operations/daemon.py``); ``UPSTAGE_BENCH_STOCK_DAEMON`` asks for
+    Dagster's own ``dagster-daemon``, whose backfill loop looks every 30 s."""
+    command = ([shutil.which("dagster-daemon", path=str(Path(PY).parent)) or "dagster-daemon"]
+               if os.environ.get("UPSTAGE_BENCH_STOCK_DAEMON") else [PY, "-m", "upstage_assets.operations.daemon"])
+    return subprocess.Popen([*command, "run", "-w", str(work / "workspace.yaml")], env=env,
+                            stdout=subprocess.DEVNULL, stderr=open(work / "daemon.log", "w"), cwd=ROOT)
 
 
 def start_code_server(env: dict[str, str], work: Path, timeout_s: float = 300) -> tuple[subprocess.Popen[bytes], int]:

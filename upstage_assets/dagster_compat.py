@@ -75,6 +75,26 @@ def grpc_server_command() -> Any:
     return grpc_command
 
 
+def daemon_command() -> Any:
+    """``dagster-daemon``'s click group, to run it in-process."""
+    from dagster._daemon.cli import cli
+
+    return cli
+
+
+def backfill_loop_parts() -> tuple[Any, Any, Any, Any, float]:
+    """What the backfill daemon's loop is made of: the module whose ``execute_backfill_iteration_loop``
+    ``BackfillDaemon.core_loop`` calls, one iteration, the loop's span markers, its error report, and its
+    interval (s)."""
+    from dagster._daemon import daemon
+    from dagster._daemon.backfill import execute_backfill_iteration
+    from dagster._daemon.controller import DEFAULT_DAEMON_INTERVAL_SECONDS
+    from dagster._daemon.utils import DaemonErrorCapture
+
+    return (daemon, execute_backfill_iteration, daemon.SpanMarker, DaemonErrorCapture,
+            float(DEFAULT_DAEMON_INTERVAL_SECONDS))
+
+
 def instance_from_dir(home: str) -> Any:
     """A ``DagsterInstance`` read from a DAGSTER_HOME folder's dagster.yaml."""
     from dagster import DagsterInstance
@@ -84,7 +104,7 @@ def instance_from_dir(home: str) -> Any:
 
 
 __all__ = [
-    "grpc_api_server_class", "grpc_server_command", "instance_from_dir",
+    "backfill_loop_parts", "daemon_command", "grpc_api_server_class", "grpc_server_command", "instance_from_dir",
     "ASSET_PARTITION_RANGE_END_TAG", "ASSET_PARTITION_RANGE_START_TAG", "BACKFILL_ID_TAG", "PARTITION_NAME_TAG",
     "BULK_ACTION_TERMINAL_STATUSES", "DATA_VERSION_TAG", "BulkActionStatus", "BulkActionsFilter",
     "CheckStepHealthResult", "EngineEventData", "PartitionBackfill", "RetryMode", "SensorExecutionData", "StepDelegatingExecutor",
