@@ -68,7 +68,8 @@ def test_compose_services_and_commands() -> None:
     assert SERVICES["emulator"]["command"][:3] == ["python", "-m", "upstage_assets.emulator"]
     assert SERVICES["emulator"]["profiles"] == ["emulator"] and SERVICES["s3"]["profiles"] == ["s3"]
     assert SERVICES["webserver"]["command"][0] == "dagster-webserver"
-    assert SERVICES["daemon"]["command"][:2] == ["dagster-daemon", "run"]
+    # The project's daemon: Dagster's, with a backfill loop woken by new backfills.
+    assert SERVICES["daemon"]["command"][:4] == ["python", "-m", "upstage_assets.operations.daemon", "run"]
 
 
 def test_only_webserver_publishes_and_only_on_loopback() -> None:
