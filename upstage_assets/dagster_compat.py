@@ -95,6 +95,21 @@ def backfill_loop_parts() -> tuple[Any, Any, Any, Any, float]:
             float(DEFAULT_DAEMON_INTERVAL_SECONDS))
 
 
+def queued_run_daemon_class() -> Any:
+    """Dagster's run-queue daemon (``QueuedRunCoordinatorDaemon``), an interval daemon: its ``core_loop``
+    iterates (``run_iteration``), then waits out ``interval_seconds`` (the dequeue interval)."""
+    from dagster._daemon.run_coordinator.queued_run_coordinator_daemon import QueuedRunCoordinatorDaemon
+
+    return QueuedRunCoordinatorDaemon
+
+
+def error_info_from_exc_info(exc_info: Any) -> Any:
+    """A ``SerializableErrorInfo`` of an exception, what a daemon loop yields for its heartbeat's errors."""
+    from dagster._utils.error import serializable_error_info_from_exc_info
+
+    return serializable_error_info_from_exc_info(exc_info)
+
+
 def instance_from_dir(home: str) -> Any:
     """A ``DagsterInstance`` read from a DAGSTER_HOME folder's dagster.yaml."""
     from dagster import DagsterInstance
@@ -104,7 +119,8 @@ def instance_from_dir(home: str) -> Any:
 
 
 __all__ = [
-    "backfill_loop_parts", "daemon_command", "grpc_api_server_class", "grpc_server_command", "instance_from_dir",
+    "backfill_loop_parts", "daemon_command", "error_info_from_exc_info", "grpc_api_server_class", "grpc_server_command",
+    "instance_from_dir", "queued_run_daemon_class",
     "ASSET_PARTITION_RANGE_END_TAG", "ASSET_PARTITION_RANGE_START_TAG", "BACKFILL_ID_TAG", "PARTITION_NAME_TAG",
     "BULK_ACTION_TERMINAL_STATUSES", "DATA_VERSION_TAG", "BulkActionStatus", "BulkActionsFilter",
     "CheckStepHealthResult", "EngineEventData", "PartitionBackfill", "RetryMode", "SensorExecutionData", "StepDelegatingExecutor",

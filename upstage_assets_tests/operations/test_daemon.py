@@ -1,9 +1,11 @@
-"""The project's daemon: its backfill loop iterates as soon as a backfill is added or canceled.
+"""The project's daemon: its backfill loop and run queue iterate as soon as new work arrives.
 
 Real storage throughout (SQLite instances in a temporary DAGSTER_HOME). The end-to-end test runs the
-daemon as deployments do (``python -m upstage_assets.operations.daemon run``), submits an asset backfill
-after the loop's first idle iteration, and checks from the daemon's own debug log that the backfill's
-runs came from a woken iteration, not from the next 30 s one. Dagster's stock loop never logs the wake.
+daemon as deployments do (``python -m upstage_assets.operations.daemon run``) on an instance whose run
+queue looks for work once an hour and takes one run at a time, submits an asset backfill of two runs
+after the backfill loop's first idle iteration, and needs both runs to finish: only woken iterations can
+create them (the backfill loop's next tick is 30 s away) and launch them (the queue's is an hour away).
+Dagster's stock ``dagster-daemon`` fails it.
 """
 
 from __future__ import annotations
@@ -16,19 +18,22 @@ import time
 from pathlib import Path
 
 import pytest
-from dagster import DagsterInstance, RunsFilter
+from dagster import DagsterInstance, DagsterRunStatus, RunsFilter, job, op
 
 from upstage_assets.dagster_compat import (
     BulkActionStatus,
     PartitionBackfill,
     backfill_loop_parts,
     make_new_backfill_id,
+    queued_run_daemon_class,
 )
 from upstage_assets.operations.daemon import (
     backfill_signal,
-    prompt_backfill_iteration_loop,
+    new_backfill_work,
+    new_queue_work,
+    run_queue_signal,
     wait_for_work,
-    wake_backfills_on_new_work,
+    wake_on_new_work,
 )
 from upstage_assets_tests.operations.backfill_daemon_defs import defs
 
@@ -37,6 +42,25 @@ DEFS_MODULE = "upstage_assets_tests.operations.backfill_daemon_defs"
 IDLE = "No backfill jobs in progress"  # Dagster's iteration, at debug level, when it finds no backfill
 WOKEN = "new backfill work: iterating now"  # the project's loop, when new work cut its wait short
 INSTANCE_YAML = "telemetry:\n  enabled: false\n"
+# A run queue that looks for work once an hour and runs one run at a time: only a woken queue launches runs.
+SLOW_QUEUE_YAML = INSTANCE_YAML + """\
+run_coordinator:
+  module: dagster._core.run_coordinator
+  class: QueuedRunCoordinator
+  config:
+    max_concurrent_runs: 1
+    dequeue_interval_seconds: 3600
+"""
+
+
+@op
+def nothing() -> None:
+    pass
+
+
+@job
+def queued_job() -> None:
+    nothing()
 
 
 def add_backfill(instance: DagsterInstance, partitions: list[str]) -> PartitionBackfill:
@@ -64,7 +88,7 @@ def test_the_wait_ends_when_a_backfill_is_added(instance: DagsterInstance) -> No
     adder = threading.Timer(0.3, add_backfill, args=(instance, ["a"]))
     adder.start()
     try:
-        assert wait_for_work(instance, seen, seconds=120, shutdown_event=threading.Event(), poll_s=0.05)
+        assert wait_for_work(lambda: backfill_signal(instance), new_backfill_work, seen, 120, threading.Event(), 0.05)
     finally:
         adder.cancel()
     assert backfill_signal(instance)[0] == seen[0] + 1
@@ -76,31 +100,50 @@ def test_the_wait_ends_when_a_cancel_is_requested(instance: DagsterInstance) -> 
     canceler = threading.Timer(0.3, lambda: instance.update_backfill(backfill.with_status(BulkActionStatus.CANCELING)))
     canceler.start()
     try:
-        assert wait_for_work(instance, seen, seconds=120, shutdown_event=threading.Event(), poll_s=0.05)
+        assert wait_for_work(lambda: backfill_signal(instance), new_backfill_work, seen, 120, threading.Event(), 0.05)
     finally:
         canceler.cancel()
+
+
+def test_the_queue_wakes_for_a_freed_slot_not_for_a_run_that_keeps_it(instance: DagsterInstance) -> None:
+    """A queued run's wake is end to end below (a queued run needs a code location's origin)."""
+    run = instance.create_run_for_job(queued_job, status=DagsterRunStatus.STARTED)
+    seen = run_queue_signal(instance)
+    assert not wait_for_work(lambda: run_queue_signal(instance), new_queue_work, seen, 0.3, threading.Event(), 0.05)
+    end = threading.Timer(0.3, lambda: instance.report_run_failed(run))
+    end.start()
+    try:
+        assert wait_for_work(lambda: run_queue_signal(instance), new_queue_work, seen, 120, threading.Event(), 0.05)
+    finally:
+        end.cancel()
+    assert run_queue_signal(instance) == (seen[0], seen[1] - 1)
+    assert new_queue_work((0, 1), (1, 1)) and not new_queue_work((1, 1), (0, 2))  # queued: news; launched: none
 
 
 def test_without_new_work_the_wait_lasts_its_interval_and_a_shutdown_ends_it(instance: DagsterInstance) -> None:
     add_backfill(instance, ["a"])  # work that the last iteration already saw wakes nothing
     seen = backfill_signal(instance)
-    assert not wait_for_work(instance, seen, seconds=0.3, shutdown_event=threading.Event(), poll_s=0.05)
+    assert not wait_for_work(lambda: backfill_signal(instance), new_backfill_work, seen, 0.3, threading.Event(), 0.05)
     stop = threading.Event()
     stop.set()
-    assert not wait_for_work(instance, seen, seconds=120, shutdown_event=stop, poll_s=0.05)
+    assert not wait_for_work(lambda: backfill_signal(instance), new_backfill_work, seen, 120, stop, 0.05)
 
 
-def test_the_daemon_module_runs_the_project_loop() -> None:
-    daemon_module = backfill_loop_parts()[0]
-    stock = daemon_module.execute_backfill_iteration_loop
+def test_the_daemon_runs_the_project_loops() -> None:
+    daemon_module, queue_daemon = backfill_loop_parts()[0], queued_run_daemon_class()
+    stock_backfill, stock_queue = daemon_module.execute_backfill_iteration_loop, queue_daemon.__dict__.get("core_loop")
     try:
-        wake_backfills_on_new_work(prompt_backfill_iteration_loop)
+        wake_on_new_work()
         patched = daemon_module.execute_backfill_iteration_loop
-        assert patched is not stock
-        wake_backfills_on_new_work(prompt_backfill_iteration_loop)  # a second call changes nothing
+        assert patched is not stock_backfill and "core_loop" in queue_daemon.__dict__
+        wake_on_new_work()  # a second call changes nothing
         assert daemon_module.execute_backfill_iteration_loop is patched
     finally:
-        daemon_module.execute_backfill_iteration_loop = stock
+        daemon_module.execute_backfill_iteration_loop = stock_backfill
+        if stock_queue is None:
+            del queue_daemon.core_loop
+        else:
+            queue_daemon.core_loop = stock_queue
 
 
 def _wait_for(predicate, timeout_s: float, what: str, log: Path):  # type: ignore[no-untyped-def]
@@ -114,10 +157,10 @@ def _wait_for(predicate, timeout_s: float, what: str, log: Path):  # type: ignor
 
 
 @pytest.mark.slow
-def test_a_backfill_added_between_iterations_gets_its_runs_from_a_woken_iteration(tmp_path: Path) -> None:
+def test_a_backfill_gets_its_runs_created_and_launched_by_woken_iterations(tmp_path: Path) -> None:
     home = tmp_path / "home"
     home.mkdir()
-    (home / "dagster.yaml").write_text(INSTANCE_YAML)
+    (home / "dagster.yaml").write_text(SLOW_QUEUE_YAML)
     env = {**{k: v for k, v in os.environ.items() if not k.startswith("DAGSTER_")},
            "DAGSTER_HOME": str(home), "DAGSTER_DISABLE_TELEMETRY": "1"}
     log = tmp_path / "daemon.log"
@@ -128,11 +171,18 @@ def test_a_backfill_added_between_iterations_gets_its_runs_from_a_woken_iteratio
         with DagsterInstance.from_config(str(home)) as instance:
             _wait_for(lambda: IDLE in log.read_text(), 180, "the backfill loop's first iteration", log)
             backfill = add_backfill(instance, ["a", "b"])
-            _wait_for(lambda: instance.get_runs(RunsFilter(tags={"dagster/backfill": backfill.backfill_id})),
-                      180, "a run of the backfill", log)
+            of_backfill = RunsFilter(tags={"dagster/backfill": backfill.backfill_id})
+
+            def both_succeeded() -> bool:
+                runs = instance.get_runs(of_backfill)
+                assert not [r for r in runs if r.status == DagsterRunStatus.FAILURE], log.read_text()[-4000:]
+                return len(runs) == 2 and all(r.status == DagsterRunStatus.SUCCESS for r in runs)
+
+            # One at a time: the second run starts only when the queue wakes for the first one's freed slot.
+            _wait_for(both_succeeded, 300, "both runs of the backfill succeeded", log)
         text = log.read_text()
         assert WOKEN in text, text[-4000:]
-        # The run came from the woken iteration: no stock (30 s) iteration ran between the first one and the wake.
+        # The runs came from the woken iteration: no stock (30 s) iteration ran between the first one and the wake.
         assert text[:text.index(WOKEN)].count(IDLE) == 1, text[-4000:]
     finally:
         daemon.terminate()
