@@ -9,6 +9,7 @@ Dagster context cannot be handed to a test's own event loop; the pipeline tests 
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from datetime import UTC, datetime
 from types import SimpleNamespace
@@ -114,3 +115,40 @@ def test_a_compaction_after_a_commit_is_said_in_the_run_log_naming_the_table_onl
     assert [p for p, _, _ in context.logged] == ["a" * 16, "b" * 16, "c" * 16]
     assert "compacted tables/invoice: 2 small files into 1" in context.lines
     assert not any(str(tmp_path) in line for line in context.lines), "the table named, not the store's path"
+
+
+def test_rows_fewer_than_a_batch_are_committed_once_the_first_has_waited_its_bound(tmp_path):
+    """A slow step (tier-0 rate, the local engine on a CPU) never fills a batch: its rows still reach the
+    table and their materializations the log after ``max_wait_s``, with no flush from the batch's end."""
+    store = LocalObjectStore(tmp_path)
+    writer = DeltaTableWriter(store, LAYOUT)
+    context = RecordingContext(str(tmp_path / LAYOUT.tables / "invoice"))
+    context.attempts = 1  # no outage in this one
+    bridge = StepBridge()
+    deferred = DeferredContext(context, bridge, write_batch=one_by_one)
+    when = datetime(2024, 6, 1, tzinfo=UTC)
+    ids = ["a" * 16, "b" * 16, "c" * 16]
+    seen_before_the_end: list[list[str]] = []
+
+    async def batch() -> None:
+        async def failed(document_id, error):
+            raise AssertionError(f"{document_id}: {error}")
+
+        commits = TableCommits(deferred, writer, failed, every=100, max_wait_s=0.2)
+        for document_id in ids[:2]:
+            await commits.add(PendingRow(document_id, table_row(document_id, 10.0, when),
+                                         AssetMaterialization(VALIDATED_DOCUMENTS, partition=document_id)))
+        for _ in range(600):  # the bound is 0.2 s; this only gives up after a minute
+            if commits.committed == 2:
+                break
+            await asyncio.sleep(0.1)
+        await bridge.call(lambda: None)  # the step's thread (in order) has logged what was handed to it before
+        seen_before_the_end.append([p for p, _, _ in context.logged])
+        await commits.add(PendingRow(ids[2], table_row(ids[2], 10.0, when),
+                                     AssetMaterialization(VALIDATED_DOCUMENTS, partition=ids[2])))
+        await commits.flush()  # the batch's end: the third row, its timer cancelled
+
+    bridge.run(batch)
+    assert seen_before_the_end == [ids[:2]], "committed and logged by the time bound, before the batch ended"
+    assert [p for p, _, _ in context.logged] == ids
+    assert DeltaTable(context.table_uri).to_pyarrow_table(columns=["document_id"]).num_rows == 3

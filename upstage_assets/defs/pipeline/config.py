@@ -6,6 +6,7 @@ from dagster import Config
 from pydantic import Field
 
 from upstage_assets.defs.pipeline.routing import DocumentTypePolicy
+from upstage_assets.defs.pipeline.table_commits import DEFAULT_COMMIT_EVERY, DEFAULT_COMMIT_WAIT_S
 from upstage_assets.inspection import DocumentLimits
 
 LOCAL_CONCURRENCY = 8
@@ -37,7 +38,12 @@ class DocumentPipelineConfig(Config):
         description="documents in flight in one step; default: 8 on the local engine (CPU/GPU-bound), and on "
                     "the Upstage API the client's max_in_flight (enough documents to keep the rate limit busy)")
     table_commit_every: int = Field(
-        default=8, ge=1, description="validated documents per Delta commit (a commit also ends every step)")
+        default=DEFAULT_COMMIT_EVERY, ge=1,
+        description="validated documents per Delta commit at most (a commit also ends every step)")
+    table_commit_wait_s: float = Field(
+        default=DEFAULT_COMMIT_WAIT_S, gt=0,
+        description="seconds a validated row waits at most for its commit, when fewer than table_commit_every "
+                    "are pending")
     max_document_bytes: int = Field(default=100 * 1024 * 1024, description="refuse larger documents")
     max_pages: int = Field(default=2000, description="refuse documents with more pages")
     max_pixels_per_page: int = Field(default=200_000_000, description="refuse larger images")

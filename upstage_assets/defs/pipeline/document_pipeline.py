@@ -67,7 +67,12 @@ from upstage_assets.defs.pipeline.stages import (
     run_validate,
 )
 from upstage_assets.defs.pipeline.step_bridge import DeferredContext, StepBridge
-from upstage_assets.defs.pipeline.table_commits import DEFAULT_COMMIT_EVERY, PendingRow, TableCommits
+from upstage_assets.defs.pipeline.table_commits import (
+    DEFAULT_COMMIT_EVERY,
+    DEFAULT_COMMIT_WAIT_S,
+    PendingRow,
+    TableCommits,
+)
 from upstage_assets.defs.pipeline.unstored_failures import keep_unstored_failure
 from upstage_assets.deploy.k8s_gpu import gpu_op_tags
 from upstage_assets.errors import BudgetExceeded, DocumentError, InternalError, UnsafeDocumentKey
@@ -275,7 +280,8 @@ async def _retry_api_failures(context: DeferredContext, env: StageEnv, selected:
 async def _process_batch(context: DeferredContext, env: StageEnv, keys: list[str],
                          selected: set[AssetKey], concurrency: int, skips: dict[str, set[AssetKey]],
                          shutdown: BatchShutdown, retry_rounds: int = 0,
-                         commit_every: int = DEFAULT_COMMIT_EVERY) -> list[DocumentOutcome]:
+                         commit_every: int = DEFAULT_COMMIT_EVERY,
+                         commit_wait_s: float = DEFAULT_COMMIT_WAIT_S) -> list[DocumentOutcome]:
     semaphore = asyncio.Semaphore(concurrency)
     started = time.monotonic()
     outcomes: list[DocumentOutcome] = []
@@ -288,7 +294,8 @@ async def _process_batch(context: DeferredContext, env: StageEnv, keys: list[str
             outcome.completed.remove(VALIDATED_DOCUMENTS)
         await _record_document_failure(context, env, DocumentState(document_id), VALIDATED_DOCUMENTS, error, outcome)
 
-    commits = TableCommits(context, DeltaTableWriter(env.store, env.layout), commit_failed, commit_every)
+    commits = TableCommits(context, DeltaTableWriter(env.store, env.layout), commit_failed, commit_every,
+                           commit_wait_s)
     try:
         tasks = [asyncio.create_task(_process_document(context, env, key, selected, semaphore, skips.get(key),
                                                        shutdown))
@@ -383,7 +390,8 @@ def run_document_pipeline(context: AssetExecutionContext, config: DocumentPipeli
     # stop_signals_drain: signals reach the batch's loop on its thread (call_soon_threadsafe)
     with stop_signals_drain(shutdown), collector_skips_what_is_loaded():
         outcomes = bridge.run(lambda: _process_batch(deferred, env, keys, selected, concurrency, skips, shutdown,
-                                                     config.api_retry_rounds, config.table_commit_every))
+                                                     config.api_retry_rounds, config.table_commit_every,
+                                                     config.table_commit_wait_s))
     publish_rate_limits(context, env.parser)
     summary = {**batch_summary(outcomes, time.monotonic() - started), "bookkeeping_calls": bridge.deferred,
                "bookkeeping_seconds": round(bridge.busy_s, 2)}
