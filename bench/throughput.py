@@ -296,7 +296,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--latency-s", type=float, default=0.3)
     parser.add_argument("--rps", type=float, default=20.0)
     parser.add_argument("--documents-per-run", type=int, default=100)
-    parser.add_argument("--runs-at-once", type=int, default=3,
+    parser.add_argument("--runs-at-once", type=int, default=4,
                         help="runs of the backfill at once (the platform; the ceiling runs one at a time)")
     parser.add_argument("--in-flight", type=int, default=None, help="client max_in_flight (default from rps)")
     parser.add_argument("--sequential-sample", type=int, default=None)

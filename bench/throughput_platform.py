@@ -163,9 +163,9 @@ def allow_runs_at_once(home: Path, runs: int) -> None:
     """Let one backfill have ``runs`` runs at once (the instance's run queue limit per backfill)."""
     config = home / "dagster.yaml"
     text = config.read_text()
-    text = text.replace("max_concurrent_runs: 4", f"max_concurrent_runs: {max(4, runs)}")
-    assert "        limit: 3\n" in text, "the local instance config changed: update the bench"
-    config.write_text(text.replace("        limit: 3\n", f"        limit: {runs}\n"))
+    text = text.replace("max_concurrent_runs: 5", f"max_concurrent_runs: {max(5, runs + 1)}")
+    assert "        limit: 4\n" in text, "the local instance config changed: update the bench"
+    config.write_text(text.replace("        limit: 4\n", f"        limit: {runs}\n"))
 
 
 def use_postgres(home: Path, url: str) -> None:
@@ -189,7 +189,7 @@ def dequeue_every(home: Path, seconds: int) -> None:
 
 
 def measure_platform(name: str, env: dict[str, str], paths: list[Path], work: Path,
-                     timeout_s: float, runs_at_once: int = 2, postgres_url: str | None = None,
+                     timeout_s: float, runs_at_once: int = 4, postgres_url: str | None = None,
                      dequeue_interval_s: int | None = None) -> Measurement:
     (work / "inbox").mkdir(parents=True)
     if postgres_url:

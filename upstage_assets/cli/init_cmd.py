@@ -10,7 +10,7 @@ from upstage_assets.cli.common import EXIT_OK, CliError, dagster_home, info
 HELP = "write the project's dagster.yaml into $DAGSTER_HOME (run queue, pools, run monitoring)"
 DESCRIPTION = """\
 Write the project's dagster.yaml into $DAGSTER_HOME (default data/dagster_home) unless one is
-there: telemetry off, at most 4 runs at once and 2 per backfill, op concurrency pools (`gpu`:
+there: telemetry off, at most 5 runs at once and 4 per backfill, op concurrency pools (`gpu`:
 one per device, `upstage_api`: 4) and run monitoring that frees the slots of dead runs. Run it
 once before `dagster dev` on your own DAGSTER_HOME (`make dev` does). An existing dagster.yaml is
 left as it is. Restart a running `dagster dev` afterwards: it reads the file when it starts."""

@@ -22,14 +22,14 @@ telemetry:
   enabled: false
 concurrency:
   runs:
-    max_concurrent_runs: 4
+    max_concurrent_runs: 5
     tag_concurrency_limits:
-      # a backfill never takes every run slot: each one gets at most three runs at a time
+      # a backfill never takes every run slot: each one gets at most four runs at a time
       # (with 100 documents per run, the best of the curve in bench/results/throughput.md)
       - key: dagster/backfill
         value:
           applyLimitPerUniqueValue: true
-        limit: 3
+        limit: 4
   pools:
     granularity: op
     default_limit: 4

@@ -20,8 +20,8 @@ def test_local_instance_has_run_limits_per_backfill_pools_and_slot_freeing(tmp_p
     instance = local_instance(tmp_path / "home")
 
     queue = instance.get_concurrency_config().run_queue_config
-    assert queue is not None and queue.max_concurrent_runs == 4
-    assert {"key": "dagster/backfill", "value": {"applyLimitPerUniqueValue": True}, "limit": 3} \
+    assert queue is not None and queue.max_concurrent_runs == 5
+    assert {"key": "dagster/backfill", "value": {"applyLimitPerUniqueValue": True}, "limit": 4} \
         in queue.tag_concurrency_limits
     storage = instance.event_log_storage
     assert {k: storage.get_concurrency_info(k).slot_count for k in storage.get_concurrency_keys()} == \
