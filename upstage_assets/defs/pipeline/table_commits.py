@@ -2,8 +2,8 @@
 
 A document's ``validated_documents`` materialization says "its row is in the table", so it is
 logged only once the commit holding that row has succeeded. Rows are committed every
-``every`` documents and at the end of the step (also when the step is failing: what was
-validated is committed and logged first). A commit that cannot be made (after the writer's
+``every`` documents, once the first pending row has waited ``max_wait_s``, and at the end of
+the step (also when the step is failing: what was validated is committed and logged first). A commit that cannot be made (after the writer's
 retries on conflicts) fails its documents at ``validated_documents``, retryable; nothing
 already logged is taken back.
 
