@@ -118,15 +118,31 @@ def _worker_rate(instance: object, documents: int) -> tuple[float | None, int, s
     return (documents / step_seconds if step_seconds else None), len(run_ids), bookkeeping
 
 
-def run_timeline(instance: object, since: float) -> str:
+def slot_use(held: list[tuple[float, float]], slots: int) -> str:
+    """How full the run slots were: the mean number of runs holding one (launch to end) over the span from
+    the first launch to the last end, and the mean refill gap, from a run's end to the launch that took its
+    slot (the j-th end, in time order, frees the slot of the (slots + j)-th launch)."""
+    if not held:
+        return ""
+    starts, ends = sorted(s for s, _ in held), sorted(e for _, e in held)
+    span = ends[-1] - starts[0]
+    gaps = [start - end for start, end in zip(starts[slots:], ends, strict=False)]
+    refill = f", refill gap mean/max {sum(gaps) / len(gaps):.1f}/{max(gaps):.1f} s" if gaps else ""
+    busy = sum(e - s for s, e in held) / span if span > 0 else 0.0
+    return f"; slots held {busy:.2f} of {slots} on average{refill}"
+
+
+def run_timeline(instance: object, since: float, slots: int | None = None) -> str:
     """Where a run's wall clock goes, averaged over the runs: its creation after the backfill's
     submission, the queue (created to the launcher's STARTING event), the launch (STARTING to started: a
-    new process's start and imports), started to its step's start, the step, the step's end to the run's end."""
+    new process's start and imports), started to its step's start, the step, the step's end to the run's end;
+    with ``slots`` (runs at once), how full the slots were (``slot_use``)."""
     from dagster import DagsterEventType
 
     phases: dict[str, list[float]] = {name: [] for name in
                                       ("created", "queued", "launch", "start->step", "step", "step->end")}
     steps_by_start: list[tuple[float, float]] = []  # (step start, step seconds): does a run's step slow down?
+    held: list[tuple[float, float]] = []  # (launch, end): the time each run held a run slot
     for record in instance.get_run_records():  # type: ignore[attr-defined]
         run_id = record.dagster_run.run_id
         steps = [s for s in instance.get_run_step_stats(run_id)  # type: ignore[attr-defined]
@@ -141,6 +157,7 @@ def run_timeline(instance: object, since: float) -> str:
         if launched:
             phases["queued"].append(launched[0] - created)
             phases["launch"].append(record.start_time - launched[0])
+            held.append((launched[0], record.end_time))
         phases["start->step"].append(step_start - record.start_time)
         phases["step"].append(step_end - step_start)
         steps_by_start.append((step_start, step_end - step_start))
@@ -156,7 +173,7 @@ def run_timeline(instance: object, since: float) -> str:
              f"{sum(ordered[-tenth:]) / tenth:.1f} s" if len(ordered) >= 10 else "")
     return ("per run (mean/max) " + ", ".join(f"{name} {sum(v) / len(v):.1f}/{max(v):.1f} s"
                                               for name, v in phases.items() if v)
-            + f"; runs created at [{created}] s{trend}")
+            + f"; runs created at [{created}] s{trend}" + (slot_use(held, slots) if slots else ""))
 
 
 def allow_runs_at_once(home: Path, runs: int) -> None:
@@ -223,7 +240,7 @@ def measure_platform(name: str, env: dict[str, str], paths: list[Path], work: Pa
                 seconds = min(seconds, _last_run_end(instance) - submitted)
         worker_rate, runs, bookkeeping = _worker_rate(instance, len(keys))
         note = note or (f"{runs} runs of {env['UPSTAGE_ASSETS_DOCUMENTS_PER_RUN']}, {runs_at_once} at once; "
-                        f"{bookkeeping}; {run_timeline(instance, submitted)}")
+                        f"{bookkeeping}; {run_timeline(instance, submitted, runs_at_once)}")
     finally:
         for process in (daemon, code_server):
             process.terminate()
