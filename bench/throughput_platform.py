@@ -1,8 +1,8 @@
 """The platform side of bench/throughput.py: registered partitions, a real daemon, run timings.
 
 A backfill is submitted as the UI's Materialize button would, a real daemon (the project's, as
-compose runs it) launches its runs, and the clock stops when the Delta table holds every row, every materialization is
-logged and no run is left going. Each run's step time (from
+compose runs it) launches its runs, and the clock stops when the Delta table holds every row, every
+materialization is logged and no run is left going. Each run's step time (from
 Dagster's step stats) gives the documents per second one run worker sustains.
 """
 
@@ -253,8 +253,8 @@ def measure_platform(name: str, env: dict[str, str], paths: list[Path], work: Pa
 
 
 def start_daemon(env: dict[str, str], work: Path) -> subprocess.Popen[bytes]:
-    """The daemon as deployments run it (the project's, as in docker compose): its backfill loop starts a
-    new backfill within a second (``operations/daemon.py``); ``UPSTAGE_BENCH_STOCK_DAEMON`` asks for
+    """The daemon as deployments run it (the project's, as in docker compose): its backfill loop and run
+    queue act on new work at once (``operations/daemon.py``); ``UPSTAGE_BENCH_STOCK_DAEMON`` asks for
     Dagster's own ``dagster-daemon``, whose backfill loop looks every 30 s."""
     command = ([shutil.which("dagster-daemon", path=str(Path(PY).parent)) or "dagster-daemon"]
                if os.environ.get("UPSTAGE_BENCH_STOCK_DAEMON") else [PY, "-m", "upstage_assets.operations.daemon"])

@@ -192,8 +192,8 @@ def run(args: argparse.Namespace) -> int:
             info(f"submitted backfill {report.backfill_id} over {len(todo)} documents")
             if not daemon_seen(instance):
                 info("note: no dagster-daemon heartbeat seen on this instance; start `dagster dev` or "
-                     "`python -m upstage_assets.operations.daemon run` (dagster-daemon, starting backfills at "
-                     "once) to execute the backfill, or use --wait")
+                     "`python -m upstage_assets.operations.daemon run` (dagster-daemon, acting on new backfills "
+                     "at once) to execute the backfill, or use --wait")
     if args.json:
         print_json(outcome)
     return code
