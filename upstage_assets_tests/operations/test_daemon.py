@@ -67,7 +67,7 @@ def add_backfill(instance: DagsterInstance, partitions: list[str]) -> PartitionB
     """An asset backfill as the UI's Materialize button (and ``upstage-assets ingest``) adds it."""
     backfill = PartitionBackfill.from_asset_partitions(
         backfill_id=make_new_backfill_id(), asset_graph=defs.resolve_asset_graph(), partition_names=partitions,
-        asset_selection=[key for key in defs.resolve_asset_graph().get_all_asset_keys()],
+        asset_selection=list(defs.resolve_asset_graph().get_all_asset_keys()),
         backfill_timestamp=time.time(), tags={}, dynamic_partitions_store=instance, all_partitions=False,
         title=None, description=None, run_config=None)
     instance.add_backfill(backfill)
