@@ -22,6 +22,7 @@ from dagster import DagsterInstance, DagsterRunStatus
 from upstage_assets.dagster_compat import instance_from_dir
 from upstage_assets.operations.code_server import definitions_module
 from upstage_assets_tests.fixtures.ports import free_port
+from upstage_assets_tests.fixtures.waiting import wait_for
 from upstage_assets_tests.operations.forked_run_defs import REPORTS
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -82,16 +83,6 @@ def launch(job: str, env: dict[str, str], tmp_path: Path, instance: DagsterInsta
     assert result.returncode == 0, result.stdout + result.stderr
     (run_id,) = set(instance.get_run_ids()) - before
     return run_id
-
-
-def wait_for(predicate, timeout_s: float, what: str):  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        found = predicate()
-        if found:
-            return found
-        time.sleep(0.2)
-    raise AssertionError(f"timed out after {timeout_s:.0f} s waiting for {what}")
 
 
 def finished_status(instance: DagsterInstance, run_id: str) -> DagsterRunStatus | None:

@@ -35,6 +35,7 @@ from upstage_assets.operations.daemon import (
     wait_for_work,
     wake_on_new_work,
 )
+from upstage_assets_tests.fixtures.waiting import wait_for
 from upstage_assets_tests.operations.backfill_daemon_defs import defs
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -146,16 +147,6 @@ def test_the_daemon_runs_the_project_loops() -> None:
             queue_daemon.core_loop = stock_queue
 
 
-def _wait_for(predicate, timeout_s: float, what: str, log: Path):  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.2)
-    raise AssertionError(f"{what} within {timeout_s:.0f} s; daemon log:\n{log.read_text()[-4000:]}")
-
-
 @pytest.mark.slow
 def test_a_backfill_gets_its_runs_created_and_launched_by_woken_iterations(tmp_path: Path) -> None:
     home = tmp_path / "home"
@@ -164,12 +155,16 @@ def test_a_backfill_gets_its_runs_created_and_launched_by_woken_iterations(tmp_p
     env = {**{k: v for k, v in os.environ.items() if not k.startswith("DAGSTER_")},
            "DAGSTER_HOME": str(home), "DAGSTER_DISABLE_TELEMETRY": "1"}
     log = tmp_path / "daemon.log"
+
+    def daemon_log() -> str:
+        return "daemon log:\n" + log.read_text()[-4000:]
+
     with log.open("wb") as out:
         daemon = subprocess.Popen([sys.executable, "-m", "upstage_assets.operations.daemon", "run", "-m", DEFS_MODULE,
                                    "--log-level", "debug"], cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
     try:
         with DagsterInstance.from_config(str(home)) as instance:
-            _wait_for(lambda: IDLE in log.read_text(), 180, "the backfill loop's first iteration", log)
+            wait_for(lambda: IDLE in log.read_text(), 180, "the backfill loop's first iteration", daemon_log)
             backfill = add_backfill(instance, ["a", "b"])
             of_backfill = RunsFilter(tags={"dagster/backfill": backfill.backfill_id})
 
@@ -179,7 +174,7 @@ def test_a_backfill_gets_its_runs_created_and_launched_by_woken_iterations(tmp_p
                 return len(runs) == 2 and all(r.status == DagsterRunStatus.SUCCESS for r in runs)
 
             # One at a time: the second run starts only when the queue wakes for the first one's freed slot.
-            _wait_for(both_succeeded, 300, "both runs of the backfill succeeded", log)
+            wait_for(both_succeeded, 300, "both runs of the backfill to succeed", daemon_log)
         text = log.read_text()
         assert WOKEN in text, text[-4000:]
         # The runs came from the woken iteration: no stock (30 s) iteration ran between the first one and the wake.
