@@ -41,6 +41,7 @@ from dagster._core.executor.step_delegating import (
     StepHandlerContext,
 )
 from dagster._core.pipes.utils import extract_message_or_forward_to_file
+from dagster._core.storage.dagster_run import ACTIVE_RUN_STATUSES
 from dagster._core.storage.event_log.schema import (
     AssetKeyTable,
     DynamicPartitionsTable,
@@ -122,7 +123,7 @@ __all__ = [
     "backfill_loop_parts", "daemon_command", "error_info_from_exc_info", "grpc_api_server_class", "grpc_server_command",
     "instance_from_dir", "queued_run_daemon_class",
     "ASSET_PARTITION_RANGE_END_TAG", "ASSET_PARTITION_RANGE_START_TAG", "BACKFILL_ID_TAG", "PARTITION_NAME_TAG",
-    "BULK_ACTION_TERMINAL_STATUSES", "DATA_VERSION_TAG", "BulkActionStatus", "BulkActionsFilter",
+    "ACTIVE_RUN_STATUSES", "BULK_ACTION_TERMINAL_STATUSES", "DATA_VERSION_TAG", "BulkActionStatus", "BulkActionsFilter",
     "CheckStepHealthResult", "EngineEventData", "PartitionBackfill", "RetryMode", "SensorExecutionData", "StepDelegatingExecutor",
     "StepHandler", "StepHandlerContext", "TreatAsResourceParam", "check", "extract_message_or_forward_to_file",
     "get_retries_config", "make_new_backfill_id",

@@ -30,6 +30,7 @@ from typing import Any
 from dagster import DagsterRunStatus, RunsFilter
 
 from upstage_assets.dagster_compat import (
+    ACTIVE_RUN_STATUSES,
     BulkActionsFilter,
     BulkActionStatus,
     backfill_loop_parts,
@@ -41,8 +42,6 @@ from upstage_assets.dagster_compat import (
 WAKE_POLL_S = 0.25  # how often a waiting loop asks whether new work arrived
 BEAT_EVERY_S = 5.0  # a waiting loop yields at least this often, for the daemon's heartbeat
 _PATCHED = "_upstage_wakes_on_new_work"
-_IN_PROGRESS = [DagsterRunStatus.NOT_STARTED, DagsterRunStatus.STARTING, DagsterRunStatus.STARTED,
-                DagsterRunStatus.CANCELING]
 
 Signal = tuple[int, int]
 
@@ -61,9 +60,9 @@ def new_backfill_work(before: Signal, now: Signal) -> bool:
 
 
 def run_queue_signal(instance: Any) -> Signal:
-    """The runs waiting in the queue, and the runs holding a slot."""
+    """The runs waiting in the queue, and the runs holding a slot (Dagster's own list, which its queue counts)."""
     return (instance.get_runs_count(RunsFilter(statuses=[DagsterRunStatus.QUEUED])),
-            instance.get_runs_count(RunsFilter(statuses=_IN_PROGRESS)))
+            instance.get_runs_count(RunsFilter(statuses=ACTIVE_RUN_STATUSES)))
 
 
 def new_queue_work(before: Signal, now: Signal) -> bool:
