@@ -263,6 +263,21 @@ def _is_postgres_event_log(storage: Any) -> bool:
 # document. PostgreSQL's storage writes a batch as one statement; others write each event in turn.
 EVENT_BATCH_SIZE_ENV = "DAGSTER_EVENT_BATCH_SIZE"
 
+# Dagster's run queue counts a run that started less than this many seconds ago (default 5) as holding
+# its root steps' pool slots, on top of the slots those steps have already claimed: read each time the
+# queue builds its ``GlobalOpConcurrencyLimitsCounter`` (``_core/op_concurrency_limits_counter.py``).
+STARTED_RUN_POOL_ALLOTMENT_ENV = "DAGSTER_OP_CONCURRENCY_KEYS_ALLOTTED_FOR_STARTED_RUN_SECONDS"
+
+
+def op_concurrency_counter(instance: Any, queued_runs: Sequence[Any], in_progress_records: Sequence[Any]) -> Any:
+    """The run queue's view of the pools (Dagster's counter, as its queue builds it): ``is_blocked(run)``."""
+    from dagster._core.op_concurrency_limits_counter import GlobalOpConcurrencyLimitsCounter
+
+    storage = instance.event_log_storage
+    return GlobalOpConcurrencyLimitsCounter(instance, queued_runs, in_progress_records,
+                                            concurrency_keys=storage.get_concurrency_keys(),
+                                            pool_limits=storage.get_pool_limits())
+
 
 def log_materialization_batch(context: Any, materializations: Sequence[Any]) -> None:
     """``context.log_event`` for each materialization (all of one asset), stored as one batch.

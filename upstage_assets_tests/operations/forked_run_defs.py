@@ -13,6 +13,8 @@ from dagster import Definitions, OpExecutionContext, in_process_executor, job, o
 
 IMPORTED_BY = os.getpid()
 REPORTS = "FORKED_RUN_REPORTS"  # the folder the ops write to (from the environment)
+if os.environ.get(REPORTS):  # every process that imports this module says so: the server, the fork server
+    Path(os.environ[REPORTS], f"imported.{IMPORTED_BY}").write_text(str(os.getppid()))
 
 
 @op

@@ -43,8 +43,8 @@ pytestmark = pytest.mark.slow
 
 
 @contextmanager
-def code_server(serve: list[str], tmp_path: Path) -> Iterator[tuple[DagsterInstance, dict[str, str], Path]]:
-    """The code server on a free port, an instance home and a workspace that reaches it over gRPC."""
+def code_server(serve: list[str], tmp_path: Path) -> Iterator[tuple[DagsterInstance, dict[str, str], Path, int]]:
+    """The code server on a free port, an instance home, a workspace that reaches it over gRPC, its pid."""
     home, reports = tmp_path / "home", tmp_path / "reports"
     home.mkdir()
     reports.mkdir()
@@ -65,7 +65,7 @@ def code_server(serve: list[str], tmp_path: Path) -> Iterator[tuple[DagsterInsta
             assert time.monotonic() < deadline, "the code server did not answer in 120 s"
             time.sleep(0.5)
         with instance_from_dir(str(home)) as instance:
-            yield instance, env, reports
+            yield instance, env, reports, server.pid
     finally:
         server.terminate()
         try:
@@ -92,7 +92,7 @@ def finished_status(instance: DagsterInstance, run_id: str) -> DagsterRunStatus 
 
 @pytest.mark.parametrize(("serve", "forked"), [(FORKING, True), (STOCK, False)], ids=["project", "dagster-stock"])
 def test_runs_start_from_a_process_that_imported_the_definitions(tmp_path, serve, forked):
-    with code_server(serve, tmp_path) as (instance, env, reports):
+    with code_server(serve, tmp_path) as (instance, env, reports, _):
         run_ids = [launch("report_job", env, tmp_path, instance) for _ in range(2)]
         for run_id in run_ids:
             assert wait_for(lambda run_id=run_id: finished_status(instance, run_id), 120,
@@ -110,7 +110,7 @@ def test_runs_start_from_a_process_that_imported_the_definitions(tmp_path, serve
 
 
 def test_a_forked_run_is_cancelled_through_the_code_server(tmp_path):
-    with code_server(FORKING, tmp_path) as (instance, env, reports):
+    with code_server(FORKING, tmp_path) as (instance, env, reports, _):
         run_id = launch("long_job", env, tmp_path, instance)
         started = wait_for(lambda: (reports / f"{run_id}.started").exists() and reports / f"{run_id}.started", 120,
                            "the op to start")
@@ -118,6 +118,22 @@ def test_a_forked_run_is_cancelled_through_the_code_server(tmp_path):
         assert instance.run_launcher.terminate(run_id)
         assert wait_for(lambda: finished_status(instance, run_id), 120, "the cancellation") == DagsterRunStatus.CANCELED
         wait_for(lambda: not _alive(pid), 60, "the run's process to exit")
+
+
+def test_the_fork_server_starts_with_the_code_server_before_any_run(tmp_path):
+    """The first run does not wait for the fork server's imports: they are under way as the server starts.
+
+    Control (checked by hand): with the start deferred to the first run, as Dagster's multiprocessing
+    does by default, no second process imports the definitions while no run is launched."""
+    with code_server(FORKING, tmp_path) as (instance, _env, reports, server_pid):
+        def fork_server() -> int | None:
+            others = [int(p.name.split(".")[1]) for p in reports.glob("imported.*") if p.name != f"imported.{server_pid}"]
+            return others[0] if others else None
+
+        pid = wait_for(fork_server, 120, "a process other than the server to import the definitions")
+        assert instance.get_run_ids() == []
+        assert "forkserver" in Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace")
+        assert int((reports / f"imported.{pid}").read_text()) == server_pid  # the server started it
 
 
 def _alive(pid: int) -> bool:

@@ -15,20 +15,35 @@ import subprocess
 import sys
 import threading
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from dagster import DagsterInstance, DagsterRunStatus, RunsFilter, job, op
+from dagster import (
+    DagsterEvent,
+    DagsterEventType,
+    DagsterInstance,
+    DagsterRun,
+    DagsterRunStatus,
+    RunsFilter,
+    job,
+    op,
+)
+from dagster._core.storage.dagster_run import RunOpConcurrency
+from dagster._core.utils import make_new_run_id
 
 from upstage_assets.dagster_compat import (
+    STARTED_RUN_POOL_ALLOTMENT_ENV,
     BulkActionStatus,
     PartitionBackfill,
     backfill_loop_parts,
     make_new_backfill_id,
+    op_concurrency_counter,
     queued_run_daemon_class,
 )
 from upstage_assets.operations.daemon import (
     backfill_signal,
+    count_started_runs_slots_once,
     new_backfill_work,
     new_queue_work,
     run_queue_signal,
@@ -128,6 +143,37 @@ def test_without_new_work_the_wait_lasts_its_interval_and_a_shutdown_ends_it(ins
     stop = threading.Event()
     stop.set()
     assert not wait_for_work(lambda: backfill_signal(instance), new_backfill_work, seen, 120, stop, 0.05)
+
+
+def _run_in_pool(status: DagsterRunStatus, pool: str) -> DagsterRun:
+    """A run whose one root step is in ``pool``, as Dagster records a run of the document pipeline."""
+    return DagsterRun(job_name="pooled", run_id=make_new_run_id(), status=status,
+                      run_op_concurrency=RunOpConcurrency(all_pools={pool}, root_key_counts={pool: 1},
+                                                          has_unconstrained_root_nodes=False))
+
+
+@pytest.mark.parametrize(("allotment", "blocked"), [(None, False), ("5", True)],
+                         ids=["the project's daemon", "Dagster's default (the control)"])
+def test_a_started_run_whose_step_holds_its_slot_counts_once(instance: DagsterInstance, monkeypatch,
+                                                             allotment: str | None, blocked: bool) -> None:
+    """A pool of two slots, one run two seconds into its step (its slot claimed), one run queued: the
+    second slot is free. Dagster's default (5 s) counts the started run twice and holds the queued one."""
+    monkeypatch.delenv(STARTED_RUN_POOL_ALLOTMENT_ENV, raising=False)
+    if allotment is not None:
+        monkeypatch.setenv(STARTED_RUN_POOL_ALLOTMENT_ENV, allotment)
+    count_started_runs_slots_once()  # keeps a value the deployment set
+    assert os.environ[STARTED_RUN_POOL_ALLOTMENT_ENV] == (allotment or "1")
+    instance.event_log_storage.set_concurrency_slots("api", 2)
+    started = instance.add_run(_run_in_pool(DagsterRunStatus.STARTING, "api"))
+    instance.run_storage.handle_run_event(  # started two seconds ago: past the project's 1 s, within Dagster's 5
+        started.run_id, DagsterEvent(DagsterEventType.RUN_START.value, job_name="pooled"),
+        update_timestamp=datetime.now(UTC) - timedelta(seconds=2))
+    assert instance.event_log_storage.claim_concurrency_slot("api", started.run_id, "step").is_claimed
+    # the run the queue asks about: the counter reads its pools only (a stored QUEUED run needs a code origin)
+    queued = _run_in_pool(DagsterRunStatus.NOT_STARTED, "api")
+    in_progress = instance.get_run_records(RunsFilter(statuses=[DagsterRunStatus.STARTED]))
+    assert [r.dagster_run.run_id for r in in_progress] == [started.run_id]
+    assert op_concurrency_counter(instance, [queued], in_progress).is_blocked(queued) is blocked
 
 
 def test_the_daemon_runs_the_project_loops() -> None:
