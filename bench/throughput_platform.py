@@ -8,6 +8,7 @@ Dagster's step stats) gives the documents per second one run worker sustains.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import subprocess
@@ -15,6 +16,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from api_use import ApiUse
 from cpu_roles import BENCH, CpuByRole, CpuUse
 from harness import PY, ROOT, TreeRssSampler, free_port, table_rows
 
@@ -207,7 +209,8 @@ def dequeue_every(home: Path, seconds: int) -> None:
 
 def measure_platform(name: str, env: dict[str, str], paths: list[Path], work: Path,
                      timeout_s: float, runs_at_once: int = 4, postgres_url: str | None = None,
-                     dequeue_interval_s: int | None = None) -> Measurement:
+                     dequeue_interval_s: int | None = None, limit_rps: float | None = None) -> Measurement:
+    """The platform on ``paths``; with ``limit_rps`` (the account's limit), where the limit sat unused."""
     (work / "inbox").mkdir(parents=True)
     if postgres_url:
         use_postgres(work / "dagster_home", postgres_url)
@@ -228,7 +231,8 @@ def measure_platform(name: str, env: dict[str, str], paths: list[Path], work: Pa
         with TreeRssSampler(daemon.pid) as daemon_rss, TreeRssSampler(code_server.pid) as runs_rss:
             _wait_for_the_daemon(instance, since=spawned, timeout_s=300)
             started, submitted = time.monotonic(), time.time()
-            with CpuByRole(not_measured=("emulator", BENCH)) as cpu:  # the bench only polls here
+            api_use = ApiUse(env["UPSTAGE_API_BASE_URL"], limit_rps) if limit_rps else contextlib.nullcontext()
+            with CpuByRole(not_measured=("emulator", BENCH)) as cpu, api_use:  # the bench only polls here
                 submit_backfill(defs, instance, keys, title="throughput benchmark", reason="benchmark")
                 while not _finished(instance, work, len(keys)):
                     if time.monotonic() - started > timeout_s:
@@ -241,6 +245,8 @@ def measure_platform(name: str, env: dict[str, str], paths: list[Path], work: Pa
         worker_rate, runs, bookkeeping = _worker_rate(instance, len(keys))
         note = note or (f"{runs} runs of {env['UPSTAGE_ASSETS_DOCUMENTS_PER_RUN']}, {runs_at_once} at once; "
                         f"{bookkeeping}; {run_timeline(instance, submitted, runs_at_once)}")
+        if isinstance(api_use, ApiUse):
+            note += f"; {api_use.summary(seconds)}"
     finally:
         for process in (daemon, code_server):
             process.terminate()

@@ -105,7 +105,7 @@ class Settings:
     s3_endpoint_url: str | None = None  # UPSTAGE_ASSETS_S3_ENDPOINT_URL (moto, MinIO)
     s3_event_queue_url: str | None = None  # UPSTAGE_ASSETS_S3_EVENT_QUEUE_URL: S3 events -> SQS intake
     upstage_base_url: str | None = None  # UPSTAGE_API_BASE_URL (default: the emulator's or Upstage's)
-    documents_per_run: int = 100  # UPSTAGE_ASSETS_DOCUMENTS_PER_RUN: documents in one batched run (bench/results/throughput.md)
+    documents_per_run: int = 250  # UPSTAGE_ASSETS_DOCUMENTS_PER_RUN: documents in one batched run (bench/results/throughput.md)
     max_documents_per_tick: int = 1000  # UPSTAGE_ASSETS_MAX_DOCUMENTS_PER_TICK: inbox sensor reads per tick
     ui_base_url: str | None = None  # UPSTAGE_ASSETS_UI_URL: the Dagster UI's address, for links in notices
     client_limits: tuple[tuple[str, float], ...] = ()  # UPSTAGE_CLIENT_<NAME>: CLIENT_LIMITS, CLIENT_PRICES
@@ -146,7 +146,7 @@ class Settings:
             "s3_endpoint_url": env.get("UPSTAGE_ASSETS_S3_ENDPOINT_URL") or None,
             "s3_event_queue_url": env.get("UPSTAGE_ASSETS_S3_EVENT_QUEUE_URL") or None,
             "upstage_base_url": env.get("UPSTAGE_API_BASE_URL") or None,
-            "documents_per_run": _whole_number(env, "UPSTAGE_ASSETS_DOCUMENTS_PER_RUN", 100),
+            "documents_per_run": _whole_number(env, "UPSTAGE_ASSETS_DOCUMENTS_PER_RUN", 250),
             "max_documents_per_tick": _whole_number(env, "UPSTAGE_ASSETS_MAX_DOCUMENTS_PER_TICK", 1000),
             "api_key_set": bool(env.get(API_KEY_ENV, "").strip()),
             "client_limits": _client_limits(env),

@@ -25,7 +25,7 @@ concurrency:
     max_concurrent_runs: 5
     tag_concurrency_limits:
       # a backfill never takes every run slot: each one gets at most four runs at a time
-      # (with 100 documents per run, the best of the curve in bench/results/throughput.md)
+      # (with 250 documents per run: the curve in bench/results/throughput.md)
       - key: dagster/backfill
         value:
           applyLimitPerUniqueValue: true
