@@ -218,9 +218,10 @@ def _limited_emulator(args: argparse.Namespace) -> tuple[subprocess.Popen[str], 
     """The emulator in benchmark mode at ``--latency-s``, both endpoints limited to ``--rps``.
 
     It runs ahead of the platform's processes (``EMULATOR_PRIORITY``): the real API does not share the
-    platform's cores. Without it, a starved emulator read requests late and counted them bunched: 429s
-    the client's send log had not caused (840 in a run at N=10,000 and 40 req/s with the cores full,
-    ``bench/results/throughput.md``, stop 41). ``UPSTAGE_BENCH_EMULATOR_PRIORITY=0`` turns it off."""
+    platform's cores, and a starved emulator reads requests late and counts them bunched. With the cores
+    full (N=10,000 at 40 req/s) one run drew 840 429s at normal priority and 418 at nice -10; the rest
+    left the clients bunched (``bench/results/throughput.md``, stop 41).
+    ``UPSTAGE_BENCH_EMULATOR_PRIORITY=0`` turns it off."""
     priority = int(os.environ.get("UPSTAGE_BENCH_EMULATOR_PRIORITY", EMULATOR_PRIORITY))
     return start_emulator("--benchmark-mode", "true", "--latency-s", str(args.latency_s), "--rps-limits",
                           f"document-parse={args.rps:g},information-extraction={args.rps:g}", priority=priority)
