@@ -10,12 +10,12 @@ shrink.
 
 from __future__ import annotations
 
-import json
 import threading
 import time
-import urllib.request
 from dataclasses import dataclass, field
 from typing import Any
+
+from harness import emulator_stats
 
 BUSY = 0.9  # a sample at this fraction of the limit or more counts as the limit in use
 
@@ -44,8 +44,7 @@ class ApiUse:
         self.samples.append((time.monotonic() - self._started, self._counts()))
 
     def _counts(self) -> dict[str, int]:
-        with urllib.request.urlopen(self.url + "/__emulator__/stats", timeout=30) as response:
-            return {k: int(v) for k, v in json.load(response)["requests_by_endpoint"].items()}
+        return {k: int(v) for k, v in emulator_stats(self.url)["requests_by_endpoint"].items()}
 
     def _poll(self) -> None:
         while not self._stop.wait(self.every_s):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import socket
@@ -10,9 +11,11 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.request
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import psutil
 
@@ -53,6 +56,12 @@ def start_emulator(*args: str, env: dict[str, str] | None = None,
             break
     proc.kill()
     raise RuntimeError("the emulator did not start")
+
+
+def emulator_stats(url: str) -> dict[str, Any]:
+    """The emulator's ``/__emulator__/stats`` (requests, 429s, ... since its last reset)."""
+    with urllib.request.urlopen(url + "/__emulator__/stats", timeout=30) as response:
+        return dict(json.load(response))
 
 
 def _niced(increment: int) -> Callable[[], None]:

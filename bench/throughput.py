@@ -28,7 +28,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import json
 import math
 import os
 import shutil
@@ -42,7 +41,16 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from cpu_roles import CpuByRole
-from harness import RESULTS, ROOT, TreeRssSampler, make_documents, mib, postgres_database, start_emulator  # noqa: E402
+from harness import (  # noqa: E402
+    RESULTS,
+    ROOT,
+    TreeRssSampler,
+    emulator_stats,
+    make_documents,
+    mib,
+    postgres_database,
+    start_emulator,
+)
 from throughput_platform import (  # noqa: E402
     API_KEY,
     Measurement,
@@ -102,8 +110,7 @@ async def _client_run(url: str, rps: float, in_flight: int, paths: list[Path], c
 
 def _emulator_429s(url: str, reset: bool = False) -> int:
     """Rate-limit 429s the emulator answered since its last reset (then reset, if asked)."""
-    with urllib.request.urlopen(url + "/__emulator__/stats", timeout=30) as response:
-        count = int(json.load(response)["rate_limited_429"]["rate_limit"])
+    count = int(emulator_stats(url)["rate_limited_429"]["rate_limit"])
     if reset:
         urllib.request.urlopen(urllib.request.Request(url + "/__emulator__/stats/reset", method="POST"), timeout=30)
     return count

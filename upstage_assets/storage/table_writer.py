@@ -32,6 +32,7 @@ jittered backoff, for up to ``COMMIT_PATIENCE_S``.
 
 from __future__ import annotations
 
+import itertools
 import random
 import time
 from collections.abc import Callable
@@ -49,7 +50,6 @@ DROP = "_upstage_drop"  # a source-only flag column: "delete the target row"
 # workers committing to one table on a saturated host, each MERGE took long enough for another to land
 # during it, and 12 attempts (about 10 s of backoff) failed 12 of 10,000 documents (bench, stop 41).
 COMMIT_PATIENCE_S = 300.0
-MAX_COMMIT_ATTEMPTS = 1000  # a backstop: the patience ends the retries first
 MAX_COMMIT_BACKOFF_S = 4.0
 COMPACT_AT_SMALL_FILES = 64  # small files in a table at which a commit compacts them (0: never)
 SMALL_FILE_BYTES = 16 * 1024 * 1024  # files under this are small; compaction writes files up to it
@@ -103,12 +103,12 @@ def _ensure_table(location: TableLocation, schema: pa.Schema, name: str) -> None
 class DeltaTableWriter:
     """MERGEs batches of rows into ``tables/`` and ``quarantine/`` of one store."""
 
-    def __init__(self, store: ObjectStore, layout: OutputLayout, *, max_attempts: int = MAX_COMMIT_ATTEMPTS,
+    def __init__(self, store: ObjectStore, layout: OutputLayout, *,
                  sleep: Callable[[float], None] = time.sleep, compact_at_small_files: int = COMPACT_AT_SMALL_FILES,
                  small_file_bytes: int = SMALL_FILE_BYTES, patience_s: float = COMMIT_PATIENCE_S,
                  clock: Callable[[], float] = time.monotonic):
         self.store, self.layout = store, layout
-        self.max_attempts, self._sleep = max_attempts, sleep
+        self._sleep = sleep
         self.patience_s, self._clock = patience_s, clock
         self.compact_at_small_files, self.small_file_bytes = compact_at_small_files, small_file_bytes
 
@@ -137,17 +137,17 @@ class DeltaTableWriter:
         from deltalake.exceptions import CommitFailedError
 
         deadline = self._clock() + self.patience_s
-        for attempt in range(1, self.max_attempts + 1):
+        for attempt in itertools.count(1):
             try:
                 return attempt_once()
             except CommitFailedError as exc:
                 delay = min(MAX_COMMIT_BACKOFF_S, 0.02 * 2 ** min(attempt, 16)) * random.uniform(0.5, 1.0)
-                if attempt == self.max_attempts or self._clock() + delay > deadline:
+                if self._clock() + delay > deadline:
                     raise TableCommitFailed(f"{what}: still conflicting after {attempt} attempts "
                                             f"({self.patience_s:g} s): {exc}") from exc
                 report.conflicts_retried += 1
                 self._sleep(delay)
-        return None
+        raise AssertionError("unreachable: the loop returns or raises")
 
     def _upsert(self, location: TableLocation, area: str, schema: str, rows: list[TableRow],
                 drops: list[TableRow], report: CommitReport) -> None:
