@@ -48,6 +48,7 @@ class PooledPostgresEventLogStorage(PostgresEventLogStorage):
 
     def __init__(self, postgres_url: str, should_autocreate_tables: bool = True, inst_data: Any = None,
                  token_provider: Any = None, event_batch_size: int = DEFAULT_EVENT_BATCH_SIZE) -> None:
+        self._tables_present: set[str] = set()  # before Dagster's init, which asks has_table
         super().__init__(postgres_url, should_autocreate_tables, inst_data, token_provider)
         pool_storage_connections(self)
         if event_batch_size > 0:
@@ -65,6 +66,17 @@ class PooledPostgresEventLogStorage(PostgresEventLogStorage):
         return cls(pg_url_from_config(config_value), config_value.get("should_autocreate_tables", True), inst_data,
                    get_token_provider_from_config(config_value),
                    config_value.get("event_batch_size", DEFAULT_EVENT_BATCH_SIZE))
+
+    def has_table(self, table_name: str) -> bool:
+        """Dagster asks before it writes each asset event's tags, on a connection of its own: a catalog
+        query and a pre-ping per materialization. A table that exists stays (a wipe deletes rows), so a
+        yes is kept; a no is asked again, since a migration may add the table."""
+        if table_name in self._tables_present:
+            return True
+        present = super().has_table(table_name)
+        if present:
+            self._tables_present.add(table_name)
+        return present
 
     def add_dynamic_partitions(self, partitions_def_name: str, partition_keys: Sequence[str]) -> None:
         """Dagster's insert, plus the UI's status caches kept valid (``operations/partition_status_caches.py``)."""

@@ -6,6 +6,7 @@ project's fork server inherits it, imported by another process. ``IMPORTED_BY`` 
 
 import json
 import os
+import sys
 import time
 from pathlib import Path
 
@@ -19,7 +20,9 @@ if os.environ.get(REPORTS):  # every process that imports this module says so: t
 
 @op
 def report_process(context: OpExecutionContext) -> None:
-    report = {"pid": os.getpid(), "parent": os.getppid(), "imported_by": IMPORTED_BY}
+    report = {"pid": os.getpid(), "parent": os.getppid(), "imported_by": IMPORTED_BY,
+              # nothing here imports these: a run has them only from the fork server's preload
+              "run_imports_preloaded": all(m in sys.modules for m in ("pandas", "upstage_assets.upstage_api.http"))}
     Path(os.environ[REPORTS], f"{context.run_id}.json").write_text(json.dumps(report))
 
 

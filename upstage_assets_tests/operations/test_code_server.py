@@ -102,6 +102,7 @@ def test_runs_start_from_a_process_that_imported_the_definitions(tmp_path, serve
         # Forked: the definitions came with the fork (imported once, by the fork server, the runs' parent);
         # Dagster's spawn: every run imports them itself.
         assert (report["imported_by"] != report["pid"]) is forked, found
+        assert report["run_imports_preloaded"] is forked  # what a run imports later, the fork server has too
         if forked:
             assert report["imported_by"] == report["parent"]
     assert found[0]["pid"] != found[1]["pid"]  # a process per run, as Dagster's own server has it

@@ -13,6 +13,7 @@ from dagster import (
     AssetCheckResult,
     AssetCheckSpec,
     AssetKey,
+    AssetMaterialization,
     AssetSpec,
     BackfillPolicy,
     DagsterEventType,
@@ -27,6 +28,7 @@ from sqlalchemy import event
 from upstage_assets.dagster_compat import (
     ASSET_PARTITION_RANGE_END_TAG,
     ASSET_PARTITION_RANGE_START_TAG,
+    DATA_VERSION_TAG,
     get_and_update_asset_status_cache_value,
 )
 from upstage_assets.operations.event_log_storage import PooledPostgresEventLogStorage, postgres_storage_yaml
@@ -113,3 +115,22 @@ def test_a_finished_range_run_materializes_every_partition(pooled_instance):
         assert pooled_instance.get_materialized_partitions(AssetKey(asset)) == set(PARTITIONS.get_partition_keys())
         status = get_and_update_asset_status_cache_value(pooled_instance, AssetKey(asset), PARTITIONS)
         assert not status.deserialize_failed_partition_subsets(PARTITIONS).get_partition_keys()
+
+
+def test_asset_event_tags_are_written_without_asking_the_catalog_each_time(pooled_instance):
+    """Dagster asks whether the tags table exists before each asset event's tags, on a connection of
+    its own; the storage keeps the yes, so five materializations ask at most once, and every event's
+    data version is still stored."""
+    catalog_queries: list[str] = []
+
+    def count(conn, cursor, statement, parameters, context, executemany):
+        if "pg_catalog.pg_class" in statement:
+            catalog_queries.append(statement)
+    event.listen(pooled_instance.event_log_storage._engine, "before_cursor_execute", count)
+    key = AssetKey("tagged")
+    for version in range(5):
+        pooled_instance.report_runless_asset_event(
+            AssetMaterialization(asset_key=key, tags={DATA_VERSION_TAG: f"v{version}"}))
+    assert len(catalog_queries) <= 1
+    stored = pooled_instance.event_log_storage.get_event_tags_for_asset(key)
+    assert sorted(tags[DATA_VERSION_TAG] for tags in stored) == [f"v{version}" for version in range(5)]
