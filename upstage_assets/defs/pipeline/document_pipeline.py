@@ -49,6 +49,7 @@ from upstage_assets.defs.pipeline.outcomes import (
 )
 from upstage_assets.defs.pipeline.partitions import documents_partitions
 from upstage_assets.defs.pipeline.progress import (
+    ProgressCadence,
     publish_api_state,
     publish_bookkeeping,
     publish_progress,
@@ -283,7 +284,7 @@ async def _process_batch(context: DeferredContext, env: StageEnv, keys: list[str
                          commit_every: int = DEFAULT_COMMIT_EVERY,
                          commit_wait_s: float = DEFAULT_COMMIT_WAIT_S) -> list[DocumentOutcome]:
     semaphore = asyncio.Semaphore(concurrency)
-    started = time.monotonic()
+    progress = ProgressCadence(len(keys))
     outcomes: list[DocumentOutcome] = []
     by_id: dict[str, DocumentOutcome] = {}
     queued: set[str] = set()  # documents whose row is with the table commits
@@ -308,8 +309,8 @@ async def _process_batch(context: DeferredContext, env: StageEnv, keys: list[str
             if outcome.pending is not None:
                 queued.add(outcome.document_id)
                 await commits.add(outcome.pending)
-            if done % 10 == 0 or done == len(keys):
-                elapsed = time.monotonic() - started
+            if progress.due(done):
+                elapsed = progress.elapsed_s()
                 rate = done / elapsed if elapsed else 0.0
                 eta = (len(keys) - done) / rate if rate else 0.0
                 context.log.info(f"progress: {done}/{len(keys)} documents, {rate:.2f} docs/s, ETA {eta:.0f}s")
@@ -321,7 +322,7 @@ async def _process_batch(context: DeferredContext, env: StageEnv, keys: list[str
                 if outcome.pending is not None and outcome.document_id not in queued:
                     queued.add(outcome.document_id)
                     await commits.add(outcome.pending)
-            context.defer(publish_progress, list(outcomes), len(keys), time.monotonic() - started)
+            context.defer(publish_progress, list(outcomes), len(keys), progress.elapsed_s())
     finally:
         try:
             await commits.flush()  # what was validated is committed and logged, even on the way out
