@@ -5,7 +5,8 @@ backfill's runs being created and launched), between runs (a run's last requests
 not sending yet), or at the end (the last documents' later stages). ``ApiUse`` polls the emulator's
 request counters every ``every_s`` while the measurement runs; ``summary`` splits the unused capacity
 into those three parts, in seconds of the limit, so a change can be judged by the part it was meant to
-shrink.
+shrink. The emulator's 429s are split the same way: where they come says what drew them (runs
+starting, runs ending, or the steady state).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from typing import Any
 from harness import emulator_stats
 
 BUSY = 0.9  # a sample at this fraction of the limit or more counts as the limit in use
+REJECTED = "429s"  # the emulator's 429s so far, kept in a sample beside the endpoints' request counts
 
 
 @dataclass
@@ -44,7 +46,10 @@ class ApiUse:
         self.samples.append((time.monotonic() - self._started, self._counts()))
 
     def _counts(self) -> dict[str, int]:
-        return {k: int(v) for k, v in emulator_stats(self.url)["requests_by_endpoint"].items()}
+        stats = emulator_stats(self.url)
+        counts = {k: int(v) for k, v in stats["requests_by_endpoint"].items()}
+        counts[REJECTED] = int(stats["rate_limited_429"]["total"])
+        return counts
 
     def _poll(self) -> None:
         while not self._stop.wait(self.every_s):
@@ -56,7 +61,7 @@ class ApiUse:
     def rates(self) -> list[tuple[float, float, float]]:
         """(start, end, requests/s per endpoint) per sampling interval, averaged over the endpoints that
         were called: a document needs each of them once, so this is the limit's use in documents/s."""
-        called = [k for k, v in (self.samples[-1][1] if self.samples else {}).items() if v]
+        called = [k for k, v in (self.samples[-1][1] if self.samples else {}).items() if v and k != REJECTED]
         out = []
         for (t0, c0), (t1, c1) in zip(self.samples, self.samples[1:], strict=False):
             if t1 > t0 and called:
@@ -80,6 +85,12 @@ class ApiUse:
 
         end = rates[last][1]
         tail = lost(rates[last + 1:]) + max(0.0, seconds - rates[-1][1])
-        return (f"limit unused (seconds of it): start {lost(rates[:first]):.1f} "
+        text = (f"limit unused (seconds of it): start {lost(rates[:first]):.1f} "
                 f"(busy from {rates[first][0]:.1f} s), between {lost(rates[first:last + 1]):.1f}, "
                 f"end {tail:.1f} (busy until {end:.1f} s)")
+        rejected = [c1.get(REJECTED, 0) - c0.get(REJECTED, 0)
+                    for (_, c0), (_, c1) in zip(self.samples, self.samples[1:], strict=False)]
+        if any(rejected):
+            text += (f"; 429s: start {sum(rejected[:first])}, between {sum(rejected[first:last + 1])}, "
+                     f"end {sum(rejected[last + 1:])}, at most {max(rejected)} in one {self.every_s:g} s sample")
+        return text

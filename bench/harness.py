@@ -100,7 +100,8 @@ def make_documents(n: int, folder: Path, salt: str = "") -> list[Path]:
 
 class TreeRssSampler:
     """Peak resident memory of a process and all its descendants, sampled every 0.2 s; beside the
-    peak of the sum, the peaks of the process alone and of its descendants together."""
+    peak of the sum, the peaks of the process alone, of its descendants together, and of the largest
+    single descendant (a run worker, under a code server: the sum also counts how many overlapped)."""
 
     def __init__(self, pid: int, pss: bool = False):
         self.pid = pid
@@ -109,6 +110,7 @@ class TreeRssSampler:
         self.peak = 0
         self.peak_root = 0
         self.peak_descendants = 0
+        self.peak_one_descendant = 0
         self.at_peak: list[tuple[int, str, int]] = []  # (pid, command, rss) of each process at the peak
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
@@ -130,6 +132,7 @@ class TreeRssSampler:
                     self.at_peak = [(p.pid, _command(p), size) for p, size in zip(procs, sizes, strict=True)]
                 self.peak_root = max(self.peak_root, sizes[0])
                 self.peak_descendants = max(self.peak_descendants, sum(sizes[1:]))
+                self.peak_one_descendant = max(self.peak_one_descendant, *sizes[1:], 0)
                 if self.pss:
                     self.peak_pss = max(self.peak_pss, sum(_pss(p) for p in procs))
             except psutil.Error:

@@ -247,6 +247,7 @@ def measure_platform(name: str, env: dict[str, str], paths: list[Path], work: Pa
                         f"{bookkeeping}; {run_timeline(instance, submitted, runs_at_once)}")
         if isinstance(api_use, ApiUse):
             note += f"; {api_use.summary(seconds)}"
+        note += f"; largest run worker {runs_rss.peak_one_descendant / 2**20:,.0f} MiB"
     finally:
         for process in (daemon, code_server):
             process.terminate()

@@ -23,6 +23,7 @@ from upstage_assets.errors import StorageFull
 NO_SPACE_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG})
 MAX_FOLDERS_KEPT = 10_000  # resolved folders a local store keeps (a key's folders are few: the layout's)
 
+
 class UnsafeKeyError(ValueError):
     """A key would resolve outside the store's root (path traversal)."""
 

@@ -1,12 +1,11 @@
 """Run-level progress an operator can see without opening the logs: run tags.
 
 A batch run updates its own tags as documents finish (at most every ``PROGRESS_EVERY_S``, and at the
-end): documents
-done, failed and pending (the spend limit was reached) out of the batch, billed pages per product (parse,
-classification, extraction) and in all,
-estimated cost (each product at its own price: ``storage.billing``), throughput and ETA. Tags show
-in the UI's run list and run header, and `upstage-assets status` reads them for runs in
-flight. Bookkeeping never fails a run: a tag write that errors is logged and skipped.
+end): documents done, failed and pending (the spend limit was reached) out of the batch, billed pages
+per product (parse, classification, extraction) and in all, estimated cost (each product at its own
+price: ``storage.billing``), throughput and ETA. Tags show in the UI's run list and run header, and
+`upstage-assets status` reads them for runs in flight. Bookkeeping never fails a run: a tag write that
+errors is logged and skipped.
 """
 
 from __future__ import annotations
