@@ -140,7 +140,9 @@ def api_route_table() -> list[tuple[str, Handler, str]]:
 
 
 def stats_endpoint(request: Request) -> Response:
-    return JSONResponse(request.app.state.emulator.stats.snapshot())
+    """``?per_document=false``: the counters without each document's billing (see ``snapshot``)."""
+    per_document = request.query_params.get("per_document", "true").lower() not in ("false", "0", "no")
+    return JSONResponse(request.app.state.emulator.stats.snapshot(per_document=per_document))
 
 
 def reset_stats_endpoint(request: Request) -> Response:

@@ -151,3 +151,19 @@ def test_stats_count_routes_statuses_and_reset(start_emulator):
         assert stats["rate_limited_429"]["total"] == 0
         assert httpx.post(emulator.url + "/__emulator__/stats/reset").json() == {"reset": True}
         assert httpx.get(emulator.url + "/__emulator__/stats").json()["requests_total"] == 0
+
+
+def test_stats_without_each_documents_billing_keep_every_counter(start_emulator, pdf_1page):
+    """A poller (the throughput bench, twice a second) asks for the counters only: the per-document
+    billing, which grows with every document, is left out; everything else is the same."""
+    emulator = start_emulator()
+    with httpx.Client(base_url=emulator.url, headers=AUTH) as client:
+        assert client.post("/v1/document-digitization", data={"model": "document-parse"},
+                           files={"document": ("d.pdf", pdf_1page)}).status_code == 200
+        full = httpx.get(emulator.url + "/__emulator__/stats").json()
+        counters = httpx.get(emulator.url + "/__emulator__/stats?per_document=false").json()
+    assert len(full["billed_by_document"]) == 1
+    assert "billed_by_document" not in counters
+    assert {k: v for k, v in full.items() if k not in ("billed_by_document", "uptime_s")} == \
+        {k: v for k, v in counters.items() if k != "uptime_s"}
+    assert counters["requests_by_endpoint"] == {"document-parse": 1}
