@@ -15,7 +15,8 @@ Call it like the real API (any non-empty key unless --api-key is set)::
     curl -H "Authorization: Bearer up_test" -F document=@invoice.pdf -F model=document-parse \\
          -F 'output_formats=["html","markdown"]' http://127.0.0.1:8765/v1/document-digitization
     curl -H "Authorization: Bearer up_test" http://127.0.0.1:8765/v1/document-digitization/requests
-    curl http://127.0.0.1:8765/__emulator__/stats                 # what the emulator saw (?per_document=false: counters only)
+    curl http://127.0.0.1:8765/__emulator__/stats                 # what the emulator saw
+    curl 'http://127.0.0.1:8765/__emulator__/stats?per_document=false'   # the counters only
     curl -X POST http://127.0.0.1:8765/__emulator__/stats/reset
 
 Knobs (every one also from the environment as UPSTAGE_EMULATOR_<NAME>, e.g.
