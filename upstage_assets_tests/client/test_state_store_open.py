@@ -7,19 +7,19 @@ pass (``test_four_processes_share_one_rate``).
 
 from __future__ import annotations
 
-import multiprocessing
 import time
 
 import pytest
 
 from upstage_assets_tests.client.limiter_worker import open_store_at
+from upstage_assets_tests.fixtures.pools import process_pool
 
 PROCESSES, ROUNDS = 8, 12
 
 
 @pytest.mark.slow
 def test_processes_opening_a_new_state_file_at_once_all_succeed(tmp_path):
-    with multiprocessing.get_context("spawn").Pool(PROCESSES) as pool:
+    with process_pool(PROCESSES) as pool:  # closed and joined: see fixtures/pools.py
         for round_ in range(ROUNDS):
             start_at = time.time() + 0.5
             jobs = [pool.apply_async(open_store_at, (str(tmp_path / f"state-{round_}"), start_at))
