@@ -61,6 +61,16 @@ from dagster._core.storage.tags import (
 from dagster._core.utils import make_new_backfill_id
 from dagster._serdes import deserialize_value, serialize_value
 
+# Dagster's run entry point: what a run process imports before it reads its arguments (the fork server
+# imports it ahead, ``operations/code_server.py``).
+RUN_ENTRY_MODULE = "dagster._grpc.impl"
+
+
+def import_run_executor() -> None:
+    """Import the in-process executor the project's runs use (the fork server's preload,
+    ``operations/run_imports.py``); a run would otherwise import it after the fork."""
+    import dagster._core.executor.in_process  # noqa: F401
+
 
 def grpc_api_server_class() -> Any:
     """Dagster's gRPC API servicer (``DagsterApiServer``); imported when asked (the code server only)."""
@@ -121,7 +131,7 @@ def instance_from_dir(home: str) -> Any:
 
 __all__ = [
     "backfill_loop_parts", "daemon_command", "error_info_from_exc_info", "grpc_api_server_class", "grpc_server_command",
-    "instance_from_dir", "queued_run_daemon_class",
+    "RUN_ENTRY_MODULE", "import_run_executor", "instance_from_dir", "queued_run_daemon_class",
     "ASSET_PARTITION_RANGE_END_TAG", "ASSET_PARTITION_RANGE_START_TAG", "BACKFILL_ID_TAG", "PARTITION_NAME_TAG",
     "ACTIVE_RUN_STATUSES", "BULK_ACTION_TERMINAL_STATUSES", "DATA_VERSION_TAG", "BulkActionStatus", "BulkActionsFilter",
     "CheckStepHealthResult", "EngineEventData", "PartitionBackfill", "RetryMode", "SensorExecutionData", "StepDelegatingExecutor",

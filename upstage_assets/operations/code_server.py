@@ -23,11 +23,11 @@ import threading
 from collections.abc import Sequence
 from typing import Any
 
-from upstage_assets.dagster_compat import grpc_api_server_class, grpc_server_command
+from upstage_assets.dagster_compat import RUN_ENTRY_MODULE, grpc_api_server_class, grpc_server_command
 
 # What a run process imports before it reads its arguments (Dagster's run entry point), and what the
 # project's runs import on their way to their first document (``operations/run_imports.py``).
-RUN_ENTRY_MODULES = ("dagster._grpc.impl", "upstage_assets.operations.run_imports")
+RUN_ENTRY_MODULES = (RUN_ENTRY_MODULE, "upstage_assets.operations.run_imports")
 DEFAULT_DEFINITIONS = "upstage_assets.definitions"
 _PATCHED = "_upstage_forks_runs"
 

@@ -9,7 +9,6 @@ on import, so the fork server stays safe to fork.
 """
 
 import anyio._backends._asyncio  # noqa: F401  httpx's async transport, on the first request
-import dagster._core.executor.in_process  # noqa: F401  the runs' executor
 import dagster_postgres  # noqa: F401  the instance's storage, in deployments on PostgreSQL
 import deltalake  # noqa: F401  the table writer, on the first commit
 import httpcore  # noqa: F401
@@ -19,3 +18,6 @@ import pypdfium2  # noqa: F401  page counts, on the first document
 import upstage_assets.local_engine.pdf_text  # noqa: F401  the local engine's PDF text layer
 import upstage_assets.operations.event_log_storage  # noqa: F401  the instance's pooled storage
 import upstage_assets.resources.upstage_client  # noqa: F401  the Upstage client and its limiter
+from upstage_assets.dagster_compat import import_run_executor
+
+import_run_executor()  # the runs' executor, a private Dagster module: named in dagster_compat only
